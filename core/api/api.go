@@ -1,0 +1,103 @@
+// Package api holds the core's public wire types and its fixed list of error
+// codes. It uses the standard library only, so clients (and the sidecar's
+// tests) can import it without pulling in the inference stack.
+package api
+
+import "net/http"
+
+// Point is one corner of a text box, in pixels of the decoded image (after
+// EXIF orientation): [x, y].
+type Point [2]int
+
+// Line is one recognised text line.
+type Line struct {
+	Text       string   `json:"text"`
+	Confidence float64  `json:"confidence"`
+	Box        [4]Point `json:"box"` // clockwise from the top-left corner of the text
+}
+
+// Response is the body of a successful POST /v1/ocr.
+type Response struct {
+	Text      string  `json:"text"` // lines in reading order joined by "\n"
+	Lines     []Line  `json:"lines"`
+	Width     int     `json:"width"`
+	Height    int     `json:"height"`
+	ElapsedMS float64 `json:"elapsed_ms"`
+}
+
+// ErrorBody is the body of every error response: {"error": {...}}.
+type ErrorBody struct {
+	Error Error `json:"error"`
+}
+
+// Error is a fixed code and its fixed message. Neither ever carries input
+// data or internal detail; details go to the server log only.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// ModelInfo describes one loaded model file (GET /v1/models).
+type ModelInfo struct {
+	Role    string `json:"role"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	SHA256  string `json:"sha256"`
+}
+
+// ModelsResponse is the body of GET /v1/models.
+type ModelsResponse struct {
+	Models []ModelInfo `json:"models"`
+}
+
+// Error codes. The list is fixed and documented in the README; clients may
+// switch on Code.
+const (
+	CodeBadRequest       = "bad_request"
+	CodeNotAnImage       = "not_an_image"
+	CodeTooLarge         = "too_large"
+	CodeUnsupportedMedia = "unsupported_media_type"
+	CodeTooManyPixels    = "too_many_pixels"
+	CodeNotFound         = "not_found"
+	CodeMethodNotAllowed = "method_not_allowed"
+	CodeNotReady         = "not_ready"
+	CodeBusy             = "busy"
+	CodeTimeout          = "timeout"
+	CodeInternal         = "internal"
+)
+
+type errorDef struct {
+	status  int
+	message string
+}
+
+var errorDefs = map[string]errorDef{
+	CodeBadRequest:       {http.StatusBadRequest, "the request is malformed"},
+	CodeNotAnImage:       {http.StatusBadRequest, "the body is not a decodable image"},
+	CodeTooLarge:         {http.StatusRequestEntityTooLarge, "the request body is larger than the limit"},
+	CodeUnsupportedMedia: {http.StatusUnsupportedMediaType, "unsupported content type"},
+	CodeTooManyPixels:    {http.StatusUnprocessableEntity, "the image has more pixels than the limit"},
+	CodeNotFound:         {http.StatusNotFound, "no such resource"},
+	CodeMethodNotAllowed: {http.StatusMethodNotAllowed, "method not allowed"},
+	CodeNotReady:         {http.StatusServiceUnavailable, "the OCR engine is not ready"},
+	CodeBusy:             {http.StatusServiceUnavailable, "the server is busy, retry later"},
+	CodeTimeout:          {http.StatusServiceUnavailable, "the request took longer than the deadline"},
+	CodeInternal:         {http.StatusInternalServerError, "internal error"},
+}
+
+// ErrorFor returns the HTTP status and fixed body for a code. Unknown codes
+// map to CodeInternal.
+func ErrorFor(code string) (int, ErrorBody) {
+	d, ok := errorDefs[code]
+	if !ok {
+		code, d = CodeInternal, errorDefs[CodeInternal]
+	}
+	return d.status, ErrorBody{Error: Error{Code: code, Message: d.message}}
+}
+
+// Codes lists every error code, for documentation and tests.
+func Codes() []string {
+	return []string{CodeBadRequest, CodeNotAnImage, CodeTooLarge, CodeUnsupportedMedia,
+		CodeTooManyPixels, CodeNotFound, CodeMethodNotAllowed, CodeNotReady, CodeBusy,
+		CodeTimeout, CodeInternal}
+}

@@ -1,0 +1,151 @@
+// Command core is sealocr's OCR server: plain HTTP on loopback, meant to sit
+// behind the sidecar. See the README for flags and the API.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/sealocr/sealocr/core/internal/config"
+	"github.com/sealocr/sealocr/core/internal/decode"
+	"github.com/sealocr/sealocr/core/internal/httpapi"
+	"github.com/sealocr/sealocr/core/internal/onnx"
+	"github.com/sealocr/sealocr/core/internal/pipeline"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "core:", err)
+		os.Exit(1)
+	}
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, fl, err := config.Load(args, getenv)
+	if err != nil {
+		return err
+	}
+	if fl.Version {
+		fmt.Fprintln(stdout, "sealocr core", buildVersion())
+		return nil
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if fl.CheckConfig {
+		fmt.Fprintln(stdout, "configuration ok")
+		return nil
+	}
+	log, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+
+	if err := onnx.Init(cfg.ORTLib); err != nil {
+		return fmt.Errorf("%w (run `make models`, or set --ort-lib / SEALOCR_ORT_LIB)", err)
+	}
+	eng, err := pipeline.Load(pipeline.Config{ModelsDir: cfg.Models, Threads: cfg.Threads})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+
+	var ready atomic.Bool
+	h := httpapi.New(eng, httpapi.Options{
+		MaxBody: cfg.MaxBodyBytes,
+		Limits:  decode.Limits{MaxPixels: cfg.MaxPixels},
+		Timeout: cfg.Timeout,
+		Workers: cfg.Workers,
+		Queue:   cfg.Queue,
+		Logger:  log,
+		Ready:   ready.Load,
+	})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      cfg.Timeout + 30*time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          zap.NewStdLog(log.Named("http")),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("core listening", zap.String("addr", ln.Addr().String()), zap.String("version", buildVersion()),
+		zap.String("onnxruntime", onnx.Version()), zap.Int("workers", cfg.Workers), zap.Int("threads", cfg.Threads))
+	fmt.Fprintf(stdout, "sealocr core listening on http://%s\n", ln.Addr())
+
+	go func() {
+		wctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		t := time.Now()
+		if err := eng.WarmUp(wctx); err != nil {
+			log.Error("warm-up failed; staying not ready", zap.Error(err))
+			return
+		}
+		ready.Store(true)
+		log.Info("core ready", zap.Duration("warmup", time.Since(t)))
+	}()
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout+5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func newLogger(cfg config.Config, w io.Writer) (*zap.Logger, error) {
+	lvl, err := zapcore.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return nil, err
+	}
+	ec := zap.NewProductionEncoderConfig()
+	ec.EncodeTime = zapcore.ISO8601TimeEncoder
+	var enc zapcore.Encoder
+	if cfg.LogFormat == "console" {
+		enc = zapcore.NewConsoleEncoder(ec)
+	} else {
+		enc = zapcore.NewJSONEncoder(ec)
+	}
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), lvl)).Named("core"), nil
+}

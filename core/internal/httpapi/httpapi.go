@@ -1,0 +1,433 @@
+// Package httpapi serves the core's HTTP API with gorilla/mux: POST /v1/ocr,
+// GET /v1/models, /healthz, /readyz and /metrics. It parses and bounds the
+// request, admits it through a bounded queue, runs the pipeline and writes
+// JSON. Client-facing errors are the fixed codes of package api; details go
+// to the log, which never receives image bytes or recognised text.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	"io"
+	"mime"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/sealocr/sealocr/core/api"
+	"github.com/sealocr/sealocr/core/internal/decode"
+	"github.com/sealocr/sealocr/core/internal/pipeline"
+	"github.com/sealocr/sealocr/core/internal/preprocess"
+)
+
+// Engine is what the API needs from the pipeline.
+type Engine interface {
+	Run(ctx context.Context, img image.Image, o pipeline.Options) (*pipeline.Result, error)
+	Models() []api.ModelInfo
+}
+
+// Options bound the API.
+type Options struct {
+	MaxBody     int64         // request body limit in bytes (20 MiB)
+	Limits      decode.Limits // pixel limits
+	Timeout     time.Duration // per-request deadline, queueing included (30 s)
+	Workers     int           // pipeline runs at once (1)
+	Queue       int           // requests that may wait for a worker (16)
+	Logger      *zap.Logger   // nil: no logging
+	Registry    *prometheus.Registry
+	Ready       func() bool // nil: always ready
+	ExtraRoutes func(r *mux.Router)
+}
+
+// Defaults.
+const (
+	DefaultMaxBody = 20 << 20
+	DefaultTimeout = 30 * time.Second
+	DefaultQueue   = 16
+)
+
+// API is the HTTP handler.
+type API struct {
+	eng     Engine
+	o       Options
+	log     *zap.Logger
+	router  *mux.Router
+	slots   chan struct{}
+	waiting atomic.Int64
+	m       metrics
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	stage    *prometheus.HistogramVec
+	inflight prometheus.Gauge
+	queued   prometheus.Gauge
+}
+
+// New builds the handler.
+func New(eng Engine, o Options) *API {
+	if o.MaxBody <= 0 {
+		o.MaxBody = DefaultMaxBody
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Workers <= 0 {
+		o.Workers = 1
+	}
+	if o.Queue < 0 {
+		o.Queue = 0
+	} else if o.Queue == 0 {
+		o.Queue = DefaultQueue
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Registry == nil {
+		o.Registry = prometheus.NewRegistry()
+	}
+	if o.Ready == nil {
+		o.Ready = func() bool { return true }
+	}
+	a := &API{eng: eng, o: o, log: o.Logger, slots: make(chan struct{}, o.Workers)}
+	a.m = metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealocr_core_requests_total", Help: "OCR requests by mode and result code.",
+		}, []string{"mode", "code"}),
+		stage: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "sealocr_core_stage_seconds", Help: "Time per pipeline stage; stage=model is time inside ONNX Runtime, stage=total the whole request.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"stage"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_core_inflight", Help: "Pipeline runs in progress."}),
+		queued:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_core_queued", Help: "Requests waiting for a worker."}),
+	}
+	o.Registry.MustRegister(a.m.requests, a.m.stage, a.m.inflight, a.m.queued,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	r := mux.NewRouter()
+	r.HandleFunc("/v1/ocr", a.ocr).Methods(http.MethodPost)
+	r.HandleFunc("/v1/models", a.modelsHandler).Methods(http.MethodGet)
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	}).Methods(http.MethodGet)
+	r.HandleFunc("/readyz", a.readyz).Methods(http.MethodGet)
+	r.Handle("/metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
+	if o.ExtraRoutes != nil {
+		o.ExtraRoutes(r)
+	}
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { writeError(w, api.CodeNotFound) })
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeError(w, api.CodeMethodNotAllowed)
+	})
+	a.router = r
+	return a
+}
+
+// ServeHTTP implements http.Handler.
+func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.router.ServeHTTP(w, r) }
+
+func (a *API) readyz(w http.ResponseWriter, _ *http.Request) {
+	if !a.o.Ready() {
+		writeError(w, api.CodeNotReady)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (a *API) modelsHandler(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, api.ModelsResponse{Models: a.eng.Models()})
+}
+
+// requestError carries a fixed code for the client and detail for the log.
+type requestError struct {
+	code   string
+	detail error
+}
+
+func (e *requestError) Error() string { return e.code + ": " + e.detail.Error() }
+
+func fail(code string, detail error) error { return &requestError{code: code, detail: detail} }
+
+var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+func requestID(r *http.Request) string {
+	if id := r.Header.Get("X-Request-ID"); safeRequestID.MatchString(id) {
+		return id
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (a *API) ocr(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rid := requestID(r)
+	w.Header().Set("X-Request-ID", rid)
+	mode := "invalid"
+	resp, err := a.handleOCR(w, r, start, &mode)
+	code := "ok"
+	if err != nil {
+		var re *requestError
+		if !errors.As(err, &re) {
+			re = &requestError{code: api.CodeInternal, detail: err}
+		}
+		code = re.code
+		if re.code == api.CodeBusy {
+			w.Header().Set("Retry-After", "1")
+		}
+		writeError(w, re.code)
+		a.log.Info("ocr request failed", zap.String("request_id", rid), zap.String("mode", mode),
+			zap.String("code", re.code), zap.String("detail", re.detail.Error()),
+			zap.Int64("content_length", r.ContentLength), zap.Duration("elapsed", time.Since(start)))
+	} else {
+		writeJSON(w, http.StatusOK, resp)
+		a.log.Info("ocr request", zap.String("request_id", rid), zap.String("mode", mode),
+			zap.Int("lines", len(resp.Lines)), zap.Int("width", resp.Width), zap.Int("height", resp.Height),
+			zap.Int64("content_length", r.ContentLength), zap.Duration("elapsed", time.Since(start)))
+	}
+	a.m.requests.WithLabelValues(mode, code).Inc()
+	a.m.stage.WithLabelValues("total").Observe(time.Since(start).Seconds())
+}
+
+func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time, modeLabel *string) (*api.Response, error) {
+	q := r.URL.Query()
+	mode, err := pipeline.ParseMode(q.Get("mode"))
+	if err != nil {
+		return nil, fail(api.CodeBadRequest, err)
+	}
+	*modeLabel = string(mode)
+	opts := pipeline.Options{Mode: mode}
+	if v := q.Get("cls"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return nil, fail(api.CodeBadRequest, errors.New("bad cls parameter"))
+		}
+		opts.Classify = &b
+	}
+	if opts.Preprocess, err = parsePreprocess(q.Get("preprocess")); err != nil {
+		return nil, fail(api.CodeBadRequest, err)
+	}
+
+	ctx, cancel := context.WithTimeout(r.Context(), a.o.Timeout)
+	defer cancel()
+
+	body, err := a.readImage(w, r)
+	if err != nil {
+		return nil, err
+	}
+	t := time.Now()
+	img, _, err := decode.Decode(body, a.o.Limits)
+	switch {
+	case errors.Is(err, decode.ErrTooManyPixels):
+		return nil, fail(api.CodeTooManyPixels, err)
+	case err != nil:
+		return nil, fail(api.CodeNotAnImage, err)
+	}
+	a.m.stage.WithLabelValues("decode").Observe(time.Since(t).Seconds())
+
+	if err := a.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer a.release()
+	res, err := a.eng.Run(ctx, img, opts)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fail(api.CodeTimeout, err)
+		}
+		return nil, err
+	}
+	tm := res.Timings
+	for name, d := range map[string]time.Duration{"preprocess": tm.Preprocess, "detect": tm.Detect,
+		"crop": tm.Crop, "classify": tm.Classify, "recognize": tm.Recognize, "model": tm.Model} {
+		a.m.stage.WithLabelValues(name).Observe(d.Seconds())
+	}
+	lines := res.Lines
+	if lines == nil {
+		lines = []api.Line{}
+	}
+	b := img.Bounds()
+	return &api.Response{Text: res.Text(), Lines: lines, Width: b.Dx(), Height: b.Dy(),
+		ElapsedMS: float64(time.Since(start).Microseconds()) / 1000}, nil
+}
+
+// acquire waits for a worker slot, refusing when the queue is full.
+func (a *API) acquire(ctx context.Context) error {
+	select {
+	case a.slots <- struct{}{}:
+		a.m.inflight.Inc()
+		return nil
+	default:
+	}
+	if a.waiting.Add(1) > int64(a.o.Queue) {
+		a.waiting.Add(-1)
+		return fail(api.CodeBusy, errors.New("queue full"))
+	}
+	a.m.queued.Inc()
+	defer func() { a.waiting.Add(-1); a.m.queued.Dec() }()
+	select {
+	case a.slots <- struct{}{}:
+		a.m.inflight.Inc()
+		return nil
+	case <-ctx.Done():
+		return fail(api.CodeTimeout, ctx.Err())
+	}
+}
+
+func (a *API) release() {
+	<-a.slots
+	a.m.inflight.Dec()
+}
+
+func parsePreprocess(s string) (preprocess.Options, error) {
+	var o preprocess.Options
+	if s == "" {
+		return o, nil
+	}
+	for _, p := range strings.Split(s, ",") {
+		switch strings.TrimSpace(p) {
+		case "grayscale":
+			o.Grayscale = true
+		case "contrast":
+			o.AutoContrast = true
+		case "upscale":
+			o.MinSide = 640
+		case "none", "":
+		default:
+			return o, errors.New("unknown preprocess option")
+		}
+	}
+	return o, nil
+}
+
+// readImage returns the image bytes from a raw, multipart or JSON body.
+func (a *API) readImage(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.ContentLength > a.o.MaxBody {
+		return nil, fail(api.CodeTooLarge, fmt.Errorf("content-length %d", r.ContentLength))
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, a.o.MaxBody)
+	ct := r.Header.Get("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	if ct == "" {
+		mt, err = "application/octet-stream", nil
+	}
+	if err != nil {
+		return nil, fail(api.CodeUnsupportedMedia, err)
+	}
+	switch {
+	case mt == "application/json":
+		return a.readJSON(r.Body)
+	case mt == "multipart/form-data":
+		return a.readMultipart(r, params["boundary"])
+	case mt == "application/octet-stream" || decode.MediaTypes[mt] != "":
+		return readAll(r.Body)
+	}
+	return nil, fail(api.CodeUnsupportedMedia, fmt.Errorf("content type %q", mt))
+}
+
+func readAll(rd io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(rd)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, fail(api.CodeTooLarge, err)
+		}
+		return nil, fail(api.CodeBadRequest, err)
+	}
+	if len(b) == 0 {
+		return nil, fail(api.CodeNotAnImage, errors.New("empty body"))
+	}
+	return b, nil
+}
+
+func (a *API) readJSON(rd io.Reader) ([]byte, error) {
+	raw, err := readAll(rd)
+	if err != nil {
+		return nil, err
+	}
+	var req struct {
+		Image string `json:"image"`
+	}
+	if err := json.Unmarshal(raw, &req); err != nil {
+		return nil, fail(api.CodeBadRequest, errors.New("invalid JSON body"))
+	}
+	s := req.Image
+	if i := strings.Index(s, ";base64,"); strings.HasPrefix(s, "data:") && i > 0 {
+		s = s[i+len(";base64,"):]
+	}
+	if s == "" {
+		return nil, fail(api.CodeBadRequest, errors.New("missing image field"))
+	}
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		if b, err = base64.RawStdEncoding.DecodeString(s); err != nil {
+			return nil, fail(api.CodeBadRequest, errors.New("image field is not base64"))
+		}
+	}
+	return b, nil
+}
+
+// readMultipart streams the parts and keeps only the one named "image", in
+// memory: unlike ParseMultipartForm it never spills to a temporary file.
+func (a *API) readMultipart(r *http.Request, boundary string) ([]byte, error) {
+	if boundary == "" {
+		return nil, fail(api.CodeBadRequest, errors.New("multipart without boundary"))
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		return nil, fail(api.CodeBadRequest, err)
+	}
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return nil, fail(api.CodeBadRequest, errors.New("no image field in multipart body"))
+		}
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, fail(api.CodeTooLarge, err)
+			}
+			return nil, fail(api.CodeBadRequest, err)
+		}
+		if p.FormName() != "image" {
+			if _, err := io.Copy(io.Discard, p); err != nil {
+				return nil, fail(api.CodeTooLarge, err)
+			}
+			continue
+		}
+		if pt := p.Header.Get("Content-Type"); pt != "" {
+			mt, _, _ := mime.ParseMediaType(pt)
+			if mt != "application/octet-stream" && decode.MediaTypes[mt] == "" {
+				return nil, fail(api.CodeUnsupportedMedia, fmt.Errorf("part content type %q", mt))
+			}
+		}
+		return readAll(p)
+	}
+}
+
+func writeError(w http.ResponseWriter, code string) {
+	status, body := api.ErrorFor(code)
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,165 @@
+// Package preprocess turns decoded images into the float tensors the
+// PP-OCRv4 detection, angle-classification and recognition models take, and
+// provides the image operations that reference pipeline performs with OpenCV:
+// bilinear resize (cv2.resize INTER_LINEAR), perspective crop of a text box
+// (cv2.warpPerspective INTER_CUBIC, BORDER_REPLICATE) and quarter-turn
+// rotations (np.rot90).
+//
+// Images are kept as float32 in the 8-bit range with three interleaved
+// channels in BGR order, as OpenCV holds them, so that the normalisation
+// constants PaddleOCR applies per channel line up with the same channels.
+// Operations that produce pixels from other pixels round and clamp them to
+// integers in [0, 255], as OpenCV's uint8 output would.
+package preprocess
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+)
+
+// Image is an image of W x H pixels with 3 interleaved float32 channels in
+// BGR order (HWC layout), values in the 8-bit range [0, 255]. The channels of
+// pixel (x, y) start at Pix[(y*W+x)*3].
+type Image struct {
+	W, H int
+	Pix  []float32
+}
+
+// New returns a black image of w x h pixels. Negative sizes are treated as 0.
+func New(w, h int) *Image {
+	w, h = max(w, 0), max(h, 0)
+	return &Image{W: w, H: h, Pix: make([]float32, w*h*3)}
+}
+
+// offset returns the index in Pix of the first channel of pixel (x, y).
+func (m *Image) offset(x, y int) int { return (y*m.W + x) * 3 }
+
+// BGR returns the three channels of pixel (x, y).
+func (m *Image) BGR(x, y int) (b, g, r float32) {
+	i := m.offset(x, y)
+	return m.Pix[i], m.Pix[i+1], m.Pix[i+2]
+}
+
+// Validate reports whether m's dimensions and pixel buffer agree.
+func (m *Image) Validate() error {
+	if m == nil {
+		return fmt.Errorf("preprocess: nil image")
+	}
+	if m.W <= 0 || m.H <= 0 {
+		return fmt.Errorf("preprocess: empty image %dx%d", m.W, m.H)
+	}
+	if len(m.Pix) != m.W*m.H*3 {
+		return fmt.Errorf("preprocess: image %dx%d has %d values, want %d", m.W, m.H, len(m.Pix), m.W*m.H*3)
+	}
+	return nil
+}
+
+// ToRGBA converts m to an *image.RGBA (rounded and clamped), for debugging
+// and tests.
+func (m *Image) ToRGBA() *image.RGBA {
+	out := image.NewRGBA(image.Rect(0, 0, m.W, m.H))
+	for y := 0; y < m.H; y++ {
+		for x := 0; x < m.W; x++ {
+			b, g, r := m.BGR(x, y)
+			out.SetRGBA(x, y, color.RGBA{R: to8(r), G: to8(g), B: to8(b), A: 255})
+		}
+	}
+	return out
+}
+
+// to8 rounds v to the nearest integer and clamps it to [0, 255].
+func to8(v float32) uint8 {
+	switch {
+	case v <= 0:
+		return 0
+	case v >= 255:
+		return 255
+	}
+	return uint8(v + 0.5)
+}
+
+// sat rounds v to the nearest integer and clamps it to [0, 255], as OpenCV's
+// saturate_cast<uchar> does for interpolated values.
+func sat(v float32) float32 { return float32(to8(v)) }
+
+// FromImage converts img to an Image in BGR order. The alpha channel is
+// ignored: img is expected to be opaque or already composited onto a
+// background. *image.NRGBA, *image.RGBA, *image.YCbCr and *image.Gray are
+// converted directly; any other type goes through the color.Color interface.
+func FromImage(img image.Image) *Image {
+	b := img.Bounds()
+	out := New(b.Dx(), b.Dy())
+	p := out.Pix
+	switch src := img.(type) {
+	case *image.NRGBA:
+		for y := 0; y < out.H; y++ {
+			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < out.W; x++ {
+				i := out.offset(x, y)
+				p[i], p[i+1], p[i+2] = float32(row[4*x+2]), float32(row[4*x+1]), float32(row[4*x])
+			}
+		}
+	case *image.RGBA:
+		for y := 0; y < out.H; y++ {
+			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < out.W; x++ {
+				i := out.offset(x, y)
+				p[i], p[i+1], p[i+2] = float32(row[4*x+2]), float32(row[4*x+1]), float32(row[4*x])
+			}
+		}
+	case *image.YCbCr:
+		for y := 0; y < out.H; y++ {
+			for x := 0; x < out.W; x++ {
+				yi := src.YOffset(b.Min.X+x, b.Min.Y+y)
+				ci := src.COffset(b.Min.X+x, b.Min.Y+y)
+				r, g, bb := color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
+				i := out.offset(x, y)
+				p[i], p[i+1], p[i+2] = float32(bb), float32(g), float32(r)
+			}
+		}
+	case *image.Gray:
+		for y := 0; y < out.H; y++ {
+			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < out.W; x++ {
+				v := float32(row[x])
+				i := out.offset(x, y)
+				p[i], p[i+1], p[i+2] = v, v, v
+			}
+		}
+	default:
+		for y := 0; y < out.H; y++ {
+			for x := 0; x < out.W; x++ {
+				r, g, bb, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+				i := out.offset(x, y)
+				p[i], p[i+1], p[i+2] = float32(bb>>8), float32(g>>8), float32(r>>8)
+			}
+		}
+	}
+	return out
+}
+
+// Rotate90CCW returns src rotated by 90 degrees counter-clockwise, like
+// np.rot90(img): the right-most column becomes the top row.
+func Rotate90CCW(src *Image) *Image {
+	out := New(src.H, src.W)
+	for y := 0; y < out.H; y++ {
+		for x := 0; x < out.W; x++ {
+			s := src.offset(src.W-1-y, x)
+			d := out.offset(x, y)
+			copy(out.Pix[d:d+3], src.Pix[s:s+3])
+		}
+	}
+	return out
+}
+
+// Rotate180 returns src rotated by 180 degrees, like cv2.rotate with
+// ROTATE_180 (the angle classifier's correction).
+func Rotate180(src *Image) *Image {
+	out := New(src.W, src.H)
+	n := src.W * src.H
+	for i := 0; i < n; i++ {
+		copy(out.Pix[3*i:3*i+3], src.Pix[3*(n-1-i):3*(n-1-i)+3])
+	}
+	return out
+}

@@ -1,0 +1,568 @@
+package config
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// envMap returns a getenv over m.
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+var home = envMap(map[string]string{"HOME": "/home/u"})
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "sidecar.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func load(t *testing.T, args []string, getenv func(string) string) (Config, Flags) {
+	t.Helper()
+	c, fl, err := Load(args, getenv)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	return c, fl
+}
+
+func TestDefaults(t *testing.T) {
+	c, fl := load(t, nil, home)
+	want := Config{
+		Listen:             "127.0.0.1:8443",
+		Upstream:           "http://127.0.0.1:8081",
+		StateDir:           "/home/u/.local/state/sealocr",
+		KeysFile:           "/home/u/.local/state/sealocr/keys.yaml",
+		LegacyPath:         "/ocr",
+		LegacyUpstreamPath: "/v1/ocr",
+		MaxBodyBytes:       20 << 20,
+		UpstreamTimeout:    60 * time.Second,
+		MaxConcurrent:      64,
+		ReplayWindow:       5 * time.Minute,
+		ReplayCacheSize:    100000,
+		PlainRoutes:        []string{"GET /", "GET /static/*", "GET /healthz"},
+		MetricsListen:      "127.0.0.1:9443",
+		ShutdownTimeout:    15 * time.Second,
+		LogLevel:           "info",
+		LogFormat:          "json",
+		TLS:                TLS{Mode: "local"},
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("Load defaults:\n got %+v\nwant %+v", c, want)
+	}
+	if d := Default(home); !reflect.DeepEqual(d, want) {
+		t.Errorf("Default:\n got %+v\nwant %+v", d, want)
+	}
+	if fl != (Flags{}) {
+		t.Errorf("flags %+v", fl)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("defaults do not validate: %v", err)
+	}
+}
+
+func TestDefaultPaths(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		env           map[string]string
+		state, keys   string
+		validationErr string
+	}{
+		{"home", map[string]string{"HOME": "/home/u"},
+			"/home/u/.local/state/sealocr", "/home/u/.local/state/sealocr/keys.yaml", ""},
+		{"xdg", map[string]string{"HOME": "/home/u", "XDG_STATE_HOME": "/xdg/state"},
+			"/xdg/state/sealocr", "/xdg/state/sealocr/keys.yaml", ""},
+		{"relative xdg ignored", map[string]string{"HOME": "/home/u", "XDG_STATE_HOME": "rel"},
+			"/home/u/.local/state/sealocr", "/home/u/.local/state/sealocr/keys.yaml", ""},
+		{"state dir env", map[string]string{"HOME": "/home/u", "SEALOCR_STATE_DIR": "/var/lib/sealocr"},
+			"/var/lib/sealocr", "/var/lib/sealocr/keys.yaml", ""},
+		{"keys file env", map[string]string{"HOME": "/home/u", "SEALOCR_KEYS_FILE": "/etc/sealocr/keys.yaml"},
+			"/home/u/.local/state/sealocr", "/etc/sealocr/keys.yaml", ""},
+		{"tilde", map[string]string{"HOME": "/home/u", "SEALOCR_STATE_DIR": "~/s", "SEALOCR_KEYS_FILE": "~/k.yaml"},
+			"/home/u/s", "/home/u/k.yaml", ""},
+		{"no home", map[string]string{}, "", "", "state_dir is empty"},
+		{"relative", map[string]string{"SEALOCR_STATE_DIR": "state"}, "state", "state/keys.yaml", "not an absolute path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := load(t, nil, envMap(tc.env))
+			if c.StateDir != tc.state || c.KeysFile != tc.keys {
+				t.Errorf("state_dir %q keys_file %q, want %q %q", c.StateDir, c.KeysFile, tc.state, tc.keys)
+			}
+			err := c.Validate()
+			if tc.validationErr == "" && err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+			if tc.validationErr != "" && (err == nil || !strings.Contains(err.Error(), tc.validationErr)) {
+				t.Errorf("Validate = %v, want %q", err, tc.validationErr)
+			}
+		})
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	file := writeFile(t, "listen: 127.0.0.1:1001\nstate_dir: /from/file\nlog_level: debug\nmax_concurrent: 3\n")
+	other := writeFile(t, "listen: 127.0.0.1:4004\n")
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		env    map[string]string
+		listen string
+		state  string
+		keys   string
+	}{
+		{"default", nil, nil, "127.0.0.1:8443", "/home/u/.local/state/sealocr", "/home/u/.local/state/sealocr/keys.yaml"},
+		{"file by flag", []string{"--config", file}, nil, "127.0.0.1:1001", "/from/file", "/from/file/keys.yaml"},
+		{"file by env", nil, map[string]string{"SEALOCR_CONFIG": file}, "127.0.0.1:1001", "/from/file", "/from/file/keys.yaml"},
+		{"config flag beats env", []string{"--config", other}, map[string]string{"SEALOCR_CONFIG": file},
+			"127.0.0.1:4004", "/home/u/.local/state/sealocr", "/home/u/.local/state/sealocr/keys.yaml"},
+		{"env beats file", []string{"--config", file},
+			map[string]string{"SEALOCR_LISTEN": "127.0.0.1:2002", "SEALOCR_STATE_DIR": "/from/env"},
+			"127.0.0.1:2002", "/from/env", "/from/env/keys.yaml"},
+		{"flag beats env", []string{"--config", file, "--listen", "127.0.0.1:3003", "--state-dir", "/from/flag"},
+			map[string]string{"SEALOCR_LISTEN": "127.0.0.1:2002", "SEALOCR_STATE_DIR": "/from/env"},
+			"127.0.0.1:3003", "/from/flag", "/from/flag/keys.yaml"},
+		{"keys flag", []string{"--keys-file", "/k.yaml"}, map[string]string{"SEALOCR_KEYS_FILE": "/env.yaml"},
+			"127.0.0.1:8443", "/home/u/.local/state/sealocr", "/k.yaml"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"HOME": "/home/u"}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			c, _ := load(t, tc.args, envMap(env))
+			if c.Listen != tc.listen || c.StateDir != tc.state || c.KeysFile != tc.keys {
+				t.Errorf("listen %q state_dir %q keys_file %q, want %q %q %q",
+					c.Listen, c.StateDir, c.KeysFile, tc.listen, tc.state, tc.keys)
+			}
+		})
+	}
+	t.Run("untouched keys keep file values", func(t *testing.T) {
+		c, _ := load(t, []string{"--config", file, "--listen", "127.0.0.1:3003"}, home)
+		if c.LogLevel != "debug" || c.MaxConcurrent != 3 || c.Upstream != "http://127.0.0.1:8081" {
+			t.Errorf("got %+v", c)
+		}
+	})
+}
+
+func TestEveryEnvAndFlag(t *testing.T) {
+	env := map[string]string{
+		"HOME":                                 "/home/u",
+		"SEALOCR_LISTEN":                       "127.0.0.1:7000",
+		"SEALOCR_STATE_DIR":                    "/s",
+		"SEALOCR_KEYS_FILE":                    "/k.yaml",
+		"SEALOCR_UPSTREAM":                     "unix:///run/core.sock",
+		"SEALOCR_UNSAFE_ALLOW_REMOTE_UPSTREAM": "true",
+		"SEALOCR_LEGACY_CBC":                   "1",
+		"SEALOCR_LEGACY_PATH":                  "/old",
+		"SEALOCR_LEGACY_UPSTREAM_PATH":         "/v1/ocr2",
+		"SEALOCR_MAX_BODY_BYTES":               "2048",
+		"SEALOCR_UPSTREAM_TIMEOUT":             "5s",
+		"SEALOCR_MAX_CONCURRENT":               "7",
+		"SEALOCR_REPLAY_WINDOW":                "1m",
+		"SEALOCR_REPLAY_CACHE_SIZE":            "99",
+		"SEALOCR_PLAIN_ROUTES":                 "GET /a, HEAD /b/*",
+		"SEALOCR_METRICS_LISTEN":               "127.0.0.1:9555",
+		"SEALOCR_UNSAFE_ALLOW_REMOTE_METRICS":  "true",
+		"SEALOCR_SHUTDOWN_TIMEOUT":             "2s",
+		"SEALOCR_LOG_LEVEL":                    "warn",
+		"SEALOCR_LOG_FORMAT":                   "console",
+		"SEALOCR_TLS_MODE":                     "local",
+	}
+	c, _ := load(t, nil, envMap(env))
+	want := Default(home)
+	want.Listen, want.StateDir, want.KeysFile = "127.0.0.1:7000", "/s", "/k.yaml"
+	want.Upstream, want.UnsafeAllowRemoteUpstream, want.LegacyCBC = "unix:///run/core.sock", true, true
+	want.LegacyPath, want.LegacyUpstreamPath, want.MaxBodyBytes = "/old", "/v1/ocr2", 2048
+	want.UpstreamTimeout, want.MaxConcurrent, want.ReplayWindow = 5*time.Second, 7, time.Minute
+	want.ReplayCacheSize, want.PlainRoutes = 99, []string{"GET /a", "HEAD /b/*"}
+	want.MetricsListen, want.UnsafeAllowRemoteMetrics, want.ShutdownTimeout = "127.0.0.1:9555", true, 2*time.Second
+	want.LogLevel, want.LogFormat = "warn", "console"
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("env:\n got %+v\nwant %+v", c, want)
+	}
+	for _, name := range EnvVars() {
+		if _, ok := env[name]; !ok {
+			t.Errorf("test does not cover %s", name)
+		}
+	}
+
+	c, fl := load(t, []string{
+		"--upstream", "http://localhost:9", "--unsafe-allow-remote-upstream", "--legacy-cbc",
+		"--max-body-bytes", "4096", "--upstream-timeout", "2s", "--max-concurrent", "5",
+		"--metrics-listen", "", "--log-level", "error", "--log-format", "console",
+		"--check-config", "--version",
+	}, home)
+	want = Default(home)
+	want.Upstream, want.UnsafeAllowRemoteUpstream, want.LegacyCBC = "http://localhost:9", true, true
+	want.MaxBodyBytes, want.UpstreamTimeout, want.MaxConcurrent = 4096, 2*time.Second, 5
+	want.MetricsListen, want.LogLevel, want.LogFormat = "", "error", "console"
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("flags:\n got %+v\nwant %+v", c, want)
+	}
+	if !fl.CheckConfig || !fl.Version {
+		t.Errorf("flags %+v", fl)
+	}
+
+	t.Run("no plain routes by env", func(t *testing.T) {
+		c, _ := load(t, nil, envMap(map[string]string{"HOME": "/h", "SEALOCR_PLAIN_ROUTES": "none"}))
+		if len(c.PlainRoutes) != 0 {
+			t.Errorf("plain routes %q", c.PlainRoutes)
+		}
+	})
+}
+
+func TestLoadErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		file string // content; "" for no file
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{name: "unknown key", file: "listen: 127.0.0.1:1\nlisten_addr: x\n", want: []string{"listen_addr", "not found"}},
+		{name: "unknown nested key", file: "tls:\n  mode: local\n  cert: /x\n", want: []string{"cert"}},
+		{name: "wrong type", file: "max_concurrent: many\n", want: []string{"line 1", "many"}},
+		{name: "two documents", file: "listen: a:1\n---\nlisten: b:2\n", want: []string{"one YAML document"}},
+		{name: "missing file", args: []string{"--config", "/nonexistent/sidecar.yaml"}, want: []string{"/nonexistent/sidecar.yaml"}},
+		{name: "bad env values", env: map[string]string{"SEALOCR_MAX_CONCURRENT": "x", "SEALOCR_LEGACY_CBC": "maybe", "SEALOCR_REPLAY_WINDOW": "5"},
+			want: []string{"SEALOCR_MAX_CONCURRENT", "SEALOCR_LEGACY_CBC", "SEALOCR_REPLAY_WINDOW"}},
+		{name: "unknown flag", args: []string{"--nope"}, want: []string{"nope"}},
+		{name: "extra argument", args: []string{"serve"}, want: []string{"unexpected arguments"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if tc.file != "" {
+				args = append([]string{"--config", writeFile(t, tc.file)}, args...)
+			}
+			env := map[string]string{"HOME": "/home/u"}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			_, _, err := Load(args, envMap(env))
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+	t.Run("empty file", func(t *testing.T) {
+		c, _ := load(t, []string{"--config", writeFile(t, "# nothing\n")}, home)
+		if !reflect.DeepEqual(c, Default(home)) {
+			t.Errorf("empty file changed the defaults: %+v", c)
+		}
+	})
+}
+
+func TestValidateReportsEverything(t *testing.T) {
+	c := Default(home)
+	c.Listen = "nope"
+	c.Upstream = "http://192.0.2.10:8081"
+	c.StateDir = "relative"
+	c.KeysFile = "keys.yaml"
+	c.LegacyPath = "ocr"
+	c.LegacyUpstreamPath = "/v1/../ocr"
+	c.MaxBodyBytes = 1
+	c.UpstreamTimeout = time.Millisecond
+	c.MaxConcurrent = 0
+	c.ReplayWindow = 0
+	c.ReplayCacheSize = -1
+	c.PlainRoutes = []string{"POST /v1/ocr", "GET /a", "GET /a", "GET /../x", "GET"}
+	c.MetricsListen = "0.0.0.0:9443"
+	c.ShutdownTimeout = time.Hour
+	c.LogLevel = "verbose"
+	c.LogFormat = "xml"
+	c.TLS.Mode = "acme"
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate succeeded")
+	}
+	for _, w := range []string{
+		`listen "nope"`, "upstream", "unsafe_allow_remote_upstream", `state_dir "relative"`, `keys_file "keys.yaml"`,
+		"legacy_path", "legacy_upstream_path", "max_body_bytes", "upstream_timeout", "max_concurrent",
+		"replay_window", "replay_cache_size", `"POST /v1/ocr"`, `"GET /a" listed twice`, `"GET /../x"`,
+		`"GET"`, "metrics_listen", "unsafe_allow_remote_metrics", "shutdown_timeout", "log_level", "log_format",
+		`tls.mode "acme" is not implemented`,
+	} {
+		t.Run(w, func(t *testing.T) {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error does not mention %s:\n%v", w, err)
+			}
+		})
+	}
+	if n := strings.Count(err.Error(), "\n") + 1; n != 20 {
+		t.Errorf("%d problems reported, want 20:\n%v", n, err)
+	}
+}
+
+func TestUpstreamValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		url    string
+		unsafe bool
+		ok     bool
+	}{
+		{"default", "http://127.0.0.1:8081", false, true},
+		{"localhost", "http://localhost:8081", false, true},
+		{"ipv6 loopback", "http://[::1]:8081", false, true},
+		{"other loopback", "http://127.0.0.2:8081", false, true},
+		{"unix", "unix:///run/sealocr/core.sock", false, true},
+		{"unix relative", "unix://core.sock", false, false},
+		{"remote ip", "http://10.0.0.5:8081", false, false},
+		{"remote name", "http://core:8081", false, false},
+		{"all interfaces", "http://0.0.0.0:8081", false, false},
+		{"remote ip unsafe", "http://10.0.0.5:8081", true, true},
+		{"remote name unsafe", "http://core:8081", true, true},
+		{"https", "https://127.0.0.1:8081", false, false},
+		{"path", "http://127.0.0.1:8081/v1", false, false},
+		{"empty", "", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default(home)
+			c.Upstream, c.UnsafeAllowRemoteUpstream = tc.url, tc.unsafe
+			err := c.Validate()
+			if (err == nil) != tc.ok {
+				t.Errorf("Validate = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestMetricsListen(t *testing.T) {
+	for _, tc := range []struct {
+		name, addr string
+		unsafe, ok bool
+	}{
+		{"default", "127.0.0.1:9443", false, true},
+		{"off", "", false, true},
+		{"localhost", "localhost:9443", false, true},
+		{"all interfaces", ":9443", false, false},
+		{"public", "203.0.113.1:9443", false, false},
+		{"public unsafe", "203.0.113.1:9443", true, true},
+		{"same as listen", "127.0.0.1:8443", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default(home)
+			c.MetricsListen, c.UnsafeAllowRemoteMetrics = tc.addr, tc.unsafe
+			if err := c.Validate(); (err == nil) != tc.ok {
+				t.Errorf("Validate = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
+// yamlKeys returns the YAML keys of the struct type t, nested keys as
+// "parent.child".
+func yamlKeys(t reflect.Type, prefix string) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name := strings.Split(f.Tag.Get("yaml"), ",")[0]
+		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
+			out = append(out, yamlKeys(f.Type, prefix+name+".")...)
+			continue
+		}
+		out = append(out, prefix+name)
+	}
+	return out
+}
+
+func mapKeys(m map[string]any, prefix string) []string {
+	var out []string
+	for k, v := range m {
+		if sub, ok := v.(map[string]any); ok {
+			out = append(out, mapKeys(sub, prefix+k+".")...)
+			continue
+		}
+		out = append(out, prefix+k)
+	}
+	return out
+}
+
+// TestExampleFile keeps configs/sidecar.yaml in step with the code: it sets
+// every key, each to its default, and validates.
+func TestExampleFile(t *testing.T) {
+	path := filepath.Join("..", "..", "..", "configs", "sidecar.yaml")
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+	}{
+		{"home", map[string]string{"HOME": "/home/u"}},
+		{"xdg", map[string]string{"HOME": "/home/u", "XDG_STATE_HOME": "/xdg"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := load(t, []string{"--config", path}, envMap(tc.env))
+			if want := Default(envMap(tc.env)); !reflect.DeepEqual(c, want) {
+				t.Errorf("example differs from the defaults:\n got %+v\nwant %+v", c, want)
+			}
+			if err := c.Validate(); err != nil {
+				t.Errorf("example does not validate: %v", err)
+			}
+		})
+	}
+	t.Run("every key", func(t *testing.T) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := yaml.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		got, want := mapKeys(m, ""), yamlKeys(reflect.TypeOf(Config{}), "")
+		have := map[string]bool{}
+		for _, k := range got {
+			have[k] = true
+		}
+		for _, k := range want {
+			if !have[k] {
+				t.Errorf("configs/sidecar.yaml lacks %s", k)
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("example has %d keys, Config %d", len(got), len(want))
+		}
+	})
+}
+
+func TestRedacted(t *testing.T) {
+	const secret = "hunter2-s3cr3t"
+	env := envMap(map[string]string{"HOME": "/home/u", LegacyKeyEnv: secret})
+	c, _ := load(t, []string{"--legacy-cbc"}, env)
+
+	t.Run("round trip", func(t *testing.T) {
+		var back Config
+		dec := yaml.NewDecoder(strings.NewReader(c.Redacted()))
+		dec.KnownFields(true)
+		if err := dec.Decode(&back); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(back, c) {
+			t.Errorf("dump does not load back:\n got %+v\nwant %+v", back, c)
+		}
+		if c.String() != c.Redacted() {
+			t.Error("String differs from Redacted")
+		}
+		if !strings.Contains(c.Redacted(), LegacyKeyEnv) {
+			t.Error("dump does not say where the legacy key comes from")
+		}
+	})
+	for _, up := range []string{
+		"http://admin:" + secret + "@127.0.0.1:8081",
+		"http://127.0.0.1:8081/?token=" + secret,
+		"http://127.0.0.1:8081/#" + secret,
+		"http://127.0.0.1:8081/%zz" + secret,
+	} {
+		t.Run("upstream "+up, func(t *testing.T) {
+			c := c
+			c.Upstream = up
+			if out := c.Redacted(); strings.Contains(out, secret) {
+				t.Errorf("dump holds the secret:\n%s", out)
+			}
+			if err := c.Validate(); err == nil || strings.Contains(err.Error(), secret) {
+				t.Errorf("Validate = %v", err)
+			}
+		})
+	}
+}
+
+func TestCheckEnvironment(t *testing.T) {
+	c := Default(home)
+	if err := c.CheckEnvironment(home); err != nil {
+		t.Errorf("legacy off: %v", err)
+	}
+	c.LegacyCBC = true
+	if err := c.CheckEnvironment(home); err == nil || !strings.Contains(err.Error(), LegacyKeyEnv) {
+		t.Errorf("legacy on, no key: %v", err)
+	}
+	if err := c.CheckEnvironment(envMap(map[string]string{LegacyKeyEnv: "k"})); err != nil {
+		t.Errorf("legacy on, key set: %v", err)
+	}
+}
+
+func TestRoutes(t *testing.T) {
+	for _, tc := range []struct {
+		route   string
+		bad     bool
+		matches []string // "METHOD /path"
+		misses  []string
+	}{
+		{route: "GET /", matches: []string{"GET /", "HEAD /"}, misses: []string{"GET /x", "POST /", "GET //"}},
+		{route: "GET /static/*",
+			matches: []string{"GET /static/", "GET /static/app.js", "GET /static/css/a.css", "HEAD /static/x"},
+			misses:  []string{"GET /static", "GET /staticx", "GET /static/../v1/ocr", "GET /static/./x", "GET /static//x", "POST /static/x", "GET /v1/ocr"}},
+		{route: "GET /healthz", matches: []string{"GET /healthz"}, misses: []string{"GET /healthz/", "GET /healthz/x", "PUT /healthz"}},
+		{route: "HEAD /h", matches: []string{"HEAD /h"}, misses: []string{"GET /h"}},
+		{route: "GET /*", matches: []string{"GET /", "GET /anything/at/all"}, misses: []string{"GET /a/../b"}},
+		{route: "POST /v1/ocr", bad: true},
+		{route: "get /", bad: true},
+		{route: "GET", bad: true},
+		{route: "GET / extra", bad: true},
+		{route: "GET static", bad: true},
+		{route: "GET /a*", bad: true},
+		{route: "GET /*/x", bad: true},
+		{route: "GET /a/../b", bad: true},
+		{route: "GET /a//b", bad: true},
+		{route: "GET /a?b", bad: true},
+		{route: "GET /a%2e", bad: true},
+	} {
+		t.Run(tc.route, func(t *testing.T) {
+			r, err := ParseRoute(tc.route)
+			if tc.bad {
+				if err == nil {
+					t.Fatalf("ParseRoute succeeded: %+v", r)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.String() != tc.route {
+				t.Errorf("String = %q", r.String())
+			}
+			for _, m := range tc.matches {
+				method, path, _ := strings.Cut(m, " ")
+				if !r.Match(method, path) {
+					t.Errorf("does not match %s", m)
+				}
+			}
+			for _, m := range tc.misses {
+				method, path, _ := strings.Cut(m, " ")
+				if r.Match(method, path) {
+					t.Errorf("matches %s", m)
+				}
+			}
+		})
+	}
+	if got := Default(home).Routes(); len(got) != 3 || got[1] != (Route{Method: "GET", Path: "/static/", Prefix: true}) {
+		t.Errorf("Routes = %+v", got)
+	}
+}
+
+// TestDumpIsYAML makes sure durations are written in their text form, which
+// the example file and humans use.
+func TestDumpIsYAML(t *testing.T) {
+	out := Default(home).Redacted()
+	for _, w := range []string{"upstream_timeout: 1m0s", "replay_window: 5m0s", "- GET /static/*", "mode: local"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("dump lacks %q:\n%s", w, out)
+		}
+	}
+	if bytes.Contains([]byte(out), []byte("null")) {
+		t.Errorf("dump holds null:\n%s", out)
+	}
+}

@@ -1,0 +1,391 @@
+package psk
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"time"
+)
+
+// Media types of the envelope bodies.
+const (
+	// RequestMediaType is the Content-Type of a sealed request body.
+	RequestMediaType = "application/sealocr-psk"
+	// ResponseMediaType is the Content-Type of a sealed response body.
+	ResponseMediaType = "application/sealocr-psk-response"
+)
+
+// Sizes of the envelope fields in bytes.
+const (
+	// SaltSize is the size of the per-request HKDF salt.
+	SaltSize = 16
+	// NonceSize is the size of an AES-GCM nonce.
+	NonceSize = 12
+	// TagSize is the size of an AES-GCM tag.
+	TagSize = 16
+	// MaxContentTypeLen is the longest inner content type in bytes.
+	MaxContentTypeLen = 255
+	// MaxMethodLen is the longest HTTP method bound into the associated data.
+	MaxMethodLen = 255
+	// MaxTargetLen is the longest request target bound into the associated data.
+	MaxTargetLen = 65535
+)
+
+// DefaultWindow is the accepted distance between a request's timestamp and
+// the server's clock when [OpenRequest] is given a zero window.
+const DefaultWindow = 5 * time.Minute
+
+// Framing constants.
+const (
+	version          = 0x01
+	requestMagic0    = 'S'
+	requestMagic1    = 'P'
+	responseMagic0   = 'S'
+	responseMagic1   = 'R'
+	responseHdrSize  = 3 + NonceSize
+	minRequestSize   = 3 + 1 + 1 + 8 + SaltSize + NonceSize + 1 + TagSize
+	minResponseSize  = responseHdrSize + TagSize
+	responseInnerMin = 2 + 1
+)
+
+// requestHeader is the parsed cleartext part of a request body.
+type requestHeader struct {
+	raw         []byte // every byte before the ciphertext
+	keyID       string
+	timestamp   uint64
+	salt        []byte
+	nonce       []byte
+	contentType string
+}
+
+// appendRequestHeader appends the cleartext request header.
+func appendRequestHeader(b []byte, keyID string, ts uint64, salt, nonce []byte, contentType string) []byte {
+	b = append(b, requestMagic0, requestMagic1, version, byte(len(keyID)))
+	b = append(b, keyID...)
+	b = binary.BigEndian.AppendUint64(b, ts)
+	b = append(b, salt...)
+	b = append(b, nonce...)
+	b = append(b, byte(len(contentType)))
+	return append(b, contentType...)
+}
+
+// parseRequestHeader splits body into header and ciphertext.
+func parseRequestHeader(body []byte) (requestHeader, []byte, error) {
+	var h requestHeader
+	if len(body) < minRequestSize || body[0] != requestMagic0 || body[1] != requestMagic1 {
+		return h, nil, ErrMalformed
+	}
+	if body[2] != version {
+		return h, nil, ErrMalformed
+	}
+	off := 3
+	kl := int(body[off])
+	off++
+	if len(body)-off < kl+8+SaltSize+NonceSize+1 {
+		return h, nil, ErrMalformed
+	}
+	h.keyID = string(body[off : off+kl])
+	if !validKeyID(h.keyID) {
+		return h, nil, ErrMalformed
+	}
+	off += kl
+	h.timestamp = binary.BigEndian.Uint64(body[off:])
+	off += 8
+	h.salt = body[off : off+SaltSize : off+SaltSize]
+	off += SaltSize
+	h.nonce = body[off : off+NonceSize : off+NonceSize]
+	off += NonceSize
+	cl := int(body[off])
+	off++
+	if len(body)-off < cl+TagSize {
+		return h, nil, ErrMalformed
+	}
+	h.contentType = string(body[off : off+cl])
+	if !validContentType(h.contentType) {
+		return h, nil, ErrMalformed
+	}
+	off += cl
+	h.raw = body[:off:off]
+	return h, body[off:], nil
+}
+
+// validContentType reports whether ct is at most MaxContentTypeLen printable
+// ASCII bytes (0x20 to 0x7e). The empty string is allowed.
+func validContentType(ct string) bool {
+	if len(ct) > MaxContentTypeLen {
+		return false
+	}
+	for i := 0; i < len(ct); i++ {
+		if ct[i] < 0x20 || ct[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// requestAAD returns header ‖ u8 len(method) ‖ method ‖ u16 len(target) ‖ target.
+func requestAAD(header []byte, method, target string) ([]byte, error) {
+	if len(method) == 0 || len(method) > MaxMethodLen || len(target) > MaxTargetLen {
+		return nil, ErrMalformed
+	}
+	aad := make([]byte, 0, len(header)+1+len(method)+2+len(target))
+	aad = append(aad, header...)
+	aad = append(aad, byte(len(method)))
+	aad = append(aad, method...)
+	aad = binary.BigEndian.AppendUint16(aad, uint16(len(target)))
+	return append(aad, target...), nil
+}
+
+// binding returns SHA-256(request AAD ‖ request tag), which the response's
+// associated data carries so that it belongs to exactly one request.
+func binding(aad, ciphertext []byte) [sha256.Size]byte {
+	h := sha256.New()
+	h.Write(aad)
+	h.Write(ciphertext[len(ciphertext)-TagSize:])
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// responseKey derives the response key from the pre-shared key and the
+// request's salt and nonce.
+func responseKey(secret *[KeySize]byte, salt, nonce []byte) ([KeySize]byte, error) {
+	s := make([]byte, 0, SaltSize+NonceSize)
+	s = append(append(s, salt...), nonce...)
+	return deriveKey(secret[:], s, infoResponse)
+}
+
+// ResponseOpener opens the response to one sealed request. It holds the
+// derived response key, which it never prints.
+type ResponseOpener struct {
+	key     [KeySize]byte
+	binding [sha256.Size]byte
+}
+
+// Format hides the response key.
+func (o *ResponseOpener) Format(f fmt.State, _ rune) { io.WriteString(f, "psk.ResponseOpener") }
+
+// SealRequest seals plaintext for the sidecar under key. method and target
+// are the method and request target (origin-form path and query, exactly as
+// sent on the wire) of the outer HTTP request; contentType is the media type
+// of plaintext; now is the client's clock. rand supplies the salt and nonce;
+// nil means crypto/rand.Reader. The returned body has media type
+// [RequestMediaType]; the ResponseOpener opens the matching response.
+func SealRequest(rand io.Reader, key Key, method, target, contentType string, now time.Time, plaintext []byte) ([]byte, *ResponseOpener, error) {
+	if !validKeyID(key.id) {
+		return nil, nil, fmt.Errorf("%w: zero Key", ErrInvalid)
+	}
+	if !validContentType(contentType) {
+		return nil, nil, fmt.Errorf("%w: content type", ErrInvalid)
+	}
+	if now.Unix() < 0 {
+		return nil, nil, fmt.Errorf("%w: time before 1970", ErrInvalid)
+	}
+	var sn [SaltSize + NonceSize]byte
+	if err := readRandom(rand, sn[:]); err != nil {
+		return nil, nil, err
+	}
+	salt, nonce := sn[:SaltSize], sn[SaltSize:]
+	body := make([]byte, 0, 4+len(key.id)+8+len(sn)+1+len(contentType)+len(plaintext)+TagSize)
+	body = appendRequestHeader(body, key.id, uint64(now.Unix()), salt, nonce, contentType)
+	aad, err := requestAAD(body, method, target)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: method or target length", ErrInvalid)
+	}
+	k, err := deriveKey(key.secret[:], salt, infoRequest)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer clear(k[:])
+	body, err = gcmSeal(body, k[:], nonce, plaintext, aad)
+	if err != nil {
+		return nil, nil, err
+	}
+	o := &ResponseOpener{binding: binding(aad, body)}
+	if o.key, err = responseKey(&key.secret, salt, nonce); err != nil {
+		return nil, nil, err
+	}
+	return body, o, nil
+}
+
+// Open authenticates and decrypts a response body of media type
+// [ResponseMediaType], returning the upstream status code, content type and
+// content. Failures are [ErrMalformed] or [ErrDecrypt].
+func (o *ResponseOpener) Open(body []byte) (status int, contentType string, plaintext []byte, err error) {
+	if len(body) < minResponseSize || body[0] != responseMagic0 || body[1] != responseMagic1 || body[2] != version {
+		return 0, "", nil, ErrMalformed
+	}
+	hdr := body[:responseHdrSize]
+	inner, err := gcmOpen(o.key[:], hdr[3:], body[responseHdrSize:], responseAAD(hdr, &o.binding))
+	if err != nil {
+		return 0, "", nil, ErrDecrypt
+	}
+	// The inner framing is authenticated, so a failure here means the
+	// sealer was faulty; it is still reported rather than trusted.
+	if len(inner) < responseInnerMin {
+		return 0, "", nil, ErrMalformed
+	}
+	status = int(binary.BigEndian.Uint16(inner))
+	cl := int(inner[2])
+	if status < 100 || status > 599 || len(inner)-responseInnerMin < cl {
+		return 0, "", nil, ErrMalformed
+	}
+	contentType = string(inner[3 : 3+cl])
+	if !validContentType(contentType) {
+		return 0, "", nil, ErrMalformed
+	}
+	return status, contentType, inner[3+cl:], nil
+}
+
+// responseAAD returns response header ‖ request binding.
+func responseAAD(hdr []byte, b *[sha256.Size]byte) []byte {
+	aad := make([]byte, 0, len(hdr)+len(b))
+	return append(append(aad, hdr...), b[:]...)
+}
+
+// Request is an opened request. Its plaintext and response key are not
+// printed by fmt.
+type Request struct {
+	keyID       string
+	contentType string
+	timestamp   time.Time
+	plaintext   []byte
+	respKey     [KeySize]byte
+	binding     [sha256.Size]byte
+}
+
+// KeyID returns the ID of the key that opened the request.
+func (r *Request) KeyID() string { return r.keyID }
+
+// ContentType returns the inner content type chosen by the client.
+func (r *Request) ContentType() string { return r.contentType }
+
+// Timestamp returns the client's timestamp.
+func (r *Request) Timestamp() time.Time { return r.timestamp }
+
+// Plaintext returns the decrypted request content.
+func (r *Request) Plaintext() []byte { return r.plaintext }
+
+// Format prints metadata only, never the plaintext or key.
+func (r *Request) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "psk.Request(key=%s type=%q len=%d)", r.keyID, r.contentType, len(r.plaintext))
+}
+
+// SealResponse seals an upstream response (status code 100 to 599, content
+// type and content) for the client that sent r. rand supplies the nonce;
+// nil means crypto/rand.Reader. The body has media type [ResponseMediaType].
+func (r *Request) SealResponse(rand io.Reader, status int, contentType string, plaintext []byte) ([]byte, error) {
+	if status < 100 || status > 599 {
+		return nil, fmt.Errorf("%w: status %d", ErrInvalid, status)
+	}
+	if !validContentType(contentType) {
+		return nil, fmt.Errorf("%w: content type", ErrInvalid)
+	}
+	body := make([]byte, responseHdrSize, responseHdrSize+responseInnerMin+len(contentType)+len(plaintext)+TagSize)
+	body[0], body[1], body[2] = responseMagic0, responseMagic1, version
+	if err := readRandom(rand, body[3:responseHdrSize]); err != nil {
+		return nil, err
+	}
+	inner := make([]byte, 0, responseInnerMin+len(contentType)+len(plaintext))
+	inner = binary.BigEndian.AppendUint16(inner, uint16(status))
+	inner = append(inner, byte(len(contentType)))
+	inner = append(inner, contentType...)
+	inner = append(inner, plaintext...)
+	hdr := body[:responseHdrSize]
+	return gcmSeal(body, r.respKey[:], hdr[3:], inner, responseAAD(hdr, &r.binding))
+}
+
+// OpenRequest opens a request body of media type [RequestMediaType].
+// method and target are those of the outer HTTP request as received;
+// now is the server's clock; window bounds |now - timestamp| (zero or
+// negative means [DefaultWindow]); replay records accepted requests and must
+// not be nil.
+//
+// Checks run in this order: framing, timestamp window, key lookup,
+// authentication, replay. An unknown key ID still costs a decryption
+// attempt under a dummy key, so that timing does not reveal which IDs exist.
+// The replay cache is consulted only for authenticated requests, so forged
+// requests cannot fill it. Every refusal matches [ErrOpen] and one of
+// [ErrMalformed], [ErrExpired], [ErrUnknownKey], [ErrDecrypt], [ErrReplay].
+func OpenRequest(kr Keyring, method, target string, body []byte, now time.Time, window time.Duration, replay ReplayCache) (*Request, error) {
+	if replay == nil {
+		return nil, ErrNoReplayCache
+	}
+	if kr == nil {
+		return nil, fmt.Errorf("%w: nil keyring", ErrInvalid)
+	}
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	h, ct, err := parseRequestHeader(body)
+	if err != nil {
+		return nil, refuse(err)
+	}
+	aad, err := requestAAD(h.raw, method, target)
+	if err != nil {
+		return nil, refuse(err)
+	}
+	if h.timestamp > math.MaxInt64 {
+		return nil, refuse(ErrExpired)
+	}
+	ts := time.Unix(int64(h.timestamp), 0)
+	if d := now.Sub(ts); d > window || d < -window {
+		return nil, refuse(ErrExpired)
+	}
+	key, known := kr.Lookup(h.keyID)
+	if known && key.id != h.keyID {
+		known = false
+	}
+	var dummy [KeySize]byte
+	secret := &key.secret
+	if !known {
+		secret = &dummy
+	}
+	k, err := deriveKey(secret[:], h.salt, infoRequest)
+	if err != nil {
+		return nil, refuse(ErrDecrypt)
+	}
+	pt, err := gcmOpen(k[:], h.nonce, ct, aad)
+	clear(k[:])
+	if !known {
+		return nil, refuse(ErrUnknownKey)
+	}
+	if err != nil {
+		return nil, refuse(ErrDecrypt)
+	}
+	id := make([]byte, 0, SaltSize+NonceSize)
+	id = append(append(id, h.salt...), h.nonce...)
+	if replay.Seen(h.keyID, id, ts.Add(window+time.Second)) {
+		return nil, refuse(ErrReplay)
+	}
+	req := &Request{
+		keyID:       h.keyID,
+		contentType: h.contentType,
+		timestamp:   ts,
+		plaintext:   pt,
+		binding:     binding(aad, ct),
+	}
+	if req.respKey, err = responseKey(&key.secret, h.salt, h.nonce); err != nil {
+		return nil, refuse(ErrDecrypt)
+	}
+	return req, nil
+}
+
+// refuse wraps a specific sentinel so that it also matches ErrOpen.
+func refuse(err error) error {
+	return fmt.Errorf("%w: %w", ErrOpen, err)
+}
+
+// readRandom fills b from r, or from crypto/rand when r is nil.
+func readRandom(r io.Reader, b []byte) error {
+	if r == nil {
+		r = rand.Reader
+	}
+	if _, err := io.ReadFull(r, b); err != nil {
+		return fmt.Errorf("psk: reading randomness: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,45 @@
+package psk
+
+import "errors"
+
+// ErrOpen is matched (with [errors.Is]) by every error that [OpenRequest]
+// returns for a request that must be refused, in addition to the specific
+// sentinel below. Servers answer all of them with the same status and the
+// fixed message [ClientMessage], and log the specific error.
+var ErrOpen = errors.New("psk: request could not be opened")
+
+// ErrMalformed reports a request or response body that does not follow the
+// framing: wrong magic or version, truncated fields, a key ID or content
+// type outside its alphabet, or an over-long method or target.
+var ErrMalformed = errors.New("psk: malformed envelope")
+
+// ErrUnknownKey reports a request whose key ID is not in the keyring.
+var ErrUnknownKey = errors.New("psk: unknown key ID")
+
+// ErrExpired reports a request whose timestamp is outside the accepted
+// window around the server's clock.
+var ErrExpired = errors.New("psk: timestamp outside window")
+
+// ErrReplay reports a request that the replay cache has already seen, or
+// that it refused to record because it is full.
+var ErrReplay = errors.New("psk: replayed request")
+
+// ErrDecrypt reports a failed authentication tag check: a wrong key, or
+// tampered ciphertext, header, method, target or binding.
+var ErrDecrypt = errors.New("psk: decryption failed")
+
+// ErrInvalid reports an argument that cannot be sealed or used: a key of the
+// wrong size, a bad key ID, method, target, content type or status code.
+var ErrInvalid = errors.New("psk: invalid argument")
+
+// ErrDuplicateKey reports two keys with the same ID given to [NewKeySet].
+var ErrDuplicateKey = errors.New("psk: duplicate key ID")
+
+// ErrNoReplayCache reports a call to [OpenRequest] without a replay cache.
+// Replay protection cannot be switched off.
+var ErrNoReplayCache = errors.New("psk: no replay cache")
+
+// ClientMessage is the fixed text a server returns to the client for any
+// error matching [ErrOpen], so that the client cannot tell which check
+// failed.
+const ClientMessage = "request could not be opened"

@@ -1,0 +1,381 @@
+// Package gateway is the sidecar's encrypted front: it opens a request in one
+// of the three envelope modes (PSK, Oblivious HTTP, legacy AES-CBC), forwards
+// the plaintext to the upstream OCR service, and seals the upstream's answer
+// back to the client. Requests that are not encrypted are refused, except the
+// configured allowlist of plain routes, which are proxied as they are.
+//
+// The gateway never parses what it forwards. Every failure to open a request
+// answers the same fixed message whatever failed; the detail goes to the
+// (redacting) log only.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/bhttp"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/legacycbc"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
+	"github.com/sealocr/sealocr/sidecar/internal/keys"
+	"github.com/sealocr/sealocr/sidecar/internal/logging"
+	"github.com/sealocr/sealocr/sidecar/internal/upstream"
+)
+
+// OHTTPPath is the Oblivious HTTP gateway and key configuration resource.
+const OHTTPPath = "/.well-known/ohttp-gateway"
+
+// Forwarder sends plaintext to the upstream.
+type Forwarder interface {
+	Do(ctx context.Context, method, path string, header http.Header, body []byte) (*upstream.Response, error)
+	ServeHTTP(w http.ResponseWriter, r *http.Request)
+}
+
+// KeySource returns the keys in force.
+type KeySource interface{ Current() *keys.Set }
+
+// Options configure the gateway. Zero values get safe defaults.
+type Options struct {
+	Keys     KeySource
+	Upstream Forwarder
+	Replay   psk.ReplayCache // required for PSK mode
+	Window   time.Duration   // PSK timestamp window (5 min)
+
+	LegacyEnabled      bool
+	LegacyPath         string // "/ocr"
+	LegacyUpstreamPath string // "/v1/ocr"
+
+	// Plain reports whether an unencrypted request may be proxied as is.
+	Plain func(method, path string) bool
+
+	Logger   *zap.Logger
+	Registry prometheus.Registerer
+	Now      func() time.Time
+	Rand     io.Reader
+}
+
+// Gateway is the http.Handler.
+type Gateway struct {
+	o        Options
+	log      *zap.Logger
+	requests *prometheus.CounterVec
+}
+
+// New builds a gateway.
+func New(o Options) *Gateway {
+	if o.Window <= 0 {
+		o.Window = psk.DefaultWindow
+	}
+	if o.LegacyPath == "" {
+		o.LegacyPath = "/ocr"
+	}
+	if o.LegacyUpstreamPath == "" {
+		o.LegacyUpstreamPath = "/v1/ocr"
+	}
+	if o.Plain == nil {
+		o.Plain = func(string, string) bool { return false }
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	g := &Gateway{o: o, log: o.Logger}
+	g.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sealocr_sidecar_requests_total",
+		Help: "Requests by envelope mode and outcome (ok, refused, upstream_error, plain, rejected_plaintext).",
+	}, []string{"mode", "outcome"})
+	if o.Registry != nil {
+		o.Registry.MustRegister(g.requests)
+	}
+	return g
+}
+
+// Fixed client-facing answers.
+const (
+	msgEncryptionRequired = `{"error":{"code":"encryption_required","message":"this endpoint accepts only encrypted requests"}}`
+	msgCannotOpen         = `{"error":{"code":"cannot_open","message":"request could not be opened"}}`
+	msgNoOHTTP            = `{"error":{"code":"ohttp_unavailable","message":"oblivious HTTP is not configured"}}`
+	msgLegacyError        = `{"status":"error","message":"request could not be processed"}`
+	msgInternal           = `{"error":{"code":"internal","message":"internal error"}}`
+)
+
+func writeFixed(w http.ResponseWriter, status int, contentType, body string) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
+}
+
+func mediaType(r *http.Request) string {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return strings.ToLower(mt)
+}
+
+// ServeHTTP routes by path and media type.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == OHTTPPath:
+		g.ohttp(w, r)
+	case r.Method == http.MethodPost && mediaType(r) == psk.RequestMediaType:
+		g.psk(w, r)
+	case g.o.LegacyEnabled && r.Method == http.MethodPost && r.URL.Path == g.o.LegacyPath:
+		g.legacy(w, r)
+	case g.o.Plain(r.Method, r.URL.Path):
+		g.requests.WithLabelValues("plain", "plain").Inc()
+		g.o.Upstream.ServeHTTP(w, r)
+	default:
+		g.requests.WithLabelValues("none", "rejected_plaintext").Inc()
+		g.log.Info("unencrypted request refused", zap.String("method", r.Method), zap.String("path", r.URL.Path))
+		writeFixed(w, http.StatusUnsupportedMediaType, "application/json", msgEncryptionRequired)
+	}
+}
+
+// readBody reads the (already size-limited) body; false means an answer
+// was written.
+func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, mode string) ([]byte, bool) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			g.requests.WithLabelValues(mode, "too_large").Inc()
+			writeFixed(w, http.StatusRequestEntityTooLarge, "application/json",
+				`{"error":{"code":"too_large","message":"the request body is larger than the limit"}}`)
+			return nil, false
+		}
+		g.requests.WithLabelValues(mode, "refused").Inc()
+		g.log.Info("request body read failed", zap.String("mode", mode), zap.Error(err))
+		writeFixed(w, http.StatusBadRequest, "application/json", msgCannotOpen)
+		return nil, false
+	}
+	return body, true
+}
+
+// forward sends plaintext upstream; transport failures become the fixed
+// 502/504 answers, which the caller seals like any upstream response.
+func (g *Gateway) forward(ctx context.Context, mode, method, path, contentType string, body []byte) *upstream.Response {
+	h := http.Header{}
+	if contentType != "" {
+		h.Set("Content-Type", contentType)
+	}
+	if id := requestIDFrom(ctx); id != "" {
+		h.Set(upstream.RequestIDHeader, id)
+	}
+	res, err := g.o.Upstream.Do(ctx, method, path, h, body)
+	if err != nil {
+		g.requests.WithLabelValues(mode, "upstream_error").Inc()
+		g.log.Warn("upstream call failed", zap.String("mode", mode), zap.Error(err))
+		return upstream.ErrorResponse(err)
+	}
+	g.requests.WithLabelValues(mode, "ok").Inc()
+	return res
+}
+
+func (g *Gateway) psk(w http.ResponseWriter, r *http.Request) {
+	body, ok := g.readBody(w, r, "psk")
+	if !ok {
+		return
+	}
+	set := g.o.Keys.Current()
+	req, err := psk.OpenRequest(set.PSK, r.Method, r.URL.RequestURI(), body, g.o.Now(), g.o.Window, g.o.Replay)
+	if err != nil {
+		g.requests.WithLabelValues("psk", "refused").Inc()
+		g.log.Info("psk request refused", zap.Error(err))
+		writeFixed(w, http.StatusBadRequest, "application/json", msgCannotOpen)
+		return
+	}
+	g.log.Debug("psk request opened", logging.KeyID(req.KeyID()))
+	res := g.forward(r.Context(), "psk", r.Method, r.URL.RequestURI(), req.ContentType(), req.Plaintext())
+	sealed, err := req.SealResponse(g.o.Rand, res.Status, res.Header.Get("Content-Type"), res.Body)
+	if err != nil {
+		g.log.Error("psk seal failed", zap.Error(err))
+		writeFixed(w, http.StatusInternalServerError, "application/json", msgInternal)
+		return
+	}
+	w.Header().Set("Content-Type", psk.ResponseMediaType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(sealed)
+}
+
+func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
+	set := g.o.Keys.Current()
+	if set.OHTTP == nil {
+		writeFixed(w, http.StatusNotFound, "application/json", msgNoOHTTP)
+		return
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		list, err := set.OHTTP.KeyList()
+		if err != nil {
+			g.log.Error("ohttp key list", zap.Error(err))
+			writeFixed(w, http.StatusInternalServerError, "application/json", msgInternal)
+			return
+		}
+		w.Header().Set("Content-Type", ohttp.KeysMediaType)
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("Content-Length", strconv.Itoa(len(list)))
+		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(list)
+		}
+		return
+	case http.MethodPost:
+	default:
+		w.Header().Set("Allow", "GET, HEAD, POST")
+		writeFixed(w, http.StatusMethodNotAllowed, "application/json", `{"error":{"code":"method_not_allowed","message":"method not allowed"}}`)
+		return
+	}
+	if mediaType(r) != ohttp.RequestMediaType {
+		writeFixed(w, http.StatusUnsupportedMediaType, "application/json", msgEncryptionRequired)
+		return
+	}
+	body, ok := g.readBody(w, r, "ohttp")
+	if !ok {
+		return
+	}
+	inner, rc, err := set.OHTTP.DecapsulateRequest(body)
+	if err != nil {
+		g.requests.WithLabelValues("ohttp", "refused").Inc()
+		g.log.Info("ohttp request refused", zap.Error(err))
+		if errors.Is(err, ohttp.ErrUnknownKey) {
+			// RFC 9458 section 5.3: tell the client to refetch the keys.
+			writeFixed(w, http.StatusBadRequest, "application/problem+json",
+				`{"type":"urn:ietf:params:ohttp:error:key-unknown","title":"key identifier unknown"}`)
+			return
+		}
+		writeFixed(w, http.StatusBadRequest, "application/json", msgCannotOpen)
+		return
+	}
+	breq, err := bhttp.ParseRequest(inner, bhttp.Limits{})
+	var res *upstream.Response
+	switch {
+	case err != nil:
+		g.requests.WithLabelValues("ohttp", "refused").Inc()
+		g.log.Info("ohttp inner request malformed", zap.Error(err))
+		res = fixedResponse(http.StatusBadRequest, msgCannotOpen)
+	case !strings.HasPrefix(breq.Path, "/"):
+		// Only origin-form paths: the authority never chooses a host.
+		g.requests.WithLabelValues("ohttp", "refused").Inc()
+		res = fixedResponse(http.StatusBadRequest, msgCannotOpen)
+	default:
+		ct := ""
+		for _, f := range breq.Header {
+			if strings.EqualFold(f.Name, "content-type") {
+				ct = f.Value
+			}
+		}
+		res = g.forward(r.Context(), "ohttp", breq.Method, breq.Path, ct, breq.Content)
+	}
+	bres := &bhttp.Response{Status: res.Status}
+	if ct := res.Header.Get("Content-Type"); ct != "" {
+		bres.Header = append(bres.Header, bhttp.Field{Name: "content-type", Value: ct})
+	}
+	if id := res.Header.Get(upstream.RequestIDHeader); id != "" {
+		bres.Header = append(bres.Header, bhttp.Field{Name: "x-request-id", Value: id})
+	}
+	bres.Content = res.Body
+	enc, err := bres.MarshalBinary()
+	if err == nil {
+		enc, err = rc.EncapsulateResponse(g.o.Rand, enc)
+	}
+	if err != nil {
+		g.log.Error("ohttp encapsulate failed", zap.Error(err))
+		writeFixed(w, http.StatusInternalServerError, "application/json", msgInternal)
+		return
+	}
+	w.Header().Set("Content-Type", ohttp.ResponseMediaType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(enc)
+}
+
+func fixedResponse(status int, body string) *upstream.Response {
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	return &upstream.Response{Status: status, Header: h, Body: []byte(body)}
+}
+
+// legacy serves the compatibility mode. Every failure to open — bad JSON,
+// bad base64, bad padding, wrong key — and every non-success answer of the
+// upstream gets the same status and body. All configured keys are always
+// tried, so the time does not depend on which one fits.
+func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
+	body, ok := g.readBody(w, r, "legacy")
+	if !ok {
+		return
+	}
+	set := g.o.Keys.Current()
+	var plain []byte
+	var key legacycbc.Key
+	found := false
+	for _, k := range set.Legacy {
+		p, err := legacycbc.Open(k, body)
+		if err == nil && !found {
+			plain, key, found = p, k, true
+		}
+	}
+	if !found {
+		g.requests.WithLabelValues("legacy", "refused").Inc()
+		g.log.Info("legacy request refused")
+		writeFixed(w, http.StatusBadRequest, "application/json", msgLegacyError)
+		return
+	}
+	res, err := g.o.Upstream.Do(r.Context(), http.MethodPost, g.o.LegacyUpstreamPath,
+		http.Header{"Content-Type": {"application/octet-stream"}}, plain)
+	if err != nil {
+		g.requests.WithLabelValues("legacy", "upstream_error").Inc()
+		g.log.Warn("upstream call failed", zap.String("mode", "legacy"), zap.Error(err))
+		er := upstream.ErrorResponse(err)
+		writeFixed(w, er.Status, "application/json", string(er.Body))
+		return
+	}
+	if res.Status != http.StatusOK {
+		g.requests.WithLabelValues("legacy", "refused").Inc()
+		g.log.Info("legacy upstream answered an error", zap.Int("status", res.Status))
+		writeFixed(w, http.StatusBadRequest, "application/json", msgLegacyError)
+		return
+	}
+	sealed, err := legacycbc.Seal(g.o.Rand, key, res.Body)
+	if err != nil {
+		g.log.Error("legacy seal failed", zap.Error(err))
+		writeFixed(w, http.StatusInternalServerError, "application/json", msgInternal)
+		return
+	}
+	g.requests.WithLabelValues("legacy", "ok").Inc()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(sealed)
+}
+
+type ctxKey struct{}
+
+// WithRequestID stores the request ID for the upstream call.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+func requestIDFrom(ctx context.Context) string {
+	id, _ := ctx.Value(ctxKey{}).(string)
+	return id
+}
+
+var _ = json.Marshal

@@ -1,0 +1,228 @@
+// Package keys loads the sidecar's key file — pre-shared keys with their IDs
+// and Oblivious HTTP private key configurations — generates development key
+// files, and keeps the current key set, reloading it when the file changes
+// (a mounted Kubernetes Secret is swapped by symlink) or on demand (SIGHUP).
+//
+// Key material never leaves this package in printable form: the types it
+// hands out come from the envelope packages, which redact themselves.
+package keys
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/legacycbc"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
+)
+
+// LegacyEnvVar is the environment variable existing deployments use for the
+// legacy AES-256-CBC key: its value's UTF-8 bytes are the key, exactly 32.
+const LegacyEnvVar = "AES_SECRET_KEY"
+
+// ErrInvalid reports a key file that cannot be used. Its message never
+// contains key material.
+var ErrInvalid = errors.New("keys: invalid key file")
+
+// File is the YAML layout of a key file.
+type File struct {
+	// PSK lists pre-shared keys.
+	PSK []PSKEntry `yaml:"psk"`
+	// OHTTP holds PEM blocks of type "OHTTP PRIVATE KEY CONFIG".
+	OHTTP string `yaml:"ohttp"`
+}
+
+// PSKEntry is one pre-shared key.
+type PSKEntry struct {
+	ID     string `yaml:"id"`
+	Secret string `yaml:"secret"` // base64 (standard) of exactly 32 bytes
+	// LegacyCBC also accepts this key in the unauthenticated legacy mode.
+	LegacyCBC bool `yaml:"legacy_cbc,omitempty"`
+}
+
+// Set is one loaded generation of keys.
+type Set struct {
+	PSK      *psk.KeySet
+	PSKIDs   []string
+	PSKKeys  []psk.Key
+	Legacy   []legacycbc.Key
+	OHTTP    *ohttp.Gateway // nil when the file has no OHTTP configs
+	Public   []ohttp.PublicKeyConfig
+	LoadedAt time.Time
+}
+
+// Parse reads a key file's bytes.
+func Parse(data []byte) (*Set, error) {
+	var f File
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		// yaml errors quote at most a line and column, never values.
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	s := &Set{}
+	var errs []error
+	for i, e := range f.PSK {
+		secret, err := base64.StdEncoding.DecodeString(e.Secret)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: psk[%d]: secret is not base64", ErrInvalid, i))
+			continue
+		}
+		k, err := psk.NewKey(e.ID, secret)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: psk[%d]: %v", ErrInvalid, i, err))
+			continue
+		}
+		s.PSKKeys = append(s.PSKKeys, k)
+		s.PSKIDs = append(s.PSKIDs, e.ID)
+		if e.LegacyCBC {
+			lk, err := legacycbc.NewKey(secret)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%w: psk[%d]: %v", ErrInvalid, i, err))
+				continue
+			}
+			s.Legacy = append(s.Legacy, lk)
+		}
+		clear(secret)
+	}
+	ks, err := psk.NewKeySet(s.PSKKeys...)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("%w: %v", ErrInvalid, err))
+	}
+	s.PSK = ks
+	if f.OHTTP != "" {
+		cfgs, err := ohttp.ParseKeyConfigsPEM([]byte(f.OHTTP))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: ohttp: %v", ErrInvalid, err))
+		} else if g, err := ohttp.NewGateway(cfgs...); err != nil {
+			errs = append(errs, fmt.Errorf("%w: ohttp: %v", ErrInvalid, err))
+		} else {
+			s.OHTTP = g
+			for _, c := range cfgs {
+				s.Public = append(s.Public, c.PublicConfig())
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if len(s.PSKKeys) == 0 && s.OHTTP == nil {
+		return nil, fmt.Errorf("%w: no keys", ErrInvalid)
+	}
+	return s, nil
+}
+
+// WithLegacyEnv adds the legacy key from the AES_SECRET_KEY value (its
+// UTF-8 bytes, exactly 32).
+func (s *Set) WithLegacyEnv(value string) error {
+	if value == "" {
+		return nil
+	}
+	if len(value) != legacycbc.KeySize {
+		return fmt.Errorf("%w: %s must be exactly %d bytes", ErrInvalid, LegacyEnvVar, legacycbc.KeySize)
+	}
+	k, err := legacycbc.NewKey([]byte(value))
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrInvalid, LegacyEnvVar, err)
+	}
+	s.Legacy = append(s.Legacy, k)
+	return nil
+}
+
+// Generate returns a new key file with one pre-shared key and two OHTTP key
+// configurations (X25519 as key ID 1, ML-KEM-768+X25519 as key ID 2).
+func Generate(pskID string) ([]byte, error) {
+	secret := make([]byte, psk.KeySize)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	f := File{PSK: []PSKEntry{{ID: pskID, Secret: base64.StdEncoding.EncodeToString(secret)}}}
+	clear(secret)
+	var pems []byte
+	for _, kc := range []struct {
+		id  uint8
+		kem ohttp.KEM
+	}{{1, ohttp.KEMX25519HKDFSHA256}, {2, ohttp.KEMMLKEM768X25519}} {
+		c, err := ohttp.GenerateKeyConfig(kc.id, kc.kem, ohttp.DefaultSuites()...)
+		if err != nil {
+			return nil, err
+		}
+		p, err := c.MarshalPEM()
+		if err != nil {
+			return nil, err
+		}
+		pems = append(pems, p...)
+	}
+	f.OHTTP = string(pems)
+	body, err := yaml.Marshal(&f)
+	if err != nil {
+		return nil, err
+	}
+	head := "# sealocr key file: pre-shared keys (psk) and Oblivious HTTP private key configs (ohttp).\n" +
+		"# Secret: keep it mode 0600 and out of version control. Generated " + time.Now().UTC().Format(time.RFC3339) + ".\n"
+	return append([]byte(head), body...), nil
+}
+
+// EnsureDevFile writes a generated key file at path unless one exists. It
+// reports whether it created one.
+func EnsureDevFile(path string) (bool, error) {
+	if _, err := os.Stat(path); err == nil {
+		return false, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	data, err := Generate("dev-" + time.Now().UTC().Format("20060102"))
+	if err != nil {
+		return false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return false, err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".keys-*")
+	if err != nil {
+		return false, err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return false, err
+	}
+	if err := tmp.Close(); err != nil {
+		return false, err
+	}
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
+		return false, err
+	}
+	// Link, not rename: never replace a file another process created meanwhile.
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
+}
+
+// LoadFile reads and parses a key file.
+func LoadFile(path string) (*Set, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	s, err := Parse(data)
+	clear(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	s.LoadedAt = time.Now()
+	return s, nil
+}

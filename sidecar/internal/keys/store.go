@@ -1,0 +1,121 @@
+package keys
+
+import (
+	"context"
+	"crypto/sha256"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"go.uber.org/zap"
+)
+
+// Store holds the current key set and swaps it atomically on reload. A
+// reload that fails keeps the previous set, so a bad edit never takes the
+// service down; keys stay valid until a good file without them is loaded.
+type Store struct {
+	path      string
+	legacyEnv string
+	log       *zap.Logger
+	cur       atomic.Pointer[Set]
+	mu        sync.Mutex // serialises reloads
+}
+
+// NewStore loads path once; legacyEnv is the AES_SECRET_KEY value to add as
+// a legacy key ("" for none).
+func NewStore(path, legacyEnv string, log *zap.Logger) (*Store, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	s := &Store{path: path, legacyEnv: legacyEnv, log: log}
+	if err := s.Reload(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Current returns the key set in force.
+func (s *Store) Current() *Set { return s.cur.Load() }
+
+// Reload reads the file again; on failure the previous set stays.
+func (s *Store) Reload() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	set, err := LoadFile(s.path)
+	if err == nil {
+		err = set.WithLegacyEnv(s.legacyEnv)
+	}
+	if err != nil {
+		if s.cur.Load() != nil {
+			s.log.Error("key file reload failed; keeping the previous keys", zap.Error(err))
+		}
+		return err
+	}
+	prev := s.cur.Swap(set)
+	if prev != nil {
+		s.log.Info("key file reloaded", zap.Int("psk_keys", len(set.PSKIDs)), zap.Int("ohttp_configs", len(set.Public)),
+			zap.Int("legacy_keys", len(set.Legacy)))
+	}
+	return nil
+}
+
+// Watch reloads when the key file or its folder changes (covering editors
+// that replace the file and Kubernetes' symlink swap) until ctx ends. Events
+// are debounced.
+func (s *Store) Watch(ctx context.Context) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	if err := w.Add(filepath.Dir(s.path)); err != nil {
+		return err
+	}
+	var timer *time.Timer
+	fire := make(chan struct{}, 1)
+	last := s.fingerprint()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-w.Events:
+			if !ok {
+				return nil
+			}
+			_ = ev
+			if timer != nil {
+				timer.Stop()
+			}
+			timer = time.AfterFunc(100*time.Millisecond, func() {
+				select {
+				case fire <- struct{}{}:
+				default:
+				}
+			})
+		case err, ok := <-w.Errors:
+			if !ok {
+				return nil
+			}
+			s.log.Warn("key file watch error", zap.Error(err))
+		case <-fire:
+			if fp := s.fingerprint(); fp != last {
+				last = fp
+				_ = s.Reload()
+			}
+		}
+	}
+}
+
+// fingerprint hashes the file behind the path (following symlinks), so a
+// swap that keeps size and time is still seen.
+func (s *Store) fingerprint() [32]byte {
+	data, err := os.ReadFile(s.path)
+	if err != nil {
+		return [32]byte{}
+	}
+	defer clear(data)
+	return sha256.Sum256(data)
+}

@@ -1,0 +1,246 @@
+package logging
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// Fixtures used by several tests. The ID numbers are synthetic; their check
+// characters were computed with the GB 11643-1999 weights.
+const (
+	validID       = "11010519491231002X" // check character X
+	validIDDigits = "440304199003072515" // check character 5, not Luhn-valid
+	badID         = "110105194912310021" // check should be X; not Luhn-valid either
+	validCard     = "4111111111111111"
+	badCard       = "4111111111111112"
+	validCard19   = "6222020200112233446"
+	mobile        = "13812345678"
+	sampleJWT     = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4ifQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c"
+	samplePEM     = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----"
+	sampleB64     = "KCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4/QEFCQ0RFRkc="
+	sampleHex     = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+)
+
+func TestFixtures(t *testing.T) {
+	tests := []struct {
+		name     string
+		digits   string
+		id, luhn bool
+	}{
+		{"validID", validID, true, false},
+		{"validIDDigits", validIDDigits, true, false},
+		{"badID", badID, false, false},
+		{"validCard", validCard, false, true},
+		{"badCard", badCard, false, false},
+		{"validCard19", validCard19, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := idNumberValid([]byte(tt.digits)); got != tt.id {
+				t.Errorf("idNumberValid(%s) = %v, want %v", tt.digits, got, tt.id)
+			}
+			if strings.ContainsAny(tt.digits, "Xx") {
+				return
+			}
+			if got := luhnValid([]byte(tt.digits)); got != tt.luhn {
+				t.Errorf("luhnValid(%s) = %v, want %v", tt.digits, got, tt.luhn)
+			}
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		// Harmless text.
+		{"empty", "", ""},
+		{"plain", "GET /v1/ocr/idcard 200", "GET /v1/ocr/idcard 200"},
+		{"uuid", "request 123e4567-e89b-12d3-a456-426614174000 done", "request 123e4567-e89b-12d3-a456-426614174000 done"},
+		{"long lowercase path", "/usr/local/share/sealocr/models/recognizer/latest/model", "/usr/local/share/sealocr/models/recognizer/latest/model"},
+		{"ip and port", "dial 127.0.0.1:8443", "dial 127.0.0.1:8443"},
+		{"short number", "took 1234567890 ns", "took 1234567890 ns"},
+
+		// PRC resident ID numbers.
+		{"id with X", "id " + validID + " ok", "id [id-number] ok"},
+		{"id with lower x", "id " + strings.ToLower(validID), "id [id-number]"},
+		{"id all digits", "身份证号" + validIDDigits + "。", "身份证号[id-number]。"},
+		{"id grouped", "110105 19491231 002X", "[id-number]"},
+		{"id bad checksum stays", "id " + badID, "id " + badID},
+		{"id inside longer run stays", "1" + validIDDigits, "1" + validIDDigits},
+		{"id X ends the run", validID + "5", "[id-number]5"},
+		{"id digits followed by digit stays", validIDDigits + "5", validIDDigits + "5"},
+		{"id bad checksum but luhn valid is a card", "110105194912310028", "[card]"},
+
+		// Mobile numbers.
+		{"mobile", "tel:" + mobile, "tel:[phone]"},
+		{"mobile between letters", "abc" + mobile + "def", "abc[phone]def"},
+		{"mobile dashed", "138-1234-5678", "[phone]"},
+		{"mobile spaced", "call 138 1234 5678 now", "call [phone] now"},
+		{"mobile +86", "+86 138 1234 5678", "+[phone]"},
+		{"mobile 86 joined", "+8613812345678", "+[phone]"},
+		{"mobile 0086", "008613812345678", "[phone]"},
+		{"mobile after date", "2024-01-02 " + mobile, "2024-01-02 [phone]"},
+		{"mobile bad prefix stays", "12812345678", "12812345678"},
+		{"mobile in longer run stays", "213812345678", "213812345678"},
+		{"mobile 12 digits stays", mobile + "9", mobile + "9"},
+		{"mobile 10 digits stays", "1381234567", "1381234567"},
+
+		// Bank card numbers.
+		{"card", "card " + validCard, "card [card]"},
+		{"card spaced", "4111 1111 1111 1111", "[card]"},
+		{"card dashed", "4111-1111-1111-1111", "[card]"},
+		{"card 19", "卡号:" + validCard19, "卡号:[card]"},
+		{"card luhn invalid stays", "card " + badCard, "card " + badCard},
+		{"card short groups stay", "41 11 11 11 11 11 11 11", "41 11 11 11 11 11 11 11"},
+		{"card 20 digits stays", validCard + "0000", validCard + "0000"},
+
+		// Tokens and keys.
+		{"jwt", "token " + sampleJWT + " end", "token [jwt] end"},
+		{"jwt without signature", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.", "[jwt]"},
+		{"not a jwt", "eyJ is how JSON starts", "eyJ is how JSON starts"},
+		{"pem", "key:\n" + samplePEM + "\nafter", "key:\n[pem]\nafter"},
+		{"pem truncated", "x -----BEGIN CERTIFICATE-----\nMIIB", "x [pem]"},
+		{"bearer", "Authorization header Bearer abc.def-ghi", "Authorization header Bearer [token]"},
+		{"bearer lower", "bearer  mF_9.B5f-4.1JqM==;", "bearer  [token];"},
+		{"bearer jwt", "Bearer " + sampleJWT, "Bearer [jwt]"},
+		{"bearer word alone stays", "no bearer", "no bearer"},
+		{"unbearer stays", "unbearer xyz", "unbearer xyz"},
+		{"query token", "/cb?code=1&access_token=abc123&x=1", "/cb?code=1&access_token=[masked]&x=1"},
+		{"password assignment", "login password=hunter2 user=bob", "login password=[masked] user=bob"},
+		{"json secret", `{"user":"bob","client_secret":"s3cr3t"}`, `{"user":"bob","client_secret":[masked]}`},
+		{"json secret spaced", `{"Password": "a \"b\" c"}`, `{"Password": [masked]}`},
+		{"header line", "Authorization: Basic dXNlcjpwYXNz\r\nHost: x", "Authorization: [masked]\r\nHost: x"},
+		{"cookie line", "Cookie: sid=abc; theme=dark", "Cookie: [masked]"},
+		{"plain colon stays", "password: too short", "password: too short"},
+		{"plain assignment stays", "status=ok count=3", "status=ok count=3"},
+
+		// E-mail and blobs.
+		{"email", "from zhang.san+ocr@example.com.cn,", "from [email],"},
+		{"email glued to number", "a@b.cn13812345678", "[email][phone]"},
+		{"email no tld stays", "root@localhost", "root@localhost"},
+		{"module version stays", "go.uber.org/zap@v1.28.0", "go.uber.org/zap@v1.28.0"},
+		{"base64", "k=" + sampleB64 + " end", "k=[blob] end"},
+		{"hex", "sha256 " + sampleHex, "sha256 [blob]"},
+		{"hex inside a word", "sri sha256-" + sampleHex + " ok", "sri sha256-[blob] ok"},
+		{"hex short stays", "sha " + sampleHex[:31], "sha " + sampleHex[:31]},
+		{"long digits are a blob", strings.Repeat("1234567890", 4), "[blob]"},
+		{"lowercase run stays", strings.Repeat("abcdefghij", 4) + "xyz", strings.Repeat("abcdefghij", 4) + "xyz"},
+
+		// Several at once.
+		{"mixed", "u=" + mobile + " e=a@b.io id=" + validID + " c=" + validCard,
+			"u=[phone] e=[email] id=[id-number] c=[card]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Redact(tt.in); got != tt.want {
+				t.Errorf("Redact(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestClassifyKey(t *testing.T) {
+	tests := []struct {
+		key  string
+		want keyClass
+	}{
+		{"body", keyPayload},
+		{"request_body", keyPayload},
+		{"responseBody", keyPayload},
+		{"Image", keyPayload},
+		{"ocr_text", keyPayload},
+		{"plaintext", keyPayload},
+		{"ciphertext", keyPayload},
+		{"data", keyPayload},
+		{"result", keyPayload},
+		{"lines", keyPayload},
+		{"payload", keyPayload},
+		{"authorization", keySecret},
+		{"Proxy-Authorization", keySecret},
+		{"Cookie", keySecret},
+		{"Set-Cookie", keySecret},
+		{"X-API-KEY", keySecret},
+		{"x-api-key", keySecret},
+		{"token", keySecret},
+		{"refresh_token", keySecret},
+		{"secret", keySecret},
+		{"clientSecret", keySecret},
+		{"password", keySecret},
+		{"key", keySecret},
+		{"hmac_key", keySecret},
+		{"psk", keySecret},
+		{"context", keyPlain},
+		{"metadata", keyPlain},
+		{"key_id", keyPlain},
+		{"monkey", keyPlain},
+		{"tokens", keyPlain},
+		{"status", keyPlain},
+		{"image_size", keyPlain},
+		{"a_very_long_key_name_that_is_longer_than_the_buffer_access_token", keySecret},
+	}
+	for _, tt := range tests {
+		t.Run(tt.key, func(t *testing.T) {
+			if got := classifyKey(tt.key); got != tt.want {
+				t.Errorf("classifyKey(%q) = %v, want %v", tt.key, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRedactDoesNotAllocateWhenClean(t *testing.T) {
+	inputs := []string{"GET", "/v1/ocr/idcard", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36", "127.0.0.1:8443"}
+	for _, in := range inputs {
+		t.Run(in, func(t *testing.T) {
+			if n := testing.AllocsPerRun(100, func() { _ = Redact(in) }); n != 0 {
+				t.Errorf("Redact(%q) allocates %v times", in, n)
+			}
+		})
+	}
+}
+
+func TestRedactLargeInputs(t *testing.T) {
+	// Each input would take quadratic time in a naive scanner; all must
+	// finish quickly and give a sane result.
+	tests := []struct {
+		name string
+		in   string
+	}{
+		{"eyJ run", strings.Repeat("eyJ", 200000)},
+		{"eyJ dots", strings.Repeat("eyJa.", 200000)},
+		{"at signs", strings.Repeat("a@", 200000)},
+		{"assignments", strings.Repeat("token=", 200000)},
+		{"colons", strings.Repeat("authorization:", 100000)},
+		{"bearers", strings.Repeat("bearer ", 200000)},
+		{"pem begins", strings.Repeat("-----BEGIN ", 100000)},
+		{"digit groups", strings.Repeat("1 ", 300000)},
+		{"digits", strings.Repeat("1234567890", 100000)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			out := Redact(tt.in)
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("Redact took %v on %d bytes", d, len(tt.in))
+			}
+			if len(out) > len(tt.in)*3 {
+				t.Errorf("output grew from %d to %d bytes", len(tt.in), len(out))
+			}
+		})
+	}
+}
+
+func FuzzRedact(f *testing.F) {
+	for _, s := range []string{validID, validCard, "138 1234 5678", sampleJWT, samplePEM, "a@b.io", "Bearer x", "token=1", sampleHex} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		out := Redact(s)
+		if again := Redact(out); again != out {
+			t.Errorf("Redact not idempotent: %q -> %q -> %q", s, out, again)
+		}
+	})
+}

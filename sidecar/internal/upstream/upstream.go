@@ -1,0 +1,460 @@
+// Package upstream forwards requests from the sidecar to the core over
+// loopback TCP or a unix socket.
+//
+// A Proxy always dials the one configured upstream: neither the client's Host
+// header nor an absolute request URI chooses where a request goes. On the way
+// out it strips hop-by-hop headers (those of RFC 9110 section 7.6.1, any
+// header named in Connection, every Proxy-* header and the httpoxy "Proxy"
+// header), drops client-supplied X-Forwarded-*, Forwarded and X-Real-Ip
+// headers, and sets X-Request-ID (a client's value is kept when it matches
+// ^[A-Za-z0-9._-]{1,64}$, otherwise a random one is generated). Every call
+// has a deadline. On the way back it drops the Server and X-Powered-By
+// headers and caps the response body.
+//
+// There are two ways in: ServeHTTP, an http.Handler for the plain,
+// allowlisted routes, built on httputil.ReverseProxy; and Do, used by the
+// encrypted gateway, which forwards one already-opened request and returns the
+// whole response for sealing. Both map failures to ErrUnavailable, ErrTimeout
+// and ErrResponseTooLarge; ErrorResponse gives the fixed status and body a
+// client receives for each, while the detail goes to the log only.
+package upstream
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/textproto"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Defaults for Options.
+const (
+	// DefaultTimeout is the per-call deadline when Options.Timeout is zero.
+	DefaultTimeout = 60 * time.Second
+	// DefaultMaxResponseBytes is the response body cap when
+	// Options.MaxResponseBytes is zero.
+	DefaultMaxResponseBytes = 32 << 20
+)
+
+// ReadyPath is the upstream route that Ready probes.
+const ReadyPath = "/readyz"
+
+// RequestIDHeader is the header that carries the request ID.
+const RequestIDHeader = "X-Request-ID"
+
+// Options configures New.
+type Options struct {
+	// URL is the upstream: "http://host:port" or "unix:///path/to.sock"
+	// (see ParseTarget).
+	URL string
+	// Timeout is the deadline of each upstream call, including reading the
+	// response body. Zero means DefaultTimeout.
+	Timeout time.Duration
+	// AllowRemote permits an upstream host that is not loopback. It is set
+	// only from the configuration's unsafe_allow_remote_upstream.
+	AllowRemote bool
+	// MaxResponseBytes caps the upstream response body. Zero means
+	// DefaultMaxResponseBytes.
+	MaxResponseBytes int64
+	// Logger receives the detail of failed calls. Nil means no logging.
+	Logger *zap.Logger
+	// Transport, when set, replaces the transport New builds (which dials
+	// only the target and ignores proxy environment variables). For tests.
+	Transport http.RoundTripper
+}
+
+// Response is an upstream response read in full by Do.
+type Response struct {
+	// Status is the HTTP status code.
+	Status int
+	// Header is the response header without hop-by-hop headers, Server,
+	// X-Powered-By, Content-Length and Transfer-Encoding.
+	Header http.Header
+	// Body is the whole response body, at most Options.MaxResponseBytes long.
+	Body []byte
+}
+
+// Proxy forwards requests to the configured upstream. It is safe for
+// concurrent use.
+type Proxy struct {
+	target  Target
+	base    *url.URL // scheme and host of every outbound URL
+	rt      http.RoundTripper
+	rp      *httputil.ReverseProxy
+	log     *zap.Logger
+	timeout time.Duration
+	maxResp int64
+}
+
+// New checks o and builds a Proxy. It does not contact the upstream.
+func New(o Options) (*Proxy, error) {
+	t, err := ParseTarget(o.URL, o.AllowRemote)
+	if err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
+	if o.Timeout < 0 {
+		return nil, fmt.Errorf("upstream: negative timeout %s", o.Timeout)
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.MaxResponseBytes < 0 {
+		return nil, fmt.Errorf("upstream: negative response cap %d", o.MaxResponseBytes)
+	}
+	if o.MaxResponseBytes == 0 {
+		o.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	host := t.Address
+	if t.Network == "unix" {
+		host = "localhost"
+	}
+	p := &Proxy{
+		target:  t,
+		base:    &url.URL{Scheme: "http", Host: host},
+		rt:      o.Transport,
+		log:     o.Logger.Named("upstream"),
+		timeout: o.Timeout,
+		maxResp: o.MaxResponseBytes,
+	}
+	if p.rt == nil {
+		p.rt = newTransport(t, o.Timeout)
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      p.rt,
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       zap.NewStdLog(p.log),
+	}
+	return p, nil
+}
+
+// newTransport returns a transport that dials only t, whatever address a
+// request names, and never uses a proxy from the environment.
+func newTransport(t Target, timeout time.Duration) *http.Transport {
+	d := &net.Dialer{Timeout: timeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy: nil,
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, t.Network, t.Address)
+		},
+		MaxIdleConns:           64,
+		MaxIdleConnsPerHost:    64,
+		IdleConnTimeout:        90 * time.Second,
+		ExpectContinueTimeout:  time.Second,
+		MaxResponseHeaderBytes: 1 << 20,
+		DisableCompression:     true,
+	}
+}
+
+// Target returns the parsed upstream address.
+func (p *Proxy) Target() Target { return p.target }
+
+// CloseIdleConnections closes the idle connections to the upstream.
+func (p *Proxy) CloseIdleConnections() {
+	if c, ok := p.rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// ServeHTTP forwards r to the upstream and streams the response back. The
+// caller decides which routes reach it (the plain-route allowlist) and bounds
+// the request body. Failures are answered with ErrorResponse's fixed status
+// and body and logged with their detail.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), p.timeout)
+	defer cancel()
+	r = r.WithContext(ctx)
+	r.Header = r.Header.Clone() // the caller's request stays untouched
+	if r.Header == nil {
+		r.Header = http.Header{}
+	}
+	r.Header.Set(RequestIDHeader, RequestID(r.Header.Get(RequestIDHeader)))
+	p.rp.ServeHTTP(w, r)
+}
+
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(p.base) // scheme and host from the configuration; Out.Host cleared
+	cleanRequestHeader(pr.Out.Header)
+	pr.Out.Header.Set(RequestIDHeader, RequestID(pr.In.Header.Get(RequestIDHeader)))
+}
+
+func (p *Proxy) modifyResponse(res *http.Response) error {
+	cleanResponseHeader(res.Header)
+	if res.Header.Get(RequestIDHeader) == "" && res.Request != nil {
+		res.Header.Set(RequestIDHeader, res.Request.Header.Get(RequestIDHeader))
+	}
+	if res.ContentLength > p.maxResp {
+		return fmt.Errorf("content length %d > %d: %w", res.ContentLength, p.maxResp, ErrResponseTooLarge)
+	}
+	res.Body = &cappedBody{rc: res.Body, left: p.maxResp}
+	return nil
+}
+
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	kind := classify(r.Context(), err)
+	lvl := zap.WarnLevel
+	if errors.Is(kind, context.Canceled) {
+		lvl = zap.DebugLevel // the client went away; nobody reads the answer
+	}
+	p.log.Log(lvl, "upstream request failed",
+		zap.String("method", r.Method),
+		zap.String("path", r.URL.Path),
+		zap.String("request_id", r.Header.Get(RequestIDHeader)),
+		zap.Error(err))
+	res := ErrorResponse(kind)
+	for k, v := range res.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(res.Status)
+	_, _ = w.Write(res.Body)
+}
+
+// Do sends one request to the upstream and reads the whole response. path is
+// the request target in origin form ("/v1/ocr?lang=en"); an absolute URL, a
+// target starting with "//" or a fragment is refused with ErrBadRequest. header is cleaned as for ServeHTTP
+// and not modified. The call's deadline is Options.Timeout or ctx's, whichever
+// comes first. Errors wrap ErrUnavailable, ErrTimeout, ErrResponseTooLarge or
+// ErrBadRequest, or ctx's error when ctx was cancelled; an upstream answer
+// with any status is a Response, not an error.
+func (p *Proxy) Do(ctx context.Context, method, path string, header http.Header, body []byte) (*Response, error) {
+	u, err := p.requestURL(path)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.timeout)
+	defer cancel()
+	var rd io.Reader = http.NoBody
+	if len(body) > 0 {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	if err != nil {
+		return nil, fmt.Errorf("upstream: %w: %v", ErrBadRequest, err)
+	}
+	req.Header = canonicalHeader(header)
+	cleanRequestHeader(req.Header)
+	req.Header.Del("Host")
+	req.Header.Del("Content-Length")
+	req.Header.Del("Expect")
+	req.Header.Set(RequestIDHeader, RequestID(req.Header.Get(RequestIDHeader)))
+	res, err := p.rt.RoundTrip(req)
+	if err != nil {
+		return nil, p.callError(ctx, err)
+	}
+	defer func() { _ = res.Body.Close() }()
+	if res.ContentLength > p.maxResp {
+		return nil, fmt.Errorf("upstream: content length %d > %d: %w", res.ContentLength, p.maxResp, ErrResponseTooLarge)
+	}
+	b, err := io.ReadAll(&cappedBody{rc: res.Body, left: p.maxResp})
+	if err != nil {
+		return nil, p.callError(ctx, err)
+	}
+	h := res.Header.Clone()
+	removeConnectionHeaders(h)
+	cleanResponseHeader(h)
+	h.Del("Content-Length")
+	h.Del("Transfer-Encoding")
+	if h.Get(RequestIDHeader) == "" {
+		h.Set(RequestIDHeader, req.Header.Get(RequestIDHeader))
+	}
+	return &Response{Status: res.StatusCode, Header: h, Body: b}, nil
+}
+
+// callError wraps err from a call made with ctx in the sentinel it maps to.
+func (p *Proxy) callError(ctx context.Context, err error) error {
+	kind := classify(ctx, err)
+	if errors.Is(kind, context.Canceled) {
+		return fmt.Errorf("upstream: %w", kind)
+	}
+	return fmt.Errorf("upstream: %w: %w", kind, err)
+}
+
+// requestURL builds the outbound URL for an origin-form request target.
+func (p *Proxy) requestURL(target string) (*url.URL, error) {
+	if !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") || strings.Contains(target, "#") {
+		return nil, fmt.Errorf("upstream: %w: request target must be in origin form", ErrBadRequest)
+	}
+	in, err := url.ParseRequestURI(target)
+	if err != nil || in.Scheme != "" || in.Host != "" || in.User != nil {
+		return nil, fmt.Errorf("upstream: %w: request target must be in origin form", ErrBadRequest)
+	}
+	u := *p.base
+	u.Path, u.RawPath, u.RawQuery = in.Path, in.RawPath, in.RawQuery
+	return &u, nil
+}
+
+// Ready probes the upstream's GET /readyz. It returns nil on a 200 answer, an
+// error wrapping ErrNotReady on any other status, and Do's errors otherwise.
+func (p *Proxy) Ready(ctx context.Context) error {
+	res, err := p.Do(ctx, http.MethodGet, ReadyPath, nil, nil)
+	if err != nil {
+		return err
+	}
+	if res.Status != http.StatusOK {
+		return fmt.Errorf("upstream: %s answered %d: %w", ReadyPath, res.Status, ErrNotReady)
+	}
+	return nil
+}
+
+// classify maps an error of a call made with ctx to ErrTimeout,
+// ErrResponseTooLarge, context.Canceled (the caller gave up) or
+// ErrUnavailable.
+func classify(ctx context.Context, err error) error {
+	var ne net.Error
+	switch {
+	case errors.Is(err, ErrResponseTooLarge):
+		return ErrResponseTooLarge
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(ctx.Err(), context.DeadlineExceeded),
+		errors.As(err, &ne) && ne.Timeout():
+		return ErrTimeout
+	case errors.Is(ctx.Err(), context.Canceled):
+		return context.Canceled
+	default:
+		return ErrUnavailable
+	}
+}
+
+// Fixed error bodies. They never carry detail.
+const (
+	bodyUnavailable = `{"error":{"code":"upstream_unavailable","message":"the OCR service is unavailable"}}`
+	bodyTimeout     = `{"error":{"code":"upstream_timeout","message":"the OCR service did not answer in time"}}`
+	bodyTooLarge    = `{"error":{"code":"upstream_response_too_large","message":"the OCR service's response is too large"}}`
+)
+
+// ErrorResponse returns the fixed answer a client receives for an error of
+// Do or ServeHTTP:
+//
+//	ErrTimeout           504 {"error":{"code":"upstream_timeout",...}}
+//	ErrResponseTooLarge  502 {"error":{"code":"upstream_response_too_large",...}}
+//	anything else        502 {"error":{"code":"upstream_unavailable","message":"the OCR service is unavailable"}}
+//
+// The body is JSON and never depends on the error's detail.
+func ErrorResponse(err error) *Response {
+	status, body := http.StatusBadGateway, bodyUnavailable
+	switch {
+	case errors.Is(err, ErrTimeout):
+		status, body = http.StatusGatewayTimeout, bodyTimeout
+	case errors.Is(err, ErrResponseTooLarge):
+		body = bodyTooLarge
+	}
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	return &Response{Status: status, Header: h, Body: []byte(body)}
+}
+
+// hopHeaders are the hop-by-hop headers of RFC 9110 section 7.6.1 and the
+// ones proxies commonly treat the same way.
+var hopHeaders = []string{
+	"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// removeConnectionHeaders deletes the headers named in Connection and the
+// hop-by-hop headers.
+func removeConnectionHeaders(h http.Header) {
+	for _, v := range h.Values("Connection") {
+		for _, name := range strings.Split(v, ",") {
+			if name = textproto.TrimString(name); name != "" {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopHeaders {
+		h.Del(name)
+	}
+}
+
+// cleanRequestHeader removes hop-by-hop, Proxy-*, forwarding and client
+// address headers from an outbound request header with canonical keys.
+func cleanRequestHeader(h http.Header) {
+	removeConnectionHeaders(h)
+	for k := range h {
+		if k == "Proxy" || strings.HasPrefix(k, "Proxy-") || strings.HasPrefix(k, "X-Forwarded-") ||
+			k == "Forwarded" || k == "X-Real-Ip" {
+			delete(h, k)
+		}
+	}
+}
+
+// cleanResponseHeader removes headers that describe the upstream's software.
+func cleanResponseHeader(h http.Header) {
+	h.Del("Server")
+	h.Del("X-Powered-By")
+}
+
+// canonicalHeader returns a copy of h with canonical keys.
+func canonicalHeader(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, vs := range h {
+		ck := textproto.CanonicalMIMEHeaderKey(k)
+		out[ck] = append(out[ck], vs...)
+	}
+	return out
+}
+
+// RequestID returns id when it is a valid request ID (1 to 64 characters from
+// A-Z, a-z, 0-9, '.', '_' and '-') and a new random one otherwise.
+func RequestID(id string) string {
+	if ValidRequestID(id) {
+		return id
+	}
+	return rand.Text()
+}
+
+// ValidRequestID reports whether id matches ^[A-Za-z0-9._-]{1,64}$.
+func ValidRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// cappedBody reads at most left bytes and fails with ErrResponseTooLarge when
+// the body holds more.
+type cappedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (c *cappedBody) Read(b []byte) (int, error) {
+	if c.left < 0 {
+		return 0, ErrResponseTooLarge
+	}
+	if int64(len(b)) > c.left+1 {
+		b = b[:c.left+1]
+	}
+	n, err := c.rc.Read(b)
+	c.left -= int64(n)
+	if c.left < 0 {
+		return n + int(c.left), ErrResponseTooLarge
+	}
+	return n, err
+}
+
+func (c *cappedBody) Close() error { return c.rc.Close() }
