@@ -13,13 +13,27 @@ all: build
 models:
 	@$(GO) run ./models/cmd/fetchmodels --dir "$(SEALOCR_CACHE)"
 
-## build: compile the binaries into bin/
+STATE     := $(or $(SEALOCR_STATE_DIR),$(HOME)/.local/state/sealocr)
+
+## build: compile the binaries into bin/ (the sidecar and sealctl without cgo)
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/core ./core/cmd/core
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/sidecar ./sidecar/cmd/sidecar
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/sealctl ./sidecar/cmd/sealctl
 
-## run: fetch models if missing, build, start the stack on its embedded defaults
+## run: fetch models if missing, build, start core (127.0.0.1:8081) and sidecar (https://127.0.0.1:8443)
 run: models build
-	./$(BIN)/core
+	@trap 'kill 0' INT TERM; \
+	./$(BIN)/core & \
+	for i in $$(seq 1 240); do ./$(BIN)/core healthcheck >/dev/null 2>&1 && break; sleep 0.5; done; \
+	./$(BIN)/core healthcheck >/dev/null || { echo "core did not become ready" >&2; kill 0; exit 1; }; \
+	./$(BIN)/sidecar & \
+	sleep 1; \
+	echo ""; \
+	echo "sealocr is running. OCR a sample image through the encrypted path:"; \
+	echo "  ./$(BIN)/sealctl ocr --server https://127.0.0.1:8443 --ca $(STATE)/ca.pem --keys $(STATE)/keys.yaml core/testdata/ocr/paddleocr/pages/11.jpg"; \
+	echo "Press Ctrl-C to stop."; \
+	wait
 
 ## test: vet, staticcheck and the race-enabled test suite (needs the models: fetched first)
 test: models vet lint gotest

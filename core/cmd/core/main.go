@@ -49,6 +49,9 @@ func buildVersion() string {
 }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return healthcheck(ctx, args[1:], getenv, stdout)
+	}
 	cfg, fl, err := config.Load(args, getenv)
 	if err != nil {
 		return err
@@ -148,4 +151,30 @@ func newLogger(cfg config.Config, w io.Writer) (*zap.Logger, error) {
 		enc = zapcore.NewJSONEncoder(ec)
 	}
 	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), lvl)).Named("core"), nil
+}
+
+// healthcheck probes a running core's /readyz (for exec probes and scripts:
+// the core listens on loopback, which kubelet HTTP probes cannot reach). It
+// takes the same --listen/SEALOCR_CORE_LISTEN as the server.
+func healthcheck(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, _, err := config.Load(args, getenv)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cfg.Listen+"/readyz", nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: not ready (HTTP %d)", res.StatusCode)
+	}
+	fmt.Fprintln(stdout, "ready")
+	return nil
 }

@@ -12,7 +12,6 @@ package gateway
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -105,6 +104,10 @@ func New(o Options) *Gateway {
 	}
 	return g
 }
+
+// ProblemKeyUnknown is the RFC 9458 section 5.3 answer to a request for a
+// key configuration the gateway does not have: the client refetches keys.
+const ProblemKeyUnknown = `{"type":"https://iana.org/assignments/http-problem-types#ohttp-key","title":"key identifier unknown"}`
 
 // Fixed client-facing answers.
 const (
@@ -255,10 +258,11 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		g.requests.WithLabelValues("ohttp", "refused").Inc()
 		g.log.Info("ohttp request refused", zap.Error(err))
-		if errors.Is(err, ohttp.ErrUnknownKey) {
-			// RFC 9458 section 5.3: tell the client to refetch the keys.
+		if errors.Is(err, ohttp.ErrUnknownKey) || errors.Is(err, ohttp.ErrUnsupported) {
+			// RFC 9458 section 5.3: tell the client to refetch the keys
+			// (PROTOCOL.md section 2.5: unknown key and suite not offered alike).
 			writeFixed(w, http.StatusBadRequest, "application/problem+json",
-				`{"type":"urn:ietf:params:ohttp:error:key-unknown","title":"key identifier unknown"}`)
+				`{"type":"https://iana.org/assignments/http-problem-types#ohttp-key","title":"key identifier unknown"}`)
 			return
 		}
 		writeFixed(w, http.StatusBadRequest, "application/json", msgCannotOpen)
@@ -377,5 +381,3 @@ func requestIDFrom(ctx context.Context) string {
 	id, _ := ctx.Value(ctxKey{}).(string)
 	return id
 }
-
-var _ = json.Marshal

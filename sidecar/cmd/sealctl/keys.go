@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sealocr/sealocr/sidecar/client"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
+	"github.com/sealocr/sealocr/sidecar/internal/keys"
+)
+
+// runKeygen writes a new key file, never replacing an existing one.
+func runKeygen(args []string, env environment, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sealctl keygen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", env.statePath("keys.yaml"), "key file to write (must not exist)")
+	id := fs.String("id", "key-"+time.Now().UTC().Format("20060102"), "ID of the pre-shared key (1-64 visible ASCII characters)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: sealctl keygen [--out FILE] [--id ID]\n\nWrites a new key file (mode 0600) with one pre-shared key and two Oblivious HTTP key configurations.")
+		fs.PrintDefaults()
+	}
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		fmt.Fprintln(stderr, "sealctl keygen: unexpected arguments")
+		fs.Usage()
+		return exitCode(2)
+	}
+	if *out == "" {
+		return errors.New("keygen: no --out given and no state folder (set HOME or SEALOCR_STATE_DIR)")
+	}
+	data, err := keys.Generate(*id)
+	if err != nil {
+		return fmt.Errorf("keygen: %w", err)
+	}
+	defer clear(data)
+	set, err := keys.Parse(data)
+	if err != nil {
+		return fmt.Errorf("keygen: %w", err)
+	}
+	if err := writeNew(*out, data); err != nil {
+		return fmt.Errorf("keygen: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote %s (mode 0600)\npsk key ID: %s\n", *out, *id)
+	for _, c := range set.Public {
+		b, err := c.MarshalBinary()
+		if err != nil {
+			return fmt.Errorf("keygen: %w", err)
+		}
+		sum := sha256.Sum256(b)
+		fmt.Fprintf(stdout, "ohttp key %d %s sha256:%s\n", c.KeyID(), kemName(c.KEM()), hex.EncodeToString(sum[:]))
+	}
+	return nil
+}
+
+// kemName names a KEM as package client does.
+func kemName(k ohttp.KEM) string {
+	switch k {
+	case ohttp.KEMX25519HKDFSHA256:
+		return client.KEMX25519
+	case ohttp.KEMMLKEM768X25519:
+		return client.KEMMLKEM768X25519
+	}
+	return fmt.Sprintf("0x%04x", uint16(k))
+}
+
+// writeNew creates path with mode 0600 and writes data; it fails if path
+// exists, and removes a partly written file.
+func writeNew(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("refusing to overwrite %s", path)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
+}
+
+// runKeys lists the gateway's Oblivious HTTP key configurations.
+func runKeys(ctx context.Context, args []string, env environment, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sealctl keys", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	server := fs.String("server", env.server(client.DefaultServer), "sidecar base URL (env SEALOCR_SERVER)")
+	ca := fs.String("ca", "", "CA file to trust (default <state_dir>/ca.pem if it exists, else the system roots)")
+	timeout := fs.Duration("timeout", 30*time.Second, "time limit")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: sealctl keys [--server URL] [--ca FILE]\n\nLists the gateway's Oblivious HTTP key configurations with their SHA-256 fingerprints (for --pin).")
+		fs.PrintDefaults()
+	}
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		fmt.Fprintln(stderr, "sealctl keys: unexpected arguments")
+		fs.Usage()
+		return exitCode(2)
+	}
+	c, err := client.New(client.Config{
+		Server:  *server,
+		CAFile:  caFile(fs, *ca, env),
+		Mode:    client.ModeOHTTP,
+		Timeout: *timeout,
+	})
+	if err != nil {
+		return err
+	}
+	infos, err := c.OHTTPKeys(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tKEM\tSUITES\tSHA256")
+	for _, k := range infos {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", k.ID, k.KEM, strings.Join(k.Suites, ","), k.Fingerprint)
+	}
+	return tw.Flush()
+}
+
+// caFile returns the CA file to use: the --ca value if given (empty means
+// the system roots), else <state_dir>/ca.pem if it exists.
+func caFile(fs *flag.FlagSet, value string, env environment) string {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "ca" })
+	if given {
+		return value
+	}
+	def := env.statePath("ca.pem")
+	if def == "" {
+		return ""
+	}
+	if _, err := os.Stat(def); err != nil {
+		return ""
+	}
+	return def
+}
