@@ -47,9 +47,12 @@ lint:
 gotest:
 	$(GO) test -race -count=1 ./...
 
-## bench: print the figures (latency per page and line, lines/s, pipeline overhead)
+## bench: print the figures: OCR latency per page and line, lines/s with and without batching, pipeline
+## overhead against raw ONNX Runtime time; sidecar overhead per request; PSK seal/open MB/s next to raw AES-GCM
 bench: models
-	$(GO) test -run '^$$' -bench . -benchtime 20x -count 1 ./core/internal/pipeline/
+	$(GO) test -run '^$$' -bench . -benchtime 10x -count 1 ./core/internal/pipeline/
+	$(GO) test -run '^$$' -bench SidecarOverhead -benchtime 200x -count 1 ./sidecar/internal/gateway/
+	$(GO) test -run '^$$' -bench . -benchtime 1s -count 1 ./sidecar/internal/envelope/psk/
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

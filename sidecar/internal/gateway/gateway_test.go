@@ -34,7 +34,7 @@ type staticKeys struct{ s *keys.Set }
 
 func (k staticKeys) Current() *keys.Set { return k.s }
 
-func newFixture(t *testing.T, legacy bool) *fixture {
+func newFixture(t testing.TB, legacy bool) *fixture {
 	t.Helper()
 	data, err := keys.Generate("client-a")
 	if err != nil {

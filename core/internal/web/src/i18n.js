@@ -1,0 +1,141 @@
+// Interface strings in English and Chinese. Elements carry data-i18n (the
+// key of their text, with placeholders from data-i18n-vars as JSON) or
+// data-i18n-aria (the key of their aria-label); setLang fills them.
+
+export const STRINGS = {
+  en: {
+    title: "sealocr — private OCR",
+    tagline: "Text recognition that stays on your server.",
+    switchLang: "中文",
+    switchLangLabel: "Switch the interface to Chinese",
+    checking: "Checking the connection…",
+    encrypted: "End-to-end encrypted (Oblivious HTTP)",
+    encryptedDetail: "Your image is encrypted in this browser with HPKE before it is sent; only the gateway key below can open it.",
+    keyLabel: "Gateway key",
+    fingerprintLabel: "Fingerprint",
+    plain: "Not encrypted",
+    plainDetail: "This page is served by the OCR core directly, so images are sent as plain HTTP requests. Open it through the sidecar to encrypt them.",
+    noKeys: "Encryption unavailable",
+    noKeysDetail: "The gateway offers no key this page supports; nothing will be sent.",
+    dropHere: "Drop an image here, paste one (Ctrl+V), or",
+    choose: "choose a file",
+    formats: "PNG, JPEG, GIF, BMP, TIFF or WebP",
+    modeLabel: "Layout",
+    modeDocument: "Page (many lines)",
+    modeLine: "Single text line",
+    working: "Recognising…",
+    encrypting: "Encrypting and recognising…",
+    done: "{n} lines in {ms} ms",
+    doneEncrypted: "{n} lines in {ms} ms, sent encrypted",
+    imageLabel: "The image with the detected text boxes",
+    linesHeading: "Recognised lines",
+    noLines: "No text found.",
+    confidence: "confidence",
+    copyText: "Copy text",
+    copyJSON: "Copy JSON",
+    downloadText: "Download .txt",
+    downloadJSON: "Download .json",
+    copied: "Copied.",
+    copyFailed: "Copying failed; use the download buttons.",
+    notImage: "That file is not an image.",
+    err_network: "The server could not be reached.",
+    err_open: "The encrypted answer could not be opened.",
+    err_http: "The server answered with an error (HTTP {status}).",
+    err_encryption_required: "The server accepts only encrypted requests.",
+    err_bad_request: "The request was malformed.",
+    err_not_an_image: "The server could not decode the image.",
+    err_too_large: "The image is larger than the server accepts.",
+    err_unsupported_media_type: "This image format is not supported.",
+    err_too_many_pixels: "The image has too many pixels.",
+    err_not_ready: "The OCR service is still starting; try again shortly.",
+    err_busy: "The server is busy; try again shortly.",
+    err_timeout: "Recognition took too long.",
+    err_internal: "The server failed to process the image.",
+  },
+  zh: {
+    title: "sealocr — 私有文字识别",
+    tagline: "文字识别，数据不出你的服务器。",
+    switchLang: "English",
+    switchLangLabel: "将界面切换为英文",
+    checking: "正在检查连接…",
+    encrypted: "端到端加密（Oblivious HTTP）",
+    encryptedDetail: "图片在本浏览器中先用 HPKE 加密再发送，只有下方的网关密钥能够解密。",
+    keyLabel: "网关密钥",
+    fingerprintLabel: "指纹",
+    plain: "未加密",
+    plainDetail: "本页面由 OCR 核心服务直接提供，图片将以明文 HTTP 请求发送。请通过 sidecar 访问以启用加密。",
+    noKeys: "无法加密",
+    noKeysDetail: "网关没有提供本页面支持的密钥，不会发送任何内容。",
+    dropHere: "将图片拖放到这里、粘贴（Ctrl+V），或",
+    choose: "选择文件",
+    formats: "PNG、JPEG、GIF、BMP、TIFF 或 WebP",
+    modeLabel: "版面",
+    modeDocument: "整页（多行）",
+    modeLine: "单行文字",
+    working: "正在识别…",
+    encrypting: "正在加密并识别…",
+    done: "{n} 行，用时 {ms} 毫秒",
+    doneEncrypted: "{n} 行，用时 {ms} 毫秒，已加密发送",
+    imageLabel: "图片及检测到的文字框",
+    linesHeading: "识别结果",
+    noLines: "未发现文字。",
+    confidence: "置信度",
+    copyText: "复制文本",
+    copyJSON: "复制 JSON",
+    downloadText: "下载 .txt",
+    downloadJSON: "下载 .json",
+    copied: "已复制。",
+    copyFailed: "复制失败，请使用下载按钮。",
+    notImage: "该文件不是图片。",
+    err_network: "无法连接服务器。",
+    err_open: "无法解密服务器的加密应答。",
+    err_http: "服务器返回错误（HTTP {status}）。",
+    err_encryption_required: "服务器只接受加密请求。",
+    err_bad_request: "请求格式错误。",
+    err_not_an_image: "服务器无法解码该图片。",
+    err_too_large: "图片超过服务器允许的大小。",
+    err_unsupported_media_type: "不支持该图片格式。",
+    err_too_many_pixels: "图片像素过多。",
+    err_not_ready: "OCR 服务仍在启动，请稍后再试。",
+    err_busy: "服务器繁忙，请稍后再试。",
+    err_timeout: "识别超时。",
+    err_internal: "服务器处理图片失败。",
+  },
+};
+
+let current = "en";
+
+/** The language to start with: Chinese for zh-* browsers, else English. */
+export function initialLang() {
+  const langs = navigator.languages?.length ? navigator.languages : [navigator.language || "en"];
+  return String(langs[0]).toLowerCase().startsWith("zh") ? "zh" : "en";
+}
+
+export function lang() {
+  return current;
+}
+
+/** Returns the string for key, with {name} placeholders filled from vars. */
+export function t(key, vars = {}) {
+  const s = STRINGS[current][key] ?? STRINGS.en[key] ?? key;
+  return s.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ""));
+}
+
+/** Switches the language and refreshes every marked element under root. */
+export function setLang(l, root = document) {
+  current = STRINGS[l] ? l : "en";
+  document.documentElement.lang = current === "zh" ? "zh-CN" : "en";
+  document.title = t("title");
+  for (const el of root.querySelectorAll("[data-i18n]")) {
+    el.textContent = t(el.dataset.i18n, el.dataset.i18nVars ? JSON.parse(el.dataset.i18nVars) : {});
+  }
+  for (const el of root.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
+}
+
+/** Sets el's text to the string for key and keeps it across switches. */
+export function say(el, key, vars) {
+  el.dataset.i18n = key;
+  if (vars) el.dataset.i18nVars = JSON.stringify(vars);
+  else delete el.dataset.i18nVars;
+  el.textContent = t(key, vars);
+}

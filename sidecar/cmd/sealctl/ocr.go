@@ -1,0 +1,378 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sealocr/sealocr/core/api"
+	"github.com/sealocr/sealocr/sidecar/client"
+)
+
+// imageTypes maps the file extensions taken from a folder to media types.
+func imageType(path string) (string, bool) {
+	switch strings.ToLower(filepath.Ext(path)) {
+	case ".png":
+		return "image/png", true
+	case ".jpg", ".jpeg":
+		return "image/jpeg", true
+	case ".bmp":
+		return "image/bmp", true
+	case ".tif", ".tiff":
+		return "image/tiff", true
+	case ".webp":
+		return "image/webp", true
+	case ".gif":
+		return "image/gif", true
+	}
+	return "", false
+}
+
+// ocrFlags are the options of the ocr command.
+type ocrFlags struct {
+	server, ca, keys, mode, keyID, docMode, format, pin, kem string
+	json                                                     bool
+	concurrency                                              int
+	timeout                                                  time.Duration
+}
+
+// job is one file to recognise; err is set when it failed before sending.
+type job struct {
+	path string
+	err  error
+}
+
+// result is the outcome of one job.
+type result struct {
+	raw []byte
+	err error
+}
+
+const ocrUsage = `Usage: sealctl ocr [flags] IMAGE|DIR...
+
+Sends each image to the sidecar sealed with a pre-shared key (--mode psk) or
+Oblivious HTTP (--mode ohttp) and prints the recognised text. A DIR stands
+for its image files (png, jpg, jpeg, bmp, tif, tiff, webp, gif; not
+recursive). Output formats:
+  text  the text; with several files, a "==> FILE <==" header before each
+  json  the core's JSON as returned; with several files, one line per file:
+        {"file": FILE, "response": JSON}
+  tsv   FILE, line index (from 0), confidence, text; tab-separated, with
+        tab, newline and backslash escaped as \t, \n and \\
+Failures go to stderr; the exit status is 1 if any file failed.
+
+Flags:
+`
+
+func runOCR(ctx context.Context, args []string, env environment, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sealctl ocr", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f ocrFlags
+	fs.StringVar(&f.server, "server", env.server(client.DefaultServer), "sidecar base URL (env SEALOCR_SERVER)")
+	fs.StringVar(&f.ca, "ca", "", "CA file to trust (default <state_dir>/ca.pem if it exists, else the system roots)")
+	fs.StringVar(&f.keys, "keys", env.statePath("keys.yaml"), "key file with the pre-shared key (psk mode)")
+	fs.StringVar(&f.mode, "mode", string(client.ModePSK), "envelope: psk or ohttp")
+	fs.StringVar(&f.keyID, "key-id", "", "pre-shared key ID (default: the first in the key file)")
+	fs.StringVar(&f.docMode, "doc-mode", "", "OCR mode: document or line (default: the core's, document)")
+	fs.StringVar(&f.format, "format", "text", "output: text, json or tsv")
+	fs.BoolVar(&f.json, "json", false, "same as --format json")
+	fs.IntVar(&f.concurrency, "concurrency", 4, "files in flight at once")
+	fs.StringVar(&f.pin, "pin", "", "SHA-256 fingerprint of the only gateway key to use (ohttp mode; see sealctl keys)")
+	fs.StringVar(&f.kem, "kem", "", "gateway key KEM in ohttp mode: X25519 or MLKEM768-X25519 (default: X25519 if offered)")
+	fs.DurationVar(&f.timeout, "timeout", client.DefaultTimeout, "time limit per file")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, ocrUsage)
+		fs.PrintDefaults()
+	}
+	inputs, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if f.json {
+		f.format = "json"
+	}
+	var problems []string
+	switch f.format {
+	case "text", "json", "tsv":
+	default:
+		problems = append(problems, fmt.Sprintf("unknown --format %q", f.format))
+	}
+	switch f.docMode {
+	case "", client.DocumentMode, client.LineMode:
+	default:
+		problems = append(problems, fmt.Sprintf("unknown --doc-mode %q", f.docMode))
+	}
+	if f.concurrency < 1 {
+		problems = append(problems, "--concurrency must be at least 1")
+	}
+	if len(inputs) == 0 {
+		problems = append(problems, "no IMAGE or DIR given")
+	}
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintln(stderr, "sealctl ocr:", p)
+		}
+		fs.Usage()
+		return exitCode(2)
+	}
+
+	cfg := client.Config{
+		Server:               f.server,
+		CAFile:               caFile(fs, f.ca, env),
+		Mode:                 client.Mode(f.mode),
+		PinnedKeyFingerprint: f.pin,
+		OHTTPKEM:             f.kem,
+		Timeout:              f.timeout,
+	}
+	if cfg.Mode == client.ModePSK {
+		if f.keys == "" {
+			return errors.New("no --keys given and no state folder (set HOME or SEALOCR_STATE_DIR)")
+		}
+		ks, err := client.LoadKeys(f.keys)
+		if err != nil {
+			return err
+		}
+		if cfg.PSKKey, err = ks.PSK(f.keyID); err != nil {
+			return err
+		}
+	}
+	c, err := client.New(cfg)
+	if err != nil {
+		return err
+	}
+	defer c.CloseIdleConnections()
+
+	jobs, anyDir := expand(inputs)
+	p := &printer{
+		out: stdout, errOut: stderr, format: f.format,
+		several:  len(jobs) > 1 || anyDir,
+		progress: len(jobs) > 1 && isTerminal(stderr),
+		total:    len(jobs),
+	}
+	results := process(ctx, c, jobs, f.concurrency, client.OCROptions{Mode: f.docMode})
+	failed := 0
+	for i, j := range jobs {
+		<-results[i].done
+		if !p.print(j.path, results[i].result) {
+			failed++
+		}
+	}
+	p.finish()
+	if failed > 0 {
+		return fmt.Errorf("%d of %d files failed", failed, len(jobs))
+	}
+	return nil
+}
+
+// expand turns the inputs into jobs in order, a folder into its image
+// files by name. It reports whether any input was a folder.
+func expand(inputs []string) ([]job, bool) {
+	var jobs []job
+	anyDir := false
+	for _, in := range inputs {
+		fi, err := os.Stat(in)
+		if err != nil {
+			jobs = append(jobs, job{path: in, err: err})
+			continue
+		}
+		if !fi.IsDir() {
+			jobs = append(jobs, job{path: in})
+			continue
+		}
+		anyDir = true
+		entries, err := os.ReadDir(in)
+		if err != nil {
+			jobs = append(jobs, job{path: in, err: err})
+			continue
+		}
+		n := 0
+		for _, e := range entries {
+			if _, ok := imageType(e.Name()); ok && e.Type().IsRegular() {
+				jobs = append(jobs, job{path: filepath.Join(in, e.Name())})
+				n++
+			}
+		}
+		if n == 0 {
+			jobs = append(jobs, job{path: in, err: errors.New("no image files in folder")})
+		}
+	}
+	return jobs, anyDir
+}
+
+// pending is a result that is ready when done is closed.
+type pending struct {
+	done   chan struct{}
+	result result
+}
+
+// process runs the jobs on at most n workers and returns one pending
+// result per job, in job order.
+func process(ctx context.Context, c *client.Client, jobs []job, n int, opts client.OCROptions) []*pending {
+	out := make([]*pending, len(jobs))
+	for i := range out {
+		out[i] = &pending{done: make(chan struct{})}
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(n, len(jobs)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				out[i].result = ocrFile(ctx, c, jobs[i], opts)
+				close(out[i].done)
+			}
+		}()
+	}
+	go func() {
+		for i := range jobs {
+			next <- i
+		}
+		close(next)
+	}()
+	return out
+}
+
+// ocrFile reads and sends one file.
+func ocrFile(ctx context.Context, c *client.Client, j job, opts client.OCROptions) result {
+	if j.err != nil {
+		return result{err: j.err}
+	}
+	if err := ctx.Err(); err != nil {
+		return result{err: err}
+	}
+	img, err := os.ReadFile(j.path)
+	if err != nil {
+		return result{err: err}
+	}
+	opts.ContentType, _ = imageType(j.path)
+	raw, err := c.OCRJSON(ctx, img, opts)
+	return result{raw: raw, err: err}
+}
+
+// printer writes results in order, failures to errOut, and a progress
+// line on a terminal.
+type printer struct {
+	out, errOut io.Writer
+	format      string
+	several     bool
+	progress    bool
+	total, n    int
+}
+
+// print writes one result and reports whether it succeeded.
+func (p *printer) print(path string, r result) bool {
+	p.n++
+	p.clearProgress()
+	ok := r.err == nil
+	if ok {
+		if err := p.write(path, r.raw); err != nil {
+			r.err, ok = err, false
+		}
+	}
+	if !ok {
+		fmt.Fprintf(p.errOut, "sealctl: %s: %v\n", path, describe(r.err))
+	}
+	if p.progress && p.n < p.total {
+		fmt.Fprintf(p.errOut, "[%d/%d] %s", p.n, p.total, filepath.Base(path))
+	}
+	return ok
+}
+
+func (p *printer) clearProgress() {
+	if p.progress {
+		fmt.Fprint(p.errOut, "\r\x1b[K")
+	}
+}
+
+func (p *printer) finish() { p.clearProgress() }
+
+// write formats one successful response.
+func (p *printer) write(path string, raw []byte) error {
+	switch p.format {
+	case "json":
+		if !p.several {
+			_, err := p.out.Write(raw)
+			if err == nil && !bytes.HasSuffix(raw, []byte("\n")) {
+				_, err = io.WriteString(p.out, "\n")
+			}
+			return err
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, raw); err != nil {
+			return fmt.Errorf("%w: %v", client.ErrUnexpectedResponse, err)
+		}
+		line, err := json.Marshal(struct {
+			File     string          `json:"file"`
+			Response json.RawMessage `json:"response"`
+		}{path, compact.Bytes()})
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(p.out, "%s\n", line)
+		return err
+	}
+	var res api.Response
+	if err := json.Unmarshal(raw, &res); err != nil {
+		return fmt.Errorf("%w: the OCR response is not the expected JSON", client.ErrUnexpectedResponse)
+	}
+	var b strings.Builder
+	if p.format == "tsv" {
+		for i, l := range res.Lines {
+			fmt.Fprintf(&b, "%s\t%d\t%s\t%s\n", escapeTSV(path), i, strconv.FormatFloat(l.Confidence, 'f', 4, 64), escapeTSV(l.Text))
+		}
+	} else {
+		if p.several {
+			if p.n > 1 {
+				b.WriteString("\n")
+			}
+			fmt.Fprintf(&b, "==> %s <==\n", path)
+		}
+		b.WriteString(res.Text)
+		if res.Text != "" && !strings.HasSuffix(res.Text, "\n") {
+			b.WriteString("\n")
+		}
+	}
+	_, err := io.WriteString(p.out, b.String())
+	return err
+}
+
+// escapeTSV escapes backslash, tab, newline and carriage return.
+func escapeTSV(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "\r", `\r`).Replace(s)
+}
+
+// describe adds a hint to well-known failures.
+func describe(err error) error {
+	var se *client.ServerError
+	switch {
+	case errors.As(err, &se):
+		return se
+	case errors.Is(err, client.ErrOpenResponse):
+		return fmt.Errorf("%w (wrong key, or the response was altered)", err)
+	}
+	return err
+}
+
+// isTerminal reports whether w is a character device.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
