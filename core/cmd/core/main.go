@@ -24,6 +24,7 @@ import (
 	"github.com/sealocr/sealocr/core/internal/httpapi"
 	"github.com/sealocr/sealocr/core/internal/onnx"
 	"github.com/sealocr/sealocr/core/internal/pipeline"
+	"github.com/sealocr/sealocr/core/internal/web"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -91,6 +92,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Queue:   cfg.Queue,
 		Logger:  log,
 		Ready:   ready.Load,
+
+		ExtraRoutes: web.Routes,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {

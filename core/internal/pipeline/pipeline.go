@@ -223,10 +223,20 @@ func (e *Engine) Run(ctx context.Context, img image.Image, o Options) (*Result, 
 	if o.Classify != nil {
 		doCls = *o.Classify
 	}
+	var flipped []int                // crops the classifier turned by 180°
+	var unturned []*preprocess.Image // their original orientation
 	if doCls && len(crops) > 0 {
 		t = time.Now()
-		if _, err := e.clsr.Apply(ctx, crops); err != nil {
+		orig := append([]*preprocess.Image(nil), crops...)
+		cls, err := e.clsr.Apply(ctx, crops)
+		if err != nil {
 			return nil, err
+		}
+		for i, c := range cls {
+			if c.Rotated {
+				flipped = append(flipped, i)
+				unturned = append(unturned, orig[i])
+			}
 		}
 		res.Timings.Classify = time.Since(t)
 	}
@@ -239,6 +249,20 @@ func (e *Engine) Run(ctx context.Context, img image.Image, o Options) (*Result, 
 	texts, err := rec.Recognize(ctx, crops)
 	if err != nil {
 		return nil, err
+	}
+	// The classifier sees a line squeezed to 192×48 and misjudges very long
+	// or light-on-dark lines. A flip is kept only when the recogniser reads
+	// the turned line with more confidence than the line as it was.
+	if len(flipped) > 0 {
+		again, err := rec.Recognize(ctx, unturned)
+		if err != nil {
+			return nil, err
+		}
+		for k, i := range flipped {
+			if again[k].Confidence > texts[i].Confidence {
+				texts[i] = again[k]
+			}
+		}
 	}
 	res.Timings.Recognize = time.Since(t)
 

@@ -239,9 +239,52 @@ func TestPages(t *testing.T) {
 				}
 			}
 			t.Logf("%s: %d/%d expected lines exact, %d lines out", r["image"], matched, len(want), len(got))
+			if reason, ok := unreliablePages[filepath.Base(r["image"])]; ok {
+				t.Logf("%s: not asserted: %s", r["image"], reason)
+				return
+			}
+			// The expected lines are what a peer's own tests assert; hold
+			// the pipeline to them after folding punctuation and spaces
+			// (PP-OCRv4's Chinese model drops spaces between Latin words
+			// and reads dashes as 一).
+			var page score
+			for i, w := range want {
+				g := ""
+				if i < len(got) {
+					g = bestMatch(got, w)
+				}
+				page.add(foldPunct(g), foldPunct(w))
+			}
+			// One line in four may differ (a dash read as 一, a line split
+			// at a long dash); single-line pages must match.
+			if page.exactFolded < page.lines-page.lines/4 {
+				t.Errorf("%s: %d of %d expected lines found (punctuation and spaces folded)", r["image"], page.exactFolded, page.lines)
+			}
 		})
 	}
 	all.report(t, "page lines")
+}
+
+// unreliablePages are pages whose labels do not come from this model
+// family's reference output; they are scored above but not asserted.
+var unreliablePages = map[string]string{
+	"ch_en_num.jpg":           "labels are PP-OCRv5 server output",
+	"ch_doc_server.png":       "label asserted for the ch_doc server recogniser, another model",
+	"test_letterbox_like.jpg": "label is another pipeline's single merged line",
+	"text_vertical_words.png": "label is traditional script from another model; PP-OCRv4 prints simplified variants",
+	"bill.png":                "labels are Tesseract output with its errors and column spacing",
+	"cosmic.png":              "label has an O/0 ambiguity",
+}
+
+// bestMatch returns the output line closest to want.
+func bestMatch(got []string, want string) string {
+	best, bestD := "", 1<<30
+	for _, g := range got {
+		if d := editDistance([]rune(foldPunct(g)), []rune(foldPunct(want))); d < bestD {
+			best, bestD = g, d
+		}
+	}
+	return best
 }
 
 // TestParityPage11 holds the pipeline to the reference PaddleOCR output for

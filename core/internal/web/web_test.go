@@ -1,0 +1,101 @@
+package web
+
+import (
+	"bytes"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/gorilla/mux"
+)
+
+func newRouter() *mux.Router {
+	r := mux.NewRouter()
+	Routes(r)
+	return r
+}
+
+func TestServe(t *testing.T) {
+	r := newRouter()
+	tests := []struct {
+		name, method, path string
+		status             int
+		contentType        string
+		contains           string
+	}{
+		{"page", http.MethodGet, "/", 200, "text/html; charset=utf-8", `<script src="/static/app.js" defer></script>`},
+		{"page HEAD", http.MethodHead, "/", 200, "text/html; charset=utf-8", ""},
+		{"script", http.MethodGet, "/static/app.js", 200, "text/javascript; charset=utf-8", "message/ohttp-req"},
+		{"style", http.MethodGet, "/static/app.css", 200, "text/css; charset=utf-8", ".transport"},
+		{"icon", http.MethodGet, "/static/favicon.svg", 200, "image/svg+xml", "<svg"},
+		{"index under static is not served twice", http.MethodGet, "/static/index.html", 404, "", ""},
+		{"missing", http.MethodGet, "/static/nope.js", 404, "", ""},
+		{"directory", http.MethodGet, "/static/", 404, "", ""},
+		{"traversal", http.MethodGet, "/static/../web.go", 404, "", ""},
+		{"other path", http.MethodGet, "/index.html", 404, "", ""},
+		{"POST page", http.MethodPost, "/", 405, "", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			r.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+			if rec.Code != tc.status {
+				t.Fatalf("status %d, want %d", rec.Code, tc.status)
+			}
+			if tc.status != 200 {
+				return
+			}
+			h := rec.Header()
+			if got := h.Get("Content-Type"); got != tc.contentType {
+				t.Errorf("Content-Type %q, want %q", got, tc.contentType)
+			}
+			if got := h.Get("Content-Security-Policy"); got != ContentSecurityPolicy {
+				t.Errorf("Content-Security-Policy %q", got)
+			}
+			if h.Get("X-Content-Type-Options") != "nosniff" || h.Get("ETag") == "" {
+				t.Errorf("headers %v", h)
+			}
+			if !strings.Contains(rec.Body.String(), tc.contains) {
+				t.Errorf("body lacks %q", tc.contains)
+			}
+		})
+	}
+}
+
+func TestETagRevalidation(t *testing.T) {
+	r := newRouter()
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/static/app.js", nil))
+	etag := rec.Header().Get("ETag")
+	req := httptest.NewRequest(http.MethodGet, "/static/app.js", nil)
+	req.Header.Set("If-None-Match", etag)
+	rec = httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	if rec.Code != http.StatusNotModified {
+		t.Fatalf("status %d, want 304", rec.Code)
+	}
+}
+
+// TestNoRemoteResources keeps the page self-contained: no URL with a scheme
+// or a protocol-relative URL in the HTML, and the bundle loads no code at
+// run time.
+func TestNoRemoteResources(t *testing.T) {
+	html, err := static.ReadFile("static/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := regexp.MustCompile(`(?i)(src|href)="(https?:)?//`).Find(html); m != nil {
+		t.Errorf("index.html references a remote resource: %s", m)
+	}
+	js, err := static.ReadFile("static/app.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"import(", "importScripts", "eval(", "new Function", "WebAssembly"} {
+		if bytes.Contains(js, []byte(bad)) {
+			t.Errorf("app.js contains %q", bad)
+		}
+	}
+}
