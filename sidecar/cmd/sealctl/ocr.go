@@ -19,7 +19,8 @@ import (
 	"github.com/sealocr/sealocr/sidecar/client"
 )
 
-// imageTypes maps the file extensions taken from a folder to media types.
+// imageType maps the extensions of the image files taken from a folder to
+// media types.
 func imageType(path string) (string, bool) {
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".png":
@@ -357,11 +358,7 @@ func escapeTSV(s string) string {
 
 // describe adds a hint to well-known failures.
 func describe(err error) error {
-	var se *client.ServerError
-	switch {
-	case errors.As(err, &se):
-		return se
-	case errors.Is(err, client.ErrOpenResponse):
+	if errors.Is(err, client.ErrOpenResponse) {
 		return fmt.Errorf("%w (wrong key, or the response was altered)", err)
 	}
 	return err

@@ -1,0 +1,144 @@
+package client_test
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+
+	"github.com/sealocr/sealocr/core/api"
+	"github.com/sealocr/sealocr/sidecar/client"
+	"github.com/sealocr/sealocr/sidecar/client/clienttest"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
+	"github.com/sealocr/sealocr/sidecar/internal/gateway"
+	"github.com/sealocr/sealocr/sidecar/internal/keys"
+	"github.com/sealocr/sealocr/sidecar/internal/upstream"
+)
+
+// fakeUpstream answers like the core, with clienttest.CannedCore.
+type fakeUpstream struct{}
+
+func (fakeUpstream) Do(ctx context.Context, method, path string, header http.Header, body []byte) (*upstream.Response, error) {
+	status, ct, out := clienttest.CannedCore(ctx, clienttest.Request{
+		Method: method, Target: path, ContentType: header.Get("Content-Type"), Body: body,
+	})
+	return &upstream.Response{Status: status, Header: http.Header{"Content-Type": {ct}}, Body: out}, nil
+}
+
+func (fakeUpstream) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusNotFound)
+}
+
+// keySource is a swappable gateway.KeySource.
+type keySource struct{ cur atomic.Pointer[keys.Set] }
+
+func (k *keySource) Current() *keys.Set { return k.cur.Load() }
+
+// TestRealGateway runs the client against the sidecar's gateway handler.
+func TestRealGateway(t *testing.T) {
+	dir := t.TempDir()
+	newKeyFile := func(name string) string {
+		data, err := keys.Generate("gw-key")
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	keyFile := newKeyFile("keys.yaml")
+	set, err := keys.LoadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ks keySource
+	ks.cur.Store(set)
+	gw := gateway.New(gateway.Options{Keys: &ks, Upstream: fakeUpstream{}, Replay: psk.NewMemoryReplayCache(0, nil)})
+	srv := httptest.NewTLSServer(gw)
+	t.Cleanup(srv.Close)
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := client.LoadKeys(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := loaded.PSK("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	newC := func(mode client.Mode) *client.Client {
+		c, err := client.New(client.Config{Server: srv.URL, CAFile: caFile, Mode: mode, PSKKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ctx := context.Background()
+	for _, mode := range []client.Mode{client.ModePSK, client.ModeOHTTP} {
+		t.Run(string(mode), func(t *testing.T) {
+			c := newC(mode)
+			res, err := c.OCR(ctx, pngImage(), client.OCROptions{Mode: client.LineMode})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := clienttest.CannedResponse(len(pngImage())); res.Text != want.Text || res.Width != want.Width {
+				t.Errorf("response = %+v", res)
+			}
+			_, err = c.OCR(ctx, []byte("not an image"), client.OCROptions{})
+			var se *client.ServerError
+			if !errors.As(err, &se) || se.Code != api.CodeNotAnImage || !se.Sealed {
+				t.Errorf("err = %v, want sealed not_an_image", err)
+			}
+		})
+	}
+	t.Run("ohttp key rotation refetches on key-unknown", func(t *testing.T) {
+		c := newC(client.ModeOHTTP)
+		if _, err := c.OCR(ctx, pngImage(), client.OCROptions{}); err != nil {
+			t.Fatal(err)
+		}
+		kc, err := ohttp.GenerateKeyConfig(9, ohttp.KEMX25519HKDFSHA256, ohttp.DefaultSuites()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := ohttp.NewGateway(kc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rotated := *set
+		rotated.OHTTP, rotated.Public = g, []ohttp.PublicKeyConfig{kc.PublicConfig()}
+		ks.cur.Store(&rotated)
+		defer ks.cur.Store(set)
+		if _, err := c.OCR(ctx, pngImage(), client.OCROptions{}); err != nil {
+			t.Fatalf("after rotation: %v", err)
+		}
+		infos, err := c.OHTTPKeys(ctx)
+		if err != nil || len(infos) != 1 || infos[0].ID != 9 {
+			t.Fatalf("keys = %+v, %v", infos, err)
+		}
+	})
+	t.Run("psk unknown key is refused in the clear", func(t *testing.T) {
+		other, err := client.NewPSKKey("gw-key", []byte("0123456789abcdef0123456789abcdef"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := client.New(client.Config{Server: srv.URL, CAFile: caFile, PSKKey: other})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.OCR(ctx, pngImage(), client.OCROptions{})
+		var se *client.ServerError
+		if !errors.As(err, &se) || se.Status != 400 || se.Code != "cannot_open" || se.Sealed {
+			t.Errorf("err = %v", err)
+		}
+	})
+}
