@@ -51,6 +51,7 @@ gotest:
 ## overhead against raw ONNX Runtime time; sidecar overhead per request; PSK seal/open MB/s next to raw AES-GCM
 bench: models
 	$(GO) test -run '^$$' -bench . -benchtime 10x -count 1 ./core/internal/pipeline/
+	$(GO) test -run '^$$' -bench Soak -benchtime 500x -count 1 ./core/internal/httpapi/
 	$(GO) test -run '^$$' -bench SidecarOverhead -benchtime 200x -count 1 ./sidecar/internal/gateway/
 	$(GO) test -run '^$$' -bench . -benchtime 1s -count 1 ./sidecar/internal/envelope/psk/
 

@@ -1,0 +1,42 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+func TestRunFlags(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantOut string
+		wantErr string
+	}{
+		{"version", []string{"--version"}, nil, "sealocr core", ""},
+		{"check config", []string{"--check-config"}, map[string]string{"HOME": "/h"}, "configuration ok", ""},
+		{"non-loopback refused", []string{"--check-config", "--listen", "0.0.0.0:8081"}, nil, "", "not a loopback address"},
+		{"every problem at once", []string{"--check-config", "--workers", "0", "--timeout", "1ms"}, nil, "", "timeout"},
+		{"bad env", []string{"--check-config"}, map[string]string{"SEALOCR_CORE_THREADS": "x"}, "", "SEALOCR_CORE_THREADS"},
+		{"healthcheck without server", []string{"healthcheck", "--listen", "127.0.0.1:1"}, nil, "", "healthcheck"},
+		{"missing runtime", []string{"--ort-lib", "/nonexistent/libonnxruntime.so.1", "--listen", "127.0.0.1:0"}, nil, "", "make models"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(context.Background(), tc.args, env(tc.env), &out, &errOut)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(out.String(), tc.wantOut) {
+				t.Fatalf("out %q err %v", out.String(), err)
+			}
+		})
+	}
+}
