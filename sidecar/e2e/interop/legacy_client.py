@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""A legacy AES-256-CBC client written only with Crypto.Cipher.AES
-(Debian's python3-pycryptodome) and the standard library, as an existing
+"""A legacy AES-256-CBC client written only with pycryptodome's AES (Debian's
+python3-pycryptodome, which installs it as Cryptodome.Cipher.AES; pip's
+pycryptodome names it Crypto.Cipher.AES) and the standard library, as an existing
 client of the legacy endpoint would be. sealocr's end-to-end tests run it
 against the sidecar.
 
@@ -20,7 +21,10 @@ import sys
 import urllib.error
 import urllib.request
 
-from Crypto.Cipher import AES
+try:
+    from Cryptodome.Cipher import AES  # Debian's python3-pycryptodome
+except ImportError:
+    from Crypto.Cipher import AES  # pip's pycryptodome
 
 BLOCK = 16
 

@@ -4,15 +4,18 @@
 // AEAD. sealocr's end-to-end tests run it against the sidecar to show that an
 // implementation nobody here wrote interoperates with the gateway.
 //
-//   node ohttp_client.mjs GATEWAY_URL CA_FILE IMAGE [AEAD] [MODE]
+//   node ohttp_client.mjs GATEWAY_URL CA_FILE IMAGE [AEAD]
 //
 // GATEWAY_URL is https://HOST:PORT/.well-known/ohttp-gateway; CA_FILE is the
 // only certificate authority trusted; AEAD is aes-128-gcm (default),
-// aes-256-gcm or chacha20-poly1305; MODE is the core's mode query parameter
-// (default line). It fetches the key list, picks the DHKEM(X25519) config,
-// sends POST /v1/ocr?mode=MODE with the image inside, and prints the inner
-// response status on stderr and its body on stdout. Exit status 0 only for an
-// inner 200.
+// aes-256-gcm or chacha20-poly1305. It fetches the key list, picks the
+// DHKEM(X25519) config, sends POST /v1/ocr with the image inside, and prints
+// the inner response status on stderr and its body on stdout. Exit status 0
+// only for an inner 200.
+//
+// bhttp-js 0.2.1 encodes only the URL's pathname as the :path, dropping the
+// query, so the inner request carries no query and the core runs its default
+// (document) mode.
 
 import { readFileSync } from "node:fs";
 import https from "node:https";
@@ -77,9 +80,9 @@ function parseKeyList(b) {
 }
 
 async function main() {
-  const [gatewayURL, caFile, imageFile, aeadName = "aes-128-gcm", mode = "line"] = process.argv.slice(2);
+  const [gatewayURL, caFile, imageFile, aeadName = "aes-128-gcm"] = process.argv.slice(2);
   if (!gatewayURL || !caFile || !imageFile) {
-    console.error("usage: node ohttp_client.mjs GATEWAY_URL CA_FILE IMAGE [AEAD] [MODE]");
+    console.error("usage: node ohttp_client.mjs GATEWAY_URL CA_FILE IMAGE [AEAD]");
     process.exit(2);
   }
   const aead = AEADS[aeadName];
@@ -95,9 +98,9 @@ async function main() {
   const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: aead.impl() });
   const pkR = await suite.kem.deserializePublicKey(cfg.pk);
 
-  // The inner request: origin-form target taken from the gateway URL's origin.
+  // The inner request, for the gateway's origin.
   const origin = new URL(gatewayURL).origin;
-  const inner = new Request(`${origin}/v1/ocr?mode=${encodeURIComponent(mode)}`, {
+  const inner = new Request(`${origin}/v1/ocr`, {
     method: "POST",
     headers: { "content-type": "application/octet-stream" },
     body: image,
