@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,13 +24,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/sealocr/sealocr/sidecar/internal/auth"
+	"github.com/sealocr/sealocr/sidecar/internal/clientip"
 	"github.com/sealocr/sealocr/sidecar/internal/config"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/gateway"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
-	"github.com/sealocr/sealocr/sidecar/internal/localtls"
 	"github.com/sealocr/sealocr/sidecar/internal/logging"
+	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
 	"github.com/sealocr/sealocr/sidecar/internal/server"
+	"github.com/sealocr/sealocr/sidecar/internal/tlsterm"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
 )
 
@@ -77,6 +81,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	// Libraries that write to the standard logger (certmagic's challenge
+	// listeners do) go through the redacting logger too.
+	defer zap.RedirectStdLog(log.Named("stdlog"))()
 
 	// Keys: a development key file is generated on first run only at the
 	// default location in the state directory.
@@ -103,12 +110,47 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	tlsLocal, err := localtls.Ensure(cfg.StateDir, time.Now())
-	if err != nil {
-		return fmt.Errorf("local TLS: %w", err)
-	}
-
 	reg := prometheus.NewRegistry()
+	term, err := tlsterm.New(tlsterm.Options{
+		Mode:     cfg.TLS.Mode,
+		StateDir: cfg.StateDir,
+		CertFile: cfg.TLS.CertFile,
+		KeyFile:  cfg.TLS.KeyFile,
+		ACME: tlsterm.ACME{
+			Domains:    cfg.TLS.ACME.Domains,
+			Email:      cfg.TLS.ACME.Email,
+			CA:         cfg.TLS.ACME.CA,
+			CARoot:     cfg.TLS.ACME.CARoot,
+			Staging:    cfg.TLS.ACME.Staging,
+			StorageDir: cfg.TLS.ACME.StorageDir,
+			Challenges: cfg.TLS.ACME.Challenges,
+			ListenHost: tlsterm.HostOf(cfg.Listen),
+			HTTPPort:   tlsterm.PortOf(cfg.HTTPListen),
+			TLSPort:    tlsterm.PortOf(cfg.Listen),
+			OnDemand:   tlsterm.OnDemand{Allow: cfg.TLS.ACME.OnDemandAllow, Ask: cfg.TLS.ACME.OnDemandAsk},
+		},
+		Logger:   log.Named("tls"),
+		Registry: reg,
+	})
+	if err != nil {
+		return fmt.Errorf("TLS: %w", err)
+	}
+	defer term.Stop()
+
+	ips, err := clientip.New(cfg.TrustedProxies)
+	if err != nil {
+		return err
+	}
+	authModes, authn, err := buildAuth(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	var rateStore ratelimit.Store
+	var policies map[server.Class]ratelimit.Policy
+	if cfg.RateLimit.Enabled {
+		rateStore = ratelimit.NewMemory(cfg.RateLimit.MaxClients)
+		policies = ratePolicies(cfg.RateLimit)
+	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	up, err := upstream.New(upstream.Options{
 		URL: cfg.Upstream, Timeout: cfg.UpstreamTimeout, AllowRemote: cfg.UnsafeAllowRemoteUpstream,
@@ -134,10 +176,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 			return false
 		},
-		Logger:   log.Named("gateway"),
-		Registry: reg,
+		Authorize: server.OHTTPAuthorizer(authn, authModes[server.ClassOHTTP]),
+		Logger:    log.Named("gateway"),
+		Registry:  reg,
 	})
 	h := server.Handler(server.Options{
+		Classify:      server.Classifier(cfg.LegacyCBC, cfg.LegacyPath),
+		ClientIP:      ips,
+		Auth:          authn,
+		AuthModes:     authModes,
+		RateStore:     rateStore,
+		RatePolicies:  policies,
 		Gateway:       gw,
 		Upstream:      up,
 		KeysLoaded:    func() bool { return store.Current() != nil },
@@ -152,10 +201,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	if cfg.ProxyProtocol {
+		ln = ips.ProxyListener(ln, 5*time.Second)
+	}
 	srv := server.NewHTTPServer(h, cfg.UpstreamTimeout, log)
-	srv.TLSConfig = tlsLocal.TLSConfig()
-	errc := make(chan error, 2)
+	srv.TLSConfig = term.TLSConfig()
+	errc := make(chan error, 3)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+
+	// The plain-HTTP listener: ACME HTTP-01 challenges and redirects.
+	var hsrv *http.Server
+	if cfg.HTTPListen != config.Off {
+		hln, err := net.Listen("tcp", cfg.HTTPListen)
+		if err != nil {
+			return fmt.Errorf("http listen: %w", err)
+		}
+		if cfg.ProxyProtocol {
+			hln = ips.ProxyListener(hln, 5*time.Second)
+		}
+		hsrv = server.NewHTTPServer(term.HTTPHandler(), 10*time.Second, log)
+		go func() { errc <- hsrv.Serve(hln) }()
+	}
+	if err := term.Start(ctx); err != nil {
+		return err
+	}
 
 	var msrv *http.Server
 	if cfg.MetricsListen != "" {
@@ -191,8 +260,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}()
 
 	log.Info("sidecar listening", zap.String("addr", ln.Addr().String()), zap.String("upstream", upstream.RedactURL(cfg.Upstream)),
-		zap.String("ca", tlsLocal.CAPath), zap.String("version", buildVersion()))
-	fmt.Fprintf(stdout, "sealocr sidecar listening on https://%s\n  local CA (trust this): %s\n  key file: %s\n", ln.Addr(), tlsLocal.CAPath, cfg.KeysFile)
+		zap.String("tls_mode", term.Mode()), zap.String("ca", term.CAPath()), zap.Strings("domains", cfg.TLS.ACME.Domains),
+		zap.String("http_listen", cfg.HTTPListen), zap.Bool("rate_limit", cfg.RateLimit.Enabled),
+		zap.String("auth", cfg.Auth.Mode), zap.String("version", buildVersion()))
+	switch term.Mode() {
+	case tlsterm.ModeLocal:
+		fmt.Fprintf(stdout, "sealocr sidecar listening on https://%s\n  local CA (trust this): %s\n  key file: %s\n", ln.Addr(), term.CAPath(), cfg.KeysFile)
+	case tlsterm.ModeACME:
+		fmt.Fprintf(stdout, "sealocr sidecar listening on https://%s (ACME certificates for %s)\n  key file: %s\n", ln.Addr(), strings.Join(cfg.TLS.ACME.Domains, ", "), cfg.KeysFile)
+	default:
+		fmt.Fprintf(stdout, "sealocr sidecar listening on https://%s (certificate %s)\n  key file: %s\n", ln.Addr(), cfg.TLS.CertFile, cfg.KeysFile)
+	}
 
 	select {
 	case err := <-errc:
@@ -203,6 +281,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	err = srv.Shutdown(sctx)
+	if hsrv != nil {
+		_ = hsrv.Shutdown(sctx)
+	}
 	if msrv != nil {
 		_ = msrv.Shutdown(sctx)
 	}
@@ -210,4 +291,59 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// buildAuth returns the auth mode of each request class and the
+// authenticator; the authenticator is nil when every mode is off.
+func buildAuth(ctx context.Context, cfg config.Config, log *zap.Logger) (map[server.Class]auth.Mode, *auth.Authenticator, error) {
+	a := cfg.Auth
+	modes := map[server.Class]auth.Mode{}
+	anyOn := false
+	for class, v := range map[server.Class]string{
+		server.ClassPSK: a.PSK, server.ClassOHTTP: a.OHTTP, server.ClassLegacy: a.Legacy, server.ClassPlain: a.Plain,
+	} {
+		if v == "" {
+			v = a.Mode
+		}
+		m, err := auth.ParseMode(v) // validated already
+		if err != nil {
+			return nil, nil, err
+		}
+		modes[class] = m
+		anyOn = anyOn || m != auth.Off
+	}
+	if !anyOn {
+		return modes, nil, nil
+	}
+	authn, err := auth.New(ctx, auth.Options{
+		JWT: auth.JWTOptions{
+			Issuer:         a.JWT.Issuer,
+			Audience:       a.JWT.Audience,
+			HS256KeyFile:   a.JWT.HS256KeyFile,
+			PublicKeyFiles: a.JWT.PublicKeyFiles,
+			JWKSFile:       a.JWT.JWKSFile,
+			JWKSURL:        a.JWT.JWKSURL,
+			JWKSRefresh:    a.JWT.JWKSRefresh,
+			ClockSkew:      a.JWT.ClockSkew,
+		},
+		APIKeysFile: a.APIKeysFile,
+		Realm:       a.Realm,
+		Logger:      log.Named("auth"),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return modes, authn, nil
+}
+
+// ratePolicies turns the validated rate_limit section into one policy per
+// request class; health checks are never limited.
+func ratePolicies(r config.RateLimit) map[server.Class]ratelimit.Policy {
+	rate := func(s string) float64 { v, _ := ratelimit.ParseRate(s); return v } // validated already
+	return map[server.Class]ratelimit.Policy{
+		server.ClassPSK:    {Name: string(server.ClassPSK), Rate: rate(r.Rate), Burst: r.Burst},
+		server.ClassOHTTP:  {Name: string(server.ClassOHTTP), Rate: rate(r.Rate), Burst: r.Burst},
+		server.ClassLegacy: {Name: string(server.ClassLegacy), Rate: rate(r.LegacyRate), Burst: r.LegacyBurst},
+		server.ClassPlain:  {Name: string(server.ClassPlain), Rate: rate(r.PlainRate), Burst: r.PlainBurst},
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -23,6 +24,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/sealocr/sealocr/sidecar/internal/clientip"
+	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
 )
 
@@ -40,13 +43,34 @@ const (
 	// TLSModeLocal serves a certificate for localhost signed by a local CA
 	// kept in state_dir (see package localtls).
 	TLSModeLocal = "local"
+	// TLSModeFiles serves tls.cert_file and tls.key_file, reloaded when
+	// they change.
+	TLSModeFiles = "files"
+	// TLSModeACME obtains public certificates from an ACME CA (Let's
+	// Encrypt by default) for tls.acme.domains.
+	TLSModeACME = "acme"
 )
+
+// Off is the value that turns http_listen off.
+const Off = "off"
 
 // Config is the sidecar's configuration. The YAML key of each field is in
 // its tag; configs/sidecar.yaml documents every key at its default.
 type Config struct {
-	// Listen is the TLS address clients connect to.
+	// Listen is the TLS address clients connect to. Empty means
+	// 127.0.0.1:8443 in local mode and :443 in the acme and files modes.
 	Listen string `yaml:"listen"`
+	// HTTPListen is the plain-HTTP address that answers ACME HTTP-01
+	// challenges and redirects everything else to HTTPS; "off" turns it
+	// off. Empty means :80 in acme mode and off otherwise.
+	HTTPListen string `yaml:"http_listen"`
+	// TrustedProxies are the addresses or CIDR prefixes of proxies (load
+	// balancers) whose X-Forwarded-For and PROXY protocol headers are
+	// believed.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// ProxyProtocol requires a PROXY protocol header (v1 or v2) on every
+	// connection from a trusted proxy.
+	ProxyProtocol bool `yaml:"proxy_protocol"`
 	// Upstream is the core: "http://host:port" or "unix:///path.sock".
 	Upstream string `yaml:"upstream"`
 	// UnsafeAllowRemoteUpstream permits an upstream host that is not
@@ -95,13 +119,109 @@ type Config struct {
 	LogFormat string `yaml:"log_format"`
 	// TLS configures how the sidecar gets its certificate.
 	TLS TLS `yaml:"tls"`
+	// Auth configures client authentication.
+	Auth Auth `yaml:"auth"`
+	// RateLimit configures per-client rate limits.
+	RateLimit RateLimit `yaml:"rate_limit"`
 }
 
 // TLS is the tls section of the configuration.
 type TLS struct {
-	// Mode is how the certificate is obtained. Only TLSModeLocal exists so
-	// far; "acme" and "files" are reserved.
+	// Mode is how the certificate is obtained: TLSModeLocal, TLSModeFiles
+	// or TLSModeACME. Empty means acme when acme domains or on-demand
+	// names are set, files when cert_file is set, else local.
 	Mode string `yaml:"mode"`
+	// CertFile and KeyFile are the PEM certificate chain and key of files
+	// mode.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// ACME configures acme mode.
+	ACME ACME `yaml:"acme"`
+}
+
+// ACME is the tls.acme section.
+type ACME struct {
+	// Domains are the names certificates are obtained for.
+	Domains []string `yaml:"domains"`
+	// Email is the ACME account contact; optional.
+	Email string `yaml:"email"`
+	// CA is the ACME directory URL; empty means Let's Encrypt.
+	CA string `yaml:"ca"`
+	// CARoot is a PEM file of roots trusted for the ACME server itself.
+	CARoot string `yaml:"ca_root"`
+	// Staging selects Let's Encrypt's staging directory when CA is empty.
+	Staging bool `yaml:"staging"`
+	// StorageDir keeps the account and certificates; empty means
+	// <state_dir>/acme.
+	StorageDir string `yaml:"storage_dir"`
+	// Challenges are the enabled challenge types: http-01, tls-alpn-01.
+	Challenges []string `yaml:"challenges"`
+	// OnDemandAllow lists names and "*.domain" patterns that may get a
+	// certificate on demand, during their first handshake.
+	OnDemandAllow []string `yaml:"on_demand_allow"`
+	// OnDemandAsk is a URL asked about other names (GET ?domain=NAME; 200
+	// approves).
+	OnDemandAsk string `yaml:"on_demand_ask"`
+}
+
+// Auth is the auth section.
+type Auth struct {
+	// Mode is how encrypted requests (PSK, OHTTP, legacy) treat
+	// credentials: off, optional or required.
+	Mode string `yaml:"mode"`
+	// PSK, OHTTP and Legacy override Mode for one envelope; empty
+	// inherits it.
+	PSK    string `yaml:"psk"`
+	OHTTP  string `yaml:"ohttp"`
+	Legacy string `yaml:"legacy"`
+	// Plain is the mode of the plain routes and the OHTTP key
+	// configuration.
+	Plain string `yaml:"plain"`
+	// Realm is the WWW-Authenticate realm.
+	Realm string `yaml:"realm"`
+	// JWT configures bearer JWTs.
+	JWT JWT `yaml:"jwt"`
+	// APIKeysFile is a YAML file of API key hashes.
+	APIKeysFile string `yaml:"api_keys_file"`
+}
+
+// JWT is the auth.jwt section.
+type JWT struct {
+	// Issuer, when set, must equal the iss claim.
+	Issuer string `yaml:"issuer"`
+	// Audience, when set, must contain one of the aud values.
+	Audience []string `yaml:"audience"`
+	// HS256KeyFile is a file holding the raw HS256 key (32 bytes or more).
+	HS256KeyFile string `yaml:"hs256_key_file"`
+	// PublicKeyFiles are PEM public keys: RSA (RS256), P-256 (ES256),
+	// Ed25519 (EdDSA); the kid is the file's base name without extension.
+	PublicKeyFiles []string `yaml:"public_key_files"`
+	// JWKSFile is a JSON Web Key Set file.
+	JWKSFile string `yaml:"jwks_file"`
+	// JWKSURL is a JSON Web Key Set URL, cached and refreshed.
+	JWKSURL string `yaml:"jwks_url"`
+	// JWKSRefresh is how often JWKSURL is refetched.
+	JWKSRefresh time.Duration `yaml:"jwks_refresh"`
+	// ClockSkew is the leeway on exp and nbf.
+	ClockSkew time.Duration `yaml:"clock_skew"`
+}
+
+// RateLimit is the rate_limit section.
+type RateLimit struct {
+	// Enabled turns rate limiting on.
+	Enabled bool `yaml:"enabled"`
+	// Rate and Burst are the bucket of PSK and OHTTP requests per client
+	// ("60/m": 60 per minute; s, m or h).
+	Rate  string `yaml:"rate"`
+	Burst int    `yaml:"burst"`
+	// LegacyRate and LegacyBurst are the bucket of legacy CBC requests.
+	LegacyRate  string `yaml:"legacy_rate"`
+	LegacyBurst int    `yaml:"legacy_burst"`
+	// PlainRate and PlainBurst are the bucket of plain routes.
+	PlainRate  string `yaml:"plain_rate"`
+	PlainBurst int    `yaml:"plain_burst"`
+	// MaxClients bounds the buckets kept in memory.
+	MaxClients int `yaml:"max_clients"`
 }
 
 // Flags are the command-line switches besides the configuration.
@@ -124,7 +244,6 @@ func Default(getenv func(string) string) Config {
 // defaults returns the defaults with the paths left empty.
 func defaults() Config {
 	return Config{
-		Listen:             "127.0.0.1:8443",
 		Upstream:           "http://127.0.0.1:8081",
 		LegacyPath:         "/ocr",
 		LegacyUpstreamPath: "/v1/ocr",
@@ -138,7 +257,22 @@ func defaults() Config {
 		ShutdownTimeout:    15 * time.Second,
 		LogLevel:           "info",
 		LogFormat:          "json",
-		TLS:                TLS{Mode: TLSModeLocal},
+		TLS: TLS{ACME: ACME{
+			Challenges: []string{"http-01", "tls-alpn-01"},
+		}},
+		Auth: Auth{
+			Mode:  "off",
+			Plain: "off",
+			Realm: "sealocr",
+			JWT:   JWT{JWKSRefresh: 10 * time.Minute, ClockSkew: 30 * time.Second},
+		},
+		RateLimit: RateLimit{
+			Enabled: true,
+			Rate:    "60/m", Burst: 60,
+			LegacyRate: "10/m", LegacyBurst: 10,
+			PlainRate: "600/m", PlainBurst: 200,
+			MaxClients: 100_000,
+		},
 	}
 }
 
@@ -154,8 +288,37 @@ func DefaultStateDir(getenv func(string) string) string {
 	return ""
 }
 
-// resolvePaths expands "~/" and fills the empty paths with their defaults.
+// resolvePaths expands "~/" and fills the empty paths, the TLS mode and the
+// listen addresses with their defaults.
 func (c *Config) resolvePaths(getenv func(string) string) {
+	if c.TLS.Mode == "" {
+		switch {
+		case len(c.TLS.ACME.Domains) > 0 || len(c.TLS.ACME.OnDemandAllow) > 0 || c.TLS.ACME.OnDemandAsk != "":
+			c.TLS.Mode = TLSModeACME
+		case c.TLS.CertFile != "":
+			c.TLS.Mode = TLSModeFiles
+		default:
+			c.TLS.Mode = TLSModeLocal
+		}
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8443"
+		if c.TLS.Mode != TLSModeLocal {
+			c.Listen = ":443"
+		}
+	}
+	if c.HTTPListen == "" {
+		c.HTTPListen = Off
+		if c.TLS.Mode == TLSModeACME {
+			c.HTTPListen = ":80"
+		}
+	}
+	for _, p := range []*string{&c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ACME.CARoot, &c.Auth.JWT.HS256KeyFile, &c.Auth.JWT.JWKSFile, &c.Auth.APIKeysFile} {
+		*p = expandHome(*p, getenv)
+	}
+	for i := range c.Auth.JWT.PublicKeyFiles {
+		c.Auth.JWT.PublicKeyFiles[i] = expandHome(c.Auth.JWT.PublicKeyFiles[i], getenv)
+	}
 	c.StateDir = expandHome(c.StateDir, getenv)
 	if c.StateDir == "" {
 		c.StateDir = DefaultStateDir(getenv)
@@ -163,6 +326,18 @@ func (c *Config) resolvePaths(getenv func(string) string) {
 	c.KeysFile = expandHome(c.KeysFile, getenv)
 	if c.KeysFile == "" && c.StateDir != "" {
 		c.KeysFile = filepath.Join(c.StateDir, "keys.yaml")
+	}
+	// An empty list is the same as none: keep one form so configurations
+	// compare equal whichever way they were written.
+	for _, l := range []*[]string{&c.TrustedProxies, &c.TLS.ACME.Domains, &c.TLS.ACME.Challenges,
+		&c.TLS.ACME.OnDemandAllow, &c.Auth.JWT.Audience, &c.Auth.JWT.PublicKeyFiles} {
+		if len(*l) == 0 {
+			*l = nil
+		}
+	}
+	c.TLS.ACME.StorageDir = expandHome(c.TLS.ACME.StorageDir, getenv)
+	if c.TLS.ACME.StorageDir == "" && c.StateDir != "" {
+		c.TLS.ACME.StorageDir = filepath.Join(c.StateDir, "acme")
 	}
 }
 
@@ -205,6 +380,51 @@ var env = []struct {
 	{"SEALOCR_LOG_LEVEL", func(c *Config, v string) error { c.LogLevel = v; return nil }},
 	{"SEALOCR_LOG_FORMAT", func(c *Config, v string) error { c.LogFormat = v; return nil }},
 	{"SEALOCR_TLS_MODE", func(c *Config, v string) error { c.TLS.Mode = v; return nil }},
+	{"SEALOCR_HTTP_LISTEN", func(c *Config, v string) error { c.HTTPListen = v; return nil }},
+	{"SEALOCR_TRUSTED_PROXIES", func(c *Config, v string) error { c.TrustedProxies = splitList(v); return nil }},
+	{"SEALOCR_PROXY_PROTOCOL", func(c *Config, v string) error { return setBool(&c.ProxyProtocol, v) }},
+	{"SEALOCR_TLS_CERT", func(c *Config, v string) error { c.TLS.CertFile = v; return nil }},
+	{"SEALOCR_TLS_KEY", func(c *Config, v string) error { c.TLS.KeyFile = v; return nil }},
+	{"SEALOCR_DOMAINS", func(c *Config, v string) error { c.TLS.ACME.Domains = splitList(v); return nil }},
+	{"SEALOCR_ACME_EMAIL", func(c *Config, v string) error { c.TLS.ACME.Email = v; return nil }},
+	{"SEALOCR_ACME_CA", func(c *Config, v string) error { c.TLS.ACME.CA = v; return nil }},
+	{"SEALOCR_ACME_CA_ROOT", func(c *Config, v string) error { c.TLS.ACME.CARoot = v; return nil }},
+	{"SEALOCR_ACME_STAGING", func(c *Config, v string) error { return setBool(&c.TLS.ACME.Staging, v) }},
+	{"SEALOCR_ACME_STORAGE_DIR", func(c *Config, v string) error { c.TLS.ACME.StorageDir = v; return nil }},
+	{"SEALOCR_ACME_CHALLENGES", func(c *Config, v string) error { c.TLS.ACME.Challenges = splitList(v); return nil }},
+	{"SEALOCR_ACME_ON_DEMAND_ALLOW", func(c *Config, v string) error { c.TLS.ACME.OnDemandAllow = splitList(v); return nil }},
+	{"SEALOCR_ACME_ON_DEMAND_ASK", func(c *Config, v string) error { c.TLS.ACME.OnDemandAsk = v; return nil }},
+	{"SEALOCR_AUTH", func(c *Config, v string) error { c.Auth.Mode = v; return nil }},
+	{"SEALOCR_AUTH_JWT_ISSUER", func(c *Config, v string) error { c.Auth.JWT.Issuer = v; return nil }},
+	{"SEALOCR_AUTH_JWT_AUDIENCE", func(c *Config, v string) error { c.Auth.JWT.Audience = splitList(v); return nil }},
+	{"SEALOCR_AUTH_JWT_HS256_KEY_FILE", func(c *Config, v string) error { c.Auth.JWT.HS256KeyFile = v; return nil }},
+	{"SEALOCR_AUTH_JWT_PUBLIC_KEY_FILES", func(c *Config, v string) error { c.Auth.JWT.PublicKeyFiles = splitList(v); return nil }},
+	{"SEALOCR_AUTH_JWKS_FILE", func(c *Config, v string) error { c.Auth.JWT.JWKSFile = v; return nil }},
+	{"SEALOCR_AUTH_JWKS_URL", func(c *Config, v string) error { c.Auth.JWT.JWKSURL = v; return nil }},
+	{"SEALOCR_AUTH_API_KEYS_FILE", func(c *Config, v string) error { c.Auth.APIKeysFile = v; return nil }},
+	{"SEALOCR_RATE_LIMIT", func(c *Config, v string) error {
+		// "off" turns rate limiting off; a rate ("120/m") sets the PSK and
+		// OHTTP rate and turns it on.
+		if strings.TrimSpace(v) == Off {
+			c.RateLimit.Enabled = false
+			return nil
+		}
+		c.RateLimit.Enabled, c.RateLimit.Rate = true, strings.TrimSpace(v)
+		return nil
+	}},
+	{"SEALOCR_RATE_LIMIT_BURST", func(c *Config, v string) error { return setInt(&c.RateLimit.Burst, v) }},
+	{"SEALOCR_LEGACY_RATE_LIMIT", func(c *Config, v string) error { c.RateLimit.LegacyRate = v; return nil }},
+}
+
+// splitList splits a comma-separated list, dropping empty entries.
+func splitList(v string) []string {
+	out := []string{}
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // EnvVars returns the names of the environment variables Load reads, besides
@@ -275,7 +495,11 @@ func Load(args []string, getenv func(string) string) (Config, Flags, error) {
 	fs := flag.NewFlagSet("sidecar", flag.ContinueOnError)
 	fs.StringVar(&fl.ConfigFile, "config", getenv(ConfigEnv), "YAML configuration file (env "+ConfigEnv+")")
 	var fc Config // flag values; only the flags that were set are applied
-	fs.StringVar(&fc.Listen, "listen", "", "TLS listen address (env SEALOCR_LISTEN, default "+c.Listen+")")
+	fs.StringVar(&fc.Listen, "listen", "", "TLS listen address (env SEALOCR_LISTEN, default 127.0.0.1:8443 in local mode, :443 otherwise)")
+	fs.StringVar(&fc.HTTPListen, "http-listen", "", "plain-HTTP address for ACME HTTP-01 and redirects, \"off\" for none (env SEALOCR_HTTP_LISTEN, default :80 in acme mode, off otherwise)")
+	fs.StringVar(&fc.TLS.Mode, "tls-mode", "", "local|files|acme (env SEALOCR_TLS_MODE, default acme when domains are set, files when a certificate file is set, else local)")
+	var domains string
+	fs.StringVar(&domains, "domains", "", "comma-separated names for ACME certificates (env SEALOCR_DOMAINS)")
 	fs.StringVar(&fc.Upstream, "upstream", "", "core URL, http://host:port or unix:///path.sock (env SEALOCR_UPSTREAM, default "+c.Upstream+")")
 	fs.BoolVar(&fc.UnsafeAllowRemoteUpstream, "unsafe-allow-remote-upstream", false, "allow an upstream that is not loopback (env SEALOCR_UNSAFE_ALLOW_REMOTE_UPSTREAM)")
 	fs.StringVar(&fc.StateDir, "state-dir", "", "state folder (env SEALOCR_STATE_DIR, default $XDG_STATE_HOME/sealocr or ~/.local/state/sealocr)")
@@ -312,6 +536,12 @@ func Load(args []string, getenv func(string) string) (Config, Flags, error) {
 		switch f.Name {
 		case "listen":
 			c.Listen = fc.Listen
+		case "http-listen":
+			c.HTTPListen = fc.HTTPListen
+		case "tls-mode":
+			c.TLS.Mode = fc.TLS.Mode
+		case "domains":
+			c.TLS.ACME.Domains = splitList(domains)
 		case "upstream":
 			c.Upstream = fc.Upstream
 		case "unsafe-allow-remote-upstream":
@@ -431,14 +661,169 @@ func (c Config) Validate() error {
 	default:
 		add("log_format %q: want json or console", c.LogFormat)
 	}
-	switch c.TLS.Mode {
-	case TLSModeLocal:
-	case "acme", "files":
-		add("tls.mode %q is not implemented yet; want %q", c.TLS.Mode, TLSModeLocal)
-	default:
-		add("tls.mode %q: want %q", c.TLS.Mode, TLSModeLocal)
+	c.validateTLS(add)
+	c.validateAuth(add)
+	c.validateRateLimit(add)
+	if _, err := clientip.New(c.TrustedProxies); err != nil {
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			add("trusted_proxies: %v", e)
+		}
+	}
+	if c.ProxyProtocol && len(c.TrustedProxies) == 0 {
+		add("proxy_protocol is on but trusted_proxies is empty: PROXY headers are read only from trusted proxies")
 	}
 	return errors.Join(errs...)
+}
+
+func (c Config) validateTLS(add func(string, ...any)) {
+	if c.HTTPListen != Off {
+		if err := checkAddr(c.HTTPListen); err != nil {
+			add("http_listen %q: %v (or %q)", c.HTTPListen, err, Off)
+		} else if c.HTTPListen == c.Listen || c.HTTPListen == c.MetricsListen {
+			add("http_listen %q is also used by listen or metrics_listen", c.HTTPListen)
+		}
+	}
+	a := c.TLS.ACME
+	switch c.TLS.Mode {
+	case TLSModeLocal:
+	case TLSModeFiles:
+		if c.TLS.CertFile == "" || c.TLS.KeyFile == "" {
+			add("tls.mode files needs tls.cert_file and tls.key_file (env SEALOCR_TLS_CERT, SEALOCR_TLS_KEY)")
+		}
+	case TLSModeACME:
+		if len(a.Domains) == 0 && len(a.OnDemandAllow) == 0 && a.OnDemandAsk == "" {
+			add("tls.mode acme needs tls.acme.domains (env SEALOCR_DOMAINS) or an on-demand decision")
+		}
+		for _, d := range a.Domains {
+			if !validDomain(d) {
+				add("tls.acme.domains: %q is not a DNS name", d)
+			}
+		}
+		for _, d := range a.OnDemandAllow {
+			if !validDomain(strings.TrimPrefix(d, "*.")) {
+				add("tls.acme.on_demand_allow: %q is not a DNS name or *.name pattern", d)
+			}
+		}
+		if a.OnDemandAsk != "" && !httpURL(a.OnDemandAsk) {
+			add("tls.acme.on_demand_ask %q: want an http(s) URL", a.OnDemandAsk)
+		}
+		if a.CA != "" && !httpURL(a.CA) {
+			add("tls.acme.ca %q: want an http(s) directory URL", a.CA)
+		}
+		if a.CA != "" && a.Staging {
+			add("tls.acme.staging selects Let's Encrypt staging and cannot be combined with tls.acme.ca")
+		}
+		if !filepath.IsAbs(a.StorageDir) {
+			add("tls.acme.storage_dir %q is not an absolute path", a.StorageDir)
+		}
+		if len(a.Challenges) == 0 {
+			add("tls.acme.challenges is empty: want http-01, tls-alpn-01 or both")
+		}
+		for _, ch := range a.Challenges {
+			switch ch {
+			case "http-01":
+				if c.HTTPListen == Off {
+					add("tls.acme.challenges has http-01 but http_listen is off")
+				}
+			case "tls-alpn-01":
+			default:
+				add("tls.acme.challenges: %q: want http-01 or tls-alpn-01", ch)
+			}
+		}
+	default:
+		add("tls.mode %q: want %s, %s or %s", c.TLS.Mode, TLSModeLocal, TLSModeFiles, TLSModeACME)
+	}
+	for name, p := range map[string]string{"tls.cert_file": c.TLS.CertFile, "tls.key_file": c.TLS.KeyFile, "tls.acme.ca_root": a.CARoot} {
+		if p != "" && !filepath.IsAbs(p) {
+			add("%s %q is not an absolute path", name, p)
+		}
+	}
+}
+
+func (c Config) validateAuth(add func(string, ...any)) {
+	a := c.Auth
+	anyOn := false
+	for _, m := range []struct{ key, v string }{{"auth.mode", a.Mode}, {"auth.psk", a.PSK}, {"auth.ohttp", a.OHTTP}, {"auth.legacy", a.Legacy}, {"auth.plain", a.Plain}} {
+		switch m.v {
+		case "":
+			if m.key == "auth.mode" || m.key == "auth.plain" {
+				add("%s is empty: want off, optional or required", m.key)
+			}
+		case "off":
+		case "optional", "required":
+			anyOn = true
+		default:
+			add("%s %q: want off, optional or required", m.key, m.v)
+		}
+	}
+	j := a.JWT
+	sources := j.HS256KeyFile != "" || len(j.PublicKeyFiles) > 0 || j.JWKSFile != "" || j.JWKSURL != "" || a.APIKeysFile != ""
+	if anyOn && !sources {
+		add("auth is on but no credential source is set: set auth.jwt (a key file, public keys or a JWKS) or auth.api_keys_file")
+	}
+	for _, p := range append([]string{j.HS256KeyFile, j.JWKSFile, a.APIKeysFile}, j.PublicKeyFiles...) {
+		if p != "" && !filepath.IsAbs(p) {
+			add("auth: key file %q is not an absolute path", p)
+		}
+	}
+	if j.JWKSURL != "" {
+		u, err := url.Parse(j.JWKSURL)
+		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && upstream.IsLoopback(u.Hostname()))) {
+			add("auth.jwt.jwks_url %q: want an https URL (http only on loopback)", j.JWKSURL)
+		}
+	}
+	if j.JWKSRefresh < time.Minute || j.JWKSRefresh > 24*time.Hour {
+		add("auth.jwt.jwks_refresh %s out of range 1m..24h", j.JWKSRefresh)
+	}
+	if j.ClockSkew < 0 || j.ClockSkew > 5*time.Minute {
+		add("auth.jwt.clock_skew %s out of range 0..5m", j.ClockSkew)
+	}
+	if a.Realm == "" || strings.ContainsAny(a.Realm, "\"\\\r\n") {
+		add("auth.realm %q: want a non-empty name without quotes or backslashes", a.Realm)
+	}
+}
+
+func (c Config) validateRateLimit(add func(string, ...any)) {
+	r := c.RateLimit
+	for _, b := range []struct {
+		key, rate string
+		burst     int
+	}{{"rate_limit.rate", r.Rate, r.Burst}, {"rate_limit.legacy_rate", r.LegacyRate, r.LegacyBurst}, {"rate_limit.plain_rate", r.PlainRate, r.PlainBurst}} {
+		if _, err := ratelimit.ParseRate(b.rate); err != nil {
+			add("%s: %v", b.key, err)
+		}
+		if b.burst < 1 || b.burst > 1_000_000 {
+			add("%s burst %d out of range 1..1000000", b.key, b.burst)
+		}
+	}
+	if r.MaxClients < 1 || r.MaxClients > 10_000_000 {
+		add("rate_limit.max_clients %d out of range 1..10000000", r.MaxClients)
+	}
+}
+
+// validDomain reports whether d is a DNS name of two or more labels (an
+// ACME CA issues nothing for a single label).
+func validDomain(d string) bool {
+	if len(d) > 253 || !strings.Contains(d, ".") {
+		return false
+	}
+	for _, l := range strings.Split(d, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(l); i++ {
+			ch := l[i]
+			if !('a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z' || '0' <= ch && ch <= '9' || ch == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
 }
 
 // checkAddr checks a host:port listen address; the host may be empty (all
@@ -482,7 +867,13 @@ func (c Config) Routes() []Route {
 // might carry them.
 func (c Config) Redacted() string {
 	c.Upstream = upstream.RedactURL(c.Upstream)
-	c.PlainRoutes = append([]string{}, c.PlainRoutes...) // "[]" rather than "null"
+	// "[]" rather than "null" for every list.
+	for _, l := range []*[]string{&c.PlainRoutes, &c.TrustedProxies, &c.TLS.ACME.Domains, &c.TLS.ACME.Challenges,
+		&c.TLS.ACME.OnDemandAllow, &c.Auth.JWT.Audience, &c.Auth.JWT.PublicKeyFiles} {
+		*l = append([]string{}, (*l)...)
+	}
+	c.Auth.JWT.JWKSURL = upstream.RedactURL(c.Auth.JWT.JWKSURL)
+	c.TLS.ACME.OnDemandAsk = upstream.RedactURL(c.TLS.ACME.OnDemandAsk)
 	b, err := yaml.Marshal(c)
 	if err != nil { // cannot happen for this type
 		return "# configuration could not be shown\n"

@@ -56,7 +56,14 @@ func TestDefaults(t *testing.T) {
 		ShutdownTimeout:    15 * time.Second,
 		LogLevel:           "info",
 		LogFormat:          "json",
-		TLS:                TLS{Mode: "local"},
+		HTTPListen:         "off",
+		TLS: TLS{Mode: "local", ACME: ACME{
+			StorageDir: "/home/u/.local/state/sealocr/acme",
+			Challenges: []string{"http-01", "tls-alpn-01"},
+		}},
+		Auth: Auth{Mode: "off", Plain: "off", Realm: "sealocr", JWT: JWT{JWKSRefresh: 10 * time.Minute, ClockSkew: 30 * time.Second}},
+		RateLimit: RateLimit{Enabled: true, Rate: "60/m", Burst: 60, LegacyRate: "10/m", LegacyBurst: 10,
+			PlainRate: "600/m", PlainBurst: 200, MaxClients: 100000},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load defaults:\n got %+v\nwant %+v", c, want)
@@ -178,6 +185,31 @@ func TestEveryEnvAndFlag(t *testing.T) {
 		"SEALOCR_LOG_LEVEL":                    "warn",
 		"SEALOCR_LOG_FORMAT":                   "console",
 		"SEALOCR_TLS_MODE":                     "local",
+		"SEALOCR_HTTP_LISTEN":                  "127.0.0.1:8080",
+		"SEALOCR_TRUSTED_PROXIES":              "10.0.0.0/8, 192.0.2.1",
+		"SEALOCR_PROXY_PROTOCOL":               "true",
+		"SEALOCR_TLS_CERT":                     "/tls/cert.pem",
+		"SEALOCR_TLS_KEY":                      "/tls/key.pem",
+		"SEALOCR_DOMAINS":                      "ocr.example.com,b.example.com",
+		"SEALOCR_ACME_EMAIL":                   "ops@example.com",
+		"SEALOCR_ACME_CA":                      "https://acme.example/dir",
+		"SEALOCR_ACME_CA_ROOT":                 "/acme-root.pem",
+		"SEALOCR_ACME_STAGING":                 "true",
+		"SEALOCR_ACME_STORAGE_DIR":             "/certs",
+		"SEALOCR_ACME_CHALLENGES":              "tls-alpn-01",
+		"SEALOCR_ACME_ON_DEMAND_ALLOW":         "*.c.example.com",
+		"SEALOCR_ACME_ON_DEMAND_ASK":           "http://127.0.0.1:9/ask",
+		"SEALOCR_AUTH":                         "required",
+		"SEALOCR_AUTH_JWT_ISSUER":              "https://idp.example",
+		"SEALOCR_AUTH_JWT_AUDIENCE":            "sealocr",
+		"SEALOCR_AUTH_JWT_HS256_KEY_FILE":      "/k/hs.key",
+		"SEALOCR_AUTH_JWT_PUBLIC_KEY_FILES":    "/k/a.pem,/k/b.pem",
+		"SEALOCR_AUTH_JWKS_FILE":               "/k/jwks.json",
+		"SEALOCR_AUTH_JWKS_URL":                "https://idp.example/jwks",
+		"SEALOCR_AUTH_API_KEYS_FILE":           "/k/api.yaml",
+		"SEALOCR_RATE_LIMIT":                   "120/m",
+		"SEALOCR_RATE_LIMIT_BURST":             "30",
+		"SEALOCR_LEGACY_RATE_LIMIT":            "5/m",
 	}
 	c, _ := load(t, nil, envMap(env))
 	want := Default(home)
@@ -188,6 +220,18 @@ func TestEveryEnvAndFlag(t *testing.T) {
 	want.ReplayCacheSize, want.PlainRoutes = 99, []string{"GET /a", "HEAD /b/*"}
 	want.MetricsListen, want.UnsafeAllowRemoteMetrics, want.ShutdownTimeout = "127.0.0.1:9555", true, 2*time.Second
 	want.LogLevel, want.LogFormat = "warn", "console"
+	want.HTTPListen, want.TrustedProxies, want.ProxyProtocol = "127.0.0.1:8080", []string{"10.0.0.0/8", "192.0.2.1"}, true
+	want.TLS = TLS{Mode: "local", CertFile: "/tls/cert.pem", KeyFile: "/tls/key.pem", ACME: ACME{
+		Domains: []string{"ocr.example.com", "b.example.com"}, Email: "ops@example.com", CA: "https://acme.example/dir",
+		CARoot: "/acme-root.pem", Staging: true, StorageDir: "/certs", Challenges: []string{"tls-alpn-01"},
+		OnDemandAllow: []string{"*.c.example.com"}, OnDemandAsk: "http://127.0.0.1:9/ask",
+	}}
+	want.Auth.Mode = "required"
+	want.Auth.JWT = JWT{Issuer: "https://idp.example", Audience: []string{"sealocr"}, HS256KeyFile: "/k/hs.key",
+		PublicKeyFiles: []string{"/k/a.pem", "/k/b.pem"}, JWKSFile: "/k/jwks.json", JWKSURL: "https://idp.example/jwks",
+		JWKSRefresh: 10 * time.Minute, ClockSkew: 30 * time.Second}
+	want.Auth.APIKeysFile = "/k/api.yaml"
+	want.RateLimit.Rate, want.RateLimit.Burst, want.RateLimit.LegacyRate = "120/m", 30, "5/m"
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("env:\n got %+v\nwant %+v", c, want)
 	}
@@ -286,7 +330,12 @@ func TestValidateReportsEverything(t *testing.T) {
 	c.ShutdownTimeout = time.Hour
 	c.LogLevel = "verbose"
 	c.LogFormat = "xml"
-	c.TLS.Mode = "acme"
+	c.TLS.Mode = "bogus"
+	c.HTTPListen = "nope"
+	c.TrustedProxies = []string{"proxy.example"}
+	c.Auth.Mode = "on"
+	c.RateLimit.Rate = "fast"
+	c.RateLimit.MaxClients = 0
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("Validate succeeded")
@@ -296,7 +345,7 @@ func TestValidateReportsEverything(t *testing.T) {
 		"legacy_path", "legacy_upstream_path", "max_body_bytes", "upstream_timeout", "max_concurrent",
 		"replay_window", "replay_cache_size", `"POST /v1/ocr"`, `"GET /a" listed twice`, `"GET /../x"`,
 		`"GET"`, "metrics_listen", "unsafe_allow_remote_metrics", "shutdown_timeout", "log_level", "log_format",
-		`tls.mode "acme" is not implemented`,
+		`tls.mode "bogus"`, `http_listen "nope"`, `trusted_proxies`, `auth.mode "on"`, `rate_limit.rate`, `rate_limit.max_clients`,
 	} {
 		t.Run(w, func(t *testing.T) {
 			if !strings.Contains(err.Error(), w) {
@@ -304,8 +353,8 @@ func TestValidateReportsEverything(t *testing.T) {
 			}
 		})
 	}
-	if n := strings.Count(err.Error(), "\n") + 1; n != 20 {
-		t.Errorf("%d problems reported, want 20:\n%v", n, err)
+	if n := strings.Count(err.Error(), "\n") + 1; n != 25 {
+		t.Errorf("%d problems reported, want 25:\n%v", n, err)
 	}
 }
 
@@ -451,6 +500,7 @@ func TestRedacted(t *testing.T) {
 		if err := dec.Decode(&back); err != nil {
 			t.Fatal(err)
 		}
+		back.resolvePaths(envMap(nil)) // normalises the empty lists
 		if !reflect.DeepEqual(back, c) {
 			t.Errorf("dump does not load back:\n got %+v\nwant %+v", back, c)
 		}
@@ -564,5 +614,94 @@ func TestDumpIsYAML(t *testing.T) {
 	}
 	if bytes.Contains([]byte(out), []byte("null")) {
 		t.Errorf("dump holds null:\n%s", out)
+	}
+}
+
+func TestTLSModeResolution(t *testing.T) {
+	for _, tc := range []struct {
+		name                     string
+		env                      map[string]string
+		mode, listen, httpListen string
+		problem                  string
+	}{
+		{"default", nil, "local", "127.0.0.1:8443", "off", ""},
+		{"domains alone mean acme", map[string]string{"SEALOCR_DOMAINS": "ocr.example.com"}, "acme", ":443", ":80", ""},
+		{"on-demand alone means acme", map[string]string{"SEALOCR_ACME_ON_DEMAND_ALLOW": "*.example.com"}, "acme", ":443", ":80", ""},
+		{"certificate file means files", map[string]string{"SEALOCR_TLS_CERT": "/c.pem", "SEALOCR_TLS_KEY": "/k.pem"}, "files", ":443", "off", ""},
+		{"explicit listen kept", map[string]string{"SEALOCR_DOMAINS": "ocr.example.com", "SEALOCR_LISTEN": ":8443", "SEALOCR_HTTP_LISTEN": ":8080"}, "acme", ":8443", ":8080", ""},
+		{"explicit mode wins", map[string]string{"SEALOCR_TLS_MODE": "local", "SEALOCR_DOMAINS": "ocr.example.com"}, "local", "127.0.0.1:8443", "off", ""},
+		{"acme without domains", map[string]string{"SEALOCR_TLS_MODE": "acme"}, "acme", ":443", ":80", "needs tls.acme.domains"},
+		{"files without key", map[string]string{"SEALOCR_TLS_CERT": "/c.pem"}, "files", ":443", "off", "needs tls.cert_file and tls.key_file"},
+		{"bad domain", map[string]string{"SEALOCR_DOMAINS": "localhost"}, "acme", ":443", ":80", `"localhost" is not a DNS name`},
+		{"http-01 without listener", map[string]string{"SEALOCR_DOMAINS": "a.example.com", "SEALOCR_HTTP_LISTEN": "off"}, "acme", ":443", "off", "http_listen is off"},
+		{"tls-alpn-01 only", map[string]string{"SEALOCR_DOMAINS": "a.example.com", "SEALOCR_HTTP_LISTEN": "off", "SEALOCR_ACME_CHALLENGES": "tls-alpn-01"}, "acme", ":443", "off", ""},
+		{"staging and ca", map[string]string{"SEALOCR_DOMAINS": "a.example.com", "SEALOCR_ACME_STAGING": "1", "SEALOCR_ACME_CA": "https://ca.example/dir"}, "acme", ":443", ":80", "cannot be combined"},
+		{"relative root", map[string]string{"SEALOCR_DOMAINS": "a.example.com", "SEALOCR_ACME_CA_ROOT": "root.pem"}, "acme", ":443", ":80", "ca_root"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"HOME": "/home/u"}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			c, _ := load(t, nil, envMap(env))
+			if c.TLS.Mode != tc.mode || c.Listen != tc.listen || c.HTTPListen != tc.httpListen {
+				t.Errorf("mode %q listen %q http_listen %q", c.TLS.Mode, c.Listen, c.HTTPListen)
+			}
+			err := c.Validate()
+			if tc.problem == "" && err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+			if tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)) {
+				t.Errorf("Validate = %v, want %q", err, tc.problem)
+			}
+		})
+	}
+	c := Default(home)
+	if c.TLS.ACME.StorageDir != "/home/u/.local/state/sealocr/acme" {
+		t.Errorf("storage dir %q", c.TLS.ACME.StorageDir)
+	}
+}
+
+func TestAuthAndRateLimitValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		problem string
+	}{
+		{"auth required without sources", map[string]string{"SEALOCR_AUTH": "required"}, "no credential source"},
+		{"auth required with api keys", map[string]string{"SEALOCR_AUTH": "required", "SEALOCR_AUTH_API_KEYS_FILE": "/k.yaml"}, ""},
+		{"auth relative key file", map[string]string{"SEALOCR_AUTH": "optional", "SEALOCR_AUTH_API_KEYS_FILE": "k.yaml"}, "not an absolute path"},
+		{"jwks over http", map[string]string{"SEALOCR_AUTH": "required", "SEALOCR_AUTH_JWKS_URL": "http://idp.example/jwks"}, "want an https URL"},
+		{"jwks over http on loopback", map[string]string{"SEALOCR_AUTH": "required", "SEALOCR_AUTH_JWKS_URL": "http://127.0.0.1:9/jwks"}, ""},
+		{"rate off", map[string]string{"SEALOCR_RATE_LIMIT": "off"}, ""},
+		{"rate set", map[string]string{"SEALOCR_RATE_LIMIT": "10/s", "SEALOCR_RATE_LIMIT_BURST": "100"}, ""},
+		{"rate bad", map[string]string{"SEALOCR_RATE_LIMIT": "lots"}, "rate_limit.rate"},
+		{"burst bad", map[string]string{"SEALOCR_RATE_LIMIT_BURST": "0"}, "burst 0"},
+		{"legacy rate bad", map[string]string{"SEALOCR_LEGACY_RATE_LIMIT": "1/d"}, "rate_limit.legacy_rate"},
+		{"trusted proxies", map[string]string{"SEALOCR_TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8", "SEALOCR_PROXY_PROTOCOL": "true"}, ""},
+		{"proxy protocol without proxies", map[string]string{"SEALOCR_PROXY_PROTOCOL": "true"}, "trusted_proxies is empty"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"HOME": "/home/u"}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			c, _ := load(t, nil, envMap(env))
+			err := c.Validate()
+			if tc.problem == "" && err != nil {
+				t.Errorf("Validate: %v", err)
+			}
+			if tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)) {
+				t.Errorf("Validate = %v, want %q", err, tc.problem)
+			}
+		})
+	}
+	c, _ := load(t, nil, envMap(map[string]string{"HOME": "/h", "SEALOCR_RATE_LIMIT": "off"}))
+	if c.RateLimit.Enabled {
+		t.Error("SEALOCR_RATE_LIMIT=off left rate limiting on")
+	}
+	c, _ = load(t, []string{"--tls-mode", "acme", "--domains", "a.example.com,b.example.com", "--http-listen", ":8080"}, home)
+	if c.TLS.Mode != "acme" || len(c.TLS.ACME.Domains) != 2 || c.HTTPListen != ":8080" || c.Listen != ":443" {
+		t.Errorf("flags: %+v", c)
 	}
 }

@@ -58,6 +58,13 @@ type Options struct {
 	// Plain reports whether an unencrypted request may be proxied as is.
 	Plain func(method, path string) bool
 
+	// Authorize, if set, is called with the headers of each decapsulated
+	// OHTTP inner request before it is forwarded: credentials may travel
+	// inside the encrypted request. An error refuses the request with an
+	// encapsulated 401; if the error has a method Challenge() string, its
+	// result is the inner response's WWW-Authenticate field.
+	Authorize func(ctx context.Context, header http.Header) (identity string, err error)
+
 	Logger   *zap.Logger
 	Registry prometheus.Registerer
 	Now      func() time.Time
@@ -280,6 +287,9 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		g.requests.WithLabelValues("ohttp", "refused").Inc()
 		res = fixedResponse(http.StatusBadRequest, msgCannotOpen)
 	default:
+		if res = g.authorizeInner(r.Context(), breq.Header); res != nil {
+			break
+		}
 		ct := ""
 		for _, f := range breq.Header {
 			if strings.EqualFold(f.Name, "content-type") {
@@ -295,6 +305,9 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	if id := res.Header.Get(upstream.RequestIDHeader); id != "" {
 		bres.Header = append(bres.Header, bhttp.Field{Name: "x-request-id", Value: id})
 	}
+	if c := res.Header.Get("WWW-Authenticate"); c != "" && res.Status == http.StatusUnauthorized {
+		bres.Header = append(bres.Header, bhttp.Field{Name: "www-authenticate", Value: c})
+	}
 	bres.Content = res.Body
 	enc, err := bres.MarshalBinary()
 	if err == nil {
@@ -309,6 +322,39 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(enc)
+}
+
+// msgUnauthorized is the inner answer to an OHTTP request refused by
+// Options.Authorize.
+const msgUnauthorized = `{"error":{"code":"unauthorized","message":"valid credentials are required"}}`
+
+// authorizeInner runs Options.Authorize on the inner request's fields; it
+// returns nil to go on, or the 401 answer to encapsulate.
+func (g *Gateway) authorizeInner(ctx context.Context, fields []bhttp.Field) *upstream.Response {
+	if g.o.Authorize == nil {
+		return nil
+	}
+	h := make(http.Header, len(fields))
+	for _, f := range fields {
+		h.Add(f.Name, f.Value)
+	}
+	id, err := g.o.Authorize(ctx, h)
+	if err == nil {
+		if id != "" {
+			g.log.Debug("ohttp inner request authorized", logging.Subject(id))
+		}
+		return nil
+	}
+	g.requests.WithLabelValues("ohttp", "unauthorized").Inc()
+	g.log.Info("ohttp inner request unauthorized", zap.Error(err))
+	res := fixedResponse(http.StatusUnauthorized, msgUnauthorized)
+	challenge := "Bearer"
+	var c interface{ Challenge() string }
+	if errors.As(err, &c) {
+		challenge = c.Challenge()
+	}
+	res.Header.Set("WWW-Authenticate", challenge)
+	return res
 }
 
 func fixedResponse(status int, body string) *upstream.Response {

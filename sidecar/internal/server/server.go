@@ -1,8 +1,20 @@
 // Package server assembles the sidecar's HTTP handler and servers. The
 // middleware order is fixed here, outermost first:
 //
-//	recover → request ID → access log → security headers → concurrency limit
-//	→ body limit → own routes (/healthz, /readyz) → gateway
+//	recover → request ID → access log → security headers → client IP → auth
+//	→ rate limit → concurrency limit → body limit → own routes (/healthz,
+//	/readyz) → gateway
+//
+// Each request is put in a Class (health, psk, ohttp, legacy, plain) by the
+// same rules the gateway routes by; auth modes and rate-limit policies are
+// chosen per class. Client IP comes before auth so that refusals can be
+// attributed; auth comes before rate limiting so that an authenticated
+// client is limited by identity (JWT subject, API key ID) rather than by
+// address; rate limiting comes before the concurrency limit so that one
+// client over its limit cannot take the shared in-flight slots. For OHTTP
+// the credentials may travel inside the encrypted request: a required OHTTP
+// route is only optional at this layer, and the gateway's Authorize hook
+// (see OHTTPAuthorizer) enforces it after decapsulation.
 //
 // The gateway opens the envelope and forwards to the upstream. Metrics are
 // served on a separate loopback listener, never on the public one.
@@ -10,25 +22,112 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/sealocr/sealocr/sidecar/internal/auth"
+	"github.com/sealocr/sealocr/sidecar/internal/clientip"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/gateway"
+	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
 )
+
+// Class is the kind of a request, for auth modes and rate-limit policies.
+type Class string
+
+// Classes.
+const (
+	// ClassHealth is GET /healthz and /readyz: never authenticated or
+	// rate-limited (probes).
+	ClassHealth Class = "health"
+	// ClassPSK is a PSK-sealed request.
+	ClassPSK Class = "psk"
+	// ClassOHTTP is an Oblivious HTTP request (POST to the gateway path).
+	ClassOHTTP Class = "ohttp"
+	// ClassLegacy is a legacy AES-CBC request.
+	ClassLegacy Class = "legacy"
+	// ClassPlain is everything else: plain routes, the OHTTP key
+	// configuration and requests the gateway refuses.
+	ClassPlain Class = "plain"
+)
+
+// Classifier returns the function that classifies requests by the gateway's
+// routing rules.
+func Classifier(legacyEnabled bool, legacyPath string) func(*http.Request) Class {
+	return func(r *http.Request) Class {
+		p := r.URL.Path
+		switch {
+		case (r.Method == http.MethodGet || r.Method == http.MethodHead) && (p == "/healthz" || p == "/readyz"):
+			return ClassHealth
+		case p == gateway.OHTTPPath:
+			if r.Method == http.MethodPost {
+				return ClassOHTTP
+			}
+			return ClassPlain
+		case r.Method == http.MethodPost && mediaType(r) == psk.RequestMediaType:
+			return ClassPSK
+		case legacyEnabled && r.Method == http.MethodPost && p == legacyPath:
+			return ClassLegacy
+		}
+		return ClassPlain
+	}
+}
+
+func mediaType(r *http.Request) string {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return strings.ToLower(mt)
+}
+
+// challengeError carries the WWW-Authenticate value to the gateway.
+type challengeError struct {
+	err       error
+	challenge string
+}
+
+func (e *challengeError) Error() string     { return e.err.Error() }
+func (e *challengeError) Unwrap() error     { return e.err }
+func (e *challengeError) Challenge() string { return e.challenge }
+
+// OHTTPAuthorizer returns the gateway's Authorize hook for OHTTP inner
+// requests under mode: an identity already established from the outer
+// request is kept; otherwise the inner request's credentials are checked,
+// and their absence is refused only when mode is Required.
+func OHTTPAuthorizer(a *auth.Authenticator, mode auth.Mode) func(ctx context.Context, h http.Header) (string, error) {
+	return func(ctx context.Context, h http.Header) (string, error) {
+		if mode == auth.Off || a == nil {
+			return "", nil
+		}
+		if id, ok := auth.IdentityFrom(ctx); ok {
+			return id.Key(), nil
+		}
+		id, err := a.Authenticate(ctx, h)
+		switch {
+		case err == nil:
+			return id.Key(), nil
+		case mode == auth.Optional && errors.Is(err, auth.ErrNoCredentials):
+			return "", nil
+		}
+		return "", &challengeError{err: err, challenge: a.Challenge(err)}
+	}
+}
 
 // Readiness checks what /readyz reports.
 type Readiness interface {
 	Ready(ctx context.Context) error
 }
 
-// Options configure the handler.
+// Options configure the handler. Zero values get safe defaults: no
+// trusted proxies, auth off, no rate limit.
 type Options struct {
 	Gateway       http.Handler
 	Upstream      Readiness // probed by /readyz
@@ -38,6 +137,21 @@ type Options struct {
 	HSTS          bool // send Strict-Transport-Security (on HTTPS listeners)
 	Logger        *zap.Logger
 	Registry      prometheus.Registerer
+
+	// Classify puts a request in a Class; nil means Classifier(false, "").
+	Classify func(*http.Request) Class
+	// ClientIP finds the client address; nil trusts no proxy.
+	ClientIP *clientip.Resolver
+	// Auth checks credentials under AuthModes (a missing class is
+	// auth.Off); nil turns authentication off.
+	Auth      *auth.Authenticator
+	AuthModes map[Class]auth.Mode
+	// RateStore keeps the buckets of RatePolicies (a missing class is not
+	// limited); nil turns rate limiting off.
+	RateStore    ratelimit.Store
+	RatePolicies map[Class]ratelimit.Policy
+	// Now is the rate limiter's clock; nil means time.Now.
+	Now func() time.Time
 }
 
 // Handler builds the public handler.
@@ -82,9 +196,53 @@ func Handler(o Options) http.Handler {
 	})
 	mux.Handle("/", o.Gateway)
 
+	if o.Classify == nil {
+		o.Classify = Classifier(false, "")
+	}
+	if o.ClientIP == nil {
+		o.ClientIP = &clientip.Resolver{}
+	}
+	limited := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sealocr_sidecar_rate_limited_total", Help: "Requests refused with 429, by class.",
+	}, []string{"class"})
+	if o.Registry != nil {
+		o.Registry.MustRegister(limited)
+	}
+
 	var h http.Handler = mux
 	h = bodyLimit(h, o.MaxBody)
 	h = concurrencyLimit(h, o.MaxConcurrent, inflight)
+	if o.RateStore != nil {
+		l := &ratelimit.Limiter{
+			Store: o.RateStore,
+			Policy: func(r *http.Request) (ratelimit.Policy, bool) {
+				p, ok := o.RatePolicies[o.Classify(r)]
+				return p, ok
+			},
+			Key: func(r *http.Request) string {
+				if id, ok := auth.IdentityFrom(r.Context()); ok {
+					return id.Key()
+				}
+				return clientip.Key(clientip.FromContext(r.Context()))
+			},
+			Now: o.Now,
+			OnLimited: func(r *http.Request, p ratelimit.Policy) {
+				limited.WithLabelValues(p.Name).Inc()
+			},
+		}
+		h = l.Middleware(h)
+	}
+	if o.Auth != nil {
+		h = o.Auth.Middleware(func(r *http.Request) auth.Mode {
+			c := o.Classify(r)
+			m := o.AuthModes[c]
+			if c == ClassOHTTP && m == auth.Required {
+				return auth.Optional // the inner request may carry the credentials
+			}
+			return m
+		})(h)
+	}
+	h = o.ClientIP.Middleware(h)
 	h = securityHeaders(h, o.HSTS)
 	h = accessLog(h, o.Logger, duration)
 	h = requestID(h)

@@ -1,0 +1,235 @@
+// Package auth authenticates the sidecar's clients: bearer JWTs (HS256 with a
+// key file; RS256, ES256 and EdDSA with public key files or a JWKS file or
+// URL) and API keys stored hashed in a file.
+//
+// Credentials travel in "Authorization: Bearer <token>" (a JWT, or an API
+// key when the token is not a JWT) or in "X-API-Key: <key>". Each route has
+// a Mode: off (credentials ignored), optional (checked when present) or
+// required. A refusal is a 401 with a WWW-Authenticate challenge (RFC 6750)
+// and a fixed body; the detail goes to the log, never the token itself.
+//
+// JWTs: the algorithm is pinned per key (a key is used only with its one
+// algorithm, so "none" and HS/RS confusion cannot happen); exp is required,
+// nbf, iss and aud are checked, with a small clock skew; sub is the
+// identity. Keys are chosen by the token's kid (optional when there is only
+// one key). A JWKS URL is cached, refreshed periodically and refetched
+// (rate-limited) when a token names an unknown kid, so rotated keys are
+// accepted.
+package auth
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/sealocr/sealocr/sidecar/internal/logging"
+)
+
+// Mode is how a route treats credentials.
+type Mode int
+
+// Modes.
+const (
+	// Off ignores credentials.
+	Off Mode = iota
+	// Optional checks credentials when present; requests without any are
+	// anonymous.
+	Optional
+	// Required refuses requests without valid credentials.
+	Required
+)
+
+// ParseMode parses "off", "optional" or "required".
+func ParseMode(s string) (Mode, error) {
+	switch s {
+	case "off":
+		return Off, nil
+	case "optional":
+		return Optional, nil
+	case "required":
+		return Required, nil
+	}
+	return Off, ErrBadMode
+}
+
+// String returns the mode's name.
+func (m Mode) String() string {
+	switch m {
+	case Optional:
+		return "optional"
+	case Required:
+		return "required"
+	}
+	return "off"
+}
+
+// Identity is an authenticated client.
+type Identity struct {
+	// Method is "jwt" or "api_key".
+	Method string
+	// Subject is the JWT subject or the API key's ID.
+	Subject string
+}
+
+// Key returns the rate-limiting key of the identity.
+func (id Identity) Key() string { return id.Method + ":" + id.Subject }
+
+// Options configure New.
+type Options struct {
+	// JWT configures bearer JWTs; with no key source JWTs are refused.
+	JWT JWTOptions
+	// APIKeysFile is a YAML file of API key hashes; "" accepts no API key.
+	APIKeysFile string
+	// Realm is the WWW-Authenticate realm; "" means "sealocr".
+	Realm string
+	// Logger receives refusals (never credentials); nil discards them.
+	Logger *zap.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Authenticator checks credentials.
+type Authenticator struct {
+	jwt   *jwtVerifier
+	keys  *apiKeys
+	realm string
+	log   *zap.Logger
+}
+
+// New loads the key sources, reporting every problem at once.
+func New(ctx context.Context, o Options) (*Authenticator, error) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Realm == "" {
+		o.Realm = "sealocr"
+	}
+	if o.JWT.Now == nil {
+		o.JWT.Now = o.Now
+	}
+	a := &Authenticator{realm: o.Realm, log: o.Logger}
+	var errs []error
+	var err error
+	if a.jwt, err = newJWTVerifier(ctx, o.JWT, o.Logger); err != nil {
+		errs = append(errs, err)
+	}
+	if o.APIKeysFile != "" {
+		if a.keys, err = loadAPIKeys(o.APIKeysFile); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return a, errors.Join(errs...)
+}
+
+// Authenticate checks the credentials in h. It returns ErrNoCredentials when
+// h carries none, and an error wrapping ErrInvalidToken or ErrInvalidAPIKey
+// when they do not verify.
+func (a *Authenticator) Authenticate(ctx context.Context, h http.Header) (Identity, error) {
+	if k := h.Get("X-Api-Key"); k != "" {
+		return a.apiKey(k)
+	}
+	v := h.Get("Authorization")
+	if v == "" {
+		return Identity{}, ErrNoCredentials
+	}
+	scheme, tok, ok := strings.Cut(v, " ")
+	tok = strings.TrimSpace(tok)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return Identity{}, ErrUnsupportedScheme
+	}
+	if strings.Count(tok, ".") == 2 {
+		return a.jwt.verify(ctx, tok)
+	}
+	return a.apiKey(tok)
+}
+
+func (a *Authenticator) apiKey(k string) (Identity, error) {
+	id, ok := a.keys.lookup(k)
+	if !ok {
+		return Identity{}, ErrInvalidAPIKey
+	}
+	return Identity{Method: "api_key", Subject: id}, nil
+}
+
+type ctxKey struct{}
+
+// WithIdentity returns ctx carrying id.
+func WithIdentity(ctx context.Context, id Identity) context.Context {
+	return context.WithValue(ctx, ctxKey{}, id)
+}
+
+// IdentityFrom returns the identity stored by Middleware, if any.
+func IdentityFrom(ctx context.Context) (Identity, bool) {
+	id, ok := ctx.Value(ctxKey{}).(Identity)
+	return id, ok
+}
+
+// Challenge returns the WWW-Authenticate value for err (RFC 6750 section 3):
+// a bare challenge when credentials are missing, error="invalid_token"
+// otherwise. It never carries the detail.
+func (a *Authenticator) Challenge(err error) string {
+	c := `Bearer realm=` + strconv.Quote(a.realm)
+	if err != nil && !errors.Is(err, ErrNoCredentials) {
+		c += `, error="invalid_token"`
+	}
+	return c
+}
+
+// UnauthorizedBody is the fixed body of a 401.
+const UnauthorizedBody = `{"error":{"code":"unauthorized","message":"valid credentials are required"}}`
+
+// Middleware authenticates each request under the mode that mode returns
+// for it. An authenticated identity is stored in the request's context and
+// the credential headers are removed, so they never reach the upstream.
+// Requests without credentials on a Required route, and requests with
+// invalid credentials on any route that is not Off, are refused with 401.
+func (a *Authenticator) Middleware(mode func(*http.Request) Mode) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			m := mode(r)
+			if m == Off {
+				next.ServeHTTP(w, r)
+				return
+			}
+			id, err := a.Authenticate(r.Context(), r.Header)
+			r.Header.Del("Authorization")
+			r.Header.Del("X-Api-Key")
+			switch {
+			case err == nil:
+				a.log.Debug("authenticated", zap.String("method", id.Method), logging.Subject(id.Subject))
+				r = r.WithContext(WithIdentity(r.Context(), id))
+			case errors.Is(err, ErrNoCredentials) && m == Optional:
+			default:
+				a.log.Info("authentication refused", zap.String("path", r.URL.Path), zap.Error(err))
+				a.Refuse(w, err)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// Refuse writes the 401 answer for err.
+func (a *Authenticator) Refuse(w http.ResponseWriter, err error) {
+	h := w.Header()
+	h.Set("WWW-Authenticate", a.Challenge(err))
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(UnauthorizedBody)))
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusUnauthorized)
+	_, _ = w.Write([]byte(UnauthorizedBody))
+}
+
+// Configured reports whether any credential source (a JWT key or an API key
+// file) is configured; without one, only anonymous requests can pass.
+func (a *Authenticator) Configured() bool {
+	return a.jwt.hasKeys() || a.keys != nil
+}

@@ -1,0 +1,270 @@
+// Package ratelimit limits requests per client with token buckets
+// (golang.org/x/time/rate) and answers 429 with Retry-After and the
+// RateLimit-Policy / RateLimit headers of the IETF httpapi draft
+// ("RateLimit header fields for HTTP").
+//
+// A Policy is a bucket: Burst tokens, refilled at Rate per second. Buckets
+// live in a Store, keyed by policy name and client (an authenticated
+// identity, or the client IP when anonymous). Memory is a bounded in-process
+// Store: a bucket that has refilled completely is indistinguishable from a
+// new one and is dropped, and beyond MaxKeys the least recently used bucket
+// is dropped too. Store is an interface so that the state can later move to
+// a shared store for many replicas.
+package ratelimit
+
+import (
+	"container/list"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// ErrBadRate reports an unparsable rate.
+var ErrBadRate = errors.New("ratelimit: bad rate")
+
+// Policy is one token bucket.
+type Policy struct {
+	// Name identifies the policy in keys and in the RateLimit headers.
+	Name string
+	// Rate is the refill rate in tokens per second; zero or negative turns
+	// the policy off (every request is allowed).
+	Rate float64
+	// Burst is the bucket size: requests allowed at once.
+	Burst int
+}
+
+// Off reports whether p allows everything.
+func (p Policy) Off() bool { return p.Rate <= 0 || p.Burst <= 0 }
+
+// Window is the time an empty bucket takes to refill.
+func (p Policy) Window() time.Duration {
+	if p.Off() {
+		return 0
+	}
+	return time.Duration(float64(p.Burst) / p.Rate * float64(time.Second))
+}
+
+// ParseRate parses "N/s", "N/m" (or "N/min") or "N/h": N requests per
+// second, minute or hour. "off" and "0" mean no limit (Rate 0).
+func ParseRate(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	if s == "off" || s == "0" {
+		return 0, nil
+	}
+	n, unit, ok := strings.Cut(s, "/")
+	if !ok {
+		return 0, fmt.Errorf("%w %q: want N/s, N/m, N/h or off", ErrBadRate, s)
+	}
+	v, err := strconv.ParseFloat(n, 64)
+	if err != nil || v <= 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+		return 0, fmt.Errorf("%w %q: want a positive number of requests", ErrBadRate, s)
+	}
+	switch unit {
+	case "s", "sec", "second":
+		return v, nil
+	case "m", "min", "minute":
+		return v / 60, nil
+	case "h", "hour":
+		return v / 3600, nil
+	}
+	return 0, fmt.Errorf("%w %q: unit must be s, m or h", ErrBadRate, s)
+}
+
+// Decision is the outcome of one request against a policy.
+type Decision struct {
+	// Allowed reports that the request may proceed.
+	Allowed bool
+	// Remaining is the whole tokens left after this request.
+	Remaining int
+	// RetryAfter is, when not allowed, how long until a token is available.
+	RetryAfter time.Duration
+	// Reset is how long until the bucket is full again.
+	Reset time.Duration
+}
+
+// Store keeps buckets. Implementations must be safe for concurrent use. A
+// shared implementation (Redis, for example) gives many replicas one limit.
+type Store interface {
+	// Take takes one token from the bucket of key under p at now.
+	Take(key string, p Policy, now time.Time) Decision
+}
+
+// Memory is an in-process Store with bounded memory.
+type Memory struct {
+	maxKeys int
+
+	mu      sync.Mutex
+	buckets map[string]*list.Element
+	lru     *list.List // front: most recently used
+	evicted uint64
+}
+
+type bucket struct {
+	key    string
+	lim    *rate.Limiter
+	fullAt time.Time // when the bucket will be full if untouched
+}
+
+// NewMemory returns a Memory holding at most maxKeys buckets (at least 1).
+func NewMemory(maxKeys int) *Memory {
+	if maxKeys < 1 {
+		maxKeys = 1
+	}
+	return &Memory{maxKeys: maxKeys, buckets: make(map[string]*list.Element), lru: list.New()}
+}
+
+// Len returns the number of buckets held.
+func (m *Memory) Len() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lru.Len()
+}
+
+// Evicted returns how many buckets were dropped for lack of room (not
+// counting full buckets dropped as idle).
+func (m *Memory) Evicted() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.evicted
+}
+
+// Take implements Store.
+func (m *Memory) Take(key string, p Policy, now time.Time) Decision {
+	if p.Off() {
+		return Decision{Allowed: true, Remaining: math.MaxInt32}
+	}
+	k := p.Name + "\x00" + key
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sweep(now, 2)
+	var b *bucket
+	if e, ok := m.buckets[k]; ok {
+		b = e.Value.(*bucket)
+		m.lru.MoveToFront(e)
+	} else {
+		for m.lru.Len() >= m.maxKeys {
+			m.drop(m.lru.Back())
+			m.evicted++
+		}
+		b = &bucket{key: k, lim: rate.NewLimiter(rate.Limit(p.Rate), p.Burst)}
+		b.lim.SetLimitAt(now, rate.Limit(p.Rate)) // start the bucket's clock at now
+		m.buckets[k] = m.lru.PushFront(b)
+	}
+	d := decide(b.lim, p, now)
+	tokens := b.lim.TokensAt(now)
+	b.fullAt = now.Add(time.Duration((float64(p.Burst) - tokens) / p.Rate * float64(time.Second)))
+	return d
+}
+
+// sweep drops up to n least recently used buckets that are full by now: they
+// carry no state. The caller holds mu.
+func (m *Memory) sweep(now time.Time, n int) {
+	for range n {
+		e := m.lru.Back()
+		if e == nil || now.Before(e.Value.(*bucket).fullAt) {
+			return
+		}
+		m.drop(e)
+	}
+}
+
+func (m *Memory) drop(e *list.Element) {
+	delete(m.buckets, e.Value.(*bucket).key)
+	m.lru.Remove(e)
+}
+
+// decide takes a token from lim at now, or reports when one will be there.
+func decide(lim *rate.Limiter, p Policy, now time.Time) Decision {
+	r := lim.ReserveN(now, 1)
+	if !r.OK() { // cannot happen for Burst >= 1
+		return Decision{RetryAfter: p.Window(), Reset: p.Window()}
+	}
+	if delay := r.DelayFrom(now); delay > 0 {
+		r.CancelAt(now)
+		return Decision{RetryAfter: delay, Reset: resetAfter(lim, p, now)}
+	}
+	tokens := lim.TokensAt(now)
+	return Decision{Allowed: true, Remaining: int(math.Max(0, math.Floor(tokens))), Reset: resetAfter(lim, p, now)}
+}
+
+func resetAfter(lim *rate.Limiter, p Policy, now time.Time) time.Duration {
+	missing := float64(p.Burst) - lim.TokensAt(now)
+	if missing <= 0 {
+		return 0
+	}
+	return time.Duration(missing / p.Rate * float64(time.Second))
+}
+
+// ceilSeconds rounds d up to whole seconds, at least 1 when d > 0.
+func ceilSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
+
+// SetHeaders writes the RateLimit-Policy and RateLimit fields for d under p,
+// and Retry-After when d is a refusal.
+func SetHeaders(h http.Header, p Policy, d Decision) {
+	if p.Off() {
+		return
+	}
+	h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", p.Name, p.Burst, ceilSeconds(p.Window())))
+	h.Set("RateLimit", fmt.Sprintf("%q;r=%d;t=%d", p.Name, d.Remaining, ceilSeconds(d.Reset)))
+	if !d.Allowed {
+		h.Set("Retry-After", strconv.FormatInt(max(1, ceilSeconds(d.RetryAfter)), 10))
+	}
+}
+
+// Limiter applies policies to requests.
+type Limiter struct {
+	// Store keeps the buckets.
+	Store Store
+	// Policy returns the policy of a request; ok false exempts it.
+	Policy func(r *http.Request) (p Policy, ok bool)
+	// Key returns the client key of a request.
+	Key func(r *http.Request) string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// OnLimited, if set, is called for each refused request.
+	OnLimited func(r *http.Request, p Policy)
+}
+
+// Middleware refuses requests over their limit with 429, a fixed JSON
+// body, Retry-After and the RateLimit headers; allowed requests get the
+// RateLimit headers too.
+func (l *Limiter) Middleware(next http.Handler) http.Handler {
+	now := l.Now
+	if now == nil {
+		now = time.Now
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := l.Policy(r)
+		if !ok || p.Off() {
+			next.ServeHTTP(w, r)
+			return
+		}
+		d := l.Store.Take(l.Key(r), p, now())
+		SetHeaders(w.Header(), p, d)
+		if !d.Allowed {
+			if l.OnLimited != nil {
+				l.OnLimited(r, p)
+			}
+			const body = `{"error":{"code":"rate_limited","message":"too many requests, retry later"}}`
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.Header().Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(body))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
