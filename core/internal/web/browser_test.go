@@ -15,11 +15,13 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -159,15 +161,16 @@ func startProcess(t *testing.T, name, bin string, args, env []string) string {
 			}
 		}
 	}()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
+			<-exited
 		}
 		if t.Failed() {
 			t.Logf("%s output:\n%s", name, logs.String())
@@ -176,8 +179,8 @@ func startProcess(t *testing.T, name, bin string, args, env []string) string {
 	select {
 	case u := <-urlc:
 		return u
-	case err := <-done:
-		t.Fatalf("%s exited: %v\n%s", name, err, logs.String())
+	case <-exited:
+		t.Fatalf("%s exited: %v\n%s", name, waitErr, logs.String())
 	case <-time.After(60 * time.Second):
 		t.Fatalf("%s did not start listening\n%s", name, logs.String())
 	}
@@ -213,6 +216,19 @@ func startCore(t *testing.T) string {
 	return u
 }
 
+// freeAddr returns a loopback address that was free a moment ago, for the
+// sidecar's metrics listener (which may not share "127.0.0.1:0" with the
+// main listener in its configuration).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
 // startSidecar runs the sidecar in front of coreURL with a fresh state
 // directory (local CA, leaf, generated development keys). It returns the
 // base URL and the base64 SHA-256 of the leaf's SubjectPublicKeyInfo, after
@@ -223,7 +239,7 @@ func startSidecar(t *testing.T, coreURL string) (string, string) {
 	u := startProcess(t, "sidecar", sidecar, nil, []string{
 		"SEALOCR_STATE_DIR=" + state,
 		"SEALOCR_LISTEN=127.0.0.1:0",
-		"SEALOCR_METRICS_LISTEN=127.0.0.1:0",
+		"SEALOCR_METRICS_LISTEN=" + freeAddr(t),
 		"SEALOCR_UPSTREAM=" + coreURL,
 		"SEALOCR_LOG_FORMAT=console",
 	})
@@ -322,6 +338,38 @@ func recordRequests(ctx context.Context) func() []request {
 	}
 }
 
+// watchConsole fails the test at cleanup on any uncaught exception or
+// console or browser-log error of the tab (a CSP violation, for example),
+// except network errors for the URLs in expected.
+func watchConsole(t *testing.T, ctx context.Context, expected ...string) {
+	t.Helper()
+	var mu sync.Mutex
+	var errs []string
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Source == "network" && slices.Contains(expected, m.URL) {
+				continue
+			}
+			if m.IsException() || m.Type == chromedp.ConsoleError {
+				mu.Lock()
+				errs = append(errs, m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range errs {
+			t.Errorf("browser console: %s", e)
+		}
+	})
+}
+
 // upload picks file in the page's file input and waits for the result or
 // an error; it returns the status message.
 func upload(t *testing.T, ctx context.Context, file string) string {
@@ -384,6 +432,7 @@ func TestBrowserOHTTP(t *testing.T) {
 	coreURL := startCore(t)
 	sidecarURL, spki := startSidecar(t, coreURL)
 	ctx := browser(t, spki)
+	watchConsole(t, ctx)
 	requests := recordRequests(ctx)
 
 	if err := chromedp.Do(ctx,
@@ -470,6 +519,8 @@ func TestBrowserPlain(t *testing.T) {
 	chromiumPath(t)
 	coreURL := startCore(t)
 	ctx := browser(t, "")
+	// The page probes for the gateway; the core alone answers 404.
+	watchConsole(t, ctx, coreURL+"/.well-known/ohttp-gateway")
 	requests := recordRequests(ctx)
 
 	if err := chromedp.Do(ctx,
@@ -490,10 +541,25 @@ func TestBrowserPlain(t *testing.T) {
 	}
 	screenshot(t, ctx, "webui-plain.png")
 
+	// Positive control for the OHTTP test's wire check: here the body is
+	// the image itself, and the same probe finds it.
+	img, err := os.ReadFile(lineImage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe := img[len(img)/2 : len(img)/2+32]
 	var found bool
 	for _, r := range requests() {
-		if r.method == http.MethodPost {
-			found = found || r.url == coreURL+"/v1/ocr?mode=line"
+		if r.method != http.MethodPost || r.url != coreURL+"/v1/ocr?mode=line" {
+			continue
+		}
+		found = true
+		body, err := chromedp.Call(ctx, network.GetRequestPostData, network.GetRequestPostDataParams{RequestID: r.id})
+		if err != nil {
+			t.Fatalf("request body: %v", err)
+		}
+		if !bytes.Contains(body.PostData, probe) {
+			t.Error("the plain request body does not hold the image: the wire check cannot see bodies")
 		}
 	}
 	if !found {

@@ -1,6 +1,7 @@
 // Interface strings in English and Chinese. Elements carry data-i18n (the
 // key of their text, with placeholders from data-i18n-vars as JSON) or
-// data-i18n-aria (the key of their aria-label); setLang fills them.
+// data-i18n-aria / data-i18n-alt (the key of their aria-label or alt text);
+// setLang fills them.
 
 export const STRINGS = {
   en: {
@@ -27,6 +28,8 @@ export const STRINGS = {
     encrypting: "Encrypting and recognising…",
     done: "{n} lines in {ms} ms",
     doneEncrypted: "{n} lines in {ms} ms, sent encrypted",
+    doneOne: "1 line in {ms} ms",
+    doneOneEncrypted: "1 line in {ms} ms, sent encrypted",
     imageLabel: "The image with the detected text boxes",
     linesHeading: "Recognised lines",
     noLines: "No text found.",
@@ -76,6 +79,8 @@ export const STRINGS = {
     encrypting: "正在加密并识别…",
     done: "{n} 行，用时 {ms} 毫秒",
     doneEncrypted: "{n} 行，用时 {ms} 毫秒，已加密发送",
+    doneOne: "1 行，用时 {ms} 毫秒",
+    doneOneEncrypted: "1 行，用时 {ms} 毫秒，已加密发送",
     imageLabel: "图片及检测到的文字框",
     linesHeading: "识别结果",
     noLines: "未发现文字。",
@@ -130,6 +135,7 @@ export function setLang(l, root = document) {
     el.textContent = t(el.dataset.i18n, el.dataset.i18nVars ? JSON.parse(el.dataset.i18nVars) : {});
   }
   for (const el of root.querySelectorAll("[data-i18n-aria]")) el.setAttribute("aria-label", t(el.dataset.i18nAria));
+  for (const el of root.querySelectorAll("[data-i18n-alt]")) el.alt = t(el.dataset.i18nAlt);
 }
 
 /** Sets el's text to the string for key and keeps it across switches. */

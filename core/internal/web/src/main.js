@@ -149,8 +149,8 @@ async function recognise(file) {
     result = encrypted ? await ocrOHTTP(bytes, path) : await ocrPlain(bytes, path);
     render(result);
     msg.dataset.kind = "done";
-    say(msg, encrypted ? "doneEncrypted" : "done",
-      { n: result.lines.length, ms: Math.round(result.elapsed_ms) });
+    const key = (result.lines.length === 1 ? "doneOne" : "done") + (encrypted ? "Encrypted" : "");
+    say(msg, key, { n: result.lines.length, ms: Math.round(result.elapsed_ms) });
   } catch (e) {
     result = null;
     msg.dataset.kind = "error";
@@ -235,7 +235,15 @@ function imageFrom(items) {
   return null;
 }
 
+/** Sizes the image: its natural width, small images up to twice as wide. */
+function fitImage() {
+  const img = $("image");
+  const w = Math.max(img.naturalWidth, Math.min(2 * img.naturalWidth, 640));
+  img.parentElement.style.width = `${w}px`;
+}
+
 function wire() {
+  $("image").addEventListener("load", fitImage);
   $("lang").addEventListener("click", () => setLang(lang() === "zh" ? "en" : "zh"));
   $("file").addEventListener("change", (e) => {
     const f = e.target.files?.[0];
