@@ -1,0 +1,150 @@
+package keys
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestGenerateAndParse(t *testing.T) {
+	data, err := Generate("svc-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := Parse(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.PSKKeys) != 1 || s.PSKIDs[0] != "svc-1" || s.OHTTP == nil || len(s.Public) != 2 {
+		t.Fatalf("set %+v", s)
+	}
+	if _, ok := s.PSK.Lookup("svc-1"); !ok {
+		t.Fatal("psk key not found")
+	}
+	// Keys never print.
+	if strings.Contains(fmt.Sprintf("%v %+v", s.PSKKeys[0], s), "secret") {
+		t.Fatal("key material printed")
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	for name, in := range map[string]string{
+		"unknown key":   "psk: []\nextra: 1\n",
+		"bad base64":    "psk:\n  - id: a\n    secret: '***'\n",
+		"short secret":  "psk:\n  - id: a\n    secret: AAAA\n",
+		"duplicate id":  "psk:\n  - id: a\n    secret: " + strings.Repeat("A", 43) + "=\n  - id: a\n    secret: " + strings.Repeat("B", 43) + "=\n",
+		"no keys":       "psk: []\n",
+		"bad ohttp pem": "ohttp: |\n  -----BEGIN OHTTP PRIVATE KEY CONFIG-----\n  AAAA\n  -----END OHTTP PRIVATE KEY CONFIG-----\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(in))
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("got %v", err)
+			}
+			if strings.Contains(err.Error(), strings.Repeat("A", 43)) {
+				t.Fatal("error quotes key material")
+			}
+		})
+	}
+}
+
+func TestLegacyEnv(t *testing.T) {
+	data, _ := Generate("a")
+	s, _ := Parse(data)
+	if err := s.WithLegacyEnv("too short"); !errors.Is(err, ErrInvalid) || strings.Contains(err.Error(), "too short") {
+		t.Fatalf("got %v", err)
+	}
+	if err := s.WithLegacyEnv(strings.Repeat("x", 32)); err != nil || len(s.Legacy) != 1 {
+		t.Fatalf("got %v, %d keys", err, len(s.Legacy))
+	}
+}
+
+func TestEnsureDevFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "keys.yaml")
+	created, err := EnsureDevFile(path)
+	if err != nil || !created {
+		t.Fatalf("created=%v err=%v", created, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v %v", fi.Mode(), err)
+	}
+	before, _ := os.ReadFile(path)
+	if created, err := EnsureDevFile(path); err != nil || created {
+		t.Fatalf("second call: created=%v err=%v", created, err)
+	}
+	after, _ := os.ReadFile(path)
+	if string(before) != string(after) {
+		t.Fatal("existing key file replaced")
+	}
+}
+
+// TestStoreReload covers a reload that adds a key, a broken edit that keeps
+// the previous keys, and a Kubernetes-style symlink swap seen by Watch.
+func TestStoreReload(t *testing.T) {
+	dir := t.TempDir()
+	data1, _ := Generate("one")
+	data2, _ := Generate("two")
+	// Kubernetes layout: keys.yaml -> ..data/keys.yaml, ..data -> ..v1
+	for _, v := range []struct {
+		dir  string
+		data []byte
+	}{{"..v1", data1}, {"..v2", data2}} {
+		if err := os.MkdirAll(filepath.Join(dir, v.dir), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, v.dir, "keys.yaml"), v.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("..v1", filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "keys.yaml")
+	if err := os.Symlink("..data/keys.yaml", path); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewStore(path, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Current().PSKIDs[0] != "one" {
+		t.Fatal("initial keys")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = s.Watch(ctx) }()
+	time.Sleep(200 * time.Millisecond) // let the watcher start
+
+	// Atomic swap of the ..data link, as the kubelet does.
+	tmp := filepath.Join(dir, "..data_tmp")
+	if err := os.Symlink("..v2", tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Current().PSKIDs[0] != "two" && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s.Current().PSKIDs[0] != "two" {
+		t.Fatal("symlink swap not picked up")
+	}
+
+	// A broken file keeps the keys in force.
+	if err := os.WriteFile(filepath.Join(dir, "..v2", "keys.yaml"), []byte("psk: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reload(); err == nil {
+		t.Fatal("broken file accepted")
+	}
+	if s.Current().PSKIDs[0] != "two" {
+		t.Fatal("previous keys lost after a bad edit")
+	}
+}
