@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 export SEALOCR_CACHE ?= $(HOME)/.cache/sealocr
 
-.PHONY: all models build run test vet lint gotest bench fmt clean
+.PHONY: all models build run test vet lint gotest bench images fmt clean
 
 all: build
 
@@ -54,6 +54,10 @@ bench: models
 	$(GO) test -run '^$$' -bench Soak -benchtime 500x -count 1 ./core/internal/httpapi/
 	$(GO) test -run '^$$' -bench SidecarOverhead -benchtime 200x -count 1 ./sidecar/internal/gateway/
 	$(GO) test -run '^$$' -bench . -benchtime 1s -count 1 ./sidecar/internal/envelope/psk/
+
+## images: build Dockerfile.core and Dockerfile.sidecar with podman (root, no Docker engine) and smoke-run them
+images:
+	VERSION=$(VERSION) ./.ci/images.sh
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
