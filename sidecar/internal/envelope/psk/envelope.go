@@ -289,13 +289,14 @@ func (r *Request) SealResponse(rand io.Reader, status int, contentType string, p
 	if err := readRandom(rand, body[3:responseHdrSize]); err != nil {
 		return nil, err
 	}
-	inner := make([]byte, 0, responseInnerMin+len(contentType)+len(plaintext))
-	inner = binary.BigEndian.AppendUint16(inner, uint16(status))
-	inner = append(inner, byte(len(contentType)))
-	inner = append(inner, contentType...)
-	inner = append(inner, plaintext...)
+	// The inner framing and content are laid out right after the header
+	// and sealed in place: no second copy of the content.
+	body = binary.BigEndian.AppendUint16(body, uint16(status))
+	body = append(body, byte(len(contentType)))
+	body = append(body, contentType...)
+	body = append(body, plaintext...)
 	hdr := body[:responseHdrSize]
-	return gcmSeal(body, r.respKey[:], hdr[3:], inner, responseAAD(hdr, &r.binding))
+	return gcmSeal(body[:responseHdrSize], r.respKey[:], hdr[3:], body[responseHdrSize:], responseAAD(hdr, &r.binding))
 }
 
 // OpenRequest opens a request body of media type [RequestMediaType].

@@ -2,6 +2,7 @@ package psk
 
 import (
 	"container/heap"
+	"crypto/sha256"
 	"sync"
 	"time"
 )
@@ -27,11 +28,15 @@ const DefaultReplayCacheSize = 1 << 20
 // refuses new entries (Seen reports true) rather than forgetting unexpired
 // ones, so a full cache causes refusals, never accepted replays. It is safe
 // for concurrent use.
+//
+// Entries hold no pointers (a SHA-256 of key ID and nonce, and an expiry in
+// Unix nanoseconds), so a large cache costs the garbage collector nothing to
+// scan.
 type MemoryReplayCache struct {
 	mu      sync.Mutex
 	max     int
 	now     func() time.Time
-	entries map[string]time.Time
+	entries map[[sha256.Size]byte]int64
 	order   expiryHeap
 }
 
@@ -45,34 +50,38 @@ func NewMemoryReplayCache(maxEntries int, now func() time.Time) *MemoryReplayCac
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryReplayCache{max: maxEntries, now: now, entries: make(map[string]time.Time)}
+	return &MemoryReplayCache{max: maxEntries, now: now, entries: make(map[[sha256.Size]byte]int64)}
 }
 
 // Seen implements [ReplayCache]. A pair whose expiry has already passed is
 // neither recorded nor reported as seen.
 func (c *MemoryReplayCache) Seen(keyID string, nonce []byte, expiry time.Time) bool {
+	h := sha256.New()
+	h.Write([]byte{byte(len(keyID))})
+	h.Write([]byte(keyID))
+	h.Write(nonce)
+	var key [sha256.Size]byte
+	h.Sum(key[:0])
+
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	now := c.now()
-	for len(c.order) > 0 && !c.order[0].expiry.After(now) {
+	now := c.now().UnixNano()
+	for len(c.order) > 0 && c.order[0].expiry <= now {
 		e := heap.Pop(&c.order).(entry)
 		delete(c.entries, e.key)
 	}
-	k := make([]byte, 0, 1+len(keyID)+len(nonce))
-	k = append(k, byte(len(keyID)))
-	k = append(k, keyID...)
-	key := string(append(k, nonce...))
 	if _, ok := c.entries[key]; ok {
 		return true
 	}
-	if !expiry.After(now) {
+	exp := expiry.UnixNano()
+	if exp <= now {
 		return false
 	}
 	if len(c.entries) >= c.max {
 		return true
 	}
-	c.entries[key] = expiry
-	heap.Push(&c.order, entry{key: key, expiry: expiry})
+	c.entries[key] = exp
+	heap.Push(&c.order, entry{key: key, expiry: exp})
 	return false
 }
 
@@ -85,8 +94,8 @@ func (c *MemoryReplayCache) Len() int {
 
 // entry is one cache record in expiry order.
 type entry struct {
-	key    string
-	expiry time.Time
+	key    [sha256.Size]byte
+	expiry int64 // Unix nanoseconds
 }
 
 // expiryHeap is a min-heap of entries by expiry.
@@ -96,7 +105,7 @@ type expiryHeap []entry
 func (h expiryHeap) Len() int { return len(h) }
 
 // Less implements heap.Interface: earliest expiry first.
-func (h expiryHeap) Less(i, j int) bool { return h[i].expiry.Before(h[j].expiry) }
+func (h expiryHeap) Less(i, j int) bool { return h[i].expiry < h[j].expiry }
 
 // Swap implements heap.Interface.
 func (h expiryHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
