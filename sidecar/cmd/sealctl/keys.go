@@ -29,17 +29,8 @@ func runKeygen(args []string, env environment, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "Usage: sealctl keygen [--out FILE] [--id ID]\n\nWrites a new key file (mode 0600) with one pre-shared key and two Oblivious HTTP key configurations.")
 		fs.PrintDefaults()
 	}
-	pos, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
+	if done, err := parseNoArgs(fs, args, stderr); done {
 		return err
-	}
-	if len(pos) > 0 {
-		fmt.Fprintln(stderr, "sealctl keygen: unexpected arguments")
-		fs.Usage()
-		return exitCode(2)
 	}
 	if *out == "" {
 		return errors.New("keygen: no --out given and no state folder (set HOME or SEALOCR_STATE_DIR)")
@@ -114,17 +105,8 @@ func runKeys(ctx context.Context, args []string, env environment, stdout, stderr
 		fmt.Fprintln(stderr, "Usage: sealctl keys [--server URL] [--ca FILE]\n\nLists the gateway's Oblivious HTTP key configurations with their SHA-256 fingerprints (for --pin).")
 		fs.PrintDefaults()
 	}
-	pos, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
+	if done, err := parseNoArgs(fs, args, stderr); done {
 		return err
-	}
-	if len(pos) > 0 {
-		fmt.Fprintln(stderr, "sealctl keys: unexpected arguments")
-		fs.Usage()
-		return exitCode(2)
 	}
 	c, err := client.New(client.Config{
 		Server:  *server,

@@ -159,3 +159,21 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = rest[1:]
 	}
 }
+
+// parseNoArgs parses a command that takes flags only. done reports that
+// nothing more is to be done (help was printed); err is a usage error.
+func parseNoArgs(fs *flag.FlagSet, args []string, stderr io.Writer) (done bool, err error) {
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return true, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	if len(pos) > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected arguments\n", fs.Name())
+		fs.Usage()
+		return true, exitCode(2)
+	}
+	return false, nil
+}
