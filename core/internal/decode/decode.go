@@ -43,9 +43,6 @@ const (
 	DefaultMaxSide   = 20_000
 )
 
-// Formats are the formats Decode accepts, by the names image.Decode reports.
-var Formats = []string{"png", "jpeg", "gif", "bmp", "tiff", "webp"}
-
 // MediaTypes maps accepted Content-Type values to format names.
 var MediaTypes = map[string]string{
 	"image/png":      "png",

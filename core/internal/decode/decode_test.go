@@ -32,7 +32,7 @@ func sample() *image.NRGBA {
 	return m
 }
 
-func encode(t *testing.T, f func(*bytes.Buffer, image.Image) error, m image.Image) []byte {
+func encode(t testing.TB, f func(*bytes.Buffer, image.Image) error, m image.Image) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	if err := f(&b, m); err != nil {
@@ -220,9 +220,9 @@ func TestEXIFOrientation(t *testing.T) {
 }
 
 func FuzzDecode(f *testing.F) {
-	f.Add(encode(&testing.T{}, func(b *bytes.Buffer, m image.Image) error { return png.Encode(b, m) }, sample()))
-	f.Add(withOrientation(encode(&testing.T{}, func(b *bytes.Buffer, m image.Image) error { return jpeg.Encode(b, m, nil) }, sample()), 6))
-	f.Add(encode(&testing.T{}, func(b *bytes.Buffer, m image.Image) error { return gif.Encode(b, m, nil) }, sample()))
+	f.Add(encode(f, func(b *bytes.Buffer, m image.Image) error { return png.Encode(b, m) }, sample()))
+	f.Add(withOrientation(encode(f, func(b *bytes.Buffer, m image.Image) error { return jpeg.Encode(b, m, nil) }, sample()), 6))
+	f.Add(encode(f, func(b *bytes.Buffer, m image.Image) error { return gif.Encode(b, m, nil) }, sample()))
 	f.Add([]byte("GIF89a"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lim := Limits{MaxPixels: 1 << 20, MaxSide: 4096}
