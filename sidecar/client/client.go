@@ -112,6 +112,11 @@ type Config struct {
 	// Rand is the randomness for PSK salts and nonces; nil means
 	// crypto/rand. (Oblivious HTTP always uses crypto/rand.)
 	Rand io.Reader
+	// Credential, if set, is a bearer credential (a JWT or an API key) for
+	// a sidecar that requires authentication. In PSK mode it travels in the
+	// outer request's Authorization header (inside TLS); in Oblivious HTTP
+	// mode inside the encrypted request, so a relay never sees it.
+	Credential string
 }
 
 // OCROptions are the per-request options of [Client.OCR].
@@ -137,6 +142,7 @@ type Client struct {
 	aead    ohttp.AEAD
 	aeadSet bool
 	pin     string
+	cred    string // bearer credential; never printed
 	timeout time.Duration
 	maxResp int64
 	now     func() time.Time
@@ -157,6 +163,7 @@ func New(cfg Config) (*Client, error) {
 		now:     cfg.Now,
 		rand:    cfg.Rand,
 		aead:    ohttp.AEADAES128GCM,
+		cred:    cfg.Credential,
 	}
 	var errs []error
 	bad := func(format string, a ...any) {
@@ -287,6 +294,11 @@ func newHTTPClient(caFile string) (*http.Client, error) {
 // CloseIdleConnections closes the idle connections of the HTTP client.
 func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 
+// Format prints the server and mode only, never the key or credential.
+func (c *Client) Format(f fmt.State, _ rune) {
+	fmt.Fprintf(f, "sealocr client(%s, %s)", c.base, c.mode)
+}
+
 // Mode returns the client's envelope mode.
 func (c *Client) Mode() Mode { return c.mode }
 
@@ -382,6 +394,9 @@ func (c *Client) ocrPSK(ctx context.Context, target, contentType string, image [
 	setBody(req, body)
 	req.Header.Set("Content-Type", psk.RequestMediaType)
 	req.Header.Set("Accept", psk.ResponseMediaType)
+	if c.cred != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cred)
+	}
 	status, header, data, err := c.do(req)
 	if err != nil {
 		return nil, err

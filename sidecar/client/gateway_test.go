@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -141,4 +143,88 @@ func TestRealGateway(t *testing.T) {
 			t.Errorf("err = %v", err)
 		}
 	})
+}
+
+// TestCredentials checks where the bearer credential travels: inside the
+// encrypted request for OHTTP (checked by the gateway's Authorize hook after
+// decapsulation), in the outer Authorization header for PSK.
+func TestCredentials(t *testing.T) {
+	dir := t.TempDir()
+	data, err := keys.Generate("cred-key")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "keys.yaml")
+	if err := os.WriteFile(keyFile, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.LoadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ks keySource
+	ks.cur.Store(set)
+	const token = "tok-7f3a-secret"
+	gw := gateway.New(gateway.Options{Keys: &ks, Upstream: fakeUpstream{}, Replay: psk.NewMemoryReplayCache(0, nil),
+		Authorize: func(_ context.Context, h http.Header) (string, error) {
+			if h.Get("Authorization") != "Bearer "+token {
+				return "", errors.New("bad credential")
+			}
+			return "client-1", nil
+		}})
+	var outer atomic.Value
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != client.GatewayPath {
+			outer.Store(r.Header.Get("Authorization"))
+		} else if r.Method == http.MethodPost && r.Header.Get("Authorization") != "" {
+			t.Error("OHTTP credential sent outside the encrypted request")
+		}
+		gw.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := client.LoadKeys(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := loaded.PSK("")
+	img := []byte("\x89PNG\r\n\x1a\n....")
+	for _, tc := range []struct {
+		name    string
+		mode    client.Mode
+		cred    string
+		wantErr bool
+	}{
+		{"ohttp with credential", client.ModeOHTTP, token, false},
+		{"ohttp without credential", client.ModeOHTTP, "", true},
+		{"ohttp wrong credential", client.ModeOHTTP, "nope", true},
+		{"psk with credential", client.ModePSK, token, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := client.New(client.Config{Server: srv.URL, CAFile: caFile, Mode: tc.mode, PSKKey: key, Credential: tc.cred})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = c.OCR(context.Background(), img, client.OCROptions{})
+			var se *client.ServerError
+			if tc.wantErr {
+				if !errors.As(err, &se) || se.Status != http.StatusUnauthorized || !se.Sealed {
+					t.Fatalf("got %v, want a sealed 401", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.mode == client.ModePSK && outer.Load() != "Bearer "+token {
+				t.Fatalf("PSK outer Authorization = %v", outer.Load())
+			}
+			if strings.Contains(fmt.Sprintf("%v %+v", c, c), token) {
+				t.Fatal("client prints its credential")
+			}
+		})
+	}
 }

@@ -121,12 +121,16 @@ func (c *Client) suite(cfg ohttp.PublicKeyConfig) (ohttp.SymmetricSuite, bool) {
 // ocrOHTTP encapsulates, sends and decapsulates one request; when the
 // gateway reports an unknown key it refetches the keys once and retries.
 func (c *Client) ocrOHTTP(ctx context.Context, target, contentType string, image []byte) ([]byte, error) {
+	header := []bhttp.Field{{Name: "content-type", Value: contentType}}
+	if c.cred != "" {
+		header = append(header, bhttp.Field{Name: "authorization", Value: "Bearer " + c.cred})
+	}
 	inner, err := (&bhttp.Request{
 		Method:    http.MethodPost,
 		Scheme:    "https",
 		Authority: c.base.Host,
 		Path:      target,
-		Header:    []bhttp.Field{{Name: "content-type", Value: contentType}},
+		Header:    header,
 		Content:   image,
 	}).MarshalBinary()
 	if err != nil {

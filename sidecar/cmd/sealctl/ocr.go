@@ -41,7 +41,7 @@ func imageType(path string) (string, bool) {
 
 // ocrFlags are the options of the ocr command.
 type ocrFlags struct {
-	server, ca, keys, mode, keyID, docMode, format, pin, kem string
+	server, ca, keys, mode, keyID, docMode, format, pin, kem, tokenFile string
 	json                                                     bool
 	concurrency                                              int
 	timeout                                                  time.Duration
@@ -88,6 +88,7 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 	fs.StringVar(&f.format, "format", "text", "output: text, json or tsv")
 	fs.BoolVar(&f.json, "json", false, "same as --format json")
 	fs.IntVar(&f.concurrency, "concurrency", 4, "files in flight at once")
+	fs.StringVar(&f.tokenFile, "token-file", "", "file holding a bearer credential (JWT or API key) for a sidecar that requires authentication (or env SEALOCR_TOKEN)")
 	fs.StringVar(&f.pin, "pin", "", "SHA-256 fingerprint of the only gateway key to use (ohttp mode; see sealctl keys)")
 	fs.StringVar(&f.kem, "kem", "", "gateway key KEM in ohttp mode: X25519 or MLKEM768-X25519 (default: X25519 if offered)")
 	fs.DurationVar(&f.timeout, "timeout", client.DefaultTimeout, "time limit per file")
@@ -137,6 +138,16 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 		PinnedKeyFingerprint: f.pin,
 		OHTTPKEM:             f.kem,
 		Timeout:              f.timeout,
+	}
+	// The credential comes from a file or the environment, never from the
+	// command line, where other users could read it.
+	cfg.Credential = env.getenv("SEALOCR_TOKEN")
+	if f.tokenFile != "" {
+		b, err := os.ReadFile(f.tokenFile)
+		if err != nil {
+			return fmt.Errorf("token file: %w", err)
+		}
+		cfg.Credential = strings.TrimSpace(string(b))
 	}
 	if cfg.Mode == client.ModePSK {
 		if f.keys == "" {
