@@ -88,8 +88,10 @@ func Decode(data []byte, lim Limits) (*image.NRGBA, string, error) {
 	if err != nil {
 		return nil, format, fmt.Errorf("%w: %v", ErrNotImage, err)
 	}
+	// A GIF's first frame may be smaller than its logical screen; nothing
+	// may be larger than the header declared and the limits allowed.
 	b := img.Bounds()
-	if b.Dx() != cfg.Width || b.Dy() != cfg.Height {
+	if b.Dx() > cfg.Width || b.Dy() > cfg.Height || b.Empty() {
 		return nil, format, fmt.Errorf("%w: decoded size differs from header", ErrNotImage)
 	}
 	out := flatten(img)
