@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 export SEALOCR_CACHE ?= $(HOME)/.cache/sealocr
 
-.PHONY: all models build run test vet lint gotest bench images fmt clean
+.PHONY: all models testdeps build run test vet lint gotest bench images fmt clean
 
 all: build
 
@@ -35,8 +35,12 @@ run: models build
 	echo "Press Ctrl-C to stop."; \
 	wait
 
-## test: vet, staticcheck and the race-enabled test suite (needs the models: fetched first)
-test: models vet lint gotest
+## testdeps: install what the tests' real outside parts need, where missing (pebble, chromium, pycryptodome, npm ci)
+testdeps:
+	@./.ci/testdeps.sh
+
+## test: vet, staticcheck and the race-enabled test suite (fetches the models and test dependencies first)
+test: models testdeps vet lint gotest
 
 vet:
 	$(GO) vet ./...

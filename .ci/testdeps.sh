@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what the test suite's real outside parts need, only where missing,
+# so that `make test` passes on a fresh machine: Debian packages (pebble,
+# chromium, CJK fonts, pycryptodome) and the interop client's pinned npm
+# packages. Idempotent; a second run installs nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+# sidecar/e2e: the legacy interop client uses Debian's pycryptodome (module Cryptodome).
+/usr/bin/python3 -c 'import Cryptodome.Cipher.AES' >/dev/null 2>&1 || need_apt+=(python3 python3-pycryptodome)
+# sidecar/internal/tlsterm, sidecar/cmd/sidecar: the ACME tests run Debian's pebble and pebble-challtestsrv.
+command -v pebble-challtestsrv >/dev/null 2>&1 || need_apt+=(pebble)
+# core/internal/web: the WebUI tests drive Debian's headless Chromium; CJK fonts for the screenshots.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || need_apt+=(fonts-noto-cjk)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo=(sudo)
+    else
+      echo "testdeps: missing Debian packages: ${need_apt[*]}; install them as root (apt-get install ${need_apt[*]})" >&2
+      exit 1
+    fi
+  fi
+  echo "testdeps: installing ${need_apt[*]}"
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${need_apt[@]}"
+fi
+
+# sidecar/e2e: the OHTTP interop client's pinned npm packages (exact versions from package-lock.json).
+if [ ! -d sidecar/e2e/interop/node_modules/@hpke/core ] || [ sidecar/e2e/interop/package-lock.json -nt sidecar/e2e/interop/node_modules/.package-lock.json ]; then
+  (cd sidecar/e2e/interop && npm ci --no-audit --no-fund --loglevel=error)
+fi
