@@ -42,9 +42,9 @@ func imageType(path string) (string, bool) {
 // ocrFlags are the options of the ocr command.
 type ocrFlags struct {
 	server, ca, keys, mode, keyID, docMode, format, pin, kem, tokenFile string
-	json                                                     bool
-	concurrency                                              int
-	timeout                                                  time.Duration
+	json                                                                bool
+	concurrency                                                         int
+	timeout                                                             time.Duration
 }
 
 // job is one file to recognise; err is set when it failed before sending.
