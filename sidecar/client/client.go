@@ -329,10 +329,19 @@ func (c *Client) OCRJSON(ctx context.Context, image []byte, opts OCROptions) ([]
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
+	var out []byte
 	if c.mode == ModeOHTTP {
-		return c.ocrOHTTP(ctx, target, ct, image)
+		out, err = c.ocrOHTTP(ctx, target, ct, image)
+	} else {
+		out, err = c.ocrPSK(ctx, target, ct, image)
 	}
-	return c.ocrPSK(ctx, target, ct, image)
+	// A server that notices the cancellation may still get its answer
+	// through before the transport gives up; the caller asked to stop, so
+	// that is what it hears.
+	if err != nil && ctx.Err() != nil {
+		return nil, fmt.Errorf("sealocr client: %w", ctx.Err())
+	}
+	return out, err
 }
 
 // ocrTarget returns the path and query of the OCR request.
