@@ -14,7 +14,7 @@ command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 command -v pebble-challtestsrv >/dev/null 2>&1 || need_apt+=(pebble)
 # core/internal/web: the WebUI tests drive Debian's headless Chromium; CJK fonts for the screenshots.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
-fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || need_apt+=(fonts-noto-cjk)
+fc-list 2>/dev/null | grep -i 'Noto Sans CJK' >/dev/null || need_apt+=(fonts-noto-cjk) # no -q: it would SIGPIPE fc-list under pipefail
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=()
