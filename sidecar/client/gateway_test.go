@@ -45,41 +45,15 @@ func (k *keySource) Current() *keys.Set { return k.cur.Load() }
 // TestRealGateway runs the client against the sidecar's gateway handler.
 func TestRealGateway(t *testing.T) {
 	dir := t.TempDir()
-	newKeyFile := func(name string) string {
-		data, err := keys.Generate("gw-key")
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
-	keyFile := newKeyFile("keys.yaml")
-	set, err := keys.LoadFile(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyFile := writeKeyFile(t, dir, "keys.yaml", "gw-key")
+	set := loadSet(t, keyFile)
 	var ks keySource
 	ks.cur.Store(set)
 	gw := gateway.New(gateway.Options{Keys: &ks, Upstream: fakeUpstream{}, Replay: psk.NewMemoryReplayCache(0, nil)})
-	srv := httptest.NewTLSServer(gw)
-	t.Cleanup(srv.Close)
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := client.LoadKeys(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, err := loaded.PSK("")
-	if err != nil {
-		t.Fatal(err)
-	}
+	srvURL, caFile := serveTLS(t, dir, gw)
+	key := firstPSK(t, keyFile)
 	newC := func(mode client.Mode) *client.Client {
-		c, err := client.New(client.Config{Server: srv.URL, CAFile: caFile, Mode: mode, PSKKey: key})
+		c, err := client.New(client.Config{Server: srvURL, CAFile: caFile, Mode: mode, PSKKey: key})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +107,7 @@ func TestRealGateway(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := client.New(client.Config{Server: srv.URL, CAFile: caFile, PSKKey: other})
+		c, err := client.New(client.Config{Server: srvURL, CAFile: caFile, PSKKey: other})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -150,20 +124,9 @@ func TestRealGateway(t *testing.T) {
 // decapsulation), in the outer Authorization header for PSK.
 func TestCredentials(t *testing.T) {
 	dir := t.TempDir()
-	data, err := keys.Generate("cred-key")
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyFile := filepath.Join(dir, "keys.yaml")
-	if err := os.WriteFile(keyFile, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	set, err := keys.LoadFile(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
+	keyFile := writeKeyFile(t, dir, "keys.yaml", "cred-key")
 	var ks keySource
-	ks.cur.Store(set)
+	ks.cur.Store(loadSet(t, keyFile))
 	const token = "tok-7f3a-secret"
 	gw := gateway.New(gateway.Options{Keys: &ks, Upstream: fakeUpstream{}, Replay: psk.NewMemoryReplayCache(0, nil),
 		Authorize: func(_ context.Context, h http.Header) (string, error) {
@@ -173,7 +136,7 @@ func TestCredentials(t *testing.T) {
 			return "client-1", nil
 		}})
 	var outer atomic.Value
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srvURL, caFile := serveTLS(t, dir, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != client.GatewayPath {
 			outer.Store(r.Header.Get("Authorization"))
 		} else if r.Method == http.MethodPost && r.Header.Get("Authorization") != "" {
@@ -181,16 +144,7 @@ func TestCredentials(t *testing.T) {
 		}
 		gw.ServeHTTP(w, r)
 	}))
-	t.Cleanup(srv.Close)
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	loaded, err := client.LoadKeys(keyFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	key, _ := loaded.PSK("")
+	key := firstPSK(t, keyFile)
 	img := []byte("\x89PNG\r\n\x1a\n....")
 	for _, tc := range []struct {
 		name    string
@@ -204,7 +158,7 @@ func TestCredentials(t *testing.T) {
 		{"psk with credential", client.ModePSK, token, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := client.New(client.Config{Server: srv.URL, CAFile: caFile, Mode: tc.mode, PSKKey: key, Credential: tc.cred})
+			c, err := client.New(client.Config{Server: srvURL, CAFile: caFile, Mode: tc.mode, PSKKey: key, Credential: tc.cred})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -227,4 +181,55 @@ func TestCredentials(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writeKeyFile writes a newly generated key file named name into dir.
+func writeKeyFile(t *testing.T, dir, name, pskID string) string {
+	t.Helper()
+	data, err := keys.Generate(pskID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// loadSet loads a key file as the sidecar does.
+func loadSet(t *testing.T, path string) *keys.Set {
+	t.Helper()
+	set, err := keys.LoadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
+}
+
+// firstPSK loads a key file as a client does and returns its first key.
+func firstPSK(t *testing.T, path string) *client.PSKKey {
+	t.Helper()
+	loaded, err := client.LoadKeys(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := loaded.PSK("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// serveTLS serves h over TLS on 127.0.0.1 and writes the server's
+// certificate into dir as the CA file a client trusts.
+func serveTLS(t *testing.T, dir string, h http.Handler) (url, caFile string) {
+	t.Helper()
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	caFile = filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return srv.URL, caFile
 }

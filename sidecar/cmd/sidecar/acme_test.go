@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,23 +18,6 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
 )
-
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestACMEEncryptedOCR runs the sidecar in ACME mode, configured only by
 // environment variables, against pebble: it obtains a certificate for a test
@@ -70,7 +52,7 @@ func TestACMEEncryptedOCR(t *testing.T) {
 		"SEALOCR_LOG_LEVEL":      "debug",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr safeBuffer
+	var stdout, stderr pebbletest.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, &stdout, &stderr) }()
 	defer func() {

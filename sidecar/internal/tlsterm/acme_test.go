@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,28 +20,10 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
 )
 
-// lockedBuffer collects log output from concurrent writers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type acmeSidecar struct {
 	term *Terminator
 	peb  *pebbletest.Pebble
-	log  *lockedBuffer
+	log  *pebbletest.SyncBuffer
 	reg  *prometheus.Registry
 	addr string // TLS listener
 	http string // plain-HTTP listener
@@ -52,7 +33,7 @@ type acmeSidecar struct {
 // plain-HTTP listeners on the ports pebble validates.
 func startACME(t *testing.T, peb *pebbletest.Pebble, a ACME) *acmeSidecar {
 	t.Helper()
-	buf := &lockedBuffer{}
+	buf := &pebbletest.SyncBuffer{}
 	log, err := logging.New(logging.Options{Level: "debug", Output: buf})
 	if err != nil {
 		t.Fatal(err)

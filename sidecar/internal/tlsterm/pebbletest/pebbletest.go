@@ -59,7 +59,7 @@ type Pebble struct {
 	// TLS-ALPN-01 challenges against, on 127.0.0.1.
 	HTTPPort, TLSPort int
 
-	out *syncBuffer
+	out *SyncBuffer
 }
 
 // Log returns what pebble and pebble-challtestsrv printed so far.
@@ -78,7 +78,7 @@ func Start(t testing.TB, o Options) *Pebble {
 	dir := t.TempDir()
 	caFile, certFile, keyFile := writeServerCert(t, dir)
 
-	p := &Pebble{ServerCAFile: caFile, out: &syncBuffer{}}
+	p := &Pebble{ServerCAFile: caFile, out: &SyncBuffer{}}
 	dnsPort := FreeUDPAndTCPPort(t)
 	chalMgmt := FreePort(t)
 	acmePort, mgmtPort := FreePort(t), FreePort(t)
@@ -235,19 +235,22 @@ func writeServerCert(t testing.TB, dir string) (caFile, certFile, keyFile string
 	return caFile, certFile, keyFile
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent writers, for collecting
+// the output of processes and loggers in tests.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+// Write implements io.Writer.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+// String returns everything written so far.
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
