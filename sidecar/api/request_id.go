@@ -1,0 +1,65 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"net/http"
+)
+
+// RequestIDHeader is the header that carries the request ID, in both
+// directions and to the core.
+const RequestIDHeader = "X-Request-ID"
+
+// ValidRequestID reports whether id matches ^[A-Za-z0-9._-]{1,64}$.
+func ValidRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// NewRequestID returns a new random request ID (26 base32 characters).
+func NewRequestID() string { return rand.Text() }
+
+// RequestID returns id when it is a valid request ID and a new random one
+// otherwise.
+func RequestID(id string) string {
+	if ValidRequestID(id) {
+		return id
+	}
+	return NewRequestID()
+}
+
+type requestIDKey struct{}
+
+// WithRequestID returns ctx carrying the request ID id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+// RequestIDFrom returns the request ID stored in ctx, if any.
+func RequestIDFrom(ctx context.Context) (string, bool) {
+	id, ok := ctx.Value(requestIDKey{}).(string)
+	return id, ok && id != ""
+}
+
+// RequestIDMiddleware sets the request ID once per request: the client's
+// X-Request-ID when valid, else a new one. It is stored in the request's
+// context (RequestIDFrom), replaces the request's header and is sent back
+// in the response header.
+func RequestIDMiddleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := RequestID(r.Header.Get(RequestIDHeader))
+		r.Header.Set(RequestIDHeader, id)
+		w.Header().Set(RequestIDHeader, id)
+		next.ServeHTTP(w, r.WithContext(WithRequestID(r.Context(), id)))
+	})
+}
