@@ -181,7 +181,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Registry:  reg,
 	})
 	h := server.Handler(server.Options{
-		Classify:      server.Classifier(cfg.LegacyCBC, cfg.LegacyPath),
 		ClientIP:      ips,
 		Auth:          authn,
 		AuthModes:     authModes,

@@ -27,6 +27,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/logging"
 )
 
@@ -183,9 +184,6 @@ func (a *Authenticator) Challenge(err error) string {
 	return c
 }
 
-// UnauthorizedBody is the fixed body of a 401.
-const UnauthorizedBody = `{"error":{"code":"unauthorized","message":"valid credentials are required"}}`
-
 // Middleware authenticates each request under the mode that mode returns
 // for it. An authenticated identity is stored in the request's context and
 // the credential headers are removed, so they never reach the upstream.
@@ -217,15 +215,11 @@ func (a *Authenticator) Middleware(mode func(*http.Request) Mode) func(http.Hand
 	}
 }
 
-// Refuse writes the 401 answer for err.
+// Refuse writes the 401 answer for err: api.Unauthorized with the
+// challenge for err.
 func (a *Authenticator) Refuse(w http.ResponseWriter, err error) {
-	h := w.Header()
-	h.Set("WWW-Authenticate", a.Challenge(err))
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(UnauthorizedBody)))
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusUnauthorized)
-	_, _ = w.Write([]byte(UnauthorizedBody))
+	w.Header().Set(api.HeaderWWWAuthenticate, a.Challenge(err))
+	api.Write(w, api.Unauthorized)
 }
 
 // Configured reports whether any credential source (a JWT key or an API key

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/sealocr/sealocr/sidecar/api"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -324,7 +326,7 @@ func TestMiddleware(t *testing.T) {
 			if w.Code != tc.status || w.Header().Get("WWW-Authenticate") != tc.challenge {
 				t.Errorf("status %d challenge %q", w.Code, w.Header().Get("WWW-Authenticate"))
 			}
-			if tc.status == 401 && w.Body.String() != UnauthorizedBody {
+			if tc.status == 401 && w.Body.String() != string(api.Lookup(api.Unauthorized).Body) {
 				t.Errorf("body %q", w.Body)
 			}
 			if tc.status == 204 && tc.mode != Off && sawHeader {

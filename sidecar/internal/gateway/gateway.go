@@ -14,7 +14,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -23,17 +22,19 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/bhttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/legacycbc"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
 	"github.com/sealocr/sealocr/sidecar/internal/logging"
+	"github.com/sealocr/sealocr/sidecar/internal/route"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
 )
 
 // OHTTPPath is the Oblivious HTTP gateway and key configuration resource.
-const OHTTPPath = "/.well-known/ohttp-gateway"
+const OHTTPPath = route.OHTTPPath
 
 // Forwarder sends plaintext to the upstream.
 type Forwarder interface {
@@ -74,6 +75,7 @@ type Options struct {
 // Gateway is the http.Handler.
 type Gateway struct {
 	o        Options
+	rules    route.Rules
 	log      *zap.Logger
 	requests *prometheus.CounterVec
 }
@@ -101,7 +103,8 @@ func New(o Options) *Gateway {
 	if o.Rand == nil {
 		o.Rand = rand.Reader
 	}
-	g := &Gateway{o: o, log: o.Logger}
+	g := &Gateway{o: o, log: o.Logger,
+		rules: route.Rules{LegacyEnabled: o.LegacyEnabled, LegacyPath: o.LegacyPath, Plain: o.Plain}}
 	g.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sealocr_sidecar_requests_total",
 		Help: "Requests by envelope mode and outcome (ok, refused, upstream_error, plain, rejected_plaintext).",
@@ -112,50 +115,44 @@ func New(o Options) *Gateway {
 	return g
 }
 
-// ProblemKeyUnknown is the RFC 9458 section 5.3 answer to a request for a
-// key configuration the gateway does not have: the client refetches keys.
-const ProblemKeyUnknown = `{"type":"https://iana.org/assignments/http-problem-types#ohttp-key","title":"key identifier unknown"}`
+// Rules returns the routing rules of the gateway's options, for the
+// server's routing middleware: the request is classified once, there, and
+// ServeHTTP dispatches on that decision.
+func (g *Gateway) Rules() route.Rules { return g.rules }
 
-// Fixed client-facing answers.
-const (
-	msgEncryptionRequired = `{"error":{"code":"encryption_required","message":"this endpoint accepts only encrypted requests"}}`
-	msgCannotOpen         = `{"error":{"code":"cannot_open","message":"request could not be opened"}}`
-	msgNoOHTTP            = `{"error":{"code":"ohttp_unavailable","message":"oblivious HTTP is not configured"}}`
-	msgLegacyError        = `{"status":"error","message":"request could not be processed"}`
-	msgInternal           = `{"error":{"code":"internal","message":"internal error"}}`
-)
-
-func writeFixed(w http.ResponseWriter, status int, contentType, body string) {
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
-}
-
-func mediaType(r *http.Request) string {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return strings.ToLower(mt)
-}
-
-// ServeHTTP routes by path and media type.
+// ServeHTTP dispatches on the request's route.Kind: the one stored by the
+// server's routing middleware, or, outside the server's chain, its own
+// classification under Rules.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case r.URL.Path == OHTTPPath:
+	switch g.rules.Of(r) {
+	case route.OHTTP, route.OHTTPKeys:
 		g.ohttp(w, r)
-	case r.Method == http.MethodPost && mediaType(r) == psk.RequestMediaType:
+	case route.PSK:
 		g.psk(w, r)
-	case g.o.LegacyEnabled && r.Method == http.MethodPost && r.URL.Path == g.o.LegacyPath:
+	case route.Legacy:
 		g.legacy(w, r)
-	case g.o.Plain(r.Method, r.URL.Path):
-		g.requests.WithLabelValues("plain", "plain").Inc()
-		g.o.Upstream.ServeHTTP(w, r)
+	case route.Plain:
+		g.plain(w, r)
+	case route.Health: // the server answers these; a plain route otherwise
+		if g.o.Plain(r.Method, r.URL.Path) {
+			g.plain(w, r)
+			return
+		}
+		g.refuse(w, r)
 	default:
-		g.requests.WithLabelValues("none", "rejected_plaintext").Inc()
-		g.log.Info("unencrypted request refused", zap.String("method", r.Method), zap.String("path", r.URL.Path))
-		writeFixed(w, http.StatusUnsupportedMediaType, "application/json", msgEncryptionRequired)
+		g.refuse(w, r)
 	}
+}
+
+func (g *Gateway) plain(w http.ResponseWriter, r *http.Request) {
+	g.requests.WithLabelValues("plain", "plain").Inc()
+	g.o.Upstream.ServeHTTP(w, r)
+}
+
+func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request) {
+	g.requests.WithLabelValues("none", "rejected_plaintext").Inc()
+	g.log.Info("unencrypted request refused", zap.String("method", r.Method), zap.String("path", r.URL.Path))
+	api.Write(w, api.EncryptionRequired)
 }
 
 // readBody reads the (already size-limited) body; false means an answer
@@ -166,13 +163,12 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, mode string) 
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			g.requests.WithLabelValues(mode, "too_large").Inc()
-			writeFixed(w, http.StatusRequestEntityTooLarge, "application/json",
-				`{"error":{"code":"too_large","message":"the request body is larger than the limit"}}`)
+			api.Write(w, api.TooLarge)
 			return nil, false
 		}
 		g.requests.WithLabelValues(mode, "refused").Inc()
 		g.log.Info("request body read failed", zap.String("mode", mode), zap.Error(err))
-		writeFixed(w, http.StatusBadRequest, "application/json", msgCannotOpen)
+		api.Write(w, api.CannotOpen)
 		return nil, false
 	}
 	return body, true
@@ -185,8 +181,8 @@ func (g *Gateway) forward(ctx context.Context, mode, method, path, contentType s
 	if contentType != "" {
 		h.Set("Content-Type", contentType)
 	}
-	if id := requestIDFrom(ctx); id != "" {
-		h.Set(upstream.RequestIDHeader, id)
+	if id, ok := api.RequestIDFrom(ctx); ok {
+		h.Set(api.RequestIDHeader, id)
 	}
 	res, err := g.o.Upstream.Do(ctx, method, path, h, body)
 	if err != nil {
@@ -208,7 +204,7 @@ func (g *Gateway) psk(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		g.requests.WithLabelValues("psk", "refused").Inc()
 		g.log.Info("psk request refused", zap.Error(err))
-		writeFixed(w, http.StatusBadRequest, "application/json", msgCannotOpen)
+		api.Write(w, api.CannotOpen)
 		return
 	}
 	g.log.Debug("psk request opened", logging.KeyID(req.KeyID()))
@@ -216,7 +212,7 @@ func (g *Gateway) psk(w http.ResponseWriter, r *http.Request) {
 	sealed, err := req.SealResponse(g.o.Rand, res.Status, res.Header.Get("Content-Type"), res.Body)
 	if err != nil {
 		g.log.Error("psk seal failed", zap.Error(err))
-		writeFixed(w, http.StatusInternalServerError, "application/json", msgInternal)
+		api.Write(w, api.Internal)
 		return
 	}
 	w.Header().Set("Content-Type", psk.ResponseMediaType)
@@ -228,7 +224,7 @@ func (g *Gateway) psk(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	set := g.o.Keys.Current()
 	if set.OHTTP == nil {
-		writeFixed(w, http.StatusNotFound, "application/json", msgNoOHTTP)
+		api.Write(w, api.OHTTPUnavailable)
 		return
 	}
 	switch r.Method {
@@ -236,7 +232,7 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		list, err := set.OHTTP.KeyList()
 		if err != nil {
 			g.log.Error("ohttp key list", zap.Error(err))
-			writeFixed(w, http.StatusInternalServerError, "application/json", msgInternal)
+			api.Write(w, api.Internal)
 			return
 		}
 		w.Header().Set("Content-Type", ohttp.KeysMediaType)
@@ -249,12 +245,11 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		return
 	case http.MethodPost:
 	default:
-		w.Header().Set("Allow", "GET, HEAD, POST")
-		writeFixed(w, http.StatusMethodNotAllowed, "application/json", `{"error":{"code":"method_not_allowed","message":"method not allowed"}}`)
+		api.Write(w, api.MethodNotAllowed)
 		return
 	}
-	if mediaType(r) != ohttp.RequestMediaType {
-		writeFixed(w, http.StatusUnsupportedMediaType, "application/json", msgEncryptionRequired)
+	if !route.IsOHTTPRequest(r) {
+		api.Write(w, api.EncryptionRequired)
 		return
 	}
 	body, ok := g.readBody(w, r, "ohttp")
@@ -268,11 +263,10 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, ohttp.ErrUnknownKey) || errors.Is(err, ohttp.ErrUnsupported) {
 			// RFC 9458 section 5.3: tell the client to refetch the keys
 			// (PROTOCOL.md section 2.5: unknown key and suite not offered alike).
-			writeFixed(w, http.StatusBadRequest, "application/problem+json",
-				`{"type":"https://iana.org/assignments/http-problem-types#ohttp-key","title":"key identifier unknown"}`)
+			api.Write(w, api.OHTTPKeyUnknown)
 			return
 		}
-		writeFixed(w, http.StatusBadRequest, "application/json", msgCannotOpen)
+		api.Write(w, api.CannotOpen)
 		return
 	}
 	breq, err := bhttp.ParseRequest(inner, bhttp.Limits{})
@@ -281,11 +275,11 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	case err != nil:
 		g.requests.WithLabelValues("ohttp", "refused").Inc()
 		g.log.Info("ohttp inner request malformed", zap.Error(err))
-		res = fixedResponse(http.StatusBadRequest, msgCannotOpen)
+		res = fixedResponse(api.CannotOpen)
 	case !strings.HasPrefix(breq.Path, "/"):
 		// Only origin-form paths: the authority never chooses a host.
 		g.requests.WithLabelValues("ohttp", "refused").Inc()
-		res = fixedResponse(http.StatusBadRequest, msgCannotOpen)
+		res = fixedResponse(api.CannotOpen)
 	default:
 		if res = g.authorizeInner(r.Context(), breq.Header); res != nil {
 			break
@@ -302,10 +296,10 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	if ct := res.Header.Get("Content-Type"); ct != "" {
 		bres.Header = append(bres.Header, bhttp.Field{Name: "content-type", Value: ct})
 	}
-	if id := res.Header.Get(upstream.RequestIDHeader); id != "" {
+	if id := res.Header.Get(api.RequestIDHeader); id != "" {
 		bres.Header = append(bres.Header, bhttp.Field{Name: "x-request-id", Value: id})
 	}
-	if c := res.Header.Get("WWW-Authenticate"); c != "" && res.Status == http.StatusUnauthorized {
+	if c := res.Header.Get(api.HeaderWWWAuthenticate); c != "" && res.Status == http.StatusUnauthorized {
 		bres.Header = append(bres.Header, bhttp.Field{Name: "www-authenticate", Value: c})
 	}
 	bres.Content = res.Body
@@ -315,7 +309,7 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	}
 	if err != nil {
 		g.log.Error("ohttp encapsulate failed", zap.Error(err))
-		writeFixed(w, http.StatusInternalServerError, "application/json", msgInternal)
+		api.Write(w, api.Internal)
 		return
 	}
 	w.Header().Set("Content-Type", ohttp.ResponseMediaType)
@@ -323,10 +317,6 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(enc)
 }
-
-// msgUnauthorized is the inner answer to an OHTTP request refused by
-// Options.Authorize.
-const msgUnauthorized = `{"error":{"code":"unauthorized","message":"valid credentials are required"}}`
 
 // authorizeInner runs Options.Authorize on the inner request's fields; it
 // returns nil to go on, or the 401 answer to encapsulate.
@@ -347,20 +337,23 @@ func (g *Gateway) authorizeInner(ctx context.Context, fields []bhttp.Field) *ups
 	}
 	g.requests.WithLabelValues("ohttp", "unauthorized").Inc()
 	g.log.Info("ohttp inner request unauthorized", zap.Error(err))
-	res := fixedResponse(http.StatusUnauthorized, msgUnauthorized)
+	res := fixedResponse(api.Unauthorized)
 	challenge := "Bearer"
 	var c interface{ Challenge() string }
 	if errors.As(err, &c) {
 		challenge = c.Challenge()
 	}
-	res.Header.Set("WWW-Authenticate", challenge)
+	res.Header.Set(api.HeaderWWWAuthenticate, challenge)
 	return res
 }
 
-func fixedResponse(status int, body string) *upstream.Response {
+// fixedResponse is a fixed answer to seal or encapsulate instead of an
+// upstream answer.
+func fixedResponse(id api.ID) *upstream.Response {
+	a := api.Lookup(id)
 	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	return &upstream.Response{Status: status, Header: h, Body: []byte(body)}
+	h.Set("Content-Type", a.ContentType)
+	return &upstream.Response{Status: a.Status, Header: h, Body: a.Body}
 }
 
 // legacy serves the compatibility mode. Every failure to open — bad JSON,
@@ -385,7 +378,7 @@ func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
 	if !found {
 		g.requests.WithLabelValues("legacy", "refused").Inc()
 		g.log.Info("legacy request refused")
-		writeFixed(w, http.StatusBadRequest, "application/json", msgLegacyError)
+		api.Write(w, api.LegacyError)
 		return
 	}
 	res, err := g.o.Upstream.Do(r.Context(), http.MethodPost, g.o.LegacyUpstreamPath,
@@ -393,20 +386,19 @@ func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		g.requests.WithLabelValues("legacy", "upstream_error").Inc()
 		g.log.Warn("upstream call failed", zap.String("mode", "legacy"), zap.Error(err))
-		er := upstream.ErrorResponse(err)
-		writeFixed(w, er.Status, "application/json", string(er.Body))
+		api.Write(w, upstream.AnswerFor(err))
 		return
 	}
 	if res.Status != http.StatusOK {
 		g.requests.WithLabelValues("legacy", "refused").Inc()
 		g.log.Info("legacy upstream answered an error", zap.Int("status", res.Status))
-		writeFixed(w, http.StatusBadRequest, "application/json", msgLegacyError)
+		api.Write(w, api.LegacyError)
 		return
 	}
 	sealed, err := legacycbc.Seal(g.o.Rand, key, res.Body)
 	if err != nil {
 		g.log.Error("legacy seal failed", zap.Error(err))
-		writeFixed(w, http.StatusInternalServerError, "application/json", msgInternal)
+		api.Write(w, api.Internal)
 		return
 	}
 	g.requests.WithLabelValues("legacy", "ok").Inc()
@@ -414,16 +406,4 @@ func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(sealed)
-}
-
-type ctxKey struct{}
-
-// WithRequestID stores the request ID for the upstream call.
-func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, ctxKey{}, id)
-}
-
-func requestIDFrom(ctx context.Context) string {
-	id, _ := ctx.Value(ctxKey{}).(string)
-	return id
 }

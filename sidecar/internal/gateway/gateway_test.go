@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/bhttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/legacycbc"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
@@ -201,9 +202,16 @@ func TestOHTTP(t *testing.T) {
 	if res.StatusCode != 400 || string(out) != ProblemKeyUnknown {
 		t.Fatalf("unknown key: %d %s", res.StatusCode, out)
 	}
+	// Garbage: seven bytes are a whole request header, naming key ID 'g'
+	// (unknown), so the answer is the key-unknown problem; fewer bytes are
+	// malformed, so the answer is cannot_open.
 	res, out = f.do(t, "POST", OHTTPPath, ohttp.RequestMediaType, []byte("garbage"))
-	if res.StatusCode != 400 || (string(out) != msgCannotOpen && string(out) != ProblemKeyUnknown) {
+	if res.StatusCode != 400 || string(out) != ProblemKeyUnknown || res.Header.Get("Content-Type") != "application/problem+json" {
 		t.Fatalf("garbage: %d %s", res.StatusCode, out)
+	}
+	res, out = f.do(t, "POST", OHTTPPath, ohttp.RequestMediaType, []byte("junk"))
+	if res.StatusCode != 400 || string(out) != msgCannotOpen || res.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("short garbage: %d %s", res.StatusCode, out)
 	}
 }
 
@@ -250,3 +258,11 @@ func TestLegacyUniformFailures(t *testing.T) {
 		})
 	}
 }
+
+// The fixed bodies the tests expect, from the one table in sidecar/api.
+var (
+	msgCannotOpen         = string(api.Lookup(api.CannotOpen).Body)
+	msgEncryptionRequired = string(api.Lookup(api.EncryptionRequired).Body)
+	msgLegacyError        = string(api.Lookup(api.LegacyError).Body)
+	ProblemKeyUnknown     = string(api.Lookup(api.OHTTPKeyUnknown).Body)
+)

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/sealocr/sealocr/sidecar/api"
 )
 
 // ErrBadRate reports an unparsable rate.
@@ -237,8 +239,8 @@ type Limiter struct {
 	OnLimited func(r *http.Request, p Policy)
 }
 
-// Middleware refuses requests over their limit with 429, a fixed JSON
-// body, Retry-After and the RateLimit headers; allowed requests get the
+// Middleware refuses requests over their limit with api.RateLimited (429,
+// Retry-After and the RateLimit headers); allowed requests get the
 // RateLimit headers too.
 func (l *Limiter) Middleware(next http.Handler) http.Handler {
 	now := l.Now
@@ -257,12 +259,7 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 			if l.OnLimited != nil {
 				l.OnLimited(r, p)
 			}
-			const body = `{"error":{"code":"rate_limited","message":"too many requests, retry later"}}`
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-			w.Header().Set("Cache-Control", "no-store")
-			w.WriteHeader(http.StatusTooManyRequests)
-			_, _ = w.Write([]byte(body))
+			api.Write(w, api.RateLimited)
 			return
 		}
 		next.ServeHTTP(w, r)

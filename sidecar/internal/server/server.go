@@ -1,13 +1,15 @@
 // Package server assembles the sidecar's HTTP handler and servers. The
-// middleware order is fixed here, outermost first:
+// middleware order is fixed here, outermost first (Handler builds it from
+// one ordered list):
 //
-//	recover → request ID → access log → security headers → client IP → auth
-//	→ rate limit → concurrency limit → body limit → own routes (/healthz,
-//	/readyz) → gateway
+//	recover → request ID → route → access log → security headers → client IP
+//	→ auth → rate limit → concurrency limit → body limit → own routes
+//	(/healthz, /readyz) → gateway
 //
-// Each request is put in a Class (health, psk, ohttp, legacy, plain) by the
-// same rules the gateway routes by; auth modes and rate-limit policies are
-// chosen per class. Client IP comes before auth so that refusals can be
+// The route middleware classifies each request once (package route, under
+// the gateway's rules) and stores the decision in its context; the gateway
+// dispatches on it, and auth modes and rate-limit policies are chosen by its
+// Class (health, psk, ohttp, legacy, plain). Client IP comes before auth so that refusals can be
 // attributed; auth comes before rate limiting so that an authenticated
 // client is limited by identity (JWT subject, API key ID) rather than by
 // address; rate limiting comes before the concurrency limit so that one
@@ -24,22 +26,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/auth"
 	"github.com/sealocr/sealocr/sidecar/internal/clientip"
-	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
-	"github.com/sealocr/sealocr/sidecar/internal/gateway"
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
-	"github.com/sealocr/sealocr/sidecar/internal/upstream"
+	"github.com/sealocr/sealocr/sidecar/internal/route"
 )
 
 // Class is the kind of a request, for auth modes and rate-limit policies.
@@ -61,31 +59,33 @@ const (
 	ClassPlain Class = "plain"
 )
 
-// Classifier returns the function that classifies requests by the gateway's
-// routing rules.
-func Classifier(legacyEnabled bool, legacyPath string) func(*http.Request) Class {
-	return func(r *http.Request) Class {
-		p := r.URL.Path
-		switch {
-		case (r.Method == http.MethodGet || r.Method == http.MethodHead) && (p == "/healthz" || p == "/readyz"):
-			return ClassHealth
-		case p == gateway.OHTTPPath:
-			if r.Method == http.MethodPost {
-				return ClassOHTTP
-			}
-			return ClassPlain
-		case r.Method == http.MethodPost && mediaType(r) == psk.RequestMediaType:
-			return ClassPSK
-		case legacyEnabled && r.Method == http.MethodPost && p == legacyPath:
-			return ClassLegacy
-		}
-		return ClassPlain
+// ClassOf returns the policy class of a route kind: the OHTTP key
+// configuration, plain routes and refused requests are all ClassPlain.
+func ClassOf(k route.Kind) Class {
+	switch k {
+	case route.Health:
+		return ClassHealth
+	case route.PSK:
+		return ClassPSK
+	case route.OHTTP:
+		return ClassOHTTP
+	case route.Legacy:
+		return ClassLegacy
 	}
+	return ClassPlain
 }
 
-func mediaType(r *http.Request) string {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return strings.ToLower(mt)
+// Classifier returns the function that classifies requests by the routing
+// rules with legacy mode at legacyPath (when enabled) and no plain route.
+func Classifier(legacyEnabled bool, legacyPath string) func(*http.Request) Class {
+	rs := route.Rules{LegacyEnabled: legacyEnabled, LegacyPath: legacyPath}
+	return func(r *http.Request) Class { return ClassOf(rs.Classify(r)) }
+}
+
+// classOf returns the class of the decision stored by the route middleware.
+func classOf(r *http.Request) Class {
+	k, _ := route.FromContext(r.Context())
+	return ClassOf(k)
 }
 
 // challengeError carries the WWW-Authenticate value to the gateway.
@@ -138,8 +138,11 @@ type Options struct {
 	Logger        *zap.Logger
 	Registry      prometheus.Registerer
 
-	// Classify puts a request in a Class; nil means Classifier(false, "").
-	Classify func(*http.Request) Class
+	// Route are the routing rules under which each request is classified,
+	// once. When Gateway has a method Rules() route.Rules (the real
+	// gateway), its rules are used instead, so that routing and policy
+	// follow the same rules.
+	Route route.Rules
 	// ClientIP finds the client address; nil trusts no proxy.
 	ClientIP *clientip.Resolver
 	// Auth checks credentials under AuthModes (a missing class is
@@ -174,13 +177,16 @@ func Handler(o Options) http.Handler {
 		o.Registry.MustRegister(inflight, duration)
 	}
 
+	if g, ok := o.Gateway.(interface{ Rules() route.Rules }); ok {
+		o.Route = g.Rules()
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		fixed(w, http.StatusOK, `{"status":"ok"}`)
+		api.Write(w, api.Healthy)
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if o.KeysLoaded != nil && !o.KeysLoaded() {
-			fixed(w, http.StatusServiceUnavailable, `{"error":{"code":"not_ready","message":"keys are not loaded"}}`)
+			api.Write(w, api.NotReadyKeys)
 			return
 		}
 		if o.Upstream != nil {
@@ -188,17 +194,14 @@ func Handler(o Options) http.Handler {
 			defer cancel()
 			if err := o.Upstream.Ready(ctx); err != nil {
 				o.Logger.Info("readiness: upstream not ready", zap.Error(err))
-				fixed(w, http.StatusServiceUnavailable, `{"error":{"code":"not_ready","message":"the OCR service is not ready"}}`)
+				api.Write(w, api.NotReadyUpstream)
 				return
 			}
 		}
-		fixed(w, http.StatusOK, `{"status":"ready"}`)
+		api.Write(w, api.Ready)
 	})
 	mux.Handle("/", o.Gateway)
 
-	if o.Classify == nil {
-		o.Classify = Classifier(false, "")
-	}
 	if o.ClientIP == nil {
 		o.ClientIP = &clientip.Resolver{}
 	}
@@ -209,14 +212,22 @@ func Handler(o Options) http.Handler {
 		o.Registry.MustRegister(limited)
 	}
 
-	var h http.Handler = mux
-	h = bodyLimit(h, o.MaxBody)
-	h = concurrencyLimit(h, o.MaxConcurrent, inflight)
+	var authenticate, rateLimit middleware // nil when off
+	if o.Auth != nil {
+		authenticate = o.Auth.Middleware(func(r *http.Request) auth.Mode {
+			c := classOf(r)
+			m := o.AuthModes[c]
+			if c == ClassOHTTP && m == auth.Required {
+				return auth.Optional // the inner request may carry the credentials
+			}
+			return m
+		})
+	}
 	if o.RateStore != nil {
 		l := &ratelimit.Limiter{
 			Store: o.RateStore,
 			Policy: func(r *http.Request) (ratelimit.Policy, bool) {
-				p, ok := o.RatePolicies[o.Classify(r)]
+				p, ok := o.RatePolicies[classOf(r)]
 				return p, ok
 			},
 			Key: func(r *http.Request) string {
@@ -230,56 +241,52 @@ func Handler(o Options) http.Handler {
 				limited.WithLabelValues(p.Name).Inc()
 			},
 		}
-		h = l.Middleware(h)
+		rateLimit = l.Middleware
 	}
-	if o.Auth != nil {
-		h = o.Auth.Middleware(func(r *http.Request) auth.Mode {
-			c := o.Classify(r)
-			m := o.AuthModes[c]
-			if c == ClassOHTTP && m == auth.Required {
-				return auth.Optional // the inner request may carry the credentials
-			}
-			return m
-		})(h)
+
+	// The chain, outermost first, as in the package documentation.
+	return chain(mux,
+		recoverer(o.Logger),
+		api.RequestIDMiddleware,
+		o.Route.Middleware,
+		accessLog(o.Logger, duration),
+		securityHeaders(o.HSTS),
+		o.ClientIP.Middleware,
+		authenticate,
+		rateLimit,
+		concurrencyLimit(o.MaxConcurrent, inflight),
+		bodyLimit(o.MaxBody),
+	)
+}
+
+// middleware wraps a handler.
+type middleware = func(http.Handler) http.Handler
+
+// chain wraps h in mws, the first outermost; nil entries are skipped.
+func chain(h http.Handler, mws ...middleware) http.Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		if mws[i] != nil {
+			h = mws[i](h)
+		}
 	}
-	h = o.ClientIP.Middleware(h)
-	h = securityHeaders(h, o.HSTS)
-	h = accessLog(h, o.Logger, duration)
-	h = requestID(h)
-	h = recoverer(h, o.Logger)
 	return h
 }
 
-func fixed(w http.ResponseWriter, status int, body string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = io.WriteString(w, body)
-}
-
-func recoverer(next http.Handler, log *zap.Logger) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
+func recoverer(log *zap.Logger) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					log.Error("panic in handler", zap.String("panic", fmt.Sprint(v)))
+					api.Write(w, api.Internal)
 				}
-				log.Error("panic in handler", zap.String("panic", fmt.Sprint(v)))
-				fixed(w, http.StatusInternalServerError, `{"error":{"code":"internal","message":"internal error"}}`)
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
-}
-
-func requestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := upstream.RequestID(r.Header.Get(upstream.RequestIDHeader))
-		r.Header.Set(upstream.RequestIDHeader, id)
-		w.Header().Set(upstream.RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(gateway.WithRequestID(r.Context(), id)))
-	})
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 type statusWriter struct {
@@ -308,62 +315,69 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // accessLog writes one line per request: method, path (no query: it may
 // carry user data), status, sizes, duration. Never bodies or credentials.
-func accessLog(next http.Handler, log *zap.Logger, hist *prometheus.HistogramVec) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		d := time.Since(start)
-		if sw.status == 0 {
-			sw.status = http.StatusOK
-		}
-		hist.WithLabelValues(strconv.Itoa(sw.status/100) + "xx").Observe(d.Seconds())
-		log.Info("request",
-			zap.String("request_id", r.Header.Get(upstream.RequestIDHeader)),
-			zap.String("method", r.Method), zap.String("path", r.URL.Path),
-			zap.String("proto", r.Proto), zap.Int("status", sw.status),
-			zap.Int64("request_bytes", r.ContentLength), zap.Int64("response_bytes", sw.bytes),
-			zap.Duration("duration", d))
-	})
+func accessLog(log *zap.Logger, hist *prometheus.HistogramVec) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			sw := &statusWriter{ResponseWriter: w}
+			next.ServeHTTP(sw, r)
+			d := time.Since(start)
+			if sw.status == 0 {
+				sw.status = http.StatusOK
+			}
+			hist.WithLabelValues(strconv.Itoa(sw.status/100) + "xx").Observe(d.Seconds())
+			log.Info("request",
+				zap.String("request_id", r.Header.Get(api.RequestIDHeader)),
+				zap.String("method", r.Method), zap.String("path", r.URL.Path),
+				zap.String("proto", r.Proto), zap.Int("status", sw.status),
+				zap.Int64("request_bytes", r.ContentLength), zap.Int64("response_bytes", sw.bytes),
+				zap.Duration("duration", d))
+		})
+	}
 }
 
-func securityHeaders(next http.Handler, hsts bool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		if hsts && r.TLS != nil {
-			h.Set("Strict-Transport-Security", "max-age=31536000")
-		}
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		next.ServeHTTP(w, r)
-	})
+func securityHeaders(hsts bool) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h := w.Header()
+			if hsts && r.TLS != nil {
+				h.Set("Strict-Transport-Security", "max-age=31536000")
+			}
+			h.Set("X-Content-Type-Options", "nosniff")
+			h.Set("Referrer-Policy", "no-referrer")
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
-func concurrencyLimit(next http.Handler, n int, g prometheus.Gauge) http.Handler {
+func concurrencyLimit(n int, g prometheus.Gauge) middleware {
 	slots := make(chan struct{}, n)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case slots <- struct{}{}:
-		default:
-			w.Header().Set("Retry-After", "1")
-			fixed(w, http.StatusServiceUnavailable, `{"error":{"code":"busy","message":"the server is busy, retry later"}}`)
-			return
-		}
-		g.Inc()
-		defer func() { <-slots; g.Dec() }()
-		next.ServeHTTP(w, r)
-	})
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case slots <- struct{}{}:
+			default:
+				api.Write(w, api.Busy)
+				return
+			}
+			g.Inc()
+			defer func() { <-slots; g.Dec() }()
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
-func bodyLimit(next http.Handler, n int64) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > n {
-			fixed(w, http.StatusRequestEntityTooLarge, `{"error":{"code":"too_large","message":"the request body is larger than the limit"}}`)
-			return
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, n)
-		next.ServeHTTP(w, r)
-	})
+func bodyLimit(n int64) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > n {
+				api.Write(w, api.TooLarge)
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, n)
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // NewHTTPServer returns an http.Server with every timeout set.

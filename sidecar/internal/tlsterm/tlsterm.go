@@ -43,6 +43,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	"github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/localtls"
 )
 
@@ -424,10 +425,7 @@ func (t *Terminator) HTTPHandler() http.Handler {
 	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := hostOnly(r.Host)
 		if !t.servesHost(host) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Connection", "close")
-			w.WriteHeader(http.StatusMisdirectedRequest)
-			_, _ = io.WriteString(w, `{"error":{"code":"unknown_host","message":"this host is not served here"}}`)
+			api.Write(w, api.UnknownHost)
 			return
 		}
 		target := "https://" + host + r.URL.RequestURI()

@@ -6,8 +6,9 @@
 // out it strips hop-by-hop headers (those of RFC 9110 section 7.6.1, any
 // header named in Connection, every Proxy-* header and the httpoxy "Proxy"
 // header), drops client-supplied X-Forwarded-*, Forwarded and X-Real-Ip
-// headers, and sets X-Request-ID (a client's value is kept when it matches
-// ^[A-Za-z0-9._-]{1,64}$, otherwise a random one is generated). Every call
+// headers, and sends X-Request-ID: the ID the server's middleware stored in
+// the request's context (sidecar/api), or, when called outside that chain, a
+// valid client value or a new one. Every call
 // has a deadline. On the way back it drops the Server and X-Powered-By
 // headers and caps the response body.
 //
@@ -15,14 +16,13 @@
 // allowlisted routes, built on httputil.ReverseProxy; and Do, used by the
 // encrypted gateway, which forwards one already-opened request and returns the
 // whole response for sealing. Both map failures to ErrUnavailable, ErrTimeout
-// and ErrResponseTooLarge; ErrorResponse gives the fixed status and body a
+// and ErrResponseTooLarge; AnswerFor names the fixed answer (sidecar/api) a
 // client receives for each, while the detail goes to the log only.
 package upstream
 
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -31,11 +31,12 @@ import (
 	"net/http/httputil"
 	"net/textproto"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/sealocr/sealocr/sidecar/api"
 )
 
 // Defaults for Options.
@@ -49,9 +50,6 @@ const (
 
 // ReadyPath is the upstream route that Ready probes.
 const ReadyPath = "/readyz"
-
-// RequestIDHeader is the header that carries the request ID.
-const RequestIDHeader = "X-Request-ID"
 
 // Options configures New.
 type Options struct {
@@ -183,20 +181,20 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Header == nil {
 		r.Header = http.Header{}
 	}
-	r.Header.Set(RequestIDHeader, RequestID(r.Header.Get(RequestIDHeader)))
+	r.Header.Set(api.RequestIDHeader, requestID(ctx, r.Header))
 	p.rp.ServeHTTP(w, r)
 }
 
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(p.base) // scheme and host from the configuration; Out.Host cleared
 	cleanRequestHeader(pr.Out.Header)
-	pr.Out.Header.Set(RequestIDHeader, RequestID(pr.In.Header.Get(RequestIDHeader)))
+	pr.Out.Header.Set(api.RequestIDHeader, pr.In.Header.Get(api.RequestIDHeader)) // set by ServeHTTP
 }
 
 func (p *Proxy) modifyResponse(res *http.Response) error {
 	cleanResponseHeader(res.Header)
-	if res.Header.Get(RequestIDHeader) == "" && res.Request != nil {
-		res.Header.Set(RequestIDHeader, res.Request.Header.Get(RequestIDHeader))
+	if res.Header.Get(api.RequestIDHeader) == "" && res.Request != nil {
+		res.Header.Set(api.RequestIDHeader, res.Request.Header.Get(api.RequestIDHeader))
 	}
 	if res.ContentLength > p.maxResp {
 		return fmt.Errorf("content length %d > %d: %w", res.ContentLength, p.maxResp, ErrResponseTooLarge)
@@ -214,14 +212,9 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	p.log.Log(lvl, "upstream request failed",
 		zap.String("method", r.Method),
 		zap.String("path", r.URL.Path),
-		zap.String("request_id", r.Header.Get(RequestIDHeader)),
+		zap.String("request_id", r.Header.Get(api.RequestIDHeader)),
 		zap.Error(err))
-	res := ErrorResponse(kind)
-	for k, v := range res.Header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(res.Status)
-	_, _ = w.Write(res.Body)
+	api.Write(w, AnswerFor(kind))
 }
 
 // Do sends one request to the upstream and reads the whole response. path is
@@ -251,7 +244,7 @@ func (p *Proxy) Do(ctx context.Context, method, path string, header http.Header,
 	req.Header.Del("Host")
 	req.Header.Del("Content-Length")
 	req.Header.Del("Expect")
-	req.Header.Set(RequestIDHeader, RequestID(req.Header.Get(RequestIDHeader)))
+	req.Header.Set(api.RequestIDHeader, requestID(ctx, req.Header))
 	res, err := p.rt.RoundTrip(req)
 	if err != nil {
 		return nil, p.callError(ctx, err)
@@ -269,8 +262,8 @@ func (p *Proxy) Do(ctx context.Context, method, path string, header http.Header,
 	cleanResponseHeader(h)
 	h.Del("Content-Length")
 	h.Del("Transfer-Encoding")
-	if h.Get(RequestIDHeader) == "" {
-		h.Set(RequestIDHeader, req.Header.Get(RequestIDHeader))
+	if h.Get(api.RequestIDHeader) == "" {
+		h.Set(api.RequestIDHeader, req.Header.Get(api.RequestIDHeader))
 	}
 	return &Response{Status: res.StatusCode, Header: h, Body: b}, nil
 }
@@ -329,35 +322,29 @@ func classify(ctx context.Context, err error) error {
 	}
 }
 
-// Fixed error bodies. They never carry detail.
-const (
-	bodyUnavailable = `{"error":{"code":"upstream_unavailable","message":"the OCR service is unavailable"}}`
-	bodyTimeout     = `{"error":{"code":"upstream_timeout","message":"the OCR service did not answer in time"}}`
-	bodyTooLarge    = `{"error":{"code":"upstream_response_too_large","message":"the OCR service's response is too large"}}`
-)
-
-// ErrorResponse returns the fixed answer a client receives for an error of
-// Do or ServeHTTP:
+// AnswerFor names the fixed answer (sidecar/api) a client receives for an
+// error of Do or ServeHTTP:
 //
-//	ErrTimeout           504 {"error":{"code":"upstream_timeout",...}}
-//	ErrResponseTooLarge  502 {"error":{"code":"upstream_response_too_large",...}}
-//	anything else        502 {"error":{"code":"upstream_unavailable","message":"the OCR service is unavailable"}}
+//	ErrTimeout           504 upstream_timeout
+//	ErrResponseTooLarge  502 upstream_response_too_large
+//	anything else        502 upstream_unavailable
 //
-// The body is JSON and never depends on the error's detail.
-func ErrorResponse(err error) *Response {
-	status, body := http.StatusBadGateway, bodyUnavailable
+// The answer never depends on the error's detail.
+func AnswerFor(err error) api.ID {
 	switch {
 	case errors.Is(err, ErrTimeout):
-		status, body = http.StatusGatewayTimeout, bodyTimeout
+		return api.UpstreamTimeout
 	case errors.Is(err, ErrResponseTooLarge):
-		body = bodyTooLarge
+		return api.UpstreamTooLarge
 	}
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
-	return &Response{Status: status, Header: h, Body: []byte(body)}
+	return api.UpstreamUnavailable
+}
+
+// ErrorResponse returns AnswerFor(err) as a Response, with the headers
+// api.Write would send, for the gateway to seal.
+func ErrorResponse(err error) *Response {
+	a := api.Lookup(AnswerFor(err))
+	return &Response{Status: a.Status, Header: a.Header(), Body: a.Body}
 }
 
 // hopHeaders are the hop-by-hop headers of RFC 9110 section 7.6.1 and the
@@ -410,29 +397,17 @@ func canonicalHeader(h http.Header) http.Header {
 	return out
 }
 
-// RequestID returns id when it is a valid request ID (1 to 64 characters from
-// A-Z, a-z, 0-9, '.', '_' and '-') and a new random one otherwise.
-func RequestID(id string) string {
-	if ValidRequestID(id) {
+// requestID returns the request ID to send: a valid one already in h, else
+// the one the server's middleware stored in ctx, else a new one (a call
+// from outside the server's chain).
+func requestID(ctx context.Context, h http.Header) string {
+	if id := h.Get(api.RequestIDHeader); api.ValidRequestID(id) {
 		return id
 	}
-	return rand.Text()
-}
-
-// ValidRequestID reports whether id matches ^[A-Za-z0-9._-]{1,64}$.
-func ValidRequestID(id string) bool {
-	if len(id) == 0 || len(id) > 64 {
-		return false
+	if id, ok := api.RequestIDFrom(ctx); ok {
+		return id
 	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
+	return api.NewRequestID()
 }
 
 // cappedBody reads at most left bytes and fails with ErrResponseTooLarge when

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sealocr/sealocr/sidecar/api"
 )
 
 // seen records what the fake core received.
@@ -145,8 +147,8 @@ func TestServeHTTPForwards(t *testing.T) {
 					t.Errorf("response header %s leaked: %q", h, v)
 				}
 			}
-			if !ValidRequestID(res.Header.Get(RequestIDHeader)) || res.Header.Get(RequestIDHeader) != got.header.Get(RequestIDHeader) {
-				t.Errorf("request ID: client %q, core %q", res.Header.Get(RequestIDHeader), got.header.Get(RequestIDHeader))
+			if !api.ValidRequestID(res.Header.Get(api.RequestIDHeader)) || res.Header.Get(api.RequestIDHeader) != got.header.Get(api.RequestIDHeader) {
+				t.Errorf("request ID: client %q, core %q", res.Header.Get(api.RequestIDHeader), got.header.Get(api.RequestIDHeader))
 			}
 		})
 	}
@@ -213,18 +215,18 @@ func TestRequestID(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req, _ := http.NewRequest("GET", url, nil)
 			if tc.in != "" {
-				req.Header.Set(RequestIDHeader, tc.in)
+				req.Header.Set(api.RequestIDHeader, tc.in)
 			}
 			res, err := http.DefaultClient.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			res.Body.Close()
-			id := rec.get().header.Get(RequestIDHeader)
+			id := rec.get().header.Get(api.RequestIDHeader)
 			if tc.keep && id != tc.in {
 				t.Errorf("core saw %q, want %q", id, tc.in)
 			}
-			if !tc.keep && (id == tc.in || !ValidRequestID(id)) {
+			if !tc.keep && (id == tc.in || !api.ValidRequestID(id)) {
 				t.Errorf("core saw %q, want a fresh valid ID", id)
 			}
 		})
@@ -360,7 +362,7 @@ func TestDo(t *testing.T) {
 			if got.method != "POST" || got.uri != "/v1/ocr?lang=en" || string(got.body) != "PNGDATA" {
 				t.Errorf("core saw %s %s %q", got.method, got.uri, got.body)
 			}
-			if got.header.Get("Content-Type") != "image/png" || got.header.Get(RequestIDHeader) != "req-1" {
+			if got.header.Get("Content-Type") != "image/png" || got.header.Get(api.RequestIDHeader) != "req-1" {
 				t.Errorf("core header %v", got.header)
 			}
 			for _, k := range []string{"X-Listed", "X-Forwarded-For"} {
@@ -380,8 +382,8 @@ func TestDo(t *testing.T) {
 					t.Errorf("response header %s kept", k)
 				}
 			}
-			if res.Header.Get(RequestIDHeader) != "req-1" {
-				t.Errorf("response request ID %q", res.Header.Get(RequestIDHeader))
+			if res.Header.Get(api.RequestIDHeader) != "req-1" {
+				t.Errorf("response request ID %q", res.Header.Get(api.RequestIDHeader))
 			}
 		})
 	}

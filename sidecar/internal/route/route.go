@@ -1,0 +1,128 @@
+// Package route decides, once per request, what kind of request it is:
+// health probe, PSK envelope, Oblivious HTTP request or key configuration,
+// legacy envelope, allowlisted plain route, or refused. The server's first
+// middleware stores the Kind in the request's context; the gateway
+// dispatches on it and the auth and rate-limit policies are chosen by it, so
+// the three can never disagree.
+package route
+
+import (
+	"context"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
+)
+
+// OHTTPPath is the Oblivious HTTP gateway and key configuration resource.
+const OHTTPPath = "/.well-known/ohttp-gateway"
+
+// Kind is the kind of a request.
+type Kind int
+
+// Kinds, in the order Classify tests them.
+const (
+	// Refused is an unencrypted request outside the plain allowlist.
+	Refused Kind = iota
+	// Health is GET or HEAD /healthz or /readyz, answered by the sidecar.
+	Health
+	// OHTTP is a POST to OHTTPPath.
+	OHTTP
+	// OHTTPKeys is any other method on OHTTPPath (GET and HEAD fetch the key
+	// configurations).
+	OHTTPKeys
+	// PSK is a POST of the PSK envelope's media type.
+	PSK
+	// Legacy is a POST to the legacy path when legacy mode is on.
+	Legacy
+	// Plain is an allowlisted plain route, proxied as it is.
+	Plain
+)
+
+var names = [...]string{"refused", "health", "ohttp", "ohttp_keys", "psk", "legacy", "plain"}
+
+// String returns the kind's name.
+func (k Kind) String() string {
+	if k < 0 || int(k) >= len(names) {
+		return "refused"
+	}
+	return names[k]
+}
+
+// Rules are the routing rules. The zero value knows no legacy path and no
+// plain route.
+type Rules struct {
+	// LegacyEnabled turns legacy mode on, at LegacyPath.
+	LegacyEnabled bool
+	// LegacyPath is the legacy mode's path ("/ocr" when empty).
+	LegacyPath string
+	// Plain reports whether an unencrypted request may be proxied as is;
+	// nil allows none.
+	Plain func(method, path string) bool
+}
+
+// Classify returns the kind of r.
+func (rs Rules) Classify(r *http.Request) Kind {
+	p := r.URL.Path
+	post := r.Method == http.MethodPost
+	legacyPath := rs.LegacyPath
+	if legacyPath == "" {
+		legacyPath = "/ocr"
+	}
+	switch {
+	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && (p == "/healthz" || p == "/readyz"):
+		return Health
+	case p == OHTTPPath && post:
+		return OHTTP
+	case p == OHTTPPath:
+		return OHTTPKeys
+	case post && MediaType(r) == psk.RequestMediaType:
+		return PSK
+	case rs.LegacyEnabled && post && p == legacyPath:
+		return Legacy
+	case rs.Plain != nil && rs.Plain(r.Method, p):
+		return Plain
+	}
+	return Refused
+}
+
+// MediaType returns the lower-cased media type of r's Content-Type, or "".
+func MediaType(r *http.Request) string {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return strings.ToLower(mt)
+}
+
+// IsOHTTPRequest reports whether r carries the OHTTP request media type.
+func IsOHTTPRequest(r *http.Request) bool { return MediaType(r) == ohttp.RequestMediaType }
+
+type ctxKey struct{}
+
+// WithKind returns ctx carrying k.
+func WithKind(ctx context.Context, k Kind) context.Context {
+	return context.WithValue(ctx, ctxKey{}, k)
+}
+
+// FromContext returns the kind stored by Middleware, if any.
+func FromContext(ctx context.Context) (Kind, bool) {
+	k, ok := ctx.Value(ctxKey{}).(Kind)
+	return k, ok
+}
+
+// Of returns the kind stored in r's context, or classifies r under rs when
+// none is (a handler used outside the server's chain).
+func (rs Rules) Of(r *http.Request) Kind {
+	if k, ok := FromContext(r.Context()); ok {
+		return k
+	}
+	return rs.Classify(r)
+}
+
+// Middleware classifies each request once and stores its kind in the
+// request's context.
+func (rs Rules) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(w, r.WithContext(WithKind(r.Context(), rs.Classify(r))))
+	})
+}
