@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sealocr/sealocr/core/api"
+	wire "github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 )
@@ -476,25 +477,8 @@ func outerError(status int, header http.Header, body []byte) *ServerError {
 	return e
 }
 
-// problem is an RFC 9457 problem details body.
-type problem struct {
-	Type  string `json:"type"`
-	Title string `json:"title"`
-}
-
-// isKeyUnknown reports whether a problem type means "refetch the keys":
-// the type RFC 9458 Section 5.3 registers or the URN of its drafts.
-func isKeyUnknown(problemType string) bool {
-	switch problemType {
-	case "https://iana.org/assignments/http-problem-types#ohttp-key",
-		"urn:ietf:params:ohttp:error:key-unknown":
-		return true
-	}
-	return false
-}
-
 // codeKeyUnknown is the ServerError code of a key-unknown problem.
-const codeKeyUnknown = "ohttp_key_unknown"
+const codeKeyUnknown = wire.CodeOHTTPKeyUnknown
 
 // errorFromBody parses a JSON error body, a problem details body or a
 // short text. Nothing from the body but the code and a sanitized, bounded
@@ -503,15 +487,15 @@ func errorFromBody(status int, contentType string, body []byte) *ServerError {
 	e := &ServerError{Status: status}
 	switch mediaType(contentType) {
 	case "application/json":
-		var eb api.ErrorBody
+		var eb wire.ErrorBody // the sidecar's and the core's (core/api) alike
 		if json.Unmarshal(body, &eb) == nil && eb.Error.Code != "" {
 			e.Code, e.Message = clean(eb.Error.Code), clean(eb.Error.Message)
 			return e
 		}
-	case "application/problem+json":
-		var p problem
+	case wire.ContentTypeProblem:
+		var p wire.Problem
 		if json.Unmarshal(body, &p) == nil {
-			if isKeyUnknown(p.Type) {
+			if wire.IsKeyUnknown(p.Type) {
 				e.Code = codeKeyUnknown
 			}
 			e.Message = clean(p.Title)

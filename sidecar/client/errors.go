@@ -40,7 +40,9 @@ var ErrResponseTooLarge = errors.New("sealocr client: response larger than the l
 type ServerError struct {
 	// Status is the HTTP status code (for a sealed answer, the inner one).
 	Status int
-	// Code is the error code, such as "cannot_open" or "not_an_image".
+	// Code is the error code, such as "cannot_open" (the sidecar's codes
+	// are listed in package sidecar/api) or "not_an_image" (the core's, in
+	// core/api); "ohttp_key_unknown" for the key-unknown problem.
 	Code string
 	// Message is the server's fixed message for Code.
 	Message string

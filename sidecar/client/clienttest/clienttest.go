@@ -1,10 +1,14 @@
-// Package clienttest runs an in-process stand-in for a sealocr sidecar, for
-// tests of code that uses package client. It speaks the PSK and Oblivious
-// HTTP envelopes with the real envelope code, reads a real key file, serves
-// HTTPS with a CA file to trust, and answers with a fake core.
+// Package clienttest runs an in-process sealocr sidecar, for tests of code
+// that uses package client. It is the sidecar's own gateway and middleware
+// chain (sidecar/internal/gateway and sidecar/internal/server: routing,
+// request IDs, body and concurrency limits, the PSK and Oblivious HTTP
+// envelopes, the fixed answers of sidecar/api) with a stand-in at its edge:
+// the upstream is a Go function (Core) instead of the OCR core. It reads a
+// real key file and serves HTTPS with a CA file to trust.
 //
-// It is not the sidecar: it has no rate limits, logging or plain routes,
-// and it keeps every key in memory.
+// Unlike a deployed sidecar it has no authentication, rate limits or plain
+// routes, and it logs nothing. Fail and SetTamper inject faults in front of
+// and behind the real handler.
 package clienttest
 
 import (
@@ -12,10 +16,8 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
-	"errors"
 	"io"
 	"log"
-	"mime"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -24,20 +26,23 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/sealocr/sealocr/core/api"
-	"github.com/sealocr/sealocr/sidecar/internal/envelope/bhttp"
+	wire "github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
+	"github.com/sealocr/sealocr/sidecar/internal/gateway"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
+	"github.com/sealocr/sealocr/sidecar/internal/route"
+	"github.com/sealocr/sealocr/sidecar/internal/server"
+	"github.com/sealocr/sealocr/sidecar/internal/upstream"
 )
 
 // PSKKeyID is the ID of the pre-shared key in the server's key file.
 const PSKKeyID = "test-key"
 
 // GatewayPath is the Oblivious HTTP gateway resource.
-const GatewayPath = "/.well-known/ohttp-gateway"
+const GatewayPath = gateway.OHTTPPath
 
 // Core is the fake upstream: it gets the opened request and returns the
 // status, content type and body to seal back. ctx ends when the client
@@ -58,8 +63,8 @@ type Request struct {
 	Body []byte
 }
 
-// Server is a running fake sidecar. Its methods are safe for concurrent
-// use.
+// Server is a running sidecar with a stand-in core. Its methods are safe
+// for concurrent use.
 type Server struct {
 	// URL is the base URL, https://127.0.0.1:port.
 	URL string
@@ -69,13 +74,11 @@ type Server struct {
 	// [PSKKeyID] and two Oblivious HTTP configurations.
 	KeysFile string
 
-	srv    *httptest.Server
-	core   Core
-	pskSet *psk.KeySet
-	replay psk.ReplayCache
+	srv  *httptest.Server
+	core Core
 
 	mu        sync.Mutex
-	gw        *ohttp.Gateway
+	keys      *keys.Set
 	tamper    bool
 	fail      *failure
 	fetches   int
@@ -109,7 +112,7 @@ func Start(dir string, core Core) (*Server, error) {
 	if core == nil {
 		core = CannedCore
 	}
-	s := &Server{core: core, replay: psk.NewMemoryReplayCache(0, nil)}
+	s := &Server{core: core}
 	data, err := keys.Generate(PSKKeyID)
 	if err != nil {
 		return nil, err
@@ -122,8 +125,18 @@ func Start(dir string, core Core) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.pskSet, s.gw = set.PSK, set.OHTTP
-	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.keys = set
+	gw := gateway.New(gateway.Options{
+		Keys:     s,
+		Upstream: standIn{s},
+		Replay:   psk.NewMemoryReplayCache(0, nil),
+	})
+	h := server.Handler(server.Options{
+		Gateway:       gw,
+		MaxBody:       64 << 20,
+		MaxConcurrent: 1024,
+	})
+	s.srv = httptest.NewUnstartedServer(s.faults(h))
 	// Handshake failures are expected in tests of certificate checks.
 	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	s.srv.StartTLS()
@@ -178,7 +191,9 @@ func (s *Server) RotateOHTTPKeys() ([]byte, error) {
 		return nil, err
 	}
 	s.mu.Lock()
-	s.gw = gw
+	next := *s.keys
+	next.OHTTP, next.Public = gw, []ohttp.PublicKeyConfig{kc.PublicConfig()}
+	s.keys = &next
 	s.mu.Unlock()
 	return b, nil
 }
@@ -236,135 +251,112 @@ func coreError(code string) (int, string, []byte) {
 	return status, "application/json", b
 }
 
-func writeJSON(w http.ResponseWriter, status int, contentType, body string) {
-	w.Header().Set("Content-Type", contentType)
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(body))
+// Current implements the gateway's key source.
+func (s *Server) Current() *keys.Set {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keys
 }
 
-const msgCannotOpen = `{"error":{"code":"cannot_open","message":"request could not be opened"}}`
+// standIn is the upstream: it hands the opened request to the Core.
+type standIn struct{ s *Server }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	s.mu.Lock()
-	fail, gw := s.fail, s.gw
-	s.mu.Unlock()
-	if r.URL.Path == GatewayPath && r.Method == http.MethodGet {
-		list, err := gw.KeyList()
-		if err != nil {
-			http.Error(w, "internal", http.StatusInternalServerError)
+// Do implements the gateway's Forwarder: one opened request to the Core.
+func (u standIn) Do(ctx context.Context, method, path string, header http.Header, body []byte) (*upstream.Response, error) {
+	env := "psk"
+	if k, _ := route.FromContext(ctx); k == route.OHTTP {
+		env = "ohttp"
+	}
+	req := Request{Envelope: env, Method: method, Target: path, ContentType: header.Get("Content-Type"), Body: bytes.Clone(body)}
+	u.s.mu.Lock()
+	u.s.last = req
+	u.s.nRequests++
+	u.s.mu.Unlock()
+	status, ct, out := u.s.core(ctx, req)
+	h := http.Header{}
+	if ct != "" {
+		h.Set("Content-Type", ct)
+	}
+	return &upstream.Response{Status: status, Header: h, Body: out}, nil
+}
+
+// ServeHTTP implements the gateway's Forwarder for plain routes, of which
+// there are none.
+func (standIn) ServeHTTP(w http.ResponseWriter, _ *http.Request) { wire.Write(w, wire.Internal) }
+
+// faults wraps the real handler: it counts key list fetches, answers
+// Fail's refusal in the clear, and flips a bit of sealed and encapsulated
+// answers under SetTamper.
+func (s *Server) faults(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		fail, tamper := s.fail, s.tamper
+		s.mu.Unlock()
+		if r.URL.Path == GatewayPath && r.Method == http.MethodGet {
+			rec := &recorder{header: http.Header{}}
+			next.ServeHTTP(rec, r)
+			if rec.status == http.StatusOK {
+				s.mu.Lock()
+				s.fetches++
+				s.mu.Unlock()
+			}
+			rec.send(w, false)
 			return
 		}
-		s.mu.Lock()
-		s.fetches++
-		s.mu.Unlock()
-		w.Header().Set("Content-Type", ohttp.KeysMediaType)
-		_, _ = w.Write(list)
-		return
-	}
-	if fail != nil {
-		if fail.retryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(fail.retryAfter))
+		if fail != nil {
+			if fail.retryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(fail.retryAfter))
+			}
+			b, _ := json.Marshal(wire.ErrorBody{Error: wire.ErrorDetail{Code: fail.code, Message: fail.msg}})
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(fail.status)
+			_, _ = w.Write(b)
+			return
 		}
-		b, _ := json.Marshal(api.ErrorBody{Error: api.Error{Code: fail.code, Message: fail.msg}})
-		writeJSON(w, fail.status, "application/json", string(b))
-		return
-	}
-	body, err := readBody(r)
-	if err != nil {
-		writeJSON(w, http.StatusRequestEntityTooLarge, "application/json",
-			`{"error":{"code":"too_large","message":"the request body is larger than the limit"}}`)
-		return
-	}
-	switch {
-	case r.URL.Path == GatewayPath && r.Method == http.MethodPost && mt == ohttp.RequestMediaType:
-		s.serveOHTTP(w, r, gw, body)
-	case r.Method == http.MethodPost && mt == psk.RequestMediaType:
-		s.servePSK(w, r, body)
-	default:
-		writeJSON(w, http.StatusUnsupportedMediaType, "application/json",
-			`{"error":{"code":"encryption_required","message":"this endpoint accepts only encrypted requests"}}`)
-	}
-}
-
-func readBody(r *http.Request) ([]byte, error) {
-	var buf bytes.Buffer
-	_, err := buf.ReadFrom(http.MaxBytesReader(nil, r.Body, 64<<20))
-	return buf.Bytes(), err
-}
-
-func (s *Server) callCore(ctx context.Context, req Request) (int, string, []byte, bool) {
-	req.Body = bytes.Clone(req.Body)
-	s.mu.Lock()
-	s.last = req
-	s.nRequests++
-	tamper := s.tamper
-	s.mu.Unlock()
-	status, ct, body := s.core(ctx, req)
-	return status, ct, body, tamper
-}
-
-func (s *Server) servePSK(w http.ResponseWriter, r *http.Request, body []byte) {
-	req, err := psk.OpenRequest(s.pskSet, r.Method, r.URL.RequestURI(), body, time.Now(), 0, s.replay)
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, "application/json", msgCannotOpen)
-		return
-	}
-	status, ct, out, tamper := s.callCore(r.Context(), Request{
-		Envelope: "psk", Method: r.Method, Target: r.URL.RequestURI(), ContentType: req.ContentType(), Body: req.Plaintext(),
-	})
-	sealed, err := req.SealResponse(nil, status, ct, out)
-	if err != nil {
-		http.Error(w, "internal", http.StatusInternalServerError)
-		return
-	}
-	if tamper {
-		sealed[len(sealed)-1] ^= 1
-	}
-	w.Header().Set("Content-Type", psk.ResponseMediaType)
-	_, _ = w.Write(sealed)
-}
-
-func (s *Server) serveOHTTP(w http.ResponseWriter, r *http.Request, gw *ohttp.Gateway, body []byte) {
-	inner, rc, err := gw.DecapsulateRequest(body)
-	if errors.Is(err, ohttp.ErrUnknownKey) {
-		writeJSON(w, http.StatusBadRequest, "application/problem+json",
-			`{"type":"urn:ietf:params:ohttp:error:key-unknown","title":"key identifier unknown"}`)
-		return
-	}
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, "application/json", msgCannotOpen)
-		return
-	}
-	breq, err := bhttp.ParseRequest(inner, bhttp.Limits{})
-	if err != nil {
-		writeJSON(w, http.StatusBadRequest, "application/json", msgCannotOpen)
-		return
-	}
-	ct := ""
-	for _, f := range breq.Header {
-		if strings.EqualFold(f.Name, "content-type") {
-			ct = f.Value
+		if !tamper {
+			next.ServeHTTP(w, r)
+			return
 		}
-	}
-	status, rct, out, tamper := s.callCore(r.Context(), Request{
-		Envelope: "ohttp", Method: breq.Method, Target: breq.Path, ContentType: ct, Body: breq.Content,
+		rec := &recorder{header: http.Header{}}
+		next.ServeHTTP(rec, r)
+		rec.send(w, true)
 	})
-	bres := &bhttp.Response{Status: status, Content: out}
-	if rct != "" {
-		bres.Header = []bhttp.Field{{Name: "content-type", Value: rct}}
+}
+
+// recorder keeps a whole answer, to count or alter it before sending.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
 	}
-	enc, err := bres.MarshalBinary()
-	if err == nil {
-		enc, err = rc.EncapsulateResponse(nil, enc)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
+}
+
+// send writes the recorded answer to w, with the last byte of a sealed or
+// encapsulated body flipped when tamper is set.
+func (r *recorder) send(w http.ResponseWriter, tamper bool) {
+	if r.status == 0 {
+		r.status = http.StatusOK
 	}
-	if err != nil {
-		http.Error(w, "internal", http.StatusInternalServerError)
-		return
+	b := r.body.Bytes()
+	mt := strings.ToLower(strings.TrimSpace(strings.Split(r.header.Get("Content-Type"), ";")[0]))
+	if tamper && len(b) > 0 && (mt == psk.ResponseMediaType || mt == ohttp.ResponseMediaType) {
+		b[len(b)-1] ^= 1
 	}
-	if tamper {
-		enc[len(enc)-1] ^= 1
+	for k, v := range r.header {
+		w.Header()[k] = v
 	}
-	w.Header().Set("Content-Type", ohttp.ResponseMediaType)
-	_, _ = w.Write(enc)
+	w.WriteHeader(r.status)
+	_, _ = w.Write(b)
 }
