@@ -101,3 +101,27 @@ func Codes() []string {
 		CodeTooManyPixels, CodeNotFound, CodeMethodNotAllowed, CodeNotReady, CodeBusy,
 		CodeTimeout, CodeInternal}
 }
+
+// RequestIDHeader is the header that carries a request's ID, from the
+// client through the sidecar to the core and back. The sidecar sets it on
+// every request it forwards (sidecar/api); the core makes one up only for a
+// request without a valid one.
+const RequestIDHeader = "X-Request-ID"
+
+// ValidRequestID reports whether id is a valid request ID: 1 to 64
+// characters from A-Z, a-z, 0-9, '.', '_' and '-'. Other values are
+// replaced, never logged or echoed.
+func ValidRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -2,8 +2,9 @@
 // sidecar gives on its own (as opposed to the core's answers, which it seals
 // and forwards; see core/api), the one function that writes them, the error
 // type that carries an answer for the client and a cause for the log, and the
-// request ID (request_id.go). It uses the standard library only, so clients
-// and tests can import it.
+// request ID (request_id.go). It uses the standard library and core/api
+// only (the request ID header and its rule are shared with the core), so
+// clients and tests can import it.
 //
 // Each fixed answer is an entry of one table, looked up by its ID: status,
 // public code, fixed message, media type and the headers that must come with

@@ -4,27 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"net/http"
+
+	coreapi "github.com/sealocr/sealocr/core/api"
 )
 
 // RequestIDHeader is the header that carries the request ID, in both
-// directions and to the core.
-const RequestIDHeader = "X-Request-ID"
+// directions and to the core. It is the core's (core/api): one header, one
+// validation rule on both sides.
+const RequestIDHeader = coreapi.RequestIDHeader
 
-// ValidRequestID reports whether id matches ^[A-Za-z0-9._-]{1,64}$.
-func ValidRequestID(id string) bool {
-	if len(id) == 0 || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
-		default:
-			return false
-		}
-	}
-	return true
-}
+// ValidRequestID reports whether id matches ^[A-Za-z0-9._-]{1,64}$
+// (core/api.ValidRequestID).
+func ValidRequestID(id string) bool { return coreapi.ValidRequestID(id) }
 
 // NewRequestID returns a new random request ID (26 base32 characters).
 func NewRequestID() string { return rand.Text() }

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sealocr/sealocr/sidecar/api"
 )
 
 // Shared state set up by TestMain.
@@ -495,21 +497,21 @@ type fixedAnswer struct {
 	body        string
 }
 
-// The sidecar's fixed answers (sidecar/internal/gateway, server and upstream).
+// answer is the fixed answer id of the sidecar's one table (sidecar/api).
+func answer(id api.ID) fixedAnswer {
+	a := api.Lookup(id)
+	return fixedAnswer{a.Status, a.ContentType, string(a.Body)}
+}
+
+// The sidecar's fixed answers the tests expect.
 var (
-	ansCannotOpen = fixedAnswer{http.StatusBadRequest, "application/json",
-		`{"error":{"code":"cannot_open","message":"request could not be opened"}}`}
-	ansEncryptionRequired = fixedAnswer{http.StatusUnsupportedMediaType, "application/json",
-		`{"error":{"code":"encryption_required","message":"this endpoint accepts only encrypted requests"}}`}
-	ansTooLarge = fixedAnswer{http.StatusRequestEntityTooLarge, "application/json",
-		`{"error":{"code":"too_large","message":"the request body is larger than the limit"}}`}
-	ansUpstreamUnavailable = fixedAnswer{http.StatusBadGateway, "application/json",
-		`{"error":{"code":"upstream_unavailable","message":"the OCR service is unavailable"}}`}
-	ansOHTTPKeyUnknown = fixedAnswer{http.StatusBadRequest, "application/problem+json",
-		`{"type":"https://iana.org/assignments/http-problem-types#ohttp-key","title":"key identifier unknown"}`}
-	ansLegacyError = fixedAnswer{http.StatusBadRequest, "application/json",
-		`{"status":"error","message":"request could not be processed"}`}
-	ansHealthy = fixedAnswer{http.StatusOK, "application/json", `{"status":"ok"}`}
+	ansCannotOpen          = answer(api.CannotOpen)
+	ansEncryptionRequired  = answer(api.EncryptionRequired)
+	ansTooLarge            = answer(api.TooLarge)
+	ansUpstreamUnavailable = answer(api.UpstreamUnavailable)
+	ansOHTTPKeyUnknown     = answer(api.OHTTPKeyUnknown)
+	ansLegacyError         = answer(api.LegacyError)
+	ansHealthy             = answer(api.Healthy)
 )
 
 func checkAnswer(t *testing.T, what string, status int, contentType string, body []byte, want fixedAnswer) {

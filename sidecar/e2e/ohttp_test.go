@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/bhttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
 	"github.com/sealocr/sealocr/sidecar/internal/gateway"
@@ -195,8 +196,7 @@ func TestOHTTP(t *testing.T) {
 			})
 		}
 		res, body := s.do(t, http.MethodDelete, gateway.OHTTPPath, "", nil)
-		checkResponse(t, "DELETE", res, body, fixedAnswer{http.StatusMethodNotAllowed, "application/json",
-			`{"error":{"code":"method_not_allowed","message":"method not allowed"}}`})
+		checkResponse(t, "DELETE", res, body, answer(api.MethodNotAllowed))
 	})
 
 	// Failures after decapsulation come back encapsulated.

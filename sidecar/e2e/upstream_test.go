@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/legacycbc"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 )
@@ -60,7 +61,6 @@ func TestUpstreamDown(t *testing.T) {
 	})
 
 	res, body := s.do(t, http.MethodGet, "/readyz", "", nil)
-	checkResponse(t, "GET /readyz", res, body, fixedAnswer{http.StatusServiceUnavailable, "application/json",
-		`{"error":{"code":"not_ready","message":"the OCR service is not ready"}}`})
+	checkResponse(t, "GET /readyz", res, body, answer(api.NotReadyUpstream))
 	s.checkHealthy(t)
 }

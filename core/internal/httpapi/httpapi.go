@@ -17,7 +17,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -163,10 +162,10 @@ func (e *requestError) Error() string { return e.code + ": " + e.detail.Error() 
 
 func fail(code string, detail error) error { return &requestError{code: code, detail: detail} }
 
-var safeRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
-
+// requestID returns the request's ID (the sidecar sets one on every
+// request it forwards), or a new one for a request without a valid one.
 func requestID(r *http.Request) string {
-	if id := r.Header.Get("X-Request-ID"); safeRequestID.MatchString(id) {
+	if id := r.Header.Get(api.RequestIDHeader); api.ValidRequestID(id) {
 		return id
 	}
 	var b [8]byte
@@ -177,7 +176,7 @@ func requestID(r *http.Request) string {
 func (a *API) ocr(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rid := requestID(r)
-	w.Header().Set("X-Request-ID", rid)
+	w.Header().Set(api.RequestIDHeader, rid)
 	mode := "invalid"
 	resp, err := a.handleOCR(w, r, start, &mode)
 	code := "ok"
