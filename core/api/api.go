@@ -9,7 +9,7 @@ import "net/http"
 // EXIF orientation): [x, y].
 type Point [2]int
 
-// Line is one recognised text line.
+// Line is one recognized text line.
 type Line struct {
 	Text       string   `json:"text"`
 	Confidence float64  `json:"confidence"`

@@ -38,9 +38,9 @@ const (
 
 // OCR modes of the core, for [OCROptions.Mode].
 const (
-	// DocumentMode detects and recognises every text line of a page.
+	// DocumentMode detects and recognizes every text line of a page.
 	DocumentMode = "document"
-	// LineMode recognises an image holding one line of text.
+	// LineMode recognizes an image holding one line of text.
 	LineMode = "line"
 )
 

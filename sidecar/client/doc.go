@@ -13,7 +13,7 @@
 // Errors: the server's JSON error answers, whether sent in the clear by the
 // sidecar or sealed inside the envelope by the core, are a [*ServerError];
 // a response that cannot be opened or authenticated matches
-// [ErrOpenResponse]. Error messages never contain image bytes, recognised
+// [ErrOpenResponse]. Error messages never contain image bytes, recognized
 // text or key material, and the package writes no logs.
 //
 // The package keeps no global state; a Client is safe for concurrent use.

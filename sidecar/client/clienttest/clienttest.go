@@ -133,7 +133,7 @@ func Start(dir string, core Core) (*Server, error) {
 	})
 	h := server.Handler(server.Options{
 		Gateway:       gw,
-		MaxBody:       64 << 20,
+		MaxBodyBytes:  64 << 20,
 		MaxConcurrent: 1024,
 	})
 	s.srv = httptest.NewUnstartedServer(s.faults(h))

@@ -132,7 +132,7 @@ type Options struct {
 	Gateway       http.Handler
 	Upstream      Readiness // probed by /readyz
 	KeysLoaded    func() bool
-	MaxBody       int64
+	MaxBodyBytes  int64
 	MaxConcurrent int
 	HSTS          bool // send Strict-Transport-Security (on HTTPS listeners)
 	Logger        *zap.Logger
@@ -165,8 +165,8 @@ func Handler(o Options) http.Handler {
 	if o.MaxConcurrent <= 0 {
 		o.MaxConcurrent = 64
 	}
-	if o.MaxBody <= 0 {
-		o.MaxBody = 20 << 20
+	if o.MaxBodyBytes <= 0 {
+		o.MaxBodyBytes = 20 << 20
 	}
 	inflight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_sidecar_inflight", Help: "Requests in progress."})
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -255,7 +255,7 @@ func Handler(o Options) http.Handler {
 		authenticate,
 		rateLimit,
 		concurrencyLimit(o.MaxConcurrent, inflight),
-		bodyLimit(o.MaxBody),
+		bodyLimit(o.MaxBodyBytes),
 	)
 }
 
