@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -138,9 +139,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			g.plain(w, r)
 			return
 		}
-		g.refuse(w, r)
+		g.refusePlaintext(w, r)
 	default:
-		g.refuse(w, r)
+		g.refusePlaintext(w, r)
 	}
 }
 
@@ -149,10 +150,24 @@ func (g *Gateway) plain(w http.ResponseWriter, r *http.Request) {
 	g.o.Upstream.ServeHTTP(w, r)
 }
 
-func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request) {
+func (g *Gateway) refusePlaintext(w http.ResponseWriter, r *http.Request) {
 	g.requests.WithLabelValues("none", "rejected_plaintext").Inc()
 	g.log.Info("unencrypted request refused", zap.String("method", r.Method), zap.String("path", r.URL.Path))
 	api.Write(w, api.EncryptionRequired)
+}
+
+// refuse counts and logs a refused request of mode, with err's cause, and
+// writes err's fixed answer (api.AnswerFor): the client never sees the
+// cause.
+func (g *Gateway) refuse(w http.ResponseWriter, mode string, err error) {
+	id := api.AnswerFor(err)
+	outcome := "refused"
+	if id == api.TooLarge {
+		outcome = "too_large"
+	}
+	g.requests.WithLabelValues(mode, outcome).Inc()
+	g.log.Info("request refused", zap.String("mode", mode), zap.Stringer("answer", id), zap.Error(err))
+	api.Write(w, id)
 }
 
 // readBody reads the (already size-limited) body; false means an answer
@@ -160,15 +175,12 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request) {
 func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, mode string) ([]byte, bool) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
+		id := api.CannotOpen
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			g.requests.WithLabelValues(mode, "too_large").Inc()
-			api.Write(w, api.TooLarge)
-			return nil, false
+			id = api.TooLarge
 		}
-		g.requests.WithLabelValues(mode, "refused").Inc()
-		g.log.Info("request body read failed", zap.String("mode", mode), zap.Error(err))
-		api.Write(w, api.CannotOpen)
+		g.refuse(w, mode, api.NewError(id, fmt.Errorf("read body: %w", err)))
 		return nil, false
 	}
 	return body, true
@@ -202,9 +214,7 @@ func (g *Gateway) psk(w http.ResponseWriter, r *http.Request) {
 	set := g.o.Keys.Current()
 	req, err := psk.OpenRequest(set.PSK, r.Method, r.URL.RequestURI(), body, g.o.Now(), g.o.Window, g.o.Replay)
 	if err != nil {
-		g.requests.WithLabelValues("psk", "refused").Inc()
-		g.log.Info("psk request refused", zap.Error(err))
-		api.Write(w, api.CannotOpen)
+		g.refuse(w, "psk", api.NewError(api.CannotOpen, err))
 		return
 	}
 	g.log.Debug("psk request opened", logging.KeyID(req.KeyID()))
@@ -258,15 +268,13 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	}
 	inner, rc, err := set.OHTTP.DecapsulateRequest(body)
 	if err != nil {
-		g.requests.WithLabelValues("ohttp", "refused").Inc()
-		g.log.Info("ohttp request refused", zap.Error(err))
+		id := api.CannotOpen
 		if errors.Is(err, ohttp.ErrUnknownKey) || errors.Is(err, ohttp.ErrUnsupported) {
 			// RFC 9458 section 5.3: tell the client to refetch the keys
 			// (PROTOCOL.md section 2.5: unknown key and suite not offered alike).
-			api.Write(w, api.OHTTPKeyUnknown)
-			return
+			id = api.OHTTPKeyUnknown
 		}
-		api.Write(w, api.CannotOpen)
+		g.refuse(w, "ohttp", api.NewError(id, err))
 		return
 	}
 	breq, err := bhttp.ParseRequest(inner, bhttp.Limits{})
@@ -376,9 +384,7 @@ func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if !found {
-		g.requests.WithLabelValues("legacy", "refused").Inc()
-		g.log.Info("legacy request refused")
-		api.Write(w, api.LegacyError)
+		g.refuse(w, "legacy", api.NewError(api.LegacyError, errors.New("no legacy key opens the request")))
 		return
 	}
 	res, err := g.o.Upstream.Do(r.Context(), http.MethodPost, g.o.LegacyUpstreamPath,
