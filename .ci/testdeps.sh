@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the test suite's real outside parts need, only where missing,
 # so that `make test` passes on a fresh machine: Debian packages (pebble,
-# chromium, CJK fonts, pycryptodome) and the interop client's pinned npm
+# chromium, CJK fonts, pycryptodome, openssl) and the interop clients' pinned npm
 # packages. Idempotent; a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+# sidecar/internal/envelope/sm4: SM4-CBC and SM4-CTR cross-checks against Debian's OpenSSL 3.
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 # sidecar/e2e: the legacy interop client uses Debian's pycryptodome (module Cryptodome).
 /usr/bin/python3 -c 'import Cryptodome.Cipher.AES' >/dev/null 2>&1 || need_apt+=(python3 python3-pycryptodome)
 # sidecar/internal/tlsterm, sidecar/cmd/sidecar: the ACME tests run Debian's pebble and pebble-challtestsrv.
@@ -31,7 +33,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${need_apt[@]}"
 fi
 
-# sidecar/e2e: the OHTTP interop client's pinned npm packages (exact versions from package-lock.json).
-if [ ! -d sidecar/e2e/interop/node_modules/@hpke/core ] || [ sidecar/e2e/interop/package-lock.json -nt sidecar/e2e/interop/node_modules/.package-lock.json ]; then
+# sidecar/e2e: the OHTTP interop client's pinned npm packages (exact versions from package-lock.json);
+# sidecar/internal/envelope/sm4: sm-crypto for the SM4-CBC cross-check.
+if [ ! -d sidecar/e2e/interop/node_modules/@hpke/core ] || [ ! -d sidecar/e2e/interop/node_modules/sm-crypto ] || [ sidecar/e2e/interop/package-lock.json -nt sidecar/e2e/interop/node_modules/.package-lock.json ]; then
   (cd sidecar/e2e/interop && npm ci --no-audit --no-fund --loglevel=error)
 fi
