@@ -1,43 +1,62 @@
 package psk
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
-	"crypto/sha256"
 )
 
-// HKDF info strings; they separate the request and response keys.
+// HKDF info strings; they separate the request and response keys. Every
+// suite uses the same strings: a key belongs to one suite, and the suite is
+// part of the authenticated header.
 const (
 	infoRequest  = "sealocr psk v1 request"
 	infoResponse = "sealocr psk v1 response"
 )
 
-// deriveKey returns HKDF-SHA256(secret, salt, info) truncated to 32 bytes.
-func deriveKey(secret, salt []byte, info string) ([KeySize]byte, error) {
-	var out [KeySize]byte
-	k, err := hkdf.Key(sha256.New, secret, salt, info, KeySize)
+// msgKey is a derived per-message key: the first n bytes of b.
+type msgKey struct {
+	b [KeySize]byte
+	n int
+}
+
+func (k *msgKey) bytes() []byte { return k.b[:k.n] }
+
+func (k *msgKey) clear() { clear(k.b[:]) }
+
+// deriveKey returns HKDF(suite hash, secret, salt, info) of the suite's key
+// size: HKDF-SHA256 for AES-256-GCM and SM4-GCM, HKDF-SM3 for SM4-GCM-SM3.
+func deriveKey(s Suite, secret, salt []byte, info string) (msgKey, error) {
+	var out msgKey
+	p, ok := s.params()
+	if !ok {
+		return out, ErrInvalid
+	}
+	k, err := hkdf.Key(p.hash, secret, salt, info, p.keySize)
 	if err != nil {
 		return out, err
 	}
-	copy(out[:], k)
+	out.n = copy(out.b[:], k)
 	clear(k)
 	return out, nil
 }
 
-// newGCM returns AES-GCM with a 12-byte nonce and 16-byte tag for key, which
-// is 16, 24 or 32 bytes long. The envelope always uses 32 bytes.
-func newGCM(key []byte) (cipher.AEAD, error) {
-	block, err := aes.NewCipher(key)
+// newAEAD returns the suite's GCM (12-byte nonce, 16-byte tag) for key,
+// whose size must be the suite's key size.
+func newAEAD(s Suite, key []byte) (cipher.AEAD, error) {
+	p, ok := s.params()
+	if !ok || len(key) != p.keySize {
+		return nil, ErrInvalid
+	}
+	block, err := p.newBlock(key)
 	if err != nil {
 		return nil, err
 	}
 	return cipher.NewGCM(block)
 }
 
-// gcmSeal appends the AES-GCM encryption of plaintext and its tag to dst.
-func gcmSeal(dst, key, nonce, plaintext, aad []byte) ([]byte, error) {
-	a, err := newGCM(key)
+// gcmSeal appends the suite's GCM encryption of plaintext and its tag to dst.
+func gcmSeal(s Suite, dst, key, nonce, plaintext, aad []byte) ([]byte, error) {
+	a, err := newAEAD(s, key)
 	if err != nil {
 		return nil, err
 	}
@@ -45,9 +64,9 @@ func gcmSeal(dst, key, nonce, plaintext, aad []byte) ([]byte, error) {
 }
 
 // gcmOpen authenticates and decrypts ciphertext (with its trailing tag).
-// Any failure, including a wrong nonce size, is ErrDecrypt.
-func gcmOpen(key, nonce, ciphertext, aad []byte) ([]byte, error) {
-	a, err := newGCM(key)
+// Any failure, including a wrong key or nonce size, is ErrDecrypt.
+func gcmOpen(s Suite, key, nonce, ciphertext, aad []byte) ([]byte, error) {
+	a, err := newAEAD(s, key)
 	if err != nil || len(nonce) != a.NonceSize() || len(ciphertext) < a.Overhead() {
 		return nil, ErrDecrypt
 	}

@@ -22,9 +22,9 @@ const (
 const (
 	// SaltSize is the size of the per-request HKDF salt.
 	SaltSize = 16
-	// NonceSize is the size of an AES-GCM nonce.
+	// NonceSize is the size of a GCM nonce (every suite).
 	NonceSize = 12
-	// TagSize is the size of an AES-GCM tag.
+	// TagSize is the size of a GCM tag (every suite).
 	TagSize = 16
 	// MaxContentTypeLen is the longest inner content type in bytes.
 	MaxContentTypeLen = 255
@@ -38,22 +38,51 @@ const (
 // the server's clock when [OpenRequest] is given a zero window.
 const DefaultWindow = 5 * time.Minute
 
-// Framing constants.
+// Framing constants. Version 1 is AES-256-GCM with no suite byte; version 2
+// carries a suite byte after the version and is used for every other suite.
 const (
-	version          = 0x01
+	version1         = 0x01
+	version2         = 0x02
 	requestMagic0    = 'S'
 	requestMagic1    = 'P'
 	responseMagic0   = 'S'
 	responseMagic1   = 'R'
-	responseHdrSize  = 3 + NonceSize
+	responseHdrSize  = 3 + NonceSize // version 1; version 2 adds the suite byte
 	minRequestSize   = 3 + 1 + 1 + 8 + SaltSize + NonceSize + 1 + TagSize
 	minResponseSize  = responseHdrSize + TagSize
 	responseInnerMin = 2 + 1
 )
 
+// prefix returns the framing bytes after the magic: the version and, for
+// version 2, the suite byte.
+func (s Suite) prefix() []byte {
+	if s == SuiteAES256GCM {
+		return []byte{version1}
+	}
+	return []byte{version2, byte(s)}
+}
+
+// parsePrefix reads the version (and suite byte) at b[0:] and returns the
+// suite and the prefix length. Version 2 must name a suite other than
+// AES-256-GCM, so every suite has exactly one encoding.
+func parsePrefix(b []byte) (Suite, int, bool) {
+	switch {
+	case len(b) >= 1 && b[0] == version1:
+		return SuiteAES256GCM, 1, true
+	case len(b) >= 2 && b[0] == version2:
+		s := Suite(b[1])
+		if !s.Valid() || s == SuiteAES256GCM {
+			return 0, 0, false
+		}
+		return s, 2, true
+	}
+	return 0, 0, false
+}
+
 // requestHeader is the parsed cleartext part of a request body.
 type requestHeader struct {
 	raw         []byte // every byte before the ciphertext
+	suite       Suite
 	keyID       string
 	timestamp   uint64
 	salt        []byte
@@ -62,8 +91,10 @@ type requestHeader struct {
 }
 
 // appendRequestHeader appends the cleartext request header.
-func appendRequestHeader(b []byte, keyID string, ts uint64, salt, nonce []byte, contentType string) []byte {
-	b = append(b, requestMagic0, requestMagic1, version, byte(len(keyID)))
+func appendRequestHeader(b []byte, suite Suite, keyID string, ts uint64, salt, nonce []byte, contentType string) []byte {
+	b = append(b, requestMagic0, requestMagic1)
+	b = append(b, suite.prefix()...)
+	b = append(b, byte(len(keyID)))
 	b = append(b, keyID...)
 	b = binary.BigEndian.AppendUint64(b, ts)
 	b = append(b, salt...)
@@ -78,10 +109,12 @@ func parseRequestHeader(body []byte) (requestHeader, []byte, error) {
 	if len(body) < minRequestSize || body[0] != requestMagic0 || body[1] != requestMagic1 {
 		return h, nil, ErrMalformed
 	}
-	if body[2] != version {
+	suite, pl, ok := parsePrefix(body[2:])
+	if !ok || len(body) < minRequestSize+pl-1 {
 		return h, nil, ErrMalformed
 	}
-	off := 3
+	h.suite = suite
+	off := 2 + pl
 	kl := int(body[off])
 	off++
 	if len(body)-off < kl+8+SaltSize+NonceSize+1 {
@@ -139,43 +172,50 @@ func requestAAD(header []byte, method, target string) ([]byte, error) {
 	return append(aad, target...), nil
 }
 
-// binding returns SHA-256(request AAD ‖ request tag), which the response's
-// associated data carries so that it belongs to exactly one request.
-func binding(aad, ciphertext []byte) [sha256.Size]byte {
-	h := sha256.New()
+// bindingSize is the size of the response binding: SHA-256 and SM3 both
+// give 32 bytes.
+const bindingSize = sha256.Size
+
+// binding returns Hash(request AAD ‖ request tag), with the suite's hash
+// (SHA-256, or SM3 for SM4-GCM-SM3), which the response's associated data
+// carries so that it belongs to exactly one request.
+func binding(s Suite, aad, ciphertext []byte) [bindingSize]byte {
+	h := suites[s].hash()
 	h.Write(aad)
 	h.Write(ciphertext[len(ciphertext)-TagSize:])
-	var out [sha256.Size]byte
+	var out [bindingSize]byte
 	h.Sum(out[:0])
 	return out
 }
 
 // responseKey derives the response key from the pre-shared key and the
 // request's salt and nonce.
-func responseKey(secret *[KeySize]byte, salt, nonce []byte) ([KeySize]byte, error) {
-	s := make([]byte, 0, SaltSize+NonceSize)
-	s = append(append(s, salt...), nonce...)
-	return deriveKey(secret[:], s, infoResponse)
+func responseKey(s Suite, secret, salt, nonce []byte) (msgKey, error) {
+	sn := make([]byte, 0, SaltSize+NonceSize)
+	sn = append(append(sn, salt...), nonce...)
+	return deriveKey(s, secret, sn, infoResponse)
 }
 
 // ResponseOpener opens the response to one sealed request. It holds the
 // derived response key, which it never prints.
 type ResponseOpener struct {
-	key     [KeySize]byte
-	binding [sha256.Size]byte
+	suite   Suite
+	key     msgKey
+	binding [bindingSize]byte
 }
 
 // Format hides the response key.
 func (o *ResponseOpener) Format(f fmt.State, _ rune) { io.WriteString(f, "psk.ResponseOpener") }
 
-// SealRequest seals plaintext for the sidecar under key. method and target
+// SealRequest seals plaintext for the sidecar under key, with the key's
+// suite. method and target
 // are the method and request target (origin-form path and query, exactly as
 // sent on the wire) of the outer HTTP request; contentType is the media type
 // of plaintext; now is the client's clock. rand supplies the salt and nonce;
 // nil means crypto/rand.Reader. The returned body has media type
 // [RequestMediaType]; the ResponseOpener opens the matching response.
 func SealRequest(rand io.Reader, key Key, method, target, contentType string, now time.Time, plaintext []byte) ([]byte, *ResponseOpener, error) {
-	if !validKeyID(key.id) {
+	if !validKeyID(key.id) || !key.suite.Valid() {
 		return nil, nil, fmt.Errorf("%w: zero Key", ErrInvalid)
 	}
 	if !validContentType(contentType) {
@@ -189,23 +229,23 @@ func SealRequest(rand io.Reader, key Key, method, target, contentType string, no
 		return nil, nil, err
 	}
 	salt, nonce := sn[:SaltSize], sn[SaltSize:]
-	body := make([]byte, 0, 4+len(key.id)+8+len(sn)+1+len(contentType)+len(plaintext)+TagSize)
-	body = appendRequestHeader(body, key.id, uint64(now.Unix()), salt, nonce, contentType)
+	body := make([]byte, 0, 5+len(key.id)+8+len(sn)+1+len(contentType)+len(plaintext)+TagSize)
+	body = appendRequestHeader(body, key.suite, key.id, uint64(now.Unix()), salt, nonce, contentType)
 	aad, err := requestAAD(body, method, target)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: method or target length", ErrInvalid)
 	}
-	k, err := deriveKey(key.secret[:], salt, infoRequest)
+	k, err := deriveKey(key.suite, key.secretBytes(), salt, infoRequest)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer clear(k[:])
-	body, err = gcmSeal(body, k[:], nonce, plaintext, aad)
+	defer k.clear()
+	body, err = gcmSeal(key.suite, body, k.bytes(), nonce, plaintext, aad)
 	if err != nil {
 		return nil, nil, err
 	}
-	o := &ResponseOpener{binding: binding(aad, body)}
-	if o.key, err = responseKey(&key.secret, salt, nonce); err != nil {
+	o := &ResponseOpener{suite: key.suite, binding: binding(key.suite, aad, body)}
+	if o.key, err = responseKey(key.suite, key.secretBytes(), salt, nonce); err != nil {
 		return nil, nil, err
 	}
 	return body, o, nil
@@ -213,13 +253,19 @@ func SealRequest(rand io.Reader, key Key, method, target, contentType string, no
 
 // Open authenticates and decrypts a response body of media type
 // [ResponseMediaType], returning the upstream status code, content type and
-// content. Failures are [ErrMalformed] or [ErrDecrypt].
+// content. The response must use the request's suite. Failures are
+// [ErrMalformed] or [ErrDecrypt].
 func (o *ResponseOpener) Open(body []byte) (status int, contentType string, plaintext []byte, err error) {
-	if len(body) < minResponseSize || body[0] != responseMagic0 || body[1] != responseMagic1 || body[2] != version {
+	if len(body) < 2 || body[0] != responseMagic0 || body[1] != responseMagic1 {
 		return 0, "", nil, ErrMalformed
 	}
-	hdr := body[:responseHdrSize]
-	inner, err := gcmOpen(o.key[:], hdr[3:], body[responseHdrSize:], responseAAD(hdr, &o.binding))
+	suite, pl, ok := parsePrefix(body[2:])
+	hs := 2 + pl + NonceSize
+	if !ok || suite != o.suite || len(body) < hs+TagSize {
+		return 0, "", nil, ErrMalformed
+	}
+	hdr := body[:hs]
+	inner, err := gcmOpen(o.suite, o.key.bytes(), hdr[2+pl:], body[hs:], responseAAD(hdr, &o.binding))
 	if err != nil {
 		return 0, "", nil, ErrDecrypt
 	}
@@ -241,7 +287,7 @@ func (o *ResponseOpener) Open(body []byte) (status int, contentType string, plai
 }
 
 // responseAAD returns response header ‖ request binding.
-func responseAAD(hdr []byte, b *[sha256.Size]byte) []byte {
+func responseAAD(hdr []byte, b *[bindingSize]byte) []byte {
 	aad := make([]byte, 0, len(hdr)+len(b))
 	return append(append(aad, hdr...), b[:]...)
 }
@@ -250,15 +296,19 @@ func responseAAD(hdr []byte, b *[sha256.Size]byte) []byte {
 // printed by fmt.
 type Request struct {
 	keyID       string
+	suite       Suite
 	contentType string
 	timestamp   time.Time
 	plaintext   []byte
-	respKey     [KeySize]byte
-	binding     [sha256.Size]byte
+	respKey     msgKey
+	binding     [bindingSize]byte
 }
 
 // KeyID returns the ID of the key that opened the request.
 func (r *Request) KeyID() string { return r.keyID }
+
+// Suite returns the request's suite, which [Request.SealResponse] uses too.
+func (r *Request) Suite() Suite { return r.suite }
 
 // ContentType returns the inner content type chosen by the client.
 func (r *Request) ContentType() string { return r.contentType }
@@ -271,11 +321,12 @@ func (r *Request) Plaintext() []byte { return r.plaintext }
 
 // Format prints metadata only, never the plaintext or key.
 func (r *Request) Format(f fmt.State, _ rune) {
-	fmt.Fprintf(f, "psk.Request(key=%s type=%q len=%d)", r.keyID, r.contentType, len(r.plaintext))
+	fmt.Fprintf(f, "psk.Request(key=%s suite=%s type=%q len=%d)", r.keyID, r.suite, r.contentType, len(r.plaintext))
 }
 
 // SealResponse seals an upstream response (status code 100 to 599, content
-// type and content) for the client that sent r. rand supplies the nonce;
+// type and content) for the client that sent r, with the request's suite.
+// rand supplies the nonce;
 // nil means crypto/rand.Reader. The body has media type [ResponseMediaType].
 func (r *Request) SealResponse(rand io.Reader, status int, contentType string, plaintext []byte) ([]byte, error) {
 	if status < 100 || status > 599 {
@@ -284,9 +335,13 @@ func (r *Request) SealResponse(rand io.Reader, status int, contentType string, p
 	if !validContentType(contentType) {
 		return nil, fmt.Errorf("%w: content type", ErrInvalid)
 	}
-	body := make([]byte, responseHdrSize, responseHdrSize+responseInnerMin+len(contentType)+len(plaintext)+TagSize)
-	body[0], body[1], body[2] = responseMagic0, responseMagic1, version
-	if err := readRandom(rand, body[3:responseHdrSize]); err != nil {
+	prefix := r.suite.prefix()
+	hs := 2 + len(prefix) + NonceSize
+	body := make([]byte, 0, hs+responseInnerMin+len(contentType)+len(plaintext)+TagSize)
+	body = append(body, responseMagic0, responseMagic1)
+	body = append(body, prefix...)
+	body = body[:hs]
+	if err := readRandom(rand, body[2+len(prefix):hs]); err != nil {
 		return nil, err
 	}
 	// The inner framing and content are laid out right after the header
@@ -295,8 +350,8 @@ func (r *Request) SealResponse(rand io.Reader, status int, contentType string, p
 	body = append(body, byte(len(contentType)))
 	body = append(body, contentType...)
 	body = append(body, plaintext...)
-	hdr := body[:responseHdrSize]
-	return gcmSeal(body[:responseHdrSize], r.respKey[:], hdr[3:], body[responseHdrSize:], responseAAD(hdr, &r.binding))
+	hdr := body[:hs]
+	return gcmSeal(r.suite, body[:hs], r.respKey.bytes(), hdr[2+len(prefix):], body[hs:], responseAAD(hdr, &r.binding))
 }
 
 // OpenRequest opens a request body of media type [RequestMediaType].
@@ -305,12 +360,15 @@ func (r *Request) SealResponse(rand io.Reader, status int, contentType string, p
 // negative means [DefaultWindow]); replay records accepted requests and must
 // not be nil.
 //
-// Checks run in this order: framing, timestamp window, key lookup,
-// authentication, replay. An unknown key ID still costs a decryption
-// attempt under a dummy key, so that timing does not reveal which IDs exist.
-// The replay cache is consulted only for authenticated requests, so forged
+// Checks run in this order: framing (including a known suite), timestamp
+// window, key lookup, suite match, authentication, replay. An unknown key
+// ID, or a key of another suite than the header names, still costs a
+// decryption attempt under a dummy key of the header's suite, so that
+// timing does not reveal which IDs exist or which suite a key has. The
+// replay cache is consulted only for authenticated requests, so forged
 // requests cannot fill it. Every refusal matches [ErrOpen] and one of
-// [ErrMalformed], [ErrExpired], [ErrUnknownKey], [ErrDecrypt], [ErrReplay].
+// [ErrMalformed], [ErrExpired], [ErrUnknownKey], [ErrSuiteMismatch],
+// [ErrDecrypt], [ErrReplay].
 func OpenRequest(kr Keyring, method, target string, body []byte, now time.Time, window time.Duration, replay ReplayCache) (*Request, error) {
 	if replay == nil {
 		return nil, ErrNoReplayCache
@@ -340,19 +398,23 @@ func OpenRequest(kr Keyring, method, target string, body []byte, now time.Time, 
 	if known && key.id != h.keyID {
 		known = false
 	}
+	sameSuite := known && key.suite == h.suite
 	var dummy [KeySize]byte
-	secret := &key.secret
-	if !known {
-		secret = &dummy
+	secret := dummy[:h.suite.KeySize()]
+	if sameSuite {
+		secret = key.secretBytes()
 	}
-	k, err := deriveKey(secret[:], h.salt, infoRequest)
+	k, err := deriveKey(h.suite, secret, h.salt, infoRequest)
 	if err != nil {
 		return nil, refuse(ErrDecrypt)
 	}
-	pt, err := gcmOpen(k[:], h.nonce, ct, aad)
-	clear(k[:])
+	pt, err := gcmOpen(h.suite, k.bytes(), h.nonce, ct, aad)
+	k.clear()
 	if !known {
 		return nil, refuse(ErrUnknownKey)
+	}
+	if !sameSuite {
+		return nil, refuse(ErrSuiteMismatch)
 	}
 	if err != nil {
 		return nil, refuse(ErrDecrypt)
@@ -364,12 +426,13 @@ func OpenRequest(kr Keyring, method, target string, body []byte, now time.Time, 
 	}
 	req := &Request{
 		keyID:       h.keyID,
+		suite:       h.suite,
 		contentType: h.contentType,
 		timestamp:   ts,
 		plaintext:   pt,
-		binding:     binding(aad, ct),
+		binding:     binding(h.suite, aad, ct),
 	}
-	if req.respKey, err = responseKey(&key.secret, h.salt, h.nonce); err != nil {
+	if req.respKey, err = responseKey(h.suite, key.secretBytes(), h.salt, h.nonce); err != nil {
 		return nil, refuse(ErrDecrypt)
 	}
 	return req, nil

@@ -9,7 +9,7 @@ import "errors"
 var ErrOpen = errors.New("psk: request could not be opened")
 
 // ErrMalformed reports a request or response body that does not follow the
-// framing: wrong magic or version, truncated fields, a key ID or content
+// framing: wrong magic or version, an unknown suite, truncated fields, a key ID or content
 // type outside its alphabet, or an over-long method or target.
 var ErrMalformed = errors.New("psk: malformed envelope")
 
@@ -19,6 +19,10 @@ var ErrUnknownKey = errors.New("psk: unknown key ID")
 // ErrExpired reports a request whose timestamp is outside the accepted
 // window around the server's clock.
 var ErrExpired = errors.New("psk: timestamp outside window")
+
+// ErrSuiteMismatch reports a request whose header names another suite than
+// the one its key belongs to.
+var ErrSuiteMismatch = errors.New("psk: suite does not match the key")
 
 // ErrReplay reports a request that the replay cache has already seen, or
 // that it refused to record because it is full.
