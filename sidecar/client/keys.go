@@ -18,11 +18,24 @@ type PSKKey struct {
 	k psk.Key
 }
 
-// NewPSKKey returns a key with the given ID (1 to 64 visible ASCII
-// characters) and 32-byte secret, which is copied. An all-zero secret is
-// refused.
+// NewPSKKey returns an AES-256-GCM key with the given ID (1 to 64 visible
+// ASCII characters) and 32-byte secret, which is copied. An all-zero secret
+// is refused.
 func NewPSKKey(id string, secret []byte) (*PSKKey, error) {
-	k, err := psk.NewKey(id, secret)
+	return NewPSKKeyWithSuite(id, "", secret)
+}
+
+// NewPSKKeyWithSuite is [NewPSKKey] for a key of the named suite, as in a
+// key file's `suite:` field: "aes-256-gcm" (the default when empty; 32-byte
+// secret), "sm4-gcm" or "sm4-gcm-sm3" (16-byte secret). Requests sealed
+// with the key use its suite; the sidecar must hold the key with the same
+// suite.
+func NewPSKKeyWithSuite(id, suite string, secret []byte) (*PSKKey, error) {
+	s, err := psk.ParseSuite(suite)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
+	}
+	k, err := psk.NewSuiteKey(id, s, secret)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidConfig, err)
 	}
@@ -31,6 +44,10 @@ func NewPSKKey(id string, secret []byte) (*PSKKey, error) {
 
 // ID returns the key ID.
 func (k *PSKKey) ID() string { return k.k.ID() }
+
+// Suite returns the name of the key's suite ("aes-256-gcm", "sm4-gcm" or
+// "sm4-gcm-sm3"), which every request sealed with it uses.
+func (k *PSKKey) Suite() string { return k.k.Suite().String() }
 
 // Format prints the key ID only, whatever the verb.
 func (k *PSKKey) Format(f fmt.State, _ rune) { fmt.Fprintf(f, "client.PSKKey(%s)", k.k.ID()) }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sealocr/sealocr/sidecar/client"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
 )
 
@@ -25,8 +26,9 @@ func runKeygen(args []string, env environment, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	out := fs.String("out", env.statePath("keys.yaml"), "key file to write (must not exist)")
 	id := fs.String("id", "key-"+time.Now().UTC().Format("20060102"), "ID of the pre-shared key (1-64 visible ASCII characters)")
+	suiteName := fs.String("suite", psk.DefaultSuite.String(), "suite of the pre-shared key: aes-256-gcm (32-byte key), sm4-gcm or sm4-gcm-sm3 (16-byte SM4 key; HKDF-SHA256 or HKDF-SM3)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: sealctl keygen [--out FILE] [--id ID]\n\nWrites a new key file (mode 0600) with one pre-shared key and two Oblivious HTTP key configurations.")
+		fmt.Fprintln(stderr, "Usage: sealctl keygen [--out FILE] [--id ID] [--suite SUITE]\n\nWrites a new key file (mode 0600) with one pre-shared key and two Oblivious HTTP key configurations.")
 		fs.PrintDefaults()
 	}
 	if done, err := parseNoArgs(fs, args, stderr); done {
@@ -35,7 +37,11 @@ func runKeygen(args []string, env environment, stdout, stderr io.Writer) error {
 	if *out == "" {
 		return errors.New("keygen: no --out given and no state folder (set HOME or SEALOCR_STATE_DIR)")
 	}
-	data, err := keys.Generate(*id)
+	suite, err := psk.ParseSuite(*suiteName)
+	if err != nil {
+		return fmt.Errorf("keygen: %w", err)
+	}
+	data, err := keys.GenerateSuite(*id, suite)
 	if err != nil {
 		return fmt.Errorf("keygen: %w", err)
 	}
@@ -47,7 +53,7 @@ func runKeygen(args []string, env environment, stdout, stderr io.Writer) error {
 	if err := writeNew(*out, data); err != nil {
 		return fmt.Errorf("keygen: %w", err)
 	}
-	fmt.Fprintf(stdout, "wrote %s (mode 0600)\npsk key ID: %s\n", *out, *id)
+	fmt.Fprintf(stdout, "wrote %s (mode 0600)\npsk key ID: %s\npsk suite: %s\n", *out, *id, suite)
 	for _, c := range set.Public {
 		b, err := c.MarshalBinary()
 		if err != nil {

@@ -5,7 +5,7 @@
 // Usage:
 //
 //	sealctl ocr [flags] IMAGE|DIR...   recognise text
-//	sealctl keygen [--out FILE] [--id ID]
+//	sealctl keygen [--out FILE] [--id ID] [--suite SUITE]
 //	sealctl keys [--server URL] [--ca FILE]
 //	sealctl version
 //
@@ -54,7 +54,7 @@ const usage = `sealctl is the command-line client of a sealocr sidecar.
 
 Usage:
   sealctl ocr [flags] IMAGE|DIR...   recognise the text of images (sealed requests)
-  sealctl keygen [--out FILE] [--id ID]  write a new key file (mode 0600)
+  sealctl keygen [--out FILE] [--id ID] [--suite SUITE]  write a new key file (mode 0600)
   sealctl keys [--server URL] [--ca FILE]  list the gateway's Oblivious HTTP keys
   sealctl version                    print the version
 

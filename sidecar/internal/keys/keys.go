@@ -43,9 +43,13 @@ type File struct {
 
 // PSKEntry is one pre-shared key.
 type PSKEntry struct {
-	ID     string `yaml:"id"`
-	Secret string `yaml:"secret"` // base64 (standard) of exactly 32 bytes
-	// LegacyCBC also accepts this key in the unauthenticated legacy mode.
+	ID string `yaml:"id"`
+	// Suite is the key's envelope suite: "aes-256-gcm" (the default when
+	// empty), "sm4-gcm" or "sm4-gcm-sm3" (see psk.Suite).
+	Suite  string `yaml:"suite,omitempty"`
+	Secret string `yaml:"secret"` // base64 (standard) of exactly the suite's key size: 32 bytes for AES, 16 for SM4
+	// LegacyCBC also accepts this key in the unauthenticated legacy mode
+	// (AES-256-CBC; aes-256-gcm keys only).
 	LegacyCBC bool `yaml:"legacy_cbc,omitempty"`
 }
 
@@ -72,13 +76,25 @@ func Parse(data []byte) (*Set, error) {
 	s := &Set{}
 	var errs []error
 	for i, e := range f.PSK {
+		suite, err := psk.ParseSuite(e.Suite)
+		if err != nil {
+			// The value is not quoted: a secret pasted into the wrong field
+			// must not reach a log.
+			errs = append(errs, fmt.Errorf("%w: psk[%d]: unknown suite (want aes-256-gcm, sm4-gcm or sm4-gcm-sm3)", ErrInvalid, i))
+			continue
+		}
+		if e.LegacyCBC && suite != psk.SuiteAES256GCM {
+			errs = append(errs, fmt.Errorf("%w: psk[%d]: legacy_cbc needs an aes-256-gcm key (the legacy mode is AES-256-CBC)", ErrInvalid, i))
+			continue
+		}
 		secret, err := base64.StdEncoding.DecodeString(e.Secret)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%w: psk[%d]: secret is not base64", ErrInvalid, i))
 			continue
 		}
-		k, err := psk.NewKey(e.ID, secret)
+		k, err := psk.NewSuiteKey(e.ID, suite, secret)
 		if err != nil {
+			clear(secret)
 			errs = append(errs, fmt.Errorf("%w: psk[%d]: %v", ErrInvalid, i, err))
 			continue
 		}
@@ -138,14 +154,29 @@ func (s *Set) WithLegacyEnv(value string) error {
 	return nil
 }
 
-// Generate returns a new key file with one pre-shared key and two OHTTP key
-// configurations (X25519 as key ID 1, ML-KEM-768+X25519 as key ID 2).
+// Generate returns a new key file with one AES-256-GCM pre-shared key and
+// two OHTTP key configurations (X25519 as key ID 1, ML-KEM-768+X25519 as key
+// ID 2).
 func Generate(pskID string) ([]byte, error) {
-	secret := make([]byte, psk.KeySize)
+	return GenerateSuite(pskID, psk.DefaultSuite)
+}
+
+// GenerateSuite is [Generate] with a pre-shared key of the given suite. The
+// suite is written into the file only when it is not the default, so that
+// an AES-256-GCM key file stays readable by sidecars that predate suites.
+func GenerateSuite(pskID string, suite psk.Suite) ([]byte, error) {
+	if !suite.Valid() {
+		return nil, fmt.Errorf("%w: unknown suite %s", ErrInvalid, suite)
+	}
+	secret := make([]byte, suite.KeySize())
 	if _, err := rand.Read(secret); err != nil {
 		return nil, err
 	}
-	f := File{PSK: []PSKEntry{{ID: pskID, Secret: base64.StdEncoding.EncodeToString(secret)}}}
+	e := PSKEntry{ID: pskID, Secret: base64.StdEncoding.EncodeToString(secret)}
+	if suite != psk.DefaultSuite {
+		e.Suite = suite.String()
+	}
+	f := File{PSK: []PSKEntry{e}}
 	clear(secret)
 	var pems []byte
 	for _, kc := range []struct {

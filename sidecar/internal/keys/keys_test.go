@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 )
 
 func TestGenerateAndParse(t *testing.T) {
@@ -146,5 +149,82 @@ func TestStoreReload(t *testing.T) {
 	}
 	if s.Current().PSKIDs[0] != "two" {
 		t.Fatal("previous keys lost after a bad edit")
+	}
+}
+
+// TestSuites covers the suite field: each suite's key size, the default, the
+// legacy flag (AES only), and GenerateSuite.
+func TestSuites(t *testing.T) {
+	b16 := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("\x01", 16)))
+	b32 := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("\x01", 32)))
+	entry := func(suite, secret string, legacy bool) string {
+		s := "psk:\n  - id: k\n    secret: " + secret + "\n"
+		if suite != "" {
+			s += "    suite: " + suite + "\n"
+		}
+		if legacy {
+			s += "    legacy_cbc: true\n"
+		}
+		return s
+	}
+	for _, tt := range []struct {
+		name   string
+		in     string
+		suite  psk.Suite
+		ok     bool
+		legacy int
+	}{
+		{"default is aes-256-gcm", entry("", b32, false), psk.SuiteAES256GCM, true, 0},
+		{"aes-256-gcm", entry("aes-256-gcm", b32, false), psk.SuiteAES256GCM, true, 0},
+		{"aes legacy", entry("aes-256-gcm", b32, true), psk.SuiteAES256GCM, true, 1},
+		{"sm4-gcm", entry("sm4-gcm", b16, false), psk.SuiteSM4GCM, true, 0},
+		{"sm4-gcm-sm3", entry("sm4-gcm-sm3", b16, false), psk.SuiteSM4GCMSM3, true, 0},
+		{"sm4 with a 32-byte secret", entry("sm4-gcm", b32, false), 0, false, 0},
+		{"aes with a 16-byte secret", entry("", b16, false), 0, false, 0},
+		{"sm4 with legacy_cbc", entry("sm4-gcm", b16, true), 0, false, 0},
+		{"unknown suite", entry("c2VjcmV0LWluLXRoZS13cm9uZy1maWVsZA", b16, false), 0, false, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse([]byte(tt.in))
+			if !tt.ok {
+				if !errors.Is(err, ErrInvalid) {
+					t.Fatalf("got %v", err)
+				}
+				if strings.Contains(err.Error(), "c2VjcmV0") || strings.Contains(err.Error(), b16) {
+					t.Fatalf("error quotes the file: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.PSKKeys[0].Suite(); got != tt.suite {
+				t.Fatalf("suite %v, want %v", got, tt.suite)
+			}
+			if len(s.Legacy) != tt.legacy {
+				t.Fatalf("%d legacy keys", len(s.Legacy))
+			}
+		})
+	}
+	for _, suite := range psk.Suites() {
+		t.Run("generate "+suite.String(), func(t *testing.T) {
+			data, err := GenerateSuite("g", suite)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if named := strings.Contains(string(data), "suite:"); named != (suite != psk.DefaultSuite) {
+				t.Fatalf("suite written: %v\n%s", named, data)
+			}
+			s, err := Parse(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.PSKKeys[0].Suite() != suite {
+				t.Fatalf("suite %v", s.PSKKeys[0].Suite())
+			}
+		})
+	}
+	if _, err := GenerateSuite("g", psk.Suite(0)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("zero suite: %v", err)
 	}
 }
