@@ -194,10 +194,17 @@ func checkTree(t *testing.T, what, root string) int {
 
 // TestCanary OCRs an image whose text and file name carry a canary, in PSK
 // mode through a recording proxy, with both processes logging at debug
-// level, then looks for the canary everywhere the request left traces.
+// level, then looks for the canary everywhere the request left traces. It
+// runs once per PSK suite.
 func TestCanary(t *testing.T) {
-	s := newSidecar(t, nil)
-	key := pskKey(t, s)
+	for _, suite := range psk.Suites() {
+		t.Run(suite.String(), func(t *testing.T) { testCanary(t, suite) })
+	}
+}
+
+func testCanary(t *testing.T, suite psk.Suite) {
+	s := newSuiteSidecar(t, suite, nil)
+	key := suiteKey(t, s, suite)
 
 	img := renderText(t, canary, 48)
 	imgPath := filepath.Join(t.TempDir(), "id-card-"+canary+".png")

@@ -31,6 +31,45 @@ func pskKey(t *testing.T, s *sidecar) psk.Key {
 	return set.PSKKeys[0]
 }
 
+// newSuiteSidecar starts a sidecar whose key file, written before it
+// starts, holds one pre-shared key of the given suite (for the default suite
+// the sidecar generates its own, as on a fresh machine).
+func newSuiteSidecar(t *testing.T, suite psk.Suite, env map[string]string) *sidecar {
+	t.Helper()
+	if suite == psk.DefaultSuite {
+		return newSidecar(t, env)
+	}
+	if env == nil {
+		env = map[string]string{}
+	}
+	dir, err := os.MkdirTemp("", "sealocr-e2e-state-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	data, err := keys.GenerateSuite("e2e-"+suite.String(), suite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "keys.yaml"), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env["SEALOCR_STATE_DIR"] = dir
+	return newSidecar(t, env)
+}
+
+// suiteKey returns the sidecar's first pre-shared key and checks that it
+// has the wanted suite, so that a suite table cannot silently test AES
+// three times.
+func suiteKey(t *testing.T, s *sidecar, suite psk.Suite) psk.Key {
+	t.Helper()
+	key := pskKey(t, s)
+	if key.Suite() != suite {
+		t.Fatalf("the sidecar's key has suite %s, want %s", key.Suite(), suite)
+	}
+	return key
+}
+
 // sealedPSK is one sealed request and the means to open its answer.
 type sealedPSK struct {
 	target string
@@ -79,9 +118,18 @@ func (s *sidecar) pskOCR(t *testing.T, key psk.Key, target, contentType string, 
 	return content
 }
 
+// TestPSK runs the PSK envelope against the real sidecar and core once per
+// suite: OCR, every refusal (one answer for all), replay, and unencrypted
+// requests.
 func TestPSK(t *testing.T) {
-	s := newSidecar(t, nil)
-	key := pskKey(t, s)
+	for _, suite := range psk.Suites() {
+		t.Run(suite.String(), func(t *testing.T) { testPSK(t, suite) })
+	}
+}
+
+func testPSK(t *testing.T, suite psk.Suite) {
+	s := newSuiteSidecar(t, suite, nil)
+	key := suiteKey(t, s, suite)
 
 	t.Run("ocr", func(t *testing.T) {
 		for _, im := range []testImage{imgHello, imgP11} {
@@ -97,7 +145,11 @@ func TestPSK(t *testing.T) {
 	const target = "/v1/ocr?mode=line"
 	const ct = "application/octet-stream"
 	kidLen := len(key.ID())
-	ctOff := 40 + kidLen // inner content type length byte
+	v2 := 0 // the suite byte of version 2 framing shifts every later field
+	if suite != psk.SuiteAES256GCM {
+		v2 = 1
+	}
+	ctOff := 40 + v2 + kidLen // inner content type length byte
 
 	flip := func(i func(n int) int) func(b []byte) []byte {
 		return func(b []byte) []byte {
@@ -109,32 +161,46 @@ func TestPSK(t *testing.T) {
 	cut := func(n func(n int) int) func(b []byte) []byte {
 		return func(b []byte) []byte { return bytes.Clone(b[:n(len(b))]) }
 	}
-	otherSecret := make([]byte, psk.KeySize)
+	otherSecret := make([]byte, suite.KeySize())
 	_, _ = rand.Read(otherSecret)
-	unknownKey, err := psk.NewKey("nobody-has-this-key", otherSecret)
+	unknownKey, err := psk.NewSuiteKey("nobody-has-this-key", suite, otherSecret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrongSecret, err := psk.NewKey(key.ID(), otherSecret)
+	wrongSecret, err := psk.NewSuiteKey(key.ID(), suite, otherSecret)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The key's own bytes under every other suite (cut or repeated to size):
+	// a request relabelled to another suite must not open.
+	var otherSuites []psk.Key
+	for _, o := range psk.Suites() {
+		if o == suite {
+			continue
+		}
+		k, err := psk.NewSuiteKey(key.ID(), o, bytes.Repeat([]byte{0x5a}, o.KeySize()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		otherSuites = append(otherSuites, k)
 	}
 
-	refusals := []struct {
+	type refusal struct {
 		name   string
 		key    psk.Key
 		now    time.Time
 		sendTo string // target on the wire, if not the sealed one
 		mangle func([]byte) []byte
-	}{
+	}
+	refusals := []refusal{
 		{name: "ciphertext byte flipped", mangle: flip(func(n int) int { return n - 20 })},
 		{name: "tag byte flipped", mangle: flip(func(n int) int { return n - 1 })},
 		{name: "magic flipped", mangle: flip(func(int) int { return 0 })},
 		{name: "version flipped", mangle: flip(func(int) int { return 2 })},
-		{name: "key ID byte flipped", mangle: flip(func(int) int { return 4 })},
-		{name: "timestamp byte flipped", mangle: flip(func(int) int { return 4 + kidLen + 7 })},
-		{name: "salt byte flipped", mangle: flip(func(int) int { return 12 + kidLen })},
-		{name: "nonce byte flipped", mangle: flip(func(int) int { return 28 + kidLen })},
+		{name: "key ID byte flipped", mangle: flip(func(int) int { return 4 + v2 })},
+		{name: "timestamp byte flipped", mangle: flip(func(int) int { return 4 + v2 + kidLen + 7 })},
+		{name: "salt byte flipped", mangle: flip(func(int) int { return 12 + v2 + kidLen })},
+		{name: "nonce byte flipped", mangle: flip(func(int) int { return 28 + v2 + kidLen })},
 		{name: "content type byte flipped", mangle: flip(func(int) int { return ctOff + 1 })},
 		{name: "truncated to half", mangle: cut(func(n int) int { return n / 2 })},
 		{name: "truncated tag", mangle: cut(func(n int) int { return n - 1 })},
@@ -148,6 +214,20 @@ func TestPSK(t *testing.T) {
 		{name: "future timestamp", now: time.Now().Add(10 * time.Minute)},
 		{name: "other target", sendTo: "/v1/ocr?mode=document"},
 		{name: "other path", sendTo: "/v1/models"},
+		{name: "suite byte unknown", mangle: func(b []byte) []byte {
+			// Version 2 with suite 0x7f: an AES body gains the byte, an SM4
+			// body has it replaced.
+			return append([]byte{'S', 'P', 2, 0x7f}, b[3+v2:]...)
+		}},
+		{name: "same key ID under another suite", key: otherSuites[0]},
+		{name: "same key ID under the third suite", key: otherSuites[1]},
+	}
+	if v2 == 1 {
+		refusals = append(refusals,
+			refusal{name: "suite byte flipped", mangle: flip(func(int) int { return 3 })},
+			refusal{name: "relabelled as version 1 (AES)", mangle: func(b []byte) []byte {
+				return append([]byte{'S', 'P', 1}, b[4:]...)
+			}})
 	}
 	t.Run("refused", func(t *testing.T) {
 		for _, tc := range refusals {
@@ -281,13 +361,15 @@ func TestPSKKeyRotation(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &f); err != nil {
 		t.Fatal(err)
 	}
-	secret := make([]byte, psk.KeySize)
+	// The new key is an SM4 key: one file may mix suites, and a reload
+	// picks up a suite like any other key property.
+	secret := make([]byte, psk.SuiteSM4GCM.KeySize())
 	_, _ = rand.Read(secret)
-	newKey, err := psk.NewKey("rotated-2", secret)
+	newKey, err := psk.NewSuiteKey("rotated-2", psk.SuiteSM4GCM, secret)
 	if err != nil {
 		t.Fatal(err)
 	}
-	newEntry := keys.PSKEntry{ID: "rotated-2", Secret: base64.StdEncoding.EncodeToString(secret)}
+	newEntry := keys.PSKEntry{ID: "rotated-2", Suite: psk.SuiteSM4GCM.String(), Secret: base64.StdEncoding.EncodeToString(secret)}
 
 	// accepted reports whether the sidecar opens a request sealed with k.
 	accepted := func(k psk.Key) bool {

@@ -27,7 +27,9 @@ func (cannedUpstream) Do(ctx context.Context, method, path string, header http.H
 	return &upstream.Response{Status: status, Header: http.Header{"Content-Type": {ct}}, Body: out}, nil
 }
 
-func (cannedUpstream) ServeHTTP(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) }
+func (cannedUpstream) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusNotFound)
+}
 
 // fixedKeys is a gateway.KeySource with one key set.
 type fixedKeys struct{ set *keys.Set }

@@ -113,19 +113,18 @@ func TestVector(t *testing.T) {
 	}
 }
 
-// TestVectorMatchesSpec keeps the example printed in sidecar/PROTOCOL.md
-// identical to the vector that TestVector checks.
-func TestVectorMatchesSpec(t *testing.T) {
-	v := loadVector(t)
+// specBlock returns the name = value lines of sidecar/PROTOCOL.md between
+// the markers, joining continuation lines of long hex values.
+func specBlock(t *testing.T, begin, end string) map[string]string {
+	t.Helper()
 	spec, err := os.ReadFile("../../../PROTOCOL.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	const begin, end = "<!-- psk-v1-vector:begin -->", "<!-- psk-v1-vector:end -->"
 	s := string(spec)
 	i, j := strings.Index(s, begin), strings.Index(s, end)
 	if i < 0 || j < i {
-		t.Fatal("vector markers not found in PROTOCOL.md")
+		t.Fatalf("markers %s not found in PROTOCOL.md", begin)
 	}
 	got := map[string]string{}
 	last := ""
@@ -143,6 +142,14 @@ func TestVectorMatchesSpec(t *testing.T) {
 		last = strings.TrimSpace(name)
 		got[last] = strings.Trim(strings.TrimSpace(val), `"`)
 	}
+	return got
+}
+
+// TestVectorMatchesSpec keeps the example printed in sidecar/PROTOCOL.md
+// identical to the vector that TestVector checks.
+func TestVectorMatchesSpec(t *testing.T) {
+	v := loadVector(t)
+	got := specBlock(t, "<!-- psk-v1-vector:begin -->", "<!-- psk-v1-vector:end -->")
 	want := map[string]string{
 		"key_id":                v.KeyID,
 		"key":                   v.Key,

@@ -360,3 +360,16 @@ func TestSuiteRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestSM4VectorMatchesSpec keeps the SM4 examples printed in
+// sidecar/PROTOCOL.md section 5.2 identical to the vectors.
+func TestSM4VectorMatchesSpec(t *testing.T) {
+	for _, v := range loadSuiteVectors(t) {
+		got := specBlock(t, "<!-- psk-sm4-vector:"+v.Suite+":begin -->", "<!-- psk-sm4-vector:"+v.Suite+":end -->")
+		for k, w := range map[string]string{"suite": v.Suite, "key": v.Key, "request_body": v.RequestBody, "response_body": v.ResponseBody} {
+			if got[k] != w {
+				t.Errorf("PROTOCOL.md %s %s = %q, want %q", v.Suite, k, got[k], w)
+			}
+		}
+	}
+}
