@@ -373,3 +373,65 @@ func TestSM4VectorMatchesSpec(t *testing.T) {
 		}
 	}
 }
+
+// TestRefusalWorkIsUniform plays an attacker who probes key IDs and suites:
+// a wrong secret, an unknown key ID and a known key ID under another suite
+// must cost the server the same work (key derivation and a GCM open of the
+// header's suite), or the refusal's timing would tell which key IDs exist
+// and which suite each has. Allocation counts stand in for the work: a path
+// that skipped the decryption would allocate less.
+func TestRefusalWorkIsUniform(t *testing.T) {
+	for _, suite := range Suites() {
+		t.Run(suite.String(), func(t *testing.T) {
+			var other Suite = SuiteAES256GCM
+			if suite == SuiteAES256GCM {
+				other = SuiteSM4GCM
+			}
+			ks := testKeySet(t, testSuiteKey(t, "k1", suite, 7), testSuiteKey(t, "k2", other, 7))
+			seal := func(k Key) []byte {
+				body, _, err := SealRequest(nil, k, "POST", "/v1/ocr", "image/png", t0, bytes.Repeat([]byte{1}, 4096))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return body
+			}
+			cases := []struct {
+				name string
+				body []byte
+				want error
+			}{
+				{"wrong secret", seal(testSuiteKey(t, "k1", suite, 9)), ErrDecrypt},
+				{"unknown key ID", seal(testSuiteKey(t, "k3", suite, 7)), ErrUnknownKey},
+				{"key ID of another suite", seal(testSuiteKey(t, "k2", suite, 7)), ErrSuiteMismatch},
+			}
+			allocs := make([]float64, len(cases))
+			for i, c := range cases {
+				rc := NewMemoryReplayCache(8, nil)
+				if _, err := OpenRequest(ks, "POST", "/v1/ocr", c.body, t0, 0, rc); !errors.Is(err, c.want) {
+					t.Fatalf("%s: got %v, want %v", c.name, err, c.want)
+				}
+				allocs[i] = testing.AllocsPerRun(200, func() {
+					_, _ = OpenRequest(ks, "POST", "/v1/ocr", c.body, t0, 0, rc)
+				})
+			}
+			// The yardstick: an expired request is refused before any
+			// decryption. The decryption must cost clearly more than the
+			// tolerance, or this test could not see a skipped one.
+			expired := testing.AllocsPerRun(200, func() {
+				_, _ = OpenRequest(ks, "POST", "/v1/ocr", cases[0].body, t0.Add(time.Hour), 0, NewMemoryReplayCache(8, nil))
+			})
+			// sync.Pool drops items at random under the race detector, which
+			// adds the odd allocation; one is tolerated.
+			const tolerance = 1
+			if allocs[0]-expired <= 2*tolerance {
+				t.Fatalf("a decryption costs only %v allocations more than no decryption; the comparison has no teeth", allocs[0]-expired)
+			}
+			for i := range cases[1:] {
+				if d := allocs[i+1] - allocs[0]; d > tolerance || d < -tolerance {
+					t.Errorf("%s costs %v allocations, %s %v: the paths differ", cases[i+1].name, allocs[i+1], cases[0].name, allocs[0])
+				}
+			}
+			t.Logf("allocations per refusal: %v; without decryption: %v", allocs, expired)
+		})
+	}
+}
