@@ -66,12 +66,15 @@ func unhex(tb testing.TB, s string) []byte {
 }
 
 // TestBlockVectors checks GB/T 32907-2016 Appendix A. The 1,000,000-round
-// example runs unless -short.
+// example (encryption only) runs unless -short.
 func TestBlockVectors(t *testing.T) {
 	for i, v := range loadVectors(t).Block {
 		t.Run(fmt.Sprintf("example%d", i+1), func(t *testing.T) {
-			if v.Iterations > 1 && testing.Short() {
-				t.Skip("1,000,000 rounds; runs without -short")
+			if v.Iterations > 1 {
+				if testing.Short() {
+					t.Skip("1,000,000 rounds; runs without -short")
+				}
+				t.Parallel() // seconds under -race: overlap it with the interop tests
 			}
 			b, err := NewCipher(unhex(t, v.Key))
 			if err != nil {
@@ -84,9 +87,10 @@ func TestBlockVectors(t *testing.T) {
 			if got := hex.EncodeToString(buf); got != v.Ciphertext {
 				t.Fatalf("%s: encrypt got %s, want %s", v.Source, got, v.Ciphertext)
 			}
-			for range v.Iterations {
-				b.Decrypt(buf, buf)
+			if v.Iterations > 1 {
+				return // the decryption direction is covered by example 1, CBC and GCM
 			}
+			b.Decrypt(buf, buf)
 			if got := hex.EncodeToString(buf); got != v.Plaintext {
 				t.Fatalf("%s: decrypt got %s", v.Source, got)
 			}
