@@ -65,7 +65,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	if fl.CheckConfig {
-		fmt.Fprintln(stdout, "configuration ok")
+		fmt.Fprint(stdout, cfg.Dump())
+		fmt.Fprintln(stdout, "# configuration ok")
 		return nil
 	}
 	log, err := newLogger(cfg, stderr)

@@ -1,200 +1,76 @@
-// Package config loads the core's configuration: defaults, then an optional
-// YAML file (unknown keys rejected), then SEALOCR_* environment variables,
-// then flags; Validate then reports every problem at once.
+// Package config loads the core's configuration through the shared loader
+// of package configs: defaults, then an optional YAML file (one document,
+// unknown keys rejected), then SEALOCR_* environment variables, then flags;
+// Validate then reports every problem at once. configs/core.yaml documents
+// every key.
 package config
 
 import (
-	"bytes"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/sealocr/sealocr/configs"
 	"github.com/sealocr/sealocr/models"
 )
 
-// Config is the core's configuration. YAML keys in brackets.
-type Config struct {
-	Listen       string        `yaml:"listen"`         // [listen] address, loopback unless unsafe_allow_non_loopback
-	Models       string        `yaml:"models"`         // [models] folder of model files
-	ORTLib       string        `yaml:"ort_lib"`        // [ort_lib] libonnxruntime.so.1
-	Threads      int           `yaml:"threads"`        // [threads] intra-op threads per ONNX session (0: all cores)
-	Workers      int           `yaml:"workers"`        // [workers] pipeline runs at once
-	Queue        int           `yaml:"queue"`          // [queue] requests that may wait for a worker
-	MaxBodyBytes int64         `yaml:"max_body_bytes"` // [max_body_bytes] request body limit
-	MaxPixels    int64         `yaml:"max_pixels"`     // [max_pixels] width × height limit
-	Timeout      time.Duration `yaml:"timeout"`        // [timeout] per-request deadline
-	LogLevel     string        `yaml:"log_level"`      // [log_level] debug|info|warn|error
-	LogFormat    string        `yaml:"log_format"`     // [log_format] json|console
+// ConfigEnv is the environment variable naming the configuration file, the
+// default of --config.
+const ConfigEnv = "SEALOCR_CORE_CONFIG"
 
-	UnsafeAllowNonLoopback bool `yaml:"unsafe_allow_non_loopback"` // listen on a non-loopback address
+// Config is the core's configuration. Each option is declared once, by its
+// field's tags (see package configs).
+type Config struct {
+	Listen       string        `yaml:"listen" env:"SEALOCR_CORE_LISTEN" flag:"listen" default:"127.0.0.1:8081" doc:"listen address, loopback unless unsafe_allow_remote_listen"`
+	Models       string        `yaml:"models" env:"SEALOCR_MODELS" flag:"models" doc:"model folder (default ~/.cache/sealocr/models)"`
+	ORTLib       string        `yaml:"ort_lib" env:"SEALOCR_ORT_LIB" flag:"ort-lib" doc:"ONNX Runtime library (default ~/.cache/sealocr/onnxruntime/libonnxruntime.so.1)"`
+	Threads      int           `yaml:"threads" env:"SEALOCR_CORE_THREADS" flag:"threads" default:"0" doc:"intra-op threads per ONNX session, 0 = all cores"`
+	Workers      int           `yaml:"workers" env:"SEALOCR_CORE_WORKERS" flag:"workers" default:"1" doc:"pipeline runs at once"`
+	Queue        int           `yaml:"queue" env:"SEALOCR_CORE_QUEUE" flag:"queue" default:"16" doc:"requests that may wait for a worker"`
+	MaxBodyBytes int64         `yaml:"max_body_bytes" env:"SEALOCR_CORE_MAX_BODY_BYTES" flag:"max-body-bytes" default:"20971520" doc:"request body limit in bytes"`
+	MaxPixels    int64         `yaml:"max_pixels" env:"SEALOCR_CORE_MAX_PIXELS" flag:"max-pixels" default:"40000000" doc:"image width × height limit"`
+	Timeout      time.Duration `yaml:"timeout" env:"SEALOCR_CORE_TIMEOUT" flag:"timeout" default:"30s" doc:"per-request deadline"`
+	LogLevel     string        `yaml:"log_level" env:"SEALOCR_LOG_LEVEL" flag:"log-level" default:"info" doc:"debug|info|warn|error"`
+	LogFormat    string        `yaml:"log_format" env:"SEALOCR_LOG_FORMAT" flag:"log-format" default:"json" doc:"json|console"`
+
+	// UnsafeAllowRemoteListen permits a listen address that is not
+	// loopback. It is spelled like the sidecar's unsafe_allow_remote_*
+	// options; the older unsafe_allow_non_loopback names still work.
+	UnsafeAllowRemoteListen bool `yaml:"unsafe_allow_remote_listen" alias:"unsafe_allow_non_loopback" env:"SEALOCR_CORE_UNSAFE_ALLOW_REMOTE_LISTEN,SEALOCR_CORE_UNSAFE_ALLOW_NON_LOOPBACK" flag:"unsafe-allow-remote-listen,unsafe-allow-non-loopback" doc:"allow a listen address that is not loopback"`
 }
 
 // Default returns the defaults, with model paths in the cache.
 func Default(getenv func(string) string) Config {
+	var c Config
+	configs.SetDefaults(&c)
 	cache := models.DefaultCacheDir(getenv)
-	return Config{
-		Listen:       "127.0.0.1:8081",
-		Models:       models.ModelsDir(cache),
-		ORTLib:       models.RuntimeLib(cache),
-		Threads:      0,
-		Workers:      1,
-		Queue:        16,
-		MaxBodyBytes: 20 << 20,
-		MaxPixels:    40_000_000,
-		Timeout:      30 * time.Second,
-		LogLevel:     "info",
-		LogFormat:    "json",
-	}
+	c.Models = models.ModelsDir(cache)
+	c.ORTLib = models.RuntimeLib(cache)
+	return c
 }
 
 // Flags are the command-line switches besides the configuration.
-type Flags struct {
-	CheckConfig bool
-	Version     bool
-}
-
-// env lists each environment variable and how it sets the config.
-var env = []struct {
-	name string
-	set  func(c *Config, v string) error
-}{
-	{"SEALOCR_CORE_LISTEN", func(c *Config, v string) error { c.Listen = v; return nil }},
-	{"SEALOCR_MODELS", func(c *Config, v string) error { c.Models = v; return nil }},
-	{"SEALOCR_ORT_LIB", func(c *Config, v string) error { c.ORTLib = v; return nil }},
-	{"SEALOCR_CORE_THREADS", func(c *Config, v string) error { return setInt(&c.Threads, v) }},
-	{"SEALOCR_CORE_WORKERS", func(c *Config, v string) error { return setInt(&c.Workers, v) }},
-	{"SEALOCR_CORE_QUEUE", func(c *Config, v string) error { return setInt(&c.Queue, v) }},
-	{"SEALOCR_CORE_MAX_BODY_BYTES", func(c *Config, v string) error { return setInt64(&c.MaxBodyBytes, v) }},
-	{"SEALOCR_CORE_MAX_PIXELS", func(c *Config, v string) error { return setInt64(&c.MaxPixels, v) }},
-	{"SEALOCR_CORE_TIMEOUT", func(c *Config, v string) error { return setDuration(&c.Timeout, v) }},
-	{"SEALOCR_LOG_LEVEL", func(c *Config, v string) error { c.LogLevel = v; return nil }},
-	{"SEALOCR_LOG_FORMAT", func(c *Config, v string) error { c.LogFormat = v; return nil }},
-	{"SEALOCR_CORE_UNSAFE_ALLOW_NON_LOOPBACK", func(c *Config, v string) error { return setBool(&c.UnsafeAllowNonLoopback, v) }},
-}
-
-func setInt(p *int, v string) error {
-	n, err := strconv.Atoi(v)
-	if err == nil {
-		*p = n
-	}
-	return err
-}
-
-func setInt64(p *int64, v string) error {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err == nil {
-		*p = n
-	}
-	return err
-}
-
-func setDuration(p *time.Duration, v string) error {
-	d, err := time.ParseDuration(v)
-	if err == nil {
-		*p = d
-	}
-	return err
-}
-
-func setBool(p *bool, v string) error {
-	b, err := strconv.ParseBool(v)
-	if err == nil {
-		*p = b
-	}
-	return err
-}
+type Flags = configs.Flags
 
 // Load builds the configuration from args (without the program name) and the
 // environment. It returns the configuration unvalidated.
 func Load(args []string, getenv func(string) string) (Config, Flags, error) {
 	c := Default(getenv)
-	var fl Flags
-	fs := flag.NewFlagSet("core", flag.ContinueOnError)
-	file := fs.String("config", getenv("SEALOCR_CORE_CONFIG"), "YAML configuration file (env SEALOCR_CORE_CONFIG)")
-	var fc Config // flag values; only the flags that were set are applied
-	fs.StringVar(&fc.Listen, "listen", "", "listen address (env SEALOCR_CORE_LISTEN, default "+c.Listen+")")
-	fs.StringVar(&fc.Models, "models", "", "model folder (env SEALOCR_MODELS, default "+c.Models+")")
-	fs.StringVar(&fc.ORTLib, "ort-lib", "", "ONNX Runtime library (env SEALOCR_ORT_LIB, default "+c.ORTLib+")")
-	fs.IntVar(&fc.Threads, "threads", 0, "intra-op threads per ONNX session, 0 = all cores (env SEALOCR_CORE_THREADS)")
-	fs.IntVar(&fc.Workers, "workers", 0, "pipeline runs at once (env SEALOCR_CORE_WORKERS, default 1)")
-	fs.IntVar(&fc.Queue, "queue", 0, "requests that may wait for a worker (env SEALOCR_CORE_QUEUE, default 16)")
-	fs.Int64Var(&fc.MaxBodyBytes, "max-body-bytes", 0, "request body limit (env SEALOCR_CORE_MAX_BODY_BYTES, default 20 MiB)")
-	fs.Int64Var(&fc.MaxPixels, "max-pixels", 0, "image pixel limit (env SEALOCR_CORE_MAX_PIXELS, default 40000000)")
-	fs.DurationVar(&fc.Timeout, "timeout", 0, "per-request deadline (env SEALOCR_CORE_TIMEOUT, default 30s)")
-	fs.StringVar(&fc.LogLevel, "log-level", "", "debug|info|warn|error (env SEALOCR_LOG_LEVEL)")
-	fs.StringVar(&fc.LogFormat, "log-format", "", "json|console (env SEALOCR_LOG_FORMAT)")
-	fs.BoolVar(&fc.UnsafeAllowNonLoopback, "unsafe-allow-non-loopback", false, "allow a non-loopback listen address (env SEALOCR_CORE_UNSAFE_ALLOW_NON_LOOPBACK)")
-	fs.BoolVar(&fl.CheckConfig, "check-config", false, "validate the configuration and exit")
-	fs.BoolVar(&fl.Version, "version", false, "print the version and exit")
-	if err := fs.Parse(args); err != nil {
-		return c, fl, err
-	}
-	if fs.NArg() > 0 {
-		return c, fl, fmt.Errorf("config: unexpected arguments %q", fs.Args())
-	}
-	var errs []error
-	if *file != "" {
-		if err := loadFile(*file, &c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for _, e := range env {
-		if v := getenv(e.name); v != "" {
-			if err := e.set(&c, v); err != nil {
-				errs = append(errs, fmt.Errorf("config: %s: %w", e.name, err))
-			}
-		}
-	}
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "listen":
-			c.Listen = fc.Listen
-		case "models":
-			c.Models = fc.Models
-		case "ort-lib":
-			c.ORTLib = fc.ORTLib
-		case "threads":
-			c.Threads = fc.Threads
-		case "workers":
-			c.Workers = fc.Workers
-		case "queue":
-			c.Queue = fc.Queue
-		case "max-body-bytes":
-			c.MaxBodyBytes = fc.MaxBodyBytes
-		case "max-pixels":
-			c.MaxPixels = fc.MaxPixels
-		case "timeout":
-			c.Timeout = fc.Timeout
-		case "log-level":
-			c.LogLevel = fc.LogLevel
-		case "log-format":
-			c.LogFormat = fc.LogFormat
-		case "unsafe-allow-non-loopback":
-			c.UnsafeAllowNonLoopback = fc.UnsafeAllowNonLoopback
-		}
-	})
-	return c, fl, errors.Join(errs...)
+	fl, err := configs.Load(&c, args, configs.Options{Program: "core", ConfigEnv: ConfigEnv, Getenv: getenv})
+	return c, fl, err
 }
 
-func loadFile(path string, c *Config) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file is fine
-		return fmt.Errorf("config: %s: %w", path, err)
-	}
-	return nil
+// EnvVars returns the names of the environment variables Load reads, besides
+// ConfigEnv, HOME and SEALOCR_CACHE.
+func EnvVars() []string { return configs.EnvVars(&Config{}, configs.Options{}) }
+
+// Dump returns the configuration as YAML for --check-config. The core's
+// configuration holds no secrets.
+func (c Config) Dump() string {
+	return "# sealocr core configuration (effective values)\n" + configs.Dump(c, nil)
 }
 
 // Validate reports every problem at once.
@@ -208,8 +84,8 @@ func (c Config) Validate() error {
 		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 			add("listen %q: bad port", c.Listen)
 		}
-		if !IsLoopback(host) && !c.UnsafeAllowNonLoopback {
-			add("listen %q is not a loopback address; the core serves plaintext and belongs behind the sidecar (set unsafe_allow_non_loopback to override)", c.Listen)
+		if !IsLoopback(host) && !c.UnsafeAllowRemoteListen {
+			add("listen %q is not a loopback address; the core serves plaintext and belongs behind the sidecar (set unsafe_allow_remote_listen to override)", c.Listen)
 		}
 	}
 	if c.Models == "" {

@@ -80,7 +80,7 @@ func TestRejects(t *testing.T) {
 		}
 	}
 	c.Workers, c.LogFormat = 1, "json"
-	c.UnsafeAllowNonLoopback = true
+	c.UnsafeAllowRemoteListen = true
 	if err := c.Validate(); err != nil {
 		t.Fatalf("unsafe_allow_non_loopback ignored: %v", err)
 	}

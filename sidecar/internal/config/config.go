@@ -9,23 +9,20 @@
 package config
 
 import (
-	"bytes"
 	"errors"
-	"flag"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/sealocr/sealocr/configs"
+	"github.com/sealocr/sealocr/sidecar/internal/auth"
 	"github.com/sealocr/sealocr/sidecar/internal/clientip"
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
+	"github.com/sealocr/sealocr/sidecar/internal/tlsterm"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
 )
 
@@ -42,81 +39,30 @@ const ConfigEnv = "SEALOCR_CONFIG"
 const (
 	// TLSModeLocal serves a certificate for localhost signed by a local CA
 	// kept in state_dir (see package localtls).
-	TLSModeLocal = "local"
+	TLSModeLocal = tlsterm.ModeLocal
 	// TLSModeFiles serves tls.cert_file and tls.key_file, reloaded when
 	// they change.
-	TLSModeFiles = "files"
+	TLSModeFiles = tlsterm.ModeFiles
 	// TLSModeACME obtains public certificates from an ACME CA (Let's
 	// Encrypt by default) for tls.acme.domains.
-	TLSModeACME = "acme"
+	TLSModeACME = tlsterm.ModeACME
 )
 
 // Off is the value that turns http_listen off.
 const Off = "off"
 
-// Config is the sidecar's configuration. The YAML key of each field is in
-// its tag; configs/sidecar.yaml documents every key at its default.
+// Config is the sidecar's configuration. Each option is declared once, by
+// its field's tags (see package configs): YAML key, environment variables,
+// flags, default and doc line. Sections without a YAML key of their own
+// (ListenSection, ...) group the top-level keys in Go only;
+// configs/sidecar.yaml documents every key at its default.
 type Config struct {
-	// Listen is the TLS address clients connect to. Empty means
-	// 127.0.0.1:8443 in local mode and :443 in the acme and files modes.
-	Listen string `yaml:"listen"`
-	// HTTPListen is the plain-HTTP address that answers ACME HTTP-01
-	// challenges and redirects everything else to HTTPS; "off" turns it
-	// off. Empty means :80 in acme mode and off otherwise.
-	HTTPListen string `yaml:"http_listen"`
-	// TrustedProxies are the addresses or CIDR prefixes of proxies (load
-	// balancers) whose X-Forwarded-For and PROXY protocol headers are
-	// believed.
-	TrustedProxies []string `yaml:"trusted_proxies"`
-	// ProxyProtocol requires a PROXY protocol header (v1 or v2) on every
-	// connection from a trusted proxy.
-	ProxyProtocol bool `yaml:"proxy_protocol"`
-	// Upstream is the core: "http://host:port" or "unix:///path.sock".
-	Upstream string `yaml:"upstream"`
-	// UnsafeAllowRemoteUpstream permits an upstream host that is not
-	// loopback; the hop to the core is plaintext.
-	UnsafeAllowRemoteUpstream bool `yaml:"unsafe_allow_remote_upstream"`
-	// StateDir holds the local CA, the TLS certificate and the default keys
-	// file. Empty means $XDG_STATE_HOME/sealocr, else
-	// $HOME/.local/state/sealocr. A leading "~/" is the home folder.
-	StateDir string `yaml:"state_dir"`
-	// KeysFile is the file of pre-shared keys. Empty means
-	// <state_dir>/keys.yaml. A leading "~/" is the home folder.
-	KeysFile string `yaml:"keys_file"`
-	// LegacyCBC turns on the legacy AES-CBC endpoint at LegacyPath, keyed by
-	// the environment variable LegacyKeyEnv.
-	LegacyCBC bool `yaml:"legacy_cbc"`
-	// LegacyPath is the path of the legacy endpoint on the sidecar.
-	LegacyPath string `yaml:"legacy_path"`
-	// LegacyUpstreamPath is the core path legacy requests are forwarded to.
-	LegacyUpstreamPath string `yaml:"legacy_upstream_path"`
-	// MaxBodyBytes caps a client's request body.
-	MaxBodyBytes int64 `yaml:"max_body_bytes"`
-	// UpstreamTimeout is the deadline of each call to the core.
-	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
-	// MaxConcurrent caps the requests handled at once; more are refused.
-	MaxConcurrent int `yaml:"max_concurrent"`
-	// ReplayWindow is how far a sealed request's timestamp may be from now.
-	ReplayWindow time.Duration `yaml:"replay_window"`
-	// ReplayCacheSize is how many request nonces are remembered to refuse
-	// replays within ReplayWindow.
-	ReplayCacheSize int `yaml:"replay_cache_size"`
-	// PlainRoutes is the allowlist of unencrypted routes forwarded to the
-	// core as they are; see Route for the syntax.
-	PlainRoutes []string `yaml:"plain_routes"`
-	// MetricsListen is the plain-HTTP address of /metrics; empty turns the
-	// metrics listener off.
-	MetricsListen string `yaml:"metrics_listen"`
-	// UnsafeAllowRemoteMetrics permits a MetricsListen host that is not
-	// loopback.
-	UnsafeAllowRemoteMetrics bool `yaml:"unsafe_allow_remote_metrics"`
-	// ShutdownTimeout is how long in-flight requests may finish after
-	// SIGTERM.
-	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
-	// LogLevel is debug, info, warn or error.
-	LogLevel string `yaml:"log_level"`
-	// LogFormat is json or console.
-	LogFormat string `yaml:"log_format"`
+	ListenSection   `yaml:",inline"`
+	UpstreamSection `yaml:",inline"`
+	KeysSection     `yaml:",inline"`
+	LegacySection   `yaml:",inline"`
+	MetricsSection  `yaml:",inline"`
+	LoggingSection  `yaml:",inline"`
 	// TLS configures how the sidecar gets its certificate.
 	TLS TLS `yaml:"tls"`
 	// Auth configures client authentication.
@@ -125,114 +71,140 @@ type Config struct {
 	RateLimit RateLimit `yaml:"rate_limit"`
 }
 
+// ListenSection is where and how clients are served.
+type ListenSection struct {
+	// Listen is the TLS address; empty means 127.0.0.1:8443 in local mode
+	// and :443 in the acme and files modes.
+	Listen string `yaml:"listen" env:"SEALOCR_LISTEN" flag:"listen" doc:"TLS listen address (default 127.0.0.1:8443 in local mode, :443 otherwise)"`
+	// HTTPListen answers ACME HTTP-01 and redirects to HTTPS; Off turns
+	// it off; empty means :80 in acme mode and off otherwise.
+	HTTPListen     string   `yaml:"http_listen" env:"SEALOCR_HTTP_LISTEN" flag:"http-listen" doc:"plain-HTTP address for ACME HTTP-01 and redirects, \"off\" for none (default :80 in acme mode, off otherwise)"`
+	TrustedProxies []string `yaml:"trusted_proxies" env:"SEALOCR_TRUSTED_PROXIES" doc:"addresses or CIDR prefixes of proxies whose X-Forwarded-For and PROXY headers are believed"`
+	ProxyProtocol  bool     `yaml:"proxy_protocol" env:"SEALOCR_PROXY_PROTOCOL" doc:"require a PROXY protocol header from trusted proxies"`
+	// MaxBodyBytes caps a client's request body.
+	MaxBodyBytes    int64         `yaml:"max_body_bytes" env:"SEALOCR_MAX_BODY_BYTES" flag:"max-body-bytes" default:"20971520" doc:"request body limit in bytes"`
+	MaxConcurrent   int           `yaml:"max_concurrent" env:"SEALOCR_MAX_CONCURRENT" flag:"max-concurrent" default:"64" doc:"requests handled at once"`
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"SEALOCR_SHUTDOWN_TIMEOUT" default:"15s" doc:"how long in-flight requests may finish after SIGTERM"`
+}
+
+// UpstreamSection is the core the sidecar forwards to.
+type UpstreamSection struct {
+	Upstream string `yaml:"upstream" env:"SEALOCR_UPSTREAM" flag:"upstream" default:"http://127.0.0.1:8081" redact:"url" doc:"core URL, http://host:port or unix:///path.sock"`
+	// UnsafeAllowRemoteUpstream permits an upstream host that is not
+	// loopback; the hop to the core is plaintext.
+	UnsafeAllowRemoteUpstream bool          `yaml:"unsafe_allow_remote_upstream" env:"SEALOCR_UNSAFE_ALLOW_REMOTE_UPSTREAM" flag:"unsafe-allow-remote-upstream" doc:"allow an upstream that is not loopback"`
+	UpstreamTimeout           time.Duration `yaml:"upstream_timeout" env:"SEALOCR_UPSTREAM_TIMEOUT" flag:"upstream-timeout" default:"60s" doc:"deadline of each call to the core"`
+	// PlainRoutes is the allowlist of unencrypted routes forwarded to the
+	// core as they are; see Route for the syntax.
+	PlainRoutes []string `yaml:"plain_routes" env:"SEALOCR_PLAIN_ROUTES" empty:"none" default:"GET /,GET /static/*,GET /healthz" doc:"unencrypted routes forwarded as they are (\"none\" for none)"`
+}
+
+// KeysSection is the state folder, the pre-shared keys and replay
+// protection.
+type KeysSection struct {
+	// StateDir holds the local CA, the TLS certificate and the default keys
+	// file; empty means $XDG_STATE_HOME/sealocr, else
+	// $HOME/.local/state/sealocr. A leading "~/" is the home folder.
+	StateDir string `yaml:"state_dir" env:"SEALOCR_STATE_DIR" flag:"state-dir" doc:"state folder (default $XDG_STATE_HOME/sealocr or ~/.local/state/sealocr)"`
+	// KeysFile is the file of pre-shared keys; empty means
+	// <state_dir>/keys.yaml.
+	KeysFile        string        `yaml:"keys_file" env:"SEALOCR_KEYS_FILE" flag:"keys-file" doc:"pre-shared keys file (default <state-dir>/keys.yaml)"`
+	ReplayWindow    time.Duration `yaml:"replay_window" env:"SEALOCR_REPLAY_WINDOW" default:"5m" doc:"how far a sealed request's timestamp may be from now"`
+	ReplayCacheSize int           `yaml:"replay_cache_size" env:"SEALOCR_REPLAY_CACHE_SIZE" default:"100000" doc:"request nonces remembered to refuse replays"`
+}
+
+// LegacySection is the legacy AES-CBC endpoint, keyed by the environment
+// variable LegacyKeyEnv.
+type LegacySection struct {
+	LegacyCBC          bool   `yaml:"legacy_cbc" env:"SEALOCR_LEGACY_CBC" flag:"legacy-cbc" doc:"serve the legacy AES-CBC endpoint, key from env AES_SECRET_KEY"`
+	LegacyPath         string `yaml:"legacy_path" env:"SEALOCR_LEGACY_PATH" default:"/ocr" doc:"path of the legacy endpoint"`
+	LegacyUpstreamPath string `yaml:"legacy_upstream_path" env:"SEALOCR_LEGACY_UPSTREAM_PATH" default:"/v1/ocr" doc:"core path legacy requests are forwarded to"`
+}
+
+// MetricsSection is the Prometheus listener.
+type MetricsSection struct {
+	MetricsListen string `yaml:"metrics_listen" env:"SEALOCR_METRICS_LISTEN" flag:"metrics-listen" default:"127.0.0.1:9443" doc:"metrics address, \"\" for none"`
+	// UnsafeAllowRemoteMetrics permits a MetricsListen host that is not
+	// loopback.
+	UnsafeAllowRemoteMetrics bool `yaml:"unsafe_allow_remote_metrics" env:"SEALOCR_UNSAFE_ALLOW_REMOTE_METRICS" doc:"allow a metrics address that is not loopback"`
+}
+
+// LoggingSection is the log output.
+type LoggingSection struct {
+	LogLevel  string `yaml:"log_level" env:"SEALOCR_LOG_LEVEL" flag:"log-level" default:"info" doc:"debug|info|warn|error"`
+	LogFormat string `yaml:"log_format" env:"SEALOCR_LOG_FORMAT" flag:"log-format" default:"json" doc:"json|console"`
+}
+
 // TLS is the tls section of the configuration.
 type TLS struct {
 	// Mode is how the certificate is obtained: TLSModeLocal, TLSModeFiles
 	// or TLSModeACME. Empty means acme when acme domains or on-demand
 	// names are set, files when cert_file is set, else local.
-	Mode string `yaml:"mode"`
-	// CertFile and KeyFile are the PEM certificate chain and key of files
-	// mode.
-	CertFile string `yaml:"cert_file"`
-	KeyFile  string `yaml:"key_file"`
+	Mode     string `yaml:"mode" env:"SEALOCR_TLS_MODE" flag:"tls-mode" doc:"local|files|acme (default acme when domains are set, files when a certificate file is set, else local)"`
+	CertFile string `yaml:"cert_file" env:"SEALOCR_TLS_CERT" doc:"PEM certificate chain of files mode"`
+	KeyFile  string `yaml:"key_file" env:"SEALOCR_TLS_KEY" doc:"PEM private key of files mode"`
 	// ACME configures acme mode.
 	ACME ACME `yaml:"acme"`
 }
 
 // ACME is the tls.acme section.
 type ACME struct {
-	// Domains are the names certificates are obtained for.
-	Domains []string `yaml:"domains"`
-	// Email is the ACME account contact; optional.
-	Email string `yaml:"email"`
-	// CA is the ACME directory URL; empty means Let's Encrypt.
-	CA string `yaml:"ca"`
-	// CARoot is a PEM file of roots trusted for the ACME server itself.
-	CARoot string `yaml:"ca_root"`
-	// Staging selects Let's Encrypt's staging directory when CA is empty.
-	Staging bool `yaml:"staging"`
+	Domains []string `yaml:"domains" env:"SEALOCR_DOMAINS" flag:"domains" doc:"comma-separated names for ACME certificates"`
+	Email   string   `yaml:"email" env:"SEALOCR_ACME_EMAIL" doc:"ACME account contact"`
+	CA      string   `yaml:"ca" env:"SEALOCR_ACME_CA" doc:"ACME directory URL (default Let's Encrypt)"`
+	CARoot  string   `yaml:"ca_root" env:"SEALOCR_ACME_CA_ROOT" doc:"PEM roots trusted for the ACME server"`
+	Staging bool     `yaml:"staging" env:"SEALOCR_ACME_STAGING" doc:"use Let's Encrypt staging"`
 	// StorageDir keeps the account and certificates; empty means
 	// <state_dir>/acme.
-	StorageDir string `yaml:"storage_dir"`
-	// Challenges are the enabled challenge types: http-01, tls-alpn-01.
-	Challenges []string `yaml:"challenges"`
-	// OnDemandAllow lists names and "*.domain" patterns that may get a
-	// certificate on demand, during their first handshake.
-	OnDemandAllow []string `yaml:"on_demand_allow"`
-	// OnDemandAsk is a URL asked about other names (GET ?domain=NAME; 200
-	// approves).
-	OnDemandAsk string `yaml:"on_demand_ask"`
+	StorageDir    string   `yaml:"storage_dir" env:"SEALOCR_ACME_STORAGE_DIR" doc:"ACME account and certificates (default <state_dir>/acme)"`
+	Challenges    []string `yaml:"challenges" env:"SEALOCR_ACME_CHALLENGES" default:"http-01,tls-alpn-01" doc:"enabled challenge types"`
+	OnDemandAllow []string `yaml:"on_demand_allow" env:"SEALOCR_ACME_ON_DEMAND_ALLOW" doc:"names and *.domain patterns that may get a certificate on demand"`
+	OnDemandAsk   string   `yaml:"on_demand_ask" env:"SEALOCR_ACME_ON_DEMAND_ASK" redact:"url" doc:"URL asked about other names (GET ?domain=NAME; 200 approves)"`
 }
 
-// Auth is the auth section.
+// Auth is the auth section. Modes are parsed by auth.ParseMode.
 type Auth struct {
 	// Mode is how encrypted requests (PSK, OHTTP, legacy) treat
-	// credentials: off, optional or required.
-	Mode string `yaml:"mode"`
-	// PSK, OHTTP and Legacy override Mode for one envelope; empty
-	// inherits it.
-	PSK    string `yaml:"psk"`
-	OHTTP  string `yaml:"ohttp"`
-	Legacy string `yaml:"legacy"`
-	// Plain is the mode of the plain routes and the OHTTP key
-	// configuration.
-	Plain string `yaml:"plain"`
-	// Realm is the WWW-Authenticate realm.
-	Realm string `yaml:"realm"`
-	// JWT configures bearer JWTs.
-	JWT JWT `yaml:"jwt"`
-	// APIKeysFile is a YAML file of API key hashes.
-	APIKeysFile string `yaml:"api_keys_file"`
+	// credentials; PSK, OHTTP and Legacy override it for one envelope
+	// (empty inherits it); Plain is the mode of the plain routes and the
+	// OHTTP key configuration.
+	Mode        string `yaml:"mode" env:"SEALOCR_AUTH" default:"off" doc:"off|optional|required for encrypted requests"`
+	PSK         string `yaml:"psk" doc:"mode of PSK requests (empty: auth.mode)"`
+	OHTTP       string `yaml:"ohttp" doc:"mode of OHTTP requests (empty: auth.mode)"`
+	Legacy      string `yaml:"legacy" doc:"mode of legacy requests (empty: auth.mode)"`
+	Plain       string `yaml:"plain" default:"off" doc:"mode of the plain routes and the OHTTP key configuration"`
+	Realm       string `yaml:"realm" default:"sealocr" doc:"WWW-Authenticate realm"`
+	JWT         JWT    `yaml:"jwt"`
+	APIKeysFile string `yaml:"api_keys_file" env:"SEALOCR_AUTH_API_KEYS_FILE" doc:"YAML file of API key hashes"`
 }
 
 // JWT is the auth.jwt section.
 type JWT struct {
-	// Issuer, when set, must equal the iss claim.
-	Issuer string `yaml:"issuer"`
-	// Audience, when set, must contain one of the aud values.
-	Audience []string `yaml:"audience"`
-	// HS256KeyFile is a file holding the raw HS256 key (32 bytes or more).
-	HS256KeyFile string `yaml:"hs256_key_file"`
-	// PublicKeyFiles are PEM public keys: RSA (RS256), P-256 (ES256),
-	// Ed25519 (EdDSA); the kid is the file's base name without extension.
-	PublicKeyFiles []string `yaml:"public_key_files"`
-	// JWKSFile is a JSON Web Key Set file.
-	JWKSFile string `yaml:"jwks_file"`
-	// JWKSURL is a JSON Web Key Set URL, cached and refreshed.
-	JWKSURL string `yaml:"jwks_url"`
-	// JWKSRefresh is how often JWKSURL is refetched.
-	JWKSRefresh time.Duration `yaml:"jwks_refresh"`
-	// ClockSkew is the leeway on exp and nbf.
-	ClockSkew time.Duration `yaml:"clock_skew"`
+	Issuer         string        `yaml:"issuer" env:"SEALOCR_AUTH_JWT_ISSUER" doc:"required iss claim"`
+	Audience       []string      `yaml:"audience" env:"SEALOCR_AUTH_JWT_AUDIENCE" doc:"accepted aud values"`
+	HS256KeyFile   string        `yaml:"hs256_key_file" env:"SEALOCR_AUTH_JWT_HS256_KEY_FILE" doc:"file of the raw HS256 key (32 bytes or more)"`
+	PublicKeyFiles []string      `yaml:"public_key_files" env:"SEALOCR_AUTH_JWT_PUBLIC_KEY_FILES" doc:"PEM public keys (RS256, ES256, EdDSA); kid is the base name"`
+	JWKSFile       string        `yaml:"jwks_file" env:"SEALOCR_AUTH_JWKS_FILE" doc:"JSON Web Key Set file"`
+	JWKSURL        string        `yaml:"jwks_url" env:"SEALOCR_AUTH_JWKS_URL" redact:"url" doc:"JSON Web Key Set URL, cached and refreshed"`
+	JWKSRefresh    time.Duration `yaml:"jwks_refresh" default:"10m" doc:"how often jwks_url is refetched"`
+	ClockSkew      time.Duration `yaml:"clock_skew" default:"30s" doc:"leeway on exp and nbf"`
 }
 
-// RateLimit is the rate_limit section.
+// RateLimit is the rate_limit section. SEALOCR_RATE_LIMIT sets Enabled and
+// Rate together (see Load).
 type RateLimit struct {
-	// Enabled turns rate limiting on.
-	Enabled bool `yaml:"enabled"`
-	// Rate and Burst are the bucket of PSK and OHTTP requests per client
-	// ("60/m": 60 per minute; s, m or h).
-	Rate  string `yaml:"rate"`
-	Burst int    `yaml:"burst"`
-	// LegacyRate and LegacyBurst are the bucket of legacy CBC requests.
-	LegacyRate  string `yaml:"legacy_rate"`
-	LegacyBurst int    `yaml:"legacy_burst"`
-	// PlainRate and PlainBurst are the bucket of plain routes.
-	PlainRate  string `yaml:"plain_rate"`
-	PlainBurst int    `yaml:"plain_burst"`
-	// MaxClients bounds the buckets kept in memory.
-	MaxClients int `yaml:"max_clients"`
+	Enabled     bool   `yaml:"enabled" default:"true" doc:"turn rate limiting on"`
+	Rate        string `yaml:"rate" default:"60/m" doc:"PSK and OHTTP requests per client (60/m: 60 a minute; s, m or h)"`
+	Burst       int    `yaml:"burst" env:"SEALOCR_RATE_LIMIT_BURST" default:"60" doc:"burst of rate"`
+	LegacyRate  string `yaml:"legacy_rate" env:"SEALOCR_LEGACY_RATE_LIMIT" default:"10/m" doc:"legacy CBC requests per client"`
+	LegacyBurst int    `yaml:"legacy_burst" default:"10" doc:"burst of legacy_rate"`
+	PlainRate   string `yaml:"plain_rate" default:"600/m" doc:"plain-route requests per client"`
+	PlainBurst  int    `yaml:"plain_burst" default:"200" doc:"burst of plain_rate"`
+	MaxClients  int    `yaml:"max_clients" default:"100000" doc:"buckets kept in memory"`
 }
 
 // Flags are the command-line switches besides the configuration.
-type Flags struct {
-	// ConfigFile is the configuration file that was read, if any.
-	ConfigFile string
-	// CheckConfig asks to validate the configuration, print it and exit.
-	CheckConfig bool
-	// Version asks to print the version and exit.
-	Version bool
-}
+type Flags = configs.Flags
 
 // Default returns the defaults, with the paths derived from getenv.
 func Default(getenv func(string) string) Config {
@@ -241,39 +213,11 @@ func Default(getenv func(string) string) Config {
 	return c
 }
 
-// defaults returns the defaults with the paths left empty.
+// defaults returns the declared defaults with the paths left empty.
 func defaults() Config {
-	return Config{
-		Upstream:           "http://127.0.0.1:8081",
-		LegacyPath:         "/ocr",
-		LegacyUpstreamPath: "/v1/ocr",
-		MaxBodyBytes:       20 << 20,
-		UpstreamTimeout:    60 * time.Second,
-		MaxConcurrent:      64,
-		ReplayWindow:       5 * time.Minute,
-		ReplayCacheSize:    100_000,
-		PlainRoutes:        []string{"GET /", "GET /static/*", "GET /healthz"},
-		MetricsListen:      "127.0.0.1:9443",
-		ShutdownTimeout:    15 * time.Second,
-		LogLevel:           "info",
-		LogFormat:          "json",
-		TLS: TLS{ACME: ACME{
-			Challenges: []string{"http-01", "tls-alpn-01"},
-		}},
-		Auth: Auth{
-			Mode:  "off",
-			Plain: "off",
-			Realm: "sealocr",
-			JWT:   JWT{JWKSRefresh: 10 * time.Minute, ClockSkew: 30 * time.Second},
-		},
-		RateLimit: RateLimit{
-			Enabled: true,
-			Rate:    "60/m", Burst: 60,
-			LegacyRate: "10/m", LegacyBurst: 10,
-			PlainRate: "600/m", PlainBurst: 200,
-			MaxClients: 100_000,
-		},
-	}
+	var c Config
+	configs.SetDefaults(&c)
+	return c
 }
 
 // DefaultStateDir returns $XDG_STATE_HOME/sealocr when XDG_STATE_HOME is an
@@ -355,132 +299,28 @@ func expandHome(p string, getenv func(string) string) string {
 	return p
 }
 
-// env lists each environment variable and how it sets the config.
-var env = []struct {
-	name string
-	set  func(c *Config, v string) error
-}{
-	{"SEALOCR_LISTEN", func(c *Config, v string) error { c.Listen = v; return nil }},
-	{"SEALOCR_UPSTREAM", func(c *Config, v string) error { c.Upstream = v; return nil }},
-	{"SEALOCR_UNSAFE_ALLOW_REMOTE_UPSTREAM", func(c *Config, v string) error { return setBool(&c.UnsafeAllowRemoteUpstream, v) }},
-	{"SEALOCR_STATE_DIR", func(c *Config, v string) error { c.StateDir = v; return nil }},
-	{"SEALOCR_KEYS_FILE", func(c *Config, v string) error { c.KeysFile = v; return nil }},
-	{"SEALOCR_LEGACY_CBC", func(c *Config, v string) error { return setBool(&c.LegacyCBC, v) }},
-	{"SEALOCR_LEGACY_PATH", func(c *Config, v string) error { c.LegacyPath = v; return nil }},
-	{"SEALOCR_LEGACY_UPSTREAM_PATH", func(c *Config, v string) error { c.LegacyUpstreamPath = v; return nil }},
-	{"SEALOCR_MAX_BODY_BYTES", func(c *Config, v string) error { return setInt64(&c.MaxBodyBytes, v) }},
-	{"SEALOCR_UPSTREAM_TIMEOUT", func(c *Config, v string) error { return setDuration(&c.UpstreamTimeout, v) }},
-	{"SEALOCR_MAX_CONCURRENT", func(c *Config, v string) error { return setInt(&c.MaxConcurrent, v) }},
-	{"SEALOCR_REPLAY_WINDOW", func(c *Config, v string) error { return setDuration(&c.ReplayWindow, v) }},
-	{"SEALOCR_REPLAY_CACHE_SIZE", func(c *Config, v string) error { return setInt(&c.ReplayCacheSize, v) }},
-	{"SEALOCR_PLAIN_ROUTES", func(c *Config, v string) error { c.PlainRoutes = splitRoutes(v); return nil }},
-	{"SEALOCR_METRICS_LISTEN", func(c *Config, v string) error { c.MetricsListen = v; return nil }},
-	{"SEALOCR_UNSAFE_ALLOW_REMOTE_METRICS", func(c *Config, v string) error { return setBool(&c.UnsafeAllowRemoteMetrics, v) }},
-	{"SEALOCR_SHUTDOWN_TIMEOUT", func(c *Config, v string) error { return setDuration(&c.ShutdownTimeout, v) }},
-	{"SEALOCR_LOG_LEVEL", func(c *Config, v string) error { c.LogLevel = v; return nil }},
-	{"SEALOCR_LOG_FORMAT", func(c *Config, v string) error { c.LogFormat = v; return nil }},
-	{"SEALOCR_TLS_MODE", func(c *Config, v string) error { c.TLS.Mode = v; return nil }},
-	{"SEALOCR_HTTP_LISTEN", func(c *Config, v string) error { c.HTTPListen = v; return nil }},
-	{"SEALOCR_TRUSTED_PROXIES", func(c *Config, v string) error { c.TrustedProxies = splitList(v); return nil }},
-	{"SEALOCR_PROXY_PROTOCOL", func(c *Config, v string) error { return setBool(&c.ProxyProtocol, v) }},
-	{"SEALOCR_TLS_CERT", func(c *Config, v string) error { c.TLS.CertFile = v; return nil }},
-	{"SEALOCR_TLS_KEY", func(c *Config, v string) error { c.TLS.KeyFile = v; return nil }},
-	{"SEALOCR_DOMAINS", func(c *Config, v string) error { c.TLS.ACME.Domains = splitList(v); return nil }},
-	{"SEALOCR_ACME_EMAIL", func(c *Config, v string) error { c.TLS.ACME.Email = v; return nil }},
-	{"SEALOCR_ACME_CA", func(c *Config, v string) error { c.TLS.ACME.CA = v; return nil }},
-	{"SEALOCR_ACME_CA_ROOT", func(c *Config, v string) error { c.TLS.ACME.CARoot = v; return nil }},
-	{"SEALOCR_ACME_STAGING", func(c *Config, v string) error { return setBool(&c.TLS.ACME.Staging, v) }},
-	{"SEALOCR_ACME_STORAGE_DIR", func(c *Config, v string) error { c.TLS.ACME.StorageDir = v; return nil }},
-	{"SEALOCR_ACME_CHALLENGES", func(c *Config, v string) error { c.TLS.ACME.Challenges = splitList(v); return nil }},
-	{"SEALOCR_ACME_ON_DEMAND_ALLOW", func(c *Config, v string) error { c.TLS.ACME.OnDemandAllow = splitList(v); return nil }},
-	{"SEALOCR_ACME_ON_DEMAND_ASK", func(c *Config, v string) error { c.TLS.ACME.OnDemandAsk = v; return nil }},
-	{"SEALOCR_AUTH", func(c *Config, v string) error { c.Auth.Mode = v; return nil }},
-	{"SEALOCR_AUTH_JWT_ISSUER", func(c *Config, v string) error { c.Auth.JWT.Issuer = v; return nil }},
-	{"SEALOCR_AUTH_JWT_AUDIENCE", func(c *Config, v string) error { c.Auth.JWT.Audience = splitList(v); return nil }},
-	{"SEALOCR_AUTH_JWT_HS256_KEY_FILE", func(c *Config, v string) error { c.Auth.JWT.HS256KeyFile = v; return nil }},
-	{"SEALOCR_AUTH_JWT_PUBLIC_KEY_FILES", func(c *Config, v string) error { c.Auth.JWT.PublicKeyFiles = splitList(v); return nil }},
-	{"SEALOCR_AUTH_JWKS_FILE", func(c *Config, v string) error { c.Auth.JWT.JWKSFile = v; return nil }},
-	{"SEALOCR_AUTH_JWKS_URL", func(c *Config, v string) error { c.Auth.JWT.JWKSURL = v; return nil }},
-	{"SEALOCR_AUTH_API_KEYS_FILE", func(c *Config, v string) error { c.Auth.APIKeysFile = v; return nil }},
-	{"SEALOCR_RATE_LIMIT", func(c *Config, v string) error {
-		// "off" turns rate limiting off; a rate ("120/m") sets the PSK and
-		// OHTTP rate and turns it on.
-		if strings.TrimSpace(v) == Off {
-			c.RateLimit.Enabled = false
+// options configure the shared loader; SEALOCR_RATE_LIMIT is the one
+// variable that sets two fields.
+func options(c *Config, getenv func(string) string) configs.Options {
+	return configs.Options{Program: "sidecar", ConfigEnv: ConfigEnv, Getenv: getenv, Vars: []configs.Var{{
+		Name: "SEALOCR_RATE_LIMIT",
+		Doc:  `"off" turns rate limiting off; a rate ("120/m") sets rate_limit.rate and turns it on`,
+		Set: func(v string) error {
+			if strings.TrimSpace(v) == Off {
+				c.RateLimit.Enabled = false
+				return nil
+			}
+			c.RateLimit.Enabled, c.RateLimit.Rate = true, strings.TrimSpace(v)
 			return nil
-		}
-		c.RateLimit.Enabled, c.RateLimit.Rate = true, strings.TrimSpace(v)
-		return nil
-	}},
-	{"SEALOCR_RATE_LIMIT_BURST", func(c *Config, v string) error { return setInt(&c.RateLimit.Burst, v) }},
-	{"SEALOCR_LEGACY_RATE_LIMIT", func(c *Config, v string) error { c.RateLimit.LegacyRate = v; return nil }},
-}
-
-// splitList splits a comma-separated list, dropping empty entries.
-func splitList(v string) []string {
-	out := []string{}
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
+		},
+	}}}
 }
 
 // EnvVars returns the names of the environment variables Load reads, besides
 // ConfigEnv, HOME and XDG_STATE_HOME.
 func EnvVars() []string {
-	out := make([]string, len(env))
-	for i, e := range env {
-		out[i] = e.name
-	}
-	return out
-}
-
-// splitRoutes splits a comma-separated route list; "none" is the empty list.
-func splitRoutes(v string) []string {
-	if strings.TrimSpace(v) == "none" {
-		return []string{}
-	}
-	var out []string
-	for _, s := range strings.Split(v, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func setInt(p *int, v string) error {
-	n, err := strconv.Atoi(v)
-	if err == nil {
-		*p = n
-	}
-	return err
-}
-
-func setInt64(p *int64, v string) error {
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err == nil {
-		*p = n
-	}
-	return err
-}
-
-func setDuration(p *time.Duration, v string) error {
-	d, err := time.ParseDuration(v)
-	if err == nil {
-		*p = d
-	}
-	return err
-}
-
-func setBool(p *bool, v string) error {
-	b, err := strconv.ParseBool(v)
-	if err == nil {
-		*p = b
-	}
-	return err
+	var c Config
+	return configs.EnvVars(&c, options(&c, nil))
 }
 
 // Load builds the configuration from args (without the program name) and
@@ -491,105 +331,9 @@ func setBool(p *bool, v string) error {
 // with the others.
 func Load(args []string, getenv func(string) string) (Config, Flags, error) {
 	c := defaults()
-	var fl Flags
-	fs := flag.NewFlagSet("sidecar", flag.ContinueOnError)
-	fs.StringVar(&fl.ConfigFile, "config", getenv(ConfigEnv), "YAML configuration file (env "+ConfigEnv+")")
-	var fc Config // flag values; only the flags that were set are applied
-	fs.StringVar(&fc.Listen, "listen", "", "TLS listen address (env SEALOCR_LISTEN, default 127.0.0.1:8443 in local mode, :443 otherwise)")
-	fs.StringVar(&fc.HTTPListen, "http-listen", "", "plain-HTTP address for ACME HTTP-01 and redirects, \"off\" for none (env SEALOCR_HTTP_LISTEN, default :80 in acme mode, off otherwise)")
-	fs.StringVar(&fc.TLS.Mode, "tls-mode", "", "local|files|acme (env SEALOCR_TLS_MODE, default acme when domains are set, files when a certificate file is set, else local)")
-	var domains string
-	fs.StringVar(&domains, "domains", "", "comma-separated names for ACME certificates (env SEALOCR_DOMAINS)")
-	fs.StringVar(&fc.Upstream, "upstream", "", "core URL, http://host:port or unix:///path.sock (env SEALOCR_UPSTREAM, default "+c.Upstream+")")
-	fs.BoolVar(&fc.UnsafeAllowRemoteUpstream, "unsafe-allow-remote-upstream", false, "allow an upstream that is not loopback (env SEALOCR_UNSAFE_ALLOW_REMOTE_UPSTREAM)")
-	fs.StringVar(&fc.StateDir, "state-dir", "", "state folder (env SEALOCR_STATE_DIR, default $XDG_STATE_HOME/sealocr or ~/.local/state/sealocr)")
-	fs.StringVar(&fc.KeysFile, "keys-file", "", "pre-shared keys file (env SEALOCR_KEYS_FILE, default <state-dir>/keys.yaml)")
-	fs.BoolVar(&fc.LegacyCBC, "legacy-cbc", false, "serve the legacy AES-CBC endpoint, key from env "+LegacyKeyEnv+" (env SEALOCR_LEGACY_CBC)")
-	fs.Int64Var(&fc.MaxBodyBytes, "max-body-bytes", 0, "request body limit (env SEALOCR_MAX_BODY_BYTES, default 20 MiB)")
-	fs.DurationVar(&fc.UpstreamTimeout, "upstream-timeout", 0, "deadline of each call to the core (env SEALOCR_UPSTREAM_TIMEOUT, default 60s)")
-	fs.IntVar(&fc.MaxConcurrent, "max-concurrent", 0, "requests handled at once (env SEALOCR_MAX_CONCURRENT, default 64)")
-	fs.StringVar(&fc.MetricsListen, "metrics-listen", "", "metrics address, \"\" for none (env SEALOCR_METRICS_LISTEN, default "+c.MetricsListen+")")
-	fs.StringVar(&fc.LogLevel, "log-level", "", "debug|info|warn|error (env SEALOCR_LOG_LEVEL, default info)")
-	fs.StringVar(&fc.LogFormat, "log-format", "", "json|console (env SEALOCR_LOG_FORMAT, default json)")
-	fs.BoolVar(&fl.CheckConfig, "check-config", false, "validate the configuration, print it and exit")
-	fs.BoolVar(&fl.Version, "version", false, "print the version and exit")
-	if err := fs.Parse(args); err != nil {
-		return c, fl, err
-	}
-	if fs.NArg() > 0 {
-		return c, fl, fmt.Errorf("config: unexpected arguments %q", fs.Args())
-	}
-	var errs []error
-	if fl.ConfigFile != "" {
-		if err := loadFile(fl.ConfigFile, &c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	for _, e := range env {
-		if v := getenv(e.name); v != "" {
-			if err := e.set(&c, v); err != nil {
-				errs = append(errs, fmt.Errorf("config: %s: %w", e.name, err))
-			}
-		}
-	}
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "listen":
-			c.Listen = fc.Listen
-		case "http-listen":
-			c.HTTPListen = fc.HTTPListen
-		case "tls-mode":
-			c.TLS.Mode = fc.TLS.Mode
-		case "domains":
-			c.TLS.ACME.Domains = splitList(domains)
-		case "upstream":
-			c.Upstream = fc.Upstream
-		case "unsafe-allow-remote-upstream":
-			c.UnsafeAllowRemoteUpstream = fc.UnsafeAllowRemoteUpstream
-		case "state-dir":
-			c.StateDir = fc.StateDir
-		case "keys-file":
-			c.KeysFile = fc.KeysFile
-		case "legacy-cbc":
-			c.LegacyCBC = fc.LegacyCBC
-		case "max-body-bytes":
-			c.MaxBodyBytes = fc.MaxBodyBytes
-		case "upstream-timeout":
-			c.UpstreamTimeout = fc.UpstreamTimeout
-		case "max-concurrent":
-			c.MaxConcurrent = fc.MaxConcurrent
-		case "metrics-listen":
-			c.MetricsListen = fc.MetricsListen
-		case "log-level":
-			c.LogLevel = fc.LogLevel
-		case "log-format":
-			c.LogFormat = fc.LogFormat
-		}
-	})
+	fl, err := configs.Load(&c, args, options(&c, getenv))
 	c.resolvePaths(getenv)
-	return c, fl, errors.Join(errs...)
-}
-
-// loadFile decodes the YAML file at path over c, rejecting unknown keys and
-// more than one document. An empty file changes nothing.
-func loadFile(path string, c *Config) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		return fmt.Errorf("config: %s: %w", path, err)
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config: %s: want one YAML document", path)
-	}
-	return nil
+	return c, fl, err
 }
 
 // Validate reports every problem at once. It is pure: it reads no file and
@@ -695,12 +439,12 @@ func (c Config) validateTLS(add func(string, ...any)) {
 			add("tls.mode acme needs tls.acme.domains (env SEALOCR_DOMAINS) or an on-demand decision")
 		}
 		for _, d := range a.Domains {
-			if !validDomain(d) {
+			if !tlsterm.ValidName(d) {
 				add("tls.acme.domains: %q is not a DNS name", d)
 			}
 		}
 		for _, d := range a.OnDemandAllow {
-			if !validDomain(strings.TrimPrefix(d, "*.")) {
+			if !tlsterm.ValidPattern(d) {
 				add("tls.acme.on_demand_allow: %q is not a DNS name or *.name pattern", d)
 			}
 		}
@@ -721,11 +465,11 @@ func (c Config) validateTLS(add func(string, ...any)) {
 		}
 		for _, ch := range a.Challenges {
 			switch ch {
-			case "http-01":
+			case tlsterm.ChallengeHTTP01:
 				if c.HTTPListen == Off {
 					add("tls.acme.challenges has http-01 but http_listen is off")
 				}
-			case "tls-alpn-01":
+			case tlsterm.ChallengeTLSALPN01:
 			default:
 				add("tls.acme.challenges: %q: want http-01 or tls-alpn-01", ch)
 			}
@@ -744,17 +488,17 @@ func (c Config) validateAuth(add func(string, ...any)) {
 	a := c.Auth
 	anyOn := false
 	for _, m := range []struct{ key, v string }{{"auth.mode", a.Mode}, {"auth.psk", a.PSK}, {"auth.ohttp", a.OHTTP}, {"auth.legacy", a.Legacy}, {"auth.plain", a.Plain}} {
-		switch m.v {
-		case "":
+		if m.v == "" {
 			if m.key == "auth.mode" || m.key == "auth.plain" {
 				add("%s is empty: want off, optional or required", m.key)
 			}
-		case "off":
-		case "optional", "required":
-			anyOn = true
-		default:
+			continue
+		}
+		mode, err := auth.ParseMode(m.v)
+		if err != nil {
 			add("%s %q: want off, optional or required", m.key, m.v)
 		}
+		anyOn = anyOn || mode != auth.Off
 	}
 	j := a.JWT
 	sources := j.HS256KeyFile != "" || len(j.PublicKeyFiles) > 0 || j.JWKSFile != "" || j.JWKSURL != "" || a.APIKeysFile != ""
@@ -799,26 +543,6 @@ func (c Config) validateRateLimit(add func(string, ...any)) {
 	if r.MaxClients < 1 || r.MaxClients > 10_000_000 {
 		add("rate_limit.max_clients %d out of range 1..10000000", r.MaxClients)
 	}
-}
-
-// validDomain reports whether d is a DNS name of two or more labels (an
-// ACME CA issues nothing for a single label).
-func validDomain(d string) bool {
-	if len(d) > 253 || !strings.Contains(d, ".") {
-		return false
-	}
-	for _, l := range strings.Split(d, ".") {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(l); i++ {
-			ch := l[i]
-			if !('a' <= ch && ch <= 'z' || 'A' <= ch && ch <= 'Z' || '0' <= ch && ch <= '9' || ch == '-') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func httpURL(s string) bool {
@@ -866,24 +590,12 @@ func (c Config) Routes() []Route {
 // shown without user information or query, since an invalid configuration
 // might carry them.
 func (c Config) Redacted() string {
-	c.Upstream = upstream.RedactURL(c.Upstream)
-	// "[]" rather than "null" for every list.
-	for _, l := range []*[]string{&c.PlainRoutes, &c.TrustedProxies, &c.TLS.ACME.Domains, &c.TLS.ACME.Challenges,
-		&c.TLS.ACME.OnDemandAllow, &c.Auth.JWT.Audience, &c.Auth.JWT.PublicKeyFiles} {
-		*l = append([]string{}, (*l)...)
-	}
-	c.Auth.JWT.JWKSURL = upstream.RedactURL(c.Auth.JWT.JWKSURL)
-	c.TLS.ACME.OnDemandAsk = upstream.RedactURL(c.TLS.ACME.OnDemandAsk)
-	b, err := yaml.Marshal(c)
-	if err != nil { // cannot happen for this type
-		return "# configuration could not be shown\n"
-	}
 	var hdr strings.Builder
 	hdr.WriteString("# sealocr sidecar configuration (effective values; no secrets: keys are referenced, never held)\n")
 	if c.LegacyCBC {
 		fmt.Fprintf(&hdr, "# legacy_cbc key: environment variable %s\n", LegacyKeyEnv)
 	}
-	return hdr.String() + string(b)
+	return hdr.String() + configs.Dump(c, upstream.RedactURL)
 }
 
 // String returns Redacted.

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sealocr/sealocr/configs"
 )
 
 // envMap returns a getenv over m.
@@ -35,48 +37,6 @@ func load(t *testing.T, args []string, getenv func(string) string) (Config, Flag
 		t.Fatalf("Load: %v", err)
 	}
 	return c, fl
-}
-
-func TestDefaults(t *testing.T) {
-	c, fl := load(t, nil, home)
-	want := Config{
-		Listen:             "127.0.0.1:8443",
-		Upstream:           "http://127.0.0.1:8081",
-		StateDir:           "/home/u/.local/state/sealocr",
-		KeysFile:           "/home/u/.local/state/sealocr/keys.yaml",
-		LegacyPath:         "/ocr",
-		LegacyUpstreamPath: "/v1/ocr",
-		MaxBodyBytes:       20 << 20,
-		UpstreamTimeout:    60 * time.Second,
-		MaxConcurrent:      64,
-		ReplayWindow:       5 * time.Minute,
-		ReplayCacheSize:    100000,
-		PlainRoutes:        []string{"GET /", "GET /static/*", "GET /healthz"},
-		MetricsListen:      "127.0.0.1:9443",
-		ShutdownTimeout:    15 * time.Second,
-		LogLevel:           "info",
-		LogFormat:          "json",
-		HTTPListen:         "off",
-		TLS: TLS{Mode: "local", ACME: ACME{
-			StorageDir: "/home/u/.local/state/sealocr/acme",
-			Challenges: []string{"http-01", "tls-alpn-01"},
-		}},
-		Auth: Auth{Mode: "off", Plain: "off", Realm: "sealocr", JWT: JWT{JWKSRefresh: 10 * time.Minute, ClockSkew: 30 * time.Second}},
-		RateLimit: RateLimit{Enabled: true, Rate: "60/m", Burst: 60, LegacyRate: "10/m", LegacyBurst: 10,
-			PlainRate: "600/m", PlainBurst: 200, MaxClients: 100000},
-	}
-	if !reflect.DeepEqual(c, want) {
-		t.Errorf("Load defaults:\n got %+v\nwant %+v", c, want)
-	}
-	if d := Default(home); !reflect.DeepEqual(d, want) {
-		t.Errorf("Default:\n got %+v\nwant %+v", d, want)
-	}
-	if fl != (Flags{}) {
-		t.Errorf("flags %+v", fl)
-	}
-	if err := c.Validate(); err != nil {
-		t.Errorf("defaults do not validate: %v", err)
-	}
 }
 
 func TestDefaultPaths(t *testing.T) {
@@ -414,18 +374,11 @@ func TestMetricsListen(t *testing.T) {
 	}
 }
 
-// yamlKeys returns the YAML keys of the struct type t, nested keys as
-// "parent.child".
-func yamlKeys(t reflect.Type, prefix string) []string {
+// yamlKeys returns the declared YAML keys, nested keys as "parent.child".
+func yamlKeys() []string {
 	var out []string
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name := strings.Split(f.Tag.Get("yaml"), ",")[0]
-		if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(time.Duration(0)) {
-			out = append(out, yamlKeys(f.Type, prefix+name+".")...)
-			continue
-		}
-		out = append(out, prefix+name)
+	for _, f := range configs.Fields(&Config{}) {
+		out = append(out, f.Key)
 	}
 	return out
 }
@@ -472,7 +425,7 @@ func TestExampleFile(t *testing.T) {
 		if err := yaml.Unmarshal(b, &m); err != nil {
 			t.Fatal(err)
 		}
-		got, want := mapKeys(m, ""), yamlKeys(reflect.TypeOf(Config{}), "")
+		got, want := mapKeys(m, ""), yamlKeys()
 		have := map[string]bool{}
 		for _, k := range got {
 			have[k] = true

@@ -129,14 +129,14 @@ func TestACMEChallenges(t *testing.T) {
 			if c.Subject.CommonName != "sidecar.test" && (len(c.DNSNames) != 1 || c.DNSNames[0] != "sidecar.test") {
 				t.Errorf("certificate names %v", c.DNSNames)
 			}
-			if n := testutil.ToFloat64(s.term.challenges.WithLabelValues(challenge)); n < 1 {
+			if n := testutil.ToFloat64(s.term.src.(*acmeSource).challenges.WithLabelValues(challenge)); n < 1 {
 				t.Errorf("no %s challenge reached the sidecar's listener", challenge)
 			}
 			other := ChallengeTLSALPN01
 			if challenge == ChallengeTLSALPN01 {
 				other = ChallengeHTTP01
 			}
-			if n := testutil.ToFloat64(s.term.challenges.WithLabelValues(other)); n != 0 {
+			if n := testutil.ToFloat64(s.term.src.(*acmeSource).challenges.WithLabelValues(other)); n != 0 {
 				t.Errorf("%v %s challenges although it is disabled", n, other)
 			}
 
@@ -230,7 +230,7 @@ func TestACMEOnDemand(t *testing.T) {
 		if got := <-asked; got != "evil.test" {
 			t.Errorf("ask endpoint asked about %q", got)
 		}
-		if n := testutil.ToFloat64(s.term.decisions.WithLabelValues("refused")); n < 1 {
+		if n := testutil.ToFloat64(s.term.src.(*acmeSource).decisions.WithLabelValues("refused")); n < 1 {
 			t.Errorf("refused decisions %v", n)
 		}
 		if _, err := s.handshake("a.b.allowed.test"); err == nil {

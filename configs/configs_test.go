@@ -1,0 +1,185 @@
+package configs
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+type inner struct {
+	Names []string `yaml:"names" env:"T_NAMES" empty:"none" default:"a,b"`
+	URL   string   `yaml:"url" redact:"url"`
+}
+
+type Group struct {
+	Port int `yaml:"port" env:"T_PORT" flag:"port" default:"80" doc:"the port"`
+}
+
+type testConfig struct {
+	Group  `yaml:",inline"`
+	Name   string        `yaml:"name" alias:"old_name" env:"T_NAME,T_OLD_NAME" flag:"name,old-name" default:"nm" doc:"a name"`
+	On     bool          `yaml:"on" env:"T_ON" flag:"on"`
+	Big    int64         `yaml:"big" default:"1048576"`
+	Wait   time.Duration `yaml:"wait" env:"T_WAIT" flag:"wait" default:"1m"`
+	Inner  inner         `yaml:"inner"`
+	Hidden string        `yaml:"-"`
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func file(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func load(args []string, e map[string]string) (testConfig, Flags, error) {
+	var c testConfig
+	SetDefaults(&c)
+	fl, err := Load(&c, args, Options{Program: "t", ConfigEnv: "T_CONFIG", Getenv: env(e)})
+	return c, fl, err
+}
+
+func TestDeclarations(t *testing.T) {
+	var got []string
+	for _, f := range Fields(&testConfig{}) {
+		got = append(got, f.Key)
+	}
+	if want := []string{"port", "name", "on", "big", "wait", "inner.names", "inner.url"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("keys %q, want %q", got, want)
+	}
+	var c testConfig
+	SetDefaults(&c)
+	want := testConfig{Group: Group{Port: 80}, Name: "nm", Big: 1 << 20, Wait: time.Minute, Inner: inner{Names: []string{"a", "b"}}}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("defaults %+v, want %+v", c, want)
+	}
+	if got := EnvVars(&c, Options{Vars: []Var{{Name: "T_EXTRA"}}}); !reflect.DeepEqual(got, []string{"T_PORT", "T_NAME", "T_OLD_NAME", "T_ON", "T_WAIT", "T_NAMES", "T_EXTRA"}) {
+		t.Errorf("EnvVars %q", got)
+	}
+}
+
+func TestSources(t *testing.T) {
+	f := file(t, "port: 81\nname: file\ninner:\n  names: [x]\n")
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  map[string]string
+		want func(*testConfig)
+	}{
+		{"defaults", nil, nil, func(*testConfig) {}},
+		{"file", []string{"--config", f}, nil, func(c *testConfig) { c.Port, c.Name, c.Inner.Names = 81, "file", []string{"x"} }},
+		{"file by env", nil, map[string]string{"T_CONFIG": f}, func(c *testConfig) { c.Port, c.Name, c.Inner.Names = 81, "file", []string{"x"} }},
+		{"env over file", []string{"--config", f}, map[string]string{"T_PORT": "82", "T_NAMES": " y, ,z "},
+			func(c *testConfig) { c.Port, c.Name, c.Inner.Names = 82, "file", []string{"y", "z"} }},
+		{"flag over env", []string{"--config", f, "--port", "83", "--on"}, map[string]string{"T_PORT": "82"},
+			func(c *testConfig) { c.Port, c.Name, c.Inner.Names, c.On = 83, "file", []string{"x"}, true }},
+		{"last flag wins", []string{"--name", "a", "--old-name", "b"}, nil, func(c *testConfig) { c.Name = "b" }},
+		{"env alias", nil, map[string]string{"T_OLD_NAME": "old"}, func(c *testConfig) { c.Name = "old" }},
+		{"canonical env over alias", nil, map[string]string{"T_OLD_NAME": "old", "T_NAME": "new"}, func(c *testConfig) { c.Name = "new" }},
+		{"yaml alias", []string{"--config", file(t, "old_name: o\n")}, nil, func(c *testConfig) { c.Name = "o" }},
+		{"empty word", nil, map[string]string{"T_NAMES": "none"}, func(c *testConfig) { c.Inner.Names = []string{} }},
+		{"bool flag value", []string{"--on=false", "--wait", "2s"}, map[string]string{"T_ON": "true"}, func(c *testConfig) { c.Wait = 2 * time.Second }},
+		{"empty file", []string{"--config", file(t, "# nothing\n")}, nil, func(*testConfig) {}},
+		{"null document", []string{"--config", file(t, "---\n~\n")}, nil, func(*testConfig) {}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, err := load(tc.args, tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want testConfig
+			SetDefaults(&want)
+			tc.want(&want)
+			if !reflect.DeepEqual(c, want) {
+				t.Errorf("got %+v\nwant %+v", c, want)
+			}
+		})
+	}
+	_, fl, err := load([]string{"--check-config", "--version", "--config", f}, nil)
+	if err != nil || fl != (Flags{ConfigFile: f, CheckConfig: true, Version: true}) {
+		t.Errorf("flags %+v, %v", fl, err)
+	}
+}
+
+func TestRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		file string
+		args []string
+		env  map[string]string
+		want []string
+	}{
+		{name: "two documents", file: "port: 1\n---\nport: 2\n", want: []string{"want one YAML document"}},
+		{name: "empty second document", file: "port: 1\n---\n", want: []string{"want one YAML document"}},
+		{name: "every unknown key", file: "port: 1\nprot: 2\ninner:\n  nmes: [a]\n",
+			want: []string{"line 2: field prot not found", "line 4: field inner.nmes not found"}},
+		{name: "alias and name", file: "name: a\nold_name: b\n", want: []string{"line 2: name set twice"}},
+		{name: "inline section is not a key", file: "group:\n  port: 1\n", want: []string{"field group not found"}},
+		{name: "not a mapping", file: "- port\n", want: []string{"want a mapping"}},
+		{name: "wrong type", file: "port: many\n", want: []string{"line 1", "many"}},
+		{name: "hidden field", file: "hidden: x\n", want: []string{"hidden not found"}},
+		{name: "bad env values", env: map[string]string{"T_PORT": "x", "T_ON": "maybe", "T_WAIT": "5"}, want: []string{"T_PORT", "T_ON", "T_WAIT"}},
+		{name: "bad flag value", args: []string{"--port", "x"}, want: []string{"-port"}},
+		{name: "unknown flag", args: []string{"--nope"}, want: []string{"nope"}},
+		{name: "argument", args: []string{"serve"}, want: []string{"unexpected arguments"}},
+		{name: "missing file", args: []string{"--config", "/nonexistent/c.yaml"}, want: []string{"/nonexistent/c.yaml"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if tc.file != "" {
+				args = append([]string{"--config", file(t, tc.file)}, args...)
+			}
+			_, _, err := load(args, tc.env)
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDump(t *testing.T) {
+	var c testConfig
+	SetDefaults(&c)
+	c.Inner.Names = nil
+	c.Inner.URL = "http://user:secret@host/"
+	out := Dump(c, func(string) string { return "REDACTED" })
+	for _, w := range []string{"port: 80\n", "name: nm\n", "wait: 1m0s\n", "names: []\n", "url: REDACTED\n"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("dump lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "secret") || strings.Contains(out, "hidden") || strings.Contains(out, "null") {
+		t.Errorf("dump:\n%s", out)
+	}
+	if c.Inner.URL != "http://user:secret@host/" {
+		t.Error("Dump changed its argument")
+	}
+	// The dump loads back to the same configuration.
+	var back testConfig
+	if _, err := Load(&back, []string{"--config", file(t, out)}, Options{Getenv: env(nil)}); err != nil {
+		t.Fatal(err)
+	}
+	c.Inner.Names, c.Inner.URL = []string{}, "REDACTED"
+	if !reflect.DeepEqual(back, c) {
+		t.Errorf("round trip %+v, want %+v", back, c)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	f := Fields(&testConfig{})
+	if got := f[0].usage(); got != "the port (env T_PORT; default 80)" {
+		t.Errorf("usage %q", got)
+	}
+}

@@ -1,0 +1,230 @@
+package tlsterm
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// acmeSource obtains and renews certificates through certmagic.
+type acmeSource struct {
+	log        *zap.Logger
+	magic      *certmagic.Config
+	cache      *certmagic.Cache
+	issuer     *certmagic.ACMEIssuer
+	domains    []string
+	onDemand   OnDemand
+	askClient  *http.Client
+	challenges *prometheus.CounterVec
+	decisions  *prometheus.CounterVec
+	stopOnce   sync.Once
+}
+
+func newACME(o Options) (source, error) {
+	a := o.ACME
+	var errs []error
+	if len(a.Domains) == 0 && !a.OnDemand.Enabled() {
+		errs = append(errs, fmt.Errorf("%w: acme: no domains and no on-demand decision", ErrConfig))
+	}
+	if a.StorageDir == "" {
+		errs = append(errs, fmt.Errorf("%w: acme: empty storage folder", ErrConfig))
+	}
+	httpOn, alpnOn := len(a.Challenges) == 0, len(a.Challenges) == 0
+	for _, c := range a.Challenges {
+		switch c {
+		case ChallengeHTTP01:
+			httpOn = true
+		case ChallengeTLSALPN01:
+			alpnOn = true
+		default:
+			errs = append(errs, fmt.Errorf("%w: acme: challenge %q (want %s or %s)", ErrConfig, c, ChallengeHTTP01, ChallengeTLSALPN01))
+		}
+	}
+	var roots *x509.CertPool
+	if a.CARoot != "" {
+		b, err := os.ReadFile(a.CARoot)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tlsterm: acme CA root: %w", err))
+		} else {
+			roots = x509.NewCertPool()
+			if !roots.AppendCertsFromPEM(b) {
+				errs = append(errs, fmt.Errorf("%w: acme CA root %s holds no PEM certificate", ErrConfig, a.CARoot))
+			}
+		}
+	}
+	if a.OnDemand.Ask != "" {
+		if u, err := url.Parse(a.OnDemand.Ask); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("%w: on-demand ask URL must be http(s)://host/path", ErrConfig))
+		}
+	}
+	for _, p := range a.OnDemand.Allow {
+		if !ValidPattern(p) {
+			errs = append(errs, fmt.Errorf("%w: on-demand allow pattern %q", ErrConfig, p))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if err := os.MkdirAll(a.StorageDir, 0o700); err != nil {
+		return nil, fmt.Errorf("tlsterm: acme storage: %w", err)
+	}
+	t := &acmeSource{log: o.Logger}
+	ca := a.CA
+	if ca == "" {
+		ca = LetsEncryptProduction
+		if a.Staging {
+			ca = LetsEncryptStaging
+		}
+	}
+	t.domains = slices.Clone(a.Domains)
+	t.onDemand = a.OnDemand
+	t.askClient = a.AskClient
+	if t.askClient == nil {
+		t.askClient = &http.Client{Timeout: 5 * time.Second}
+	}
+	t.challenges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sealocr_sidecar_acme_challenges_total",
+		Help: "ACME challenge requests answered by the sidecar's listeners, by type.",
+	}, []string{"type"})
+	t.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sealocr_sidecar_tls_on_demand_decisions_total",
+		Help: "On-demand certificate decisions, by result (allowed, asked, refused).",
+	}, []string{"result"})
+	if o.Registry != nil {
+		o.Registry.MustRegister(t.challenges, t.decisions)
+	}
+
+	log := o.Logger.Named("certmagic")
+	var magic *certmagic.Config
+	t.cache = certmagic.NewCache(certmagic.CacheOptions{
+		GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return magic, nil },
+		RenewCheckInterval: a.RenewCheckInterval,
+		OCSPCheckInterval:  a.RenewCheckInterval,
+		Logger:             log,
+	})
+	tmpl := certmagic.Config{
+		RenewalWindowRatio: a.RenewalWindowRatio,
+		Storage:            &certmagic.FileStorage{Path: a.StorageDir},
+		Logger:             log,
+		Issuers:            []certmagic.Issuer{}, // replaced below; non-nil keeps certmagic's default issuer out
+	}
+	if len(a.Domains) > 0 {
+		tmpl.DefaultServerName = a.Domains[0]
+	}
+	if a.OnDemand.Enabled() {
+		tmpl.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: t.decide}
+	}
+	magic = certmagic.New(t.cache, tmpl)
+	t.issuer = certmagic.NewACMEIssuer(magic, certmagic.ACMEIssuer{
+		CA:                      ca,
+		TestCA:                  ca, // retries stay on the named CA (certmagic would switch to LE staging)
+		Email:                   a.Email,
+		Agreed:                  true,
+		DisableHTTPChallenge:    !httpOn,
+		DisableTLSALPNChallenge: !alpnOn,
+		ListenHost:              a.ListenHost,
+		AltHTTPPort:             a.HTTPPort,
+		AltTLSALPNPort:          a.TLSPort,
+		TrustedRoots:            roots,
+		Logger:                  log.Named("acme"),
+	})
+	magic.Issuers = []certmagic.Issuer{t.issuer}
+	t.magic = magic
+	return t, nil
+}
+
+// getCertificate is certmagic's GetCertificate, counting TLS-ALPN-01
+// validation handshakes.
+func (t *acmeSource) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if len(hello.SupportedProtos) == 1 && hello.SupportedProtos[0] == acmeTLS1 {
+		t.challenges.WithLabelValues(ChallengeTLSALPN01).Inc()
+	}
+	c, err := t.magic.GetCertificate(hello)
+	if err != nil {
+		t.log.Info("no certificate for handshake", zap.String("server_name", hello.ServerName), zap.Error(err))
+		return nil, fmt.Errorf("%w: %q", ErrNoCertificate, hello.ServerName)
+	}
+	return c, nil
+}
+
+// decide is the on-demand decision: an allowlist match, else the ask URL.
+func (t *acmeSource) decide(ctx context.Context, name string) error {
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	if slices.Contains(t.domains, name) || matchAny(t.onDemand.Allow, name) {
+		t.decisions.WithLabelValues("allowed").Inc()
+		return nil
+	}
+	if t.onDemand.Ask != "" {
+		u, _ := url.Parse(t.onDemand.Ask) // validated in New
+		q := u.Query()
+		q.Set("domain", name)
+		u.RawQuery = q.Encode()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err == nil {
+			var res *http.Response
+			if res, err = t.askClient.Do(req); err == nil {
+				_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 4096))
+				_ = res.Body.Close()
+				if res.StatusCode == http.StatusOK {
+					t.decisions.WithLabelValues("asked").Inc()
+					return nil
+				}
+				err = fmt.Errorf("ask endpoint answered %d", res.StatusCode)
+			}
+		}
+		t.log.Info("on-demand ask refused", zap.String("server_name", name), zap.Error(err))
+	}
+	t.decisions.WithLabelValues("refused").Inc()
+	t.log.Info("on-demand certificate refused", zap.String("server_name", name))
+	return fmt.Errorf("%w: %q", ErrOnDemandRefused, name)
+}
+
+func (t *acmeSource) nextProtos() []string { return []string{acmeTLS1} }
+
+func (t *acmeSource) caPath() string { return "" }
+
+func (t *acmeSource) start(ctx context.Context) error {
+	if len(t.domains) == 0 {
+		return nil
+	}
+	if err := t.magic.ManageAsync(ctx, t.domains); err != nil {
+		return fmt.Errorf("tlsterm: acme: %w", err)
+	}
+	return nil
+}
+
+func (t *acmeSource) stop() { t.stopOnce.Do(t.cache.Stop) }
+
+func (t *acmeSource) serves(host string) bool {
+	return slices.Contains(t.domains, host) || matchAny(t.onDemand.Allow, host) ||
+		len(t.cache.AllMatchingCertificates(host)) > 0
+}
+
+// httpHandler answers HTTP-01 challenges and passes everything else on.
+func (t *acmeSource) httpHandler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if certmagic.LooksLikeHTTPChallenge(r) {
+			t.challenges.WithLabelValues(ChallengeHTTP01).Inc()
+			if t.issuer.HandleHTTPChallenge(w, r) {
+				return
+			}
+			http.NotFound(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
