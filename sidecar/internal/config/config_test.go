@@ -2,9 +2,11 @@ package config
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -438,6 +440,19 @@ func TestExampleFile(t *testing.T) {
 		if len(got) != len(want) {
 			t.Errorf("example has %d keys, Config %d", len(got), len(want))
 		}
+		// The comments name each option's variables and flags.
+		for _, f := range configs.Fields(&Config{}) {
+			for _, e := range f.Env {
+				if !bytes.Contains(b, []byte(e)) {
+					t.Errorf("configs/sidecar.yaml does not name %s (%s)", e, f.Key)
+				}
+			}
+			for _, fl := range f.Flags {
+				if !bytes.Contains(b, []byte("flag --"+fl+")")) && !bytes.Contains(b, []byte("flag --"+fl+",")) {
+					t.Errorf("configs/sidecar.yaml does not name --%s (%s)", fl, f.Key)
+				}
+			}
+		}
 	})
 }
 
@@ -656,5 +671,244 @@ func TestAuthAndRateLimitValidation(t *testing.T) {
 	c, _ = load(t, []string{"--tls-mode", "acme", "--domains", "a.example.com,b.example.com", "--http-listen", ":8080"}, home)
 	if c.TLS.Mode != "acme" || len(c.TLS.ACME.Domains) != 2 || c.HTTPListen != ":8080" || c.Listen != ":443" {
 		t.Errorf("flags: %+v", c)
+	}
+}
+
+// documented lists every environment variable, flag and YAML key that
+// README.md, configs/sidecar.yaml and the chart document, with a value and
+// the effective value it must produce at a YAML key. Names are an interface:
+// a rename in the declarations fails here.
+var documented = []struct{ src, name, value, key, want string }{
+	{"env", "SEALOCR_LISTEN", "127.0.0.1:7000", "listen", "127.0.0.1:7000"},
+	{"env", "SEALOCR_HTTP_LISTEN", ":8080", "http_listen", ":8080"},
+	{"env", "SEALOCR_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1", "trusted_proxies", "[10.0.0.0/8 192.0.2.1]"},
+	{"env", "SEALOCR_PROXY_PROTOCOL", "true", "proxy_protocol", "true"},
+	{"env", "SEALOCR_MAX_BODY_BYTES", "2048", "max_body_bytes", "2048"},
+	{"env", "SEALOCR_MAX_CONCURRENT", "7", "max_concurrent", "7"},
+	{"env", "SEALOCR_SHUTDOWN_TIMEOUT", "2s", "shutdown_timeout", "2s"},
+	{"env", "SEALOCR_UPSTREAM", "unix:///run/core.sock", "upstream", "unix:///run/core.sock"},
+	{"env", "SEALOCR_UNSAFE_ALLOW_REMOTE_UPSTREAM", "true", "unsafe_allow_remote_upstream", "true"},
+	{"env", "SEALOCR_UPSTREAM_TIMEOUT", "5s", "upstream_timeout", "5s"},
+	{"env", "SEALOCR_PLAIN_ROUTES", "GET /a, HEAD /b/*", "plain_routes", "[GET /a HEAD /b/*]"},
+	{"env", "SEALOCR_PLAIN_ROUTES", "none", "plain_routes", "[]"},
+	{"env", "SEALOCR_STATE_DIR", "/s", "state_dir", "/s"},
+	{"env", "SEALOCR_KEYS_FILE", "/k.yaml", "keys_file", "/k.yaml"},
+	{"env", "SEALOCR_REPLAY_WINDOW", "1m", "replay_window", "1m0s"},
+	{"env", "SEALOCR_REPLAY_CACHE_SIZE", "99", "replay_cache_size", "99"},
+	{"env", "SEALOCR_LEGACY_CBC", "1", "legacy_cbc", "true"},
+	{"env", "SEALOCR_LEGACY_PATH", "/old", "legacy_path", "/old"},
+	{"env", "SEALOCR_LEGACY_UPSTREAM_PATH", "/v1/ocr2", "legacy_upstream_path", "/v1/ocr2"},
+	{"env", "SEALOCR_METRICS_LISTEN", "127.0.0.1:9555", "metrics_listen", "127.0.0.1:9555"},
+	{"env", "SEALOCR_UNSAFE_ALLOW_REMOTE_METRICS", "true", "unsafe_allow_remote_metrics", "true"},
+	{"env", "SEALOCR_LOG_LEVEL", "warn", "log_level", "warn"},
+	{"env", "SEALOCR_LOG_FORMAT", "console", "log_format", "console"},
+	{"env", "SEALOCR_TLS_MODE", "files", "tls.mode", "files"},
+	{"env", "SEALOCR_TLS_CERT", "/tls/cert.pem", "tls.cert_file", "/tls/cert.pem"},
+	{"env", "SEALOCR_TLS_KEY", "/tls/key.pem", "tls.key_file", "/tls/key.pem"},
+	{"env", "SEALOCR_DOMAINS", "ocr.example.com,b.example.com", "tls.acme.domains", "[ocr.example.com b.example.com]"},
+	{"env", "SEALOCR_ACME_EMAIL", "ops@example.com", "tls.acme.email", "ops@example.com"},
+	{"env", "SEALOCR_ACME_CA", "https://acme.example/dir", "tls.acme.ca", "https://acme.example/dir"},
+	{"env", "SEALOCR_ACME_CA_ROOT", "/root.pem", "tls.acme.ca_root", "/root.pem"},
+	{"env", "SEALOCR_ACME_STAGING", "true", "tls.acme.staging", "true"},
+	{"env", "SEALOCR_ACME_STORAGE_DIR", "/certs", "tls.acme.storage_dir", "/certs"},
+	{"env", "SEALOCR_ACME_CHALLENGES", "tls-alpn-01", "tls.acme.challenges", "[tls-alpn-01]"},
+	{"env", "SEALOCR_ACME_ON_DEMAND_ALLOW", "*.c.example.com", "tls.acme.on_demand_allow", "[*.c.example.com]"},
+	{"env", "SEALOCR_ACME_ON_DEMAND_ASK", "http://127.0.0.1:9/ask", "tls.acme.on_demand_ask", "http://127.0.0.1:9/ask"},
+	{"env", "SEALOCR_AUTH", "required", "auth.mode", "required"},
+	{"env", "SEALOCR_AUTH_API_KEYS_FILE", "/k/api.yaml", "auth.api_keys_file", "/k/api.yaml"},
+	{"env", "SEALOCR_AUTH_JWT_ISSUER", "https://idp.example", "auth.jwt.issuer", "https://idp.example"},
+	{"env", "SEALOCR_AUTH_JWT_AUDIENCE", "a,b", "auth.jwt.audience", "[a b]"},
+	{"env", "SEALOCR_AUTH_JWT_HS256_KEY_FILE", "/k/hs.key", "auth.jwt.hs256_key_file", "/k/hs.key"},
+	{"env", "SEALOCR_AUTH_JWT_PUBLIC_KEY_FILES", "/k/a.pem,/k/b.pem", "auth.jwt.public_key_files", "[/k/a.pem /k/b.pem]"},
+	{"env", "SEALOCR_AUTH_JWKS_FILE", "/k/jwks.json", "auth.jwt.jwks_file", "/k/jwks.json"},
+	{"env", "SEALOCR_AUTH_JWKS_URL", "https://idp.example/jwks", "auth.jwt.jwks_url", "https://idp.example/jwks"},
+	{"env", "SEALOCR_RATE_LIMIT", "120/m", "rate_limit.rate", "120/m"},
+	{"env", "SEALOCR_RATE_LIMIT", "off", "rate_limit.enabled", "false"},
+	{"env", "SEALOCR_RATE_LIMIT_BURST", "30", "rate_limit.burst", "30"},
+	{"env", "SEALOCR_LEGACY_RATE_LIMIT", "5/m", "rate_limit.legacy_rate", "5/m"},
+	{"env", ConfigEnv, "", "", ""}, // TestPrecedence
+	{"flag", "listen", "127.0.0.1:7001", "listen", "127.0.0.1:7001"},
+	{"flag", "http-listen", "off", "http_listen", "off"},
+	{"flag", "tls-mode", "acme", "tls.mode", "acme"},
+	{"flag", "domains", "a.example.com,b.example.com", "tls.acme.domains", "[a.example.com b.example.com]"},
+	{"flag", "upstream", "http://localhost:9", "upstream", "http://localhost:9"},
+	{"flag", "unsafe-allow-remote-upstream", "true", "unsafe_allow_remote_upstream", "true"},
+	{"flag", "state-dir", "/f", "state_dir", "/f"},
+	{"flag", "keys-file", "/f/k.yaml", "keys_file", "/f/k.yaml"},
+	{"flag", "legacy-cbc", "true", "legacy_cbc", "true"},
+	{"flag", "max-body-bytes", "4096", "max_body_bytes", "4096"},
+	{"flag", "upstream-timeout", "2s", "upstream_timeout", "2s"},
+	{"flag", "max-concurrent", "5", "max_concurrent", "5"},
+	{"flag", "metrics-listen", "", "metrics_listen", ""},
+	{"flag", "log-level", "error", "log_level", "error"},
+	{"flag", "log-format", "console", "log_format", "console"},
+	{"key", "listen", "127.0.0.1:7002", "listen", "127.0.0.1:7002"},
+	{"key", "http_listen", ":8081", "http_listen", ":8081"},
+	{"key", "trusted_proxies", "[192.0.2.0/24]", "trusted_proxies", "[192.0.2.0/24]"},
+	{"key", "proxy_protocol", "true", "proxy_protocol", "true"},
+	{"key", "upstream", "http://127.0.0.2:1", "upstream", "http://127.0.0.2:1"},
+	{"key", "unsafe_allow_remote_upstream", "true", "unsafe_allow_remote_upstream", "true"},
+	{"key", "state_dir", "/y", "state_dir", "/y"},
+	{"key", "keys_file", "/y/k.yaml", "keys_file", "/y/k.yaml"},
+	{"key", "legacy_cbc", "true", "legacy_cbc", "true"},
+	{"key", "legacy_path", "/l", "legacy_path", "/l"},
+	{"key", "legacy_upstream_path", "/v1/l", "legacy_upstream_path", "/v1/l"},
+	{"key", "max_body_bytes", "1024", "max_body_bytes", "1024"},
+	{"key", "upstream_timeout", "3s", "upstream_timeout", "3s"},
+	{"key", "max_concurrent", "9", "max_concurrent", "9"},
+	{"key", "replay_window", "10s", "replay_window", "10s"},
+	{"key", "replay_cache_size", "5", "replay_cache_size", "5"},
+	{"key", "plain_routes", "[GET /x]", "plain_routes", "[GET /x]"},
+	{"key", "metrics_listen", "127.0.0.1:1", "metrics_listen", "127.0.0.1:1"},
+	{"key", "unsafe_allow_remote_metrics", "true", "unsafe_allow_remote_metrics", "true"},
+	{"key", "shutdown_timeout", "1s", "shutdown_timeout", "1s"},
+	{"key", "log_level", "debug", "log_level", "debug"},
+	{"key", "log_format", "console", "log_format", "console"},
+	{"key", "tls.mode", "files", "tls.mode", "files"},
+	{"key", "tls.cert_file", "/c.pem", "tls.cert_file", "/c.pem"},
+	{"key", "tls.key_file", "/k.pem", "tls.key_file", "/k.pem"},
+	{"key", "tls.acme.domains", "[a.example.com]", "tls.acme.domains", "[a.example.com]"},
+	{"key", "tls.acme.email", "a@example.com", "tls.acme.email", "a@example.com"},
+	{"key", "tls.acme.ca", "https://ca.example/d", "tls.acme.ca", "https://ca.example/d"},
+	{"key", "tls.acme.ca_root", "/r.pem", "tls.acme.ca_root", "/r.pem"},
+	{"key", "tls.acme.staging", "true", "tls.acme.staging", "true"},
+	{"key", "tls.acme.storage_dir", "/st", "tls.acme.storage_dir", "/st"},
+	{"key", "tls.acme.challenges", "[http-01]", "tls.acme.challenges", "[http-01]"},
+	{"key", "tls.acme.on_demand_allow", "['*.a.example.com']", "tls.acme.on_demand_allow", "[*.a.example.com]"},
+	{"key", "tls.acme.on_demand_ask", "https://ask.example/", "tls.acme.on_demand_ask", "https://ask.example/"},
+	{"key", "auth.mode", "optional", "auth.mode", "optional"},
+	{"key", "auth.psk", "required", "auth.psk", "required"},
+	{"key", "auth.ohttp", "required", "auth.ohttp", "required"},
+	{"key", "auth.legacy", "optional", "auth.legacy", "optional"},
+	{"key", "auth.plain", "required", "auth.plain", "required"},
+	{"key", "auth.realm", "r", "auth.realm", "r"},
+	{"key", "auth.api_keys_file", "/a.yaml", "auth.api_keys_file", "/a.yaml"},
+	{"key", "auth.jwt.issuer", "i", "auth.jwt.issuer", "i"},
+	{"key", "auth.jwt.audience", "[x]", "auth.jwt.audience", "[x]"},
+	{"key", "auth.jwt.hs256_key_file", "/h", "auth.jwt.hs256_key_file", "/h"},
+	{"key", "auth.jwt.public_key_files", "[/p.pem]", "auth.jwt.public_key_files", "[/p.pem]"},
+	{"key", "auth.jwt.jwks_file", "/j.json", "auth.jwt.jwks_file", "/j.json"},
+	{"key", "auth.jwt.jwks_url", "https://j.example/", "auth.jwt.jwks_url", "https://j.example/"},
+	{"key", "auth.jwt.jwks_refresh", "2m", "auth.jwt.jwks_refresh", "2m0s"},
+	{"key", "auth.jwt.clock_skew", "1s", "auth.jwt.clock_skew", "1s"},
+	{"key", "rate_limit.enabled", "false", "rate_limit.enabled", "false"},
+	{"key", "rate_limit.rate", "1/s", "rate_limit.rate", "1/s"},
+	{"key", "rate_limit.burst", "2", "rate_limit.burst", "2"},
+	{"key", "rate_limit.legacy_rate", "3/s", "rate_limit.legacy_rate", "3/s"},
+	{"key", "rate_limit.legacy_burst", "4", "rate_limit.legacy_burst", "4"},
+	{"key", "rate_limit.plain_rate", "5/s", "rate_limit.plain_rate", "5/s"},
+	{"key", "rate_limit.plain_burst", "6", "rate_limit.plain_burst", "6"},
+	{"key", "rate_limit.max_clients", "7", "rate_limit.max_clients", "7"},
+}
+
+// effective returns the value at a dotted key of the configuration's dump.
+func effective(t *testing.T, c Config, key string) string {
+	t.Helper()
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(c.Redacted()), &m); err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(key, ".")
+	for _, p := range parts[:len(parts)-1] {
+		m, _ = m[p].(map[string]any)
+	}
+	v, ok := m[parts[len(parts)-1]]
+	if !ok {
+		t.Fatalf("dump has no key %s", key)
+	}
+	return strings.TrimSpace(strings.ReplaceAll(fmt.Sprint(v), "\n", " "))
+}
+
+func TestDocumentedNames(t *testing.T) {
+	covered := map[string]bool{}
+	for _, d := range documented {
+		covered[d.src+" "+d.name] = true
+		if d.key == "" {
+			continue
+		}
+		t.Run(d.src+" "+d.name+"="+d.value, func(t *testing.T) {
+			env := map[string]string{"HOME": "/home/u"}
+			var args []string
+			switch d.src {
+			case "env":
+				env[d.name] = d.value
+			case "flag":
+				args = []string{"--" + d.name + "=" + d.value}
+			case "key":
+				parts := strings.Split(d.name, ".")
+				var b strings.Builder
+				for i, p := range parts {
+					b.WriteString(strings.Repeat("  ", i) + p + ":")
+					if i < len(parts)-1 {
+						b.WriteString("\n")
+					}
+				}
+				b.WriteString(" " + d.value + "\n")
+				args = []string{"--config", writeFile(t, b.String())}
+			}
+			c, _ := load(t, args, envMap(env))
+			if got := effective(t, c, d.key); got != d.want {
+				t.Errorf("%s = %q, want %q", d.key, got, d.want)
+			}
+		})
+	}
+	var c Config
+	for _, f := range configs.Fields(&c) {
+		if !covered["key "+f.Key] {
+			t.Errorf("documented names do not cover key %s", f.Key)
+		}
+		for _, fl := range f.Flags {
+			if !covered["flag "+fl] {
+				t.Errorf("documented names do not cover flag --%s", fl)
+			}
+		}
+	}
+	for _, e := range append(EnvVars(), ConfigEnv) {
+		if !covered["env "+e] {
+			t.Errorf("documented names do not cover %s", e)
+		}
+	}
+}
+
+// TestREADMETable checks the README's table of sidecar variables against
+// the declarations: every listed variable is declared, and setting one to
+// the default the README gives changes nothing.
+func TestREADMETable(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := regexp.MustCompile("`([^`]*)`")
+	declared := map[string]bool{LegacyKeyEnv: true}
+	for _, e := range EnvVars() {
+		declared[e] = true
+	}
+	rows := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "| `SEALOCR_") && !strings.HasPrefix(line, "| `"+LegacyKeyEnv) {
+			continue
+		}
+		rows++
+		cells := strings.Split(line, "|")
+		var names []string
+		for _, m := range tick.FindAllStringSubmatch(cells[1], -1) {
+			name, _, _ := strings.Cut(m[1], "=")
+			names = append(names, name)
+			if !declared[name] {
+				t.Errorf("README lists %s, which is not declared", name)
+			}
+		}
+		defs := tick.FindAllStringSubmatch(cells[2], -1)
+		if len(names) != 1 || len(defs) != 1 || strings.HasPrefix(defs[0][1], "<") {
+			continue
+		}
+		def := strings.Replace(defs[0][1], "~", "/home/u", 1)
+		c, _ := load(t, nil, envMap(map[string]string{"HOME": "/home/u", names[0]: def}))
+		if !reflect.DeepEqual(c, Default(home)) {
+			t.Errorf("README default %s=%s is not the default", names[0], defs[0][1])
+		}
+	}
+	if rows < 10 {
+		t.Errorf("found %d rows of the README's sidecar table", rows)
 	}
 }
