@@ -1,6 +1,7 @@
 // Package classify runs the text-line angle classifier: for each cropped line
-// it decides between 0° and 180° and turns upside-down lines upright, as
-// PaddleOCR's TextClassifier does.
+// it decides between 0° and 180° and gives the line upright, as PaddleOCR's
+// TextClassifier does. A Classifier owns its model session, as
+// detect.Detector and recognize.Recognizer own theirs.
 package classify
 
 import (
@@ -10,6 +11,7 @@ import (
 
 	"github.com/sealocr/sealocr/core/internal/onnx"
 	"github.com/sealocr/sealocr/core/internal/preprocess"
+	"github.com/sealocr/sealocr/core/internal/raster"
 )
 
 // Options tune the classifier; zero values take PaddleOCR's defaults.
@@ -35,7 +37,7 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Classifier wraps the angle model.
+// Classifier runs the angle model. It is safe for concurrent use.
 type Classifier struct {
 	s *onnx.Session
 	o Options
@@ -48,13 +50,18 @@ func New(s *onnx.Session, o Options) *Classifier {
 
 // Result is the decision for one line.
 type Result struct {
-	Rotated bool    // the line was upside down and has been turned
+	// Upright is the line to read: the crop turned by 180° when Rotated,
+	// else the crop itself.
+	Upright *raster.Image
+	Rotated bool    // the line was found upside down
 	Score   float64 // probability of the chosen label
 }
 
-// Apply classifies every crop and replaces those found upside down by their
-// 180° rotation. Lines are batched in order of aspect ratio.
-func (c *Classifier) Apply(ctx context.Context, crops []*preprocess.Image) ([]Result, error) {
+// Apply classifies every crop and returns one result per crop, in the order
+// given; a crop found upside down gets a turned copy as its Upright image.
+// Neither crops nor the images in it are modified. Lines are batched in
+// order of aspect ratio.
+func (c *Classifier) Apply(ctx context.Context, crops []*raster.Image) ([]Result, error) {
 	res := make([]Result, len(crops))
 	idx := make([]int, len(crops))
 	for i := range idx {
@@ -85,14 +92,13 @@ func (c *Classifier) Apply(ctx context.Context, crops []*preprocess.Image) ([]Re
 			p0, p180 := out[2*k], out[2*k+1]
 			i := idx[start+k]
 			if p180 > p0 && float64(p180) > c.o.Thresh {
-				crops[i] = preprocess.Rotate180(crops[i])
-				res[i] = Result{Rotated: true, Score: float64(p180)}
+				res[i] = Result{Upright: raster.Rotate180(crops[i]), Rotated: true, Score: float64(p180)}
 			} else {
-				res[i] = Result{Score: float64(max(p0, p180))}
+				res[i] = Result{Upright: crops[i], Score: float64(max(p0, p180))}
 			}
 		}
 	}
 	return res, nil
 }
 
-func ratio(m *preprocess.Image) float64 { return float64(m.W) / float64(max(m.H, 1)) }
+func ratio(m *raster.Image) float64 { return float64(m.W) / float64(max(m.H, 1)) }

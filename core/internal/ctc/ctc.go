@@ -1,4 +1,4 @@
-// Package ctc decodes the output of a CTC-trained recogniser (CRNN family):
+// Package ctc decodes the output of a CTC-trained recognizer (CRNN family):
 // per time step a probability over the character set, index 0 the blank.
 //
 // Greedy decoding takes the most likely class at each step, collapses runs of

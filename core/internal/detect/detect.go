@@ -1,7 +1,10 @@
-// Package detect turns the probability map of a DB (Differentiable
-// Binarization) text detector into text boxes, reproducing PaddleOCR's
+// Package detect finds text boxes on a page with a DB (Differentiable
+// Binarization) text detector. A Detector owns the model session, as
+// classify.Classifier and recognize.Recognizer own theirs: it builds the
+// model input (preprocess.DetInput), runs the model and turns its
+// probability map into boxes with Postprocess, which reproduces PaddleOCR's
 // DBPostProcess.boxes_from_bitmap with score_mode "fast" followed by
-// TextDetector.filter_tag_det_res. It does no inference itself.
+// TextDetector.filter_tag_det_res.
 package detect
 
 import (

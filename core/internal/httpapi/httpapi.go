@@ -2,7 +2,7 @@
 // GET /v1/models, /healthz, /readyz and /metrics. It parses and bounds the
 // request, admits it through a bounded queue, runs the pipeline and writes
 // JSON. Client-facing errors are the fixed codes of package api; details go
-// to the log, which never receives image bytes or recognised text.
+// to the log, which never receives image bytes or recognized text.
 package httpapi
 
 import (
@@ -252,7 +252,7 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time,
 	}
 	tm := res.Timings
 	for name, d := range map[string]time.Duration{"preprocess": tm.Preprocess, "detect": tm.Detect,
-		"crop": tm.Crop, "classify": tm.Classify, "recognize": tm.Recognize, "model": tm.Model} {
+		"crop": tm.Crop, "classify": tm.Classify, "recognize": tm.Recognize, "order": tm.Order, "model": tm.Model} {
 		a.m.stage.WithLabelValues(name).Observe(d.Seconds())
 	}
 	lines := res.Lines

@@ -189,7 +189,7 @@ func bufLogger(w io.Writer) *zap.Logger {
 }
 
 // TestOCRInputs runs the real models behind every accepted body shape and
-// checks that neither logs nor metrics carry the recognised text.
+// checks that neither logs nor metrics carry the recognized text.
 func TestOCRInputs(t *testing.T) {
 	eng := enginetest.Engine(t)
 	img, err := os.ReadFile(enginetest.Testdata(t, "cnocr/lines/helloworld.jpg"))
@@ -240,7 +240,7 @@ func TestOCRInputs(t *testing.T) {
 	}
 	for _, leak := range []string{"Hello", "你好世界"} {
 		if strings.Contains(logs.String(), leak) || bytes.Contains(metrics, []byte(leak)) {
-			t.Fatalf("recognised text %q reached the log or metrics", leak)
+			t.Fatalf("recognized text %q reached the log or metrics", leak)
 		}
 	}
 }
@@ -264,6 +264,6 @@ func TestModelsAndHealth(t *testing.T) {
 	}
 }
 
-// noSpace drops spaces: PP-OCRv4's Chinese recogniser often omits the space
+// noSpace drops spaces: PP-OCRv4's Chinese recognizer often omits the space
 // between Latin words, which is not what these transport tests are about.
 func noSpace(s string) string { return strings.ReplaceAll(s, " ", "") }

@@ -91,7 +91,7 @@ func BenchmarkPageBatching(b *testing.B) {
 	}
 }
 
-// BenchmarkLine recognises the shared line crops one at a time (mode=line).
+// BenchmarkLine recognizes the shared line crops one at a time (mode=line).
 func BenchmarkLine(b *testing.B) {
 	var imgs []image.Image
 	for _, r := range readTSV(b, "lines.tsv") {

@@ -1,6 +1,17 @@
-// Package pipeline assembles the OCR stages: preprocess → detect (DB) → crop
-// → classify (0/180°) → recognize (CRNN, batched) → CTC decode → reading
-// order. It owns the loaded models and knows nothing of HTTP.
+// Package pipeline assembles the OCR stages, one package each:
+//
+//	decode     bytes → image, bounded (package decode; done by the caller,
+//	           Run takes the decoded image and converts it with raster.FromImage)
+//	preprocess optional normalisation of the page (package preprocess)
+//	detect     DB text boxes (package detect; skipped in line mode)
+//	crop       each box cut out and straightened (package crop)
+//	classify   0/180° angle of each line (package classify)
+//	recognize  CRNN, batched, with CTC decoding (packages recognize, ctc)
+//	order      reading order of the lines (package order)
+//
+// Engine.Run calls them in that order; no stage modifies its input. The
+// package loads the models, hands each model stage its session, and knows
+// nothing of HTTP.
 package pipeline
 
 import (
@@ -15,12 +26,14 @@ import (
 
 	"github.com/sealocr/sealocr/core/api"
 	"github.com/sealocr/sealocr/core/internal/classify"
+	"github.com/sealocr/sealocr/core/internal/crop"
 	"github.com/sealocr/sealocr/core/internal/ctc"
 	"github.com/sealocr/sealocr/core/internal/detect"
 	"github.com/sealocr/sealocr/core/internal/geom"
 	"github.com/sealocr/sealocr/core/internal/onnx"
 	"github.com/sealocr/sealocr/core/internal/order"
 	"github.com/sealocr/sealocr/core/internal/preprocess"
+	"github.com/sealocr/sealocr/core/internal/raster"
 	"github.com/sealocr/sealocr/core/internal/recognize"
 	"github.com/sealocr/sealocr/models"
 )
@@ -30,7 +43,7 @@ type Mode string
 
 // Modes.
 const (
-	// ModeDocument detects text lines, classifies their angle and recognises
+	// ModeDocument detects text lines, classifies their angle and recognizes
 	// each (the default).
 	ModeDocument Mode = "document"
 	// ModeLine treats the whole image as one text line: recognition only.
@@ -61,16 +74,15 @@ type Config struct {
 	DropScore    float64 // lines below this confidence are dropped (0.5)
 }
 
-// Engine holds the loaded models. It is safe for concurrent use; callers
-// bound concurrency themselves.
+// Engine holds the loaded models, each owned by its stage. It is safe for
+// concurrent use; callers bound concurrency themselves.
 type Engine struct {
-	cfg    Config
-	det    *onnx.Session
-	cls    *onnx.Session
-	rec    *onnx.Session
-	clsr   *classify.Classifier
-	recr   *recognize.Recognizer
-	models []api.ModelInfo
+	cfg      Config
+	sessions []*onnx.Session // closed by Close
+	det      *detect.Detector
+	cls      *classify.Classifier
+	rec      *recognize.Recognizer
+	models   []api.ModelInfo
 }
 
 // Load verifies every model file against the pinned manifest and loads it.
@@ -115,30 +127,44 @@ func Load(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("pipeline: models (run `make models`): %w", err)
 	}
 	so := onnx.Options{IntraOpThreads: cfg.Threads}
-	if e.det, err = onnx.NewSession(paths[models.RoleDet], so); err != nil {
-		return nil, err
+	session := func(role string) (*onnx.Session, error) {
+		s, err := onnx.NewSession(paths[role], so)
+		if err != nil {
+			return nil, err
+		}
+		e.sessions = append(e.sessions, s)
+		return s, nil
 	}
-	if e.cls, err = onnx.NewSession(paths[models.RoleCls], so); err != nil {
+	fail := func(err error) (*Engine, error) {
 		e.Close()
 		return nil, err
 	}
-	if e.rec, err = onnx.NewSession(paths[models.RoleRec], so); err != nil {
-		e.Close()
-		return nil, err
+	det, err := session(models.RoleDet)
+	if err != nil {
+		return fail(err)
+	}
+	if e.det, err = detect.New(det, cfg.DetLimitSide, cfg.DetLimitType, cfg.Det); err != nil {
+		return fail(fmt.Errorf("pipeline: %w", err))
+	}
+	cls, err := session(models.RoleCls)
+	if err != nil {
+		return fail(err)
+	}
+	e.cls = classify.New(cls, cfg.Cls)
+	rec, err := session(models.RoleRec)
+	if err != nil {
+		return fail(err)
 	}
 	df, err := os.Open(paths[models.RoleDict])
 	if err != nil {
-		e.Close()
-		return nil, fmt.Errorf("pipeline: %w", err)
+		return fail(fmt.Errorf("pipeline: %w", err))
 	}
 	dict, err := ctc.LoadDict(df, true)
 	df.Close()
 	if err != nil {
-		e.Close()
-		return nil, err
+		return fail(err)
 	}
-	e.clsr = classify.New(e.cls, cfg.Cls)
-	e.recr = recognize.New(e.rec, dict, cfg.Rec)
+	e.rec = recognize.New(rec, dict, cfg.Rec)
 	return e, nil
 }
 
@@ -147,7 +173,7 @@ func (e *Engine) Models() []api.ModelInfo { return append([]api.ModelInfo(nil), 
 
 // Close releases the sessions.
 func (e *Engine) Close() {
-	for _, s := range []*onnx.Session{e.det, e.cls, e.rec} {
+	for _, s := range e.sessions {
 		_ = s.Close()
 	}
 }
@@ -162,7 +188,7 @@ type Options struct {
 
 // Timings break a run down by stage.
 type Timings struct {
-	Preprocess, Detect, Crop, Classify, Recognize time.Duration
+	Preprocess, Detect, Crop, Classify, Recognize, Order time.Duration
 	// Model is the time spent inside ONNX Runtime, all stages together.
 	Model time.Duration
 }
@@ -182,129 +208,147 @@ func (r *Result) Text() string {
 	return strings.Join(parts, "\n")
 }
 
-// Run reads one decoded image.
+// Run reads one decoded image through the stages in the order the package
+// documentation lists them, and times each.
 func (e *Engine) Run(ctx context.Context, img image.Image, o Options) (*Result, error) {
 	var timer onnx.Timer
 	ctx = onnx.WithTimer(ctx, &timer)
 	res := &Result{}
-	t0 := time.Now()
-	src := preprocess.FromImage(img)
-	work := preprocess.Apply(src, o.Preprocess)
-	sx := float64(src.W) / float64(work.W)
-	sy := float64(src.H) / float64(work.H)
-	res.Timings.Preprocess = time.Since(t0)
-
-	var boxes []detect.Box
-	if o.Mode == ModeLine {
-		w, h := float64(work.W), float64(work.H)
-		boxes = []detect.Box{{Quad: geom.Quad{{X: 0, Y: 0}, {X: w, Y: 0}, {X: w, Y: h}, {X: 0, Y: h}}, Score: 1}}
-	} else {
-		t := time.Now()
-		var err error
-		boxes, err = e.detect(ctx, work)
-		if err != nil {
-			return nil, err
-		}
-		res.Timings.Detect = time.Since(t)
+	tm := &res.Timings
+	last := time.Now()
+	lap := func(d *time.Duration) {
+		now := time.Now()
+		*d, last = now.Sub(last), now
 	}
 
-	t := time.Now()
-	crops := make([]*preprocess.Image, len(boxes))
-	for i, b := range boxes {
-		if o.Mode == ModeLine {
-			crops[i] = work
-		} else {
-			crops[i] = preprocess.CropQuad(work, b.Quad)
-		}
-	}
-	res.Timings.Crop = time.Since(t)
+	src := raster.FromImage(img)
+	page := preprocess.Apply(src, o.Preprocess)
+	lap(&tm.Preprocess)
 
-	doCls := o.Mode != ModeLine
-	if o.Classify != nil {
-		doCls = *o.Classify
-	}
-	var flipped []int                // crops the classifier turned by 180°
-	var unturned []*preprocess.Image // their original orientation
-	if doCls && len(crops) > 0 {
-		t = time.Now()
-		orig := append([]*preprocess.Image(nil), crops...)
-		cls, err := e.clsr.Apply(ctx, crops)
-		if err != nil {
-			return nil, err
-		}
-		for i, c := range cls {
-			if c.Rotated {
-				flipped = append(flipped, i)
-				unturned = append(unturned, orig[i])
-			}
-		}
-		res.Timings.Classify = time.Since(t)
-	}
-
-	t = time.Now()
-	rec := e.recr
-	if o.RecBatch > 0 {
-		rec = rec.WithBatch(o.RecBatch)
-	}
-	texts, err := rec.Recognize(ctx, crops)
+	boxes, err := e.detect(ctx, page, o.Mode)
 	if err != nil {
 		return nil, err
 	}
-	// The classifier sees a line squeezed to 192×48 and misjudges very long
-	// or light-on-dark lines. A flip is kept only when the recogniser reads
-	// the turned line with more confidence than the line as it was.
-	if len(flipped) > 0 {
-		again, err := rec.Recognize(ctx, unturned)
-		if err != nil {
-			return nil, err
-		}
-		for k, i := range flipped {
-			if again[k].Confidence > texts[i].Confidence {
-				texts[i] = again[k]
-			}
-		}
-	}
-	res.Timings.Recognize = time.Since(t)
+	lap(&tm.Detect)
 
-	for i, b := range boxes {
-		r := texts[i]
-		if r.Text == "" || (o.Mode != ModeLine && r.Confidence < e.cfg.DropScore) {
-			continue
-		}
-		var box [4]api.Point
-		for k, p := range b.Quad {
-			box[k] = api.Point{int(p.X*sx + 0.5), int(p.Y*sy + 0.5)}
-		}
-		res.Lines = append(res.Lines, api.Line{Text: r.Text, Confidence: r.Confidence, Box: box})
+	crops := e.crop(page, boxes, o.Mode)
+	lap(&tm.Crop)
+
+	turns, err := e.classify(ctx, crops, o)
+	if err != nil {
+		return nil, err
 	}
-	res.Timings.Model = timer.Elapsed()
+	lap(&tm.Classify)
+
+	texts, err := e.recognize(ctx, crops, turns, o.RecBatch)
+	if err != nil {
+		return nil, err
+	}
+	lap(&tm.Recognize)
+
+	res.Lines = e.order(boxes, texts, o.Mode, float64(src.W)/float64(page.W), float64(src.H)/float64(page.H))
+	lap(&tm.Order)
+	tm.Model = timer.Elapsed()
 	return res, nil
 }
 
-// detect runs the detection model and returns boxes in reading order.
-func (e *Engine) detect(ctx context.Context, img *preprocess.Image) ([]detect.Box, error) {
-	tensor, rw, rh := preprocess.DetInput(img, e.cfg.DetLimitSide, e.cfg.DetLimitType)
-	if len(tensor) == 0 {
-		return nil, fmt.Errorf("detect: empty detection input for a %dx%d image", img.W, img.H)
+// detect returns the text boxes of page, or in line mode one box that is
+// the whole page.
+func (e *Engine) detect(ctx context.Context, page *raster.Image, mode Mode) ([]geom.Quad, error) {
+	if mode == ModeLine {
+		w, h := float64(page.W), float64(page.H)
+		return []geom.Quad{{{X: 0, Y: 0}, {X: w, Y: 0}, {X: w, Y: h}, {X: 0, Y: h}}}, nil
 	}
-	out, shape, err := e.det.Run(ctx, tensor, []int64{1, 3, int64(rh), int64(rw)})
+	boxes, err := e.det.Detect(ctx, page)
 	if err != nil {
-		return nil, fmt.Errorf("detect: %w", err)
+		return nil, err
 	}
-	if len(shape) != 4 || shape[0] != 1 || shape[1] != 1 {
-		return nil, fmt.Errorf("detect: unexpected output shape %v", shape)
-	}
-	boxes := detect.Postprocess(out, int(shape[3]), int(shape[2]), img.W, img.H, e.cfg.Det)
 	quads := make([]geom.Quad, len(boxes))
 	for i, b := range boxes {
 		quads[i] = b.Quad
 	}
-	perm := order.ReadingOrder(quads)
-	sorted := make([]detect.Box, len(boxes))
-	for i, j := range perm {
-		sorted[i] = boxes[j]
+	return quads, nil
+}
+
+// crop cuts every box out of page; in line mode the page is the line.
+func (e *Engine) crop(page *raster.Image, boxes []geom.Quad, mode Mode) []*raster.Image {
+	if mode == ModeLine {
+		return []*raster.Image{page}
 	}
-	return sorted, nil
+	return crop.Quads(page, boxes)
+}
+
+// classify returns each crop's angle decision, or nil when the request
+// leaves the classifier off (by default in line mode).
+func (e *Engine) classify(ctx context.Context, crops []*raster.Image, o Options) ([]classify.Result, error) {
+	on := o.Mode != ModeLine
+	if o.Classify != nil {
+		on = *o.Classify
+	}
+	if !on || len(crops) == 0 {
+		return nil, nil
+	}
+	return e.cls.Apply(ctx, crops)
+}
+
+// recognize reads every crop, upright as the classifier turned it. The
+// classifier sees a line squeezed to 192×48 and misjudges very long or
+// light-on-dark lines, so a turned line is also read as it was cropped, and
+// the turn is kept only when the turned line reads with more confidence.
+func (e *Engine) recognize(ctx context.Context, crops []*raster.Image, turns []classify.Result, batch int) ([]ctc.Result, error) {
+	rec := e.rec
+	if batch > 0 {
+		rec = rec.WithBatch(batch)
+	}
+	lines := crops
+	var turned []int             // crops the classifier turned by 180°
+	var unturned []*raster.Image // those crops as they were
+	if turns != nil {
+		lines = make([]*raster.Image, len(crops))
+		for i, t := range turns {
+			lines[i] = t.Upright
+			if t.Rotated {
+				turned = append(turned, i)
+				unturned = append(unturned, crops[i])
+			}
+		}
+	}
+	texts, err := rec.Recognize(ctx, lines)
+	if err != nil {
+		return nil, err
+	}
+	if len(turned) == 0 {
+		return texts, nil
+	}
+	again, err := rec.Recognize(ctx, unturned)
+	if err != nil {
+		return nil, err
+	}
+	for k, i := range turned {
+		if again[k].Confidence > texts[i].Confidence {
+			texts[i] = again[k]
+		}
+	}
+	return texts, nil
+}
+
+// order puts the lines in reading order, drops those read as empty or (in
+// document mode) below the configured confidence, and scales their boxes
+// by sx, sy from the preprocessed page back to the source image.
+func (e *Engine) order(boxes []geom.Quad, texts []ctc.Result, mode Mode, sx, sy float64) []api.Line {
+	var lines []api.Line
+	for _, i := range order.ReadingOrder(boxes) {
+		r := texts[i]
+		if r.Text == "" || (mode != ModeLine && r.Confidence < e.cfg.DropScore) {
+			continue
+		}
+		var box [4]api.Point
+		for k, p := range boxes[i] {
+			box[k] = api.Point{int(p.X*sx + 0.5), int(p.Y*sy + 0.5)}
+		}
+		lines = append(lines, api.Line{Text: r.Text, Confidence: r.Confidence, Box: box})
+	}
+	return lines
 }
 
 // WarmUp runs one synthetic page through every model, so the first real

@@ -1,6 +1,16 @@
+// Package preprocess prepares images for the models. Its stage, Apply, is
+// the optional normalisation of a page before detection (grayscale, auto
+// contrast, size limits); DetInput and LineInput build the float tensors the
+// PP-OCRv4 detection, angle-classification and recognition models take,
+// reproducing PaddleOCR's DetResizeForTest, NormalizeImage and
+// resize_norm_img. Nothing here modifies its input.
 package preprocess
 
-import "math"
+import (
+	"math"
+
+	"github.com/sealocr/sealocr/core/internal/raster"
+)
 
 // Options selects optional normalisation of an input image before
 // detection. The zero value changes nothing; none of these steps is part of
@@ -21,10 +31,10 @@ type Options struct {
 }
 
 // Apply returns src transformed by o: grayscale, then auto contrast, then
-// the size limits (bilinear Resize keeping the aspect ratio, each side
+// the size limits (bilinear raster.Resize keeping the aspect ratio, each side
 // rounded and at least 1). It returns src itself when o asks for nothing that
 // changes it, and never modifies src.
-func Apply(src *Image, o Options) *Image {
+func Apply(src *raster.Image, o Options) *raster.Image {
 	out := src
 	if o.Grayscale {
 		out = grayscale(out)
@@ -33,7 +43,7 @@ func Apply(src *Image, o Options) *Image {
 		out = autoContrast(out)
 	}
 	if w, h, ok := limitSize(out.W, out.H, o.MinSide, o.MaxSide); ok {
-		out = Resize(out, w, h)
+		out = raster.Resize(out, w, h)
 	}
 	return out
 }
@@ -42,10 +52,10 @@ func Apply(src *Image, o Options) *Image {
 func luma(b, g, r float32) float32 { return 0.114*b + 0.587*g + 0.299*r }
 
 // grayscale returns a copy of src with luma in all channels.
-func grayscale(src *Image) *Image {
-	out := New(src.W, src.H)
+func grayscale(src *raster.Image) *raster.Image {
+	out := raster.New(src.W, src.H)
 	for i := 0; i+2 < len(src.Pix); i += 3 {
-		v := sat(luma(src.Pix[i], src.Pix[i+1], src.Pix[i+2]))
+		v := raster.Sat(luma(src.Pix[i], src.Pix[i+1], src.Pix[i+2]))
 		out.Pix[i], out.Pix[i+1], out.Pix[i+2] = v, v, v
 	}
 	return out
@@ -53,23 +63,23 @@ func grayscale(src *Image) *Image {
 
 // autoContrast returns a copy of src with the 1st..99th luma percentiles
 // stretched to 0..255, or src itself if that range is empty.
-func autoContrast(src *Image) *Image {
+func autoContrast(src *raster.Image) *raster.Image {
 	var hist [256]int
 	n := len(src.Pix) / 3
 	if n == 0 {
 		return src
 	}
 	for i := 0; i+2 < len(src.Pix); i += 3 {
-		hist[to8(luma(src.Pix[i], src.Pix[i+1], src.Pix[i+2]))]++
+		hist[raster.To8(luma(src.Pix[i], src.Pix[i+1], src.Pix[i+2]))]++
 	}
 	lo, hi := percentile(&hist, n, 0.01), percentile(&hist, n, 0.99)
 	if hi <= lo {
 		return src
 	}
-	out := New(src.W, src.H)
+	out := raster.New(src.W, src.H)
 	scale := 255 / float32(hi-lo)
 	for i, v := range src.Pix {
-		out.Pix[i] = sat((v - float32(lo)) * scale)
+		out.Pix[i] = raster.Sat((v - float32(lo)) * scale)
 	}
 	return out
 }

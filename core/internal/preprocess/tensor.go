@@ -3,6 +3,8 @@ package preprocess
 import (
 	"fmt"
 	"math"
+
+	"github.com/sealocr/sealocr/core/internal/raster"
 )
 
 // DetSize returns the size DetInput resizes a w x h image to, following
@@ -57,9 +59,9 @@ func DetSize(w, h, limitSide int, limitType string) (rw, rh int, err error) {
 // 3*resizedH*resizedW values. Boxes found on the resulting map are scaled
 // back with the original src size, as PaddleOCR does.
 //
-// An invalid src (see Image.Validate) or limit (see DetSize) gives a nil
+// An invalid src (see raster.Image.Validate) or limit (see DetSize) gives a nil
 // tensor and zero sizes; validate the limit once with DetSize beforehand.
-func DetInput(src *Image, limitSide int, limitType string) (tensor []float32, resizedW, resizedH int) {
+func DetInput(src *raster.Image, limitSide int, limitType string) (tensor []float32, resizedW, resizedH int) {
 	if src.Validate() != nil {
 		return nil, 0, 0
 	}
@@ -74,7 +76,7 @@ func DetInput(src *Image, limitSide int, limitType string) (tensor []float32, re
 	// PaddleOCR's NormalizeImage constants, for channels B, G, R in order.
 	detMean := [3]float32{0.485, 0.456, 0.406}
 	detStd := [3]float32{0.229, 0.224, 0.225}
-	r := Resize(img, rw, rh)
+	r := raster.Resize(img, rw, rh)
 	plane := rw * rh
 	tensor = make([]float32, 3*plane)
 	scale := float32(1.0 / 255.0)
@@ -89,10 +91,10 @@ func DetInput(src *Image, limitSide int, limitType string) (tensor []float32, re
 }
 
 // padTo returns src on a black canvas of w x h pixels, anchored top-left.
-func padTo(src *Image, w, h int) *Image {
-	out := New(w, h)
+func padTo(src *raster.Image, w, h int) *raster.Image {
+	out := raster.New(w, h)
 	for y := 0; y < src.H; y++ {
-		copy(out.Pix[out.offset(0, y):], src.Pix[src.offset(0, y):src.offset(0, y)+src.W*3])
+		copy(out.Pix[out.Offset(0, y):], src.Pix[src.Offset(0, y):src.Offset(0, y)+src.W*3])
 	}
 	return out
 }
@@ -114,11 +116,11 @@ func LineWidth(w, h, dstH, dstW int) int {
 
 // LineInput writes the classifier or recognizer input for the text-line crop
 // img into dst (3*dstH*dstW values, CHW), reproducing PaddleOCR's
-// resize_norm_img: img is resized (bilinear, see Resize) to LineWidth x dstH,
+// resize_norm_img: img is resized (bilinear, see raster.Resize) to LineWidth x dstH,
 // each value becomes (v/255 - 0.5) / 0.5, and the columns right of the
 // resized width are set to 0. Channels stay in B, G, R order. It panics if
 // dst is shorter than 3*dstH*dstW or a size is not positive.
-func LineInput(dst []float32, img *Image, dstH, dstW int) {
+func LineInput(dst []float32, img *raster.Image, dstH, dstW int) {
 	if dstH <= 0 || dstW <= 0 {
 		panic(fmt.Sprintf("preprocess: LineInput size %dx%d", dstW, dstH))
 	}
@@ -127,7 +129,7 @@ func LineInput(dst []float32, img *Image, dstH, dstW int) {
 		panic(fmt.Sprintf("preprocess: LineInput dst has %d values, want %d", len(dst), 3*plane))
 	}
 	rw := LineWidth(img.W, img.H, dstH, dstW)
-	r := Resize(img, rw, dstH)
+	r := raster.Resize(img, rw, dstH)
 	for c := 0; c < 3; c++ {
 		p := dst[c*plane : (c+1)*plane]
 		for y := 0; y < dstH; y++ {

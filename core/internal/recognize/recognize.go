@@ -1,7 +1,8 @@
-// Package recognize runs the CRNN-family text recogniser (convolutional
+// Package recognize runs the CRNN-family text recognizer (convolutional
 // features, a sequence model, a CTC head) over cropped text lines, in batches
 // of lines sorted by aspect ratio so that padding stays small, and decodes
-// its output with CTC.
+// its output with CTC (package ctc). A Recognizer owns its model session, as
+// detect.Detector and classify.Classifier own theirs.
 package recognize
 
 import (
@@ -13,9 +14,10 @@ import (
 	"github.com/sealocr/sealocr/core/internal/ctc"
 	"github.com/sealocr/sealocr/core/internal/onnx"
 	"github.com/sealocr/sealocr/core/internal/preprocess"
+	"github.com/sealocr/sealocr/core/internal/raster"
 )
 
-// Options tune the recogniser; zero values take PaddleOCR's PP-OCRv4
+// Options tune the recognizer; zero values take PaddleOCR's PP-OCRv4
 // defaults.
 type Options struct {
 	Height    int // input height (48)
@@ -40,14 +42,15 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Recognizer wraps the recognition model and its dictionary.
+// Recognizer runs the recognition model and decodes its output with its
+// dictionary. It is safe for concurrent use.
 type Recognizer struct {
 	s    *onnx.Session
 	dict *ctc.Dict
 	o    Options
 }
 
-// New returns a recogniser over a loaded session.
+// New returns a recognizer over a loaded session.
 func New(s *onnx.Session, dict *ctc.Dict, o Options) *Recognizer {
 	return &Recognizer{s: s, dict: dict, o: o.withDefaults()}
 }
@@ -59,8 +62,9 @@ func (r *Recognizer) WithBatch(batch int) *Recognizer {
 	return &c
 }
 
-// Recognize returns one result per crop, in the order given.
-func (r *Recognizer) Recognize(ctx context.Context, crops []*preprocess.Image) ([]ctc.Result, error) {
+// Recognize returns one result per crop, in the order given. It does not
+// modify crops.
+func (r *Recognizer) Recognize(ctx context.Context, crops []*raster.Image) ([]ctc.Result, error) {
 	res := make([]ctc.Result, len(crops))
 	idx := make([]int, len(crops))
 	for i := range idx {

@@ -1,4 +1,4 @@
-package preprocess
+package raster
 
 import (
 	"math"
@@ -161,8 +161,8 @@ func WarpInverse(src *Image, inv Matrix, w, h int) *Image {
 				g += rg * cy[j]
 				r += rr * cy[j]
 			}
-			d := out.offset(x, y)
-			out.Pix[d], out.Pix[d+1], out.Pix[d+2] = sat(b), sat(g), sat(r)
+			d := out.Offset(x, y)
+			out.Pix[d], out.Pix[d+1], out.Pix[d+2] = Sat(b), Sat(g), Sat(r)
 		}
 	}
 	return out
@@ -180,66 +180,4 @@ func clampInt(v float64) int {
 		return math.MinInt32
 	}
 	return int(v)
-}
-
-// CropSize returns the size of the crop CropQuad makes for q before any
-// rotation: width int(max(|q0-q1|, |q2-q3|)) and height
-// int(max(|q0-q3|, |q1-q2|)), as PaddleOCR's get_rotate_crop_image computes
-// them, each raised to at least 1.
-func CropSize(q geom.Quad) (w, h int) {
-	w = int(math.Max(q[0].Dist(q[1]), q[2].Dist(q[3])))
-	h = int(math.Max(q[0].Dist(q[3]), q[1].Dist(q[2])))
-	return max(w, 1), max(h, 1)
-}
-
-// CropQuad cuts the text box q (top-left, top-right, bottom-right,
-// bottom-left) out of src and straightens it, reproducing PaddleOCR's
-// get_rotate_crop_image: the quad is mapped by a perspective transform onto
-// a CropSize(q) rectangle (corners to (0,0), (w,0), (w,h), (0,h)) and
-// sampled by WarpPerspective, and a crop at least 1.5 times taller than wide is
-// then turned 90 degrees counter-clockwise (np.rot90) so that vertical text
-// reads left to right. A degenerate quad, for which OpenCV has no transform,
-// is sampled through the bilinear map of the unit square onto q instead.
-func CropQuad(src *Image, q geom.Quad) *Image {
-	w, h := CropSize(q)
-	fw, fh := float64(w), float64(h)
-	rect := [4]geom.Point{{X: 0, Y: 0}, {X: fw, Y: 0}, {X: fw, Y: fh}, {X: 0, Y: fh}}
-	var out *Image
-	m, ok := PerspectiveTransform(q, rect)
-	var inv Matrix
-	if ok {
-		inv, ok = m.Invert()
-	}
-	if ok {
-		out = WarpInverse(src, inv, w, h)
-	} else {
-		out = bilinearQuadSample(src, q, w, h)
-	}
-	if float64(out.H)/float64(out.W) >= 1.5 {
-		out = Rotate90CCW(out)
-	}
-	return out
-}
-
-// bilinearQuadSample fills a w x h image by nearest-neighbour sampling src at
-// the bilinear blend of q's corners; it is CropQuad's fallback for quads with
-// no perspective transform.
-func bilinearQuadSample(src *Image, q geom.Quad, w, h int) *Image {
-	out := New(w, h)
-	if src.W <= 0 || src.H <= 0 {
-		return out
-	}
-	for y := 0; y < h; y++ {
-		v := float64(y) / float64(h)
-		for x := 0; x < w; x++ {
-			u := float64(x) / float64(w)
-			px := (1-v)*((1-u)*q[0].X+u*q[1].X) + v*((1-u)*q[3].X+u*q[2].X)
-			py := (1-v)*((1-u)*q[0].Y+u*q[1].Y) + v*((1-u)*q[3].Y+u*q[2].Y)
-			sx := min(max(int(math.Round(px)), 0), src.W-1)
-			sy := min(max(int(math.Round(py)), 0), src.H-1)
-			s, d := src.offset(sx, sy), out.offset(x, y)
-			copy(out.Pix[d:d+3], src.Pix[s:s+3])
-		}
-	}
-	return out
 }

@@ -1,16 +1,16 @@
-// Package preprocess turns decoded images into the float tensors the
-// PP-OCRv4 detection, angle-classification and recognition models take, and
-// provides the image operations that reference pipeline performs with OpenCV:
-// bilinear resize (cv2.resize INTER_LINEAR), perspective crop of a text box
-// (cv2.warpPerspective INTER_CUBIC, BORDER_REPLICATE) and quarter-turn
-// rotations (np.rot90).
+// Package raster holds the image type every OCR stage passes on and the
+// raster operations the PaddleOCR reference pipeline performs with OpenCV:
+// bilinear resize (cv2.resize INTER_LINEAR), perspective warp
+// (cv2.warpPerspective INTER_CUBIC, BORDER_REPLICATE) and quarter and half
+// turns (np.rot90, cv2.rotate). Every operation returns a new image and
+// leaves its input unchanged.
 //
 // Images are kept as float32 in the 8-bit range with three interleaved
 // channels in BGR order, as OpenCV holds them, so that the normalisation
 // constants PaddleOCR applies per channel line up with the same channels.
 // Operations that produce pixels from other pixels round and clamp them to
 // integers in [0, 255], as OpenCV's uint8 output would.
-package preprocess
+package raster
 
 import (
 	"fmt"
@@ -32,25 +32,25 @@ func New(w, h int) *Image {
 	return &Image{W: w, H: h, Pix: make([]float32, w*h*3)}
 }
 
-// offset returns the index in Pix of the first channel of pixel (x, y).
-func (m *Image) offset(x, y int) int { return (y*m.W + x) * 3 }
+// Offset returns the index in Pix of the first channel of pixel (x, y).
+func (m *Image) Offset(x, y int) int { return (y*m.W + x) * 3 }
 
 // BGR returns the three channels of pixel (x, y).
 func (m *Image) BGR(x, y int) (b, g, r float32) {
-	i := m.offset(x, y)
+	i := m.Offset(x, y)
 	return m.Pix[i], m.Pix[i+1], m.Pix[i+2]
 }
 
 // Validate reports whether m's dimensions and pixel buffer agree.
 func (m *Image) Validate() error {
 	if m == nil {
-		return fmt.Errorf("preprocess: nil image")
+		return fmt.Errorf("raster: nil image")
 	}
 	if m.W <= 0 || m.H <= 0 {
-		return fmt.Errorf("preprocess: empty image %dx%d", m.W, m.H)
+		return fmt.Errorf("raster: empty image %dx%d", m.W, m.H)
 	}
 	if len(m.Pix) != m.W*m.H*3 {
-		return fmt.Errorf("preprocess: image %dx%d has %d values, want %d", m.W, m.H, len(m.Pix), m.W*m.H*3)
+		return fmt.Errorf("raster: image %dx%d has %d values, want %d", m.W, m.H, len(m.Pix), m.W*m.H*3)
 	}
 	return nil
 }
@@ -62,14 +62,14 @@ func (m *Image) ToRGBA() *image.RGBA {
 	for y := 0; y < m.H; y++ {
 		for x := 0; x < m.W; x++ {
 			b, g, r := m.BGR(x, y)
-			out.SetRGBA(x, y, color.RGBA{R: to8(r), G: to8(g), B: to8(b), A: 255})
+			out.SetRGBA(x, y, color.RGBA{R: To8(r), G: To8(g), B: To8(b), A: 255})
 		}
 	}
 	return out
 }
 
-// to8 rounds v to the nearest integer and clamps it to [0, 255].
-func to8(v float32) uint8 {
+// To8 rounds v to the nearest integer and clamps it to [0, 255].
+func To8(v float32) uint8 {
 	switch {
 	case v <= 0:
 		return 0
@@ -79,9 +79,9 @@ func to8(v float32) uint8 {
 	return uint8(v + 0.5)
 }
 
-// sat rounds v to the nearest integer and clamps it to [0, 255], as OpenCV's
+// Sat rounds v to the nearest integer and clamps it to [0, 255], as OpenCV's
 // saturate_cast<uchar> does for interpolated values.
-func sat(v float32) float32 { return float32(to8(v)) }
+func Sat(v float32) float32 { return float32(To8(v)) }
 
 // FromImage converts img to an Image in BGR order. The alpha channel is
 // ignored: img is expected to be opaque or already composited onto a
@@ -96,7 +96,7 @@ func FromImage(img image.Image) *Image {
 		for y := 0; y < out.H; y++ {
 			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):]
 			for x := 0; x < out.W; x++ {
-				i := out.offset(x, y)
+				i := out.Offset(x, y)
 				p[i], p[i+1], p[i+2] = float32(row[4*x+2]), float32(row[4*x+1]), float32(row[4*x])
 			}
 		}
@@ -104,7 +104,7 @@ func FromImage(img image.Image) *Image {
 		for y := 0; y < out.H; y++ {
 			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):]
 			for x := 0; x < out.W; x++ {
-				i := out.offset(x, y)
+				i := out.Offset(x, y)
 				p[i], p[i+1], p[i+2] = float32(row[4*x+2]), float32(row[4*x+1]), float32(row[4*x])
 			}
 		}
@@ -114,7 +114,7 @@ func FromImage(img image.Image) *Image {
 				yi := src.YOffset(b.Min.X+x, b.Min.Y+y)
 				ci := src.COffset(b.Min.X+x, b.Min.Y+y)
 				r, g, bb := color.YCbCrToRGB(src.Y[yi], src.Cb[ci], src.Cr[ci])
-				i := out.offset(x, y)
+				i := out.Offset(x, y)
 				p[i], p[i+1], p[i+2] = float32(bb), float32(g), float32(r)
 			}
 		}
@@ -123,7 +123,7 @@ func FromImage(img image.Image) *Image {
 			row := src.Pix[src.PixOffset(b.Min.X, b.Min.Y+y):]
 			for x := 0; x < out.W; x++ {
 				v := float32(row[x])
-				i := out.offset(x, y)
+				i := out.Offset(x, y)
 				p[i], p[i+1], p[i+2] = v, v, v
 			}
 		}
@@ -131,7 +131,7 @@ func FromImage(img image.Image) *Image {
 		for y := 0; y < out.H; y++ {
 			for x := 0; x < out.W; x++ {
 				r, g, bb, _ := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
-				i := out.offset(x, y)
+				i := out.Offset(x, y)
 				p[i], p[i+1], p[i+2] = float32(bb>>8), float32(g>>8), float32(r>>8)
 			}
 		}
@@ -145,8 +145,8 @@ func Rotate90CCW(src *Image) *Image {
 	out := New(src.H, src.W)
 	for y := 0; y < out.H; y++ {
 		for x := 0; x < out.W; x++ {
-			s := src.offset(src.W-1-y, x)
-			d := out.offset(x, y)
+			s := src.Offset(src.W-1-y, x)
+			d := out.Offset(x, y)
 			copy(out.Pix[d:d+3], src.Pix[s:s+3])
 		}
 	}

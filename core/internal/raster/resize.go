@@ -1,4 +1,4 @@
-package preprocess
+package raster
 
 import "math"
 
@@ -82,7 +82,7 @@ func Resize(src *Image, w, h int) *Image {
 		b := 1 - a
 		drow := out.Pix[y*w*3 : (y+1)*w*3]
 		for i := range drow {
-			drow[i] = sat(rowA[i]*b + rowB[i]*a)
+			drow[i] = Sat(rowA[i]*b + rowB[i]*a)
 		}
 	}
 	return out
