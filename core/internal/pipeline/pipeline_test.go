@@ -131,13 +131,16 @@ func (s *score) add(got, want string) bool {
 	return false
 }
 
+// cer is the character error rate: edit distance per expected character.
+func (s score) cer() float64 { return float64(s.dist) / float64(max(s.chars, 1)) }
+
 func (s score) report(t *testing.T, name string) {
 	t.Logf("%s: %d lines, exact %d (%.1f%%), CER %.2f%%; punctuation-folded exact %d (%.1f%%), CER %.2f%%",
 		name, s.lines, s.exact, 100*float64(s.exact)/float64(s.lines), 100*float64(s.dist)/float64(max(s.chars, 1)),
 		s.exactFolded, 100*float64(s.exactFolded)/float64(s.lines), 100*float64(s.distFolded)/float64(max(s.charsFolded, 1)))
 }
 
-// TestLines recognises every line image of the shared set in line mode
+// TestLines recognizes every line image of the shared set in line mode
 // (cropped lines: recognition only, plus the angle classifier where the
 // label says it is needed) and scores them. The labels that are the
 // reference pipeline's own output must match exactly.
@@ -191,9 +194,10 @@ func TestLines(t *testing.T) {
 // minStrictLineAccuracy is the floor for reference-labelled line images.
 const minStrictLineAccuracy = 0.80
 
-// TestPages runs full-page OCR on the shared pages and compares the lines
-// as a bag (order-free, NFKC), and checks the reading order where the label
-// file lists lines in reading order.
+// TestPages runs full-page OCR on the shared pages, compares the lines as a
+// bag (order-free, NFKC), holds every page to the CER bound pageBounds gives
+// it, and pages labelled with this model family's reference output to
+// line-by-line matching as well.
 func TestPages(t *testing.T) {
 	e := enginetest.Engine(t)
 	var all, reliable score
@@ -215,8 +219,11 @@ func TestPages(t *testing.T) {
 				got = append(got, normalize(l.Text, r["match_rule"]))
 			}
 			// Greedy best match of each expected line to an unused output line.
+			name := filepath.Base(r["image"])
+			bound, bounded := pageBounds[name]
 			used := make([]bool, len(got))
 			matched := 0
+			var greedy score
 			for _, w := range want {
 				best, bestD := -1, 1<<30
 				for i, g := range got {
@@ -232,18 +239,25 @@ func TestPages(t *testing.T) {
 					used[best] = true
 					g = got[best]
 				}
-				if _, skip := unreliablePages[filepath.Base(r["image"])]; !skip {
+				if bound.lineMatch {
 					reliable.add(g, w)
 				}
+				greedy.add(g, w)
 				if all.add(g, w) {
 					matched++
 				} else {
 					t.Logf("%s: want %q, closest %q", r["image"], w, g)
 				}
 			}
-			t.Logf("%s: %d/%d expected lines exact, %d lines out", r["image"], matched, len(want), len(got))
-			if reason, ok := unreliablePages[filepath.Base(r["image"])]; ok {
-				t.Logf("%s: not asserted: %s", r["image"], reason)
+			cer := greedy.cer()
+			t.Logf("%s: %d/%d expected lines exact, %d lines out, CER %.4f", r["image"], matched, len(want), len(got), cer)
+			if !bounded {
+				t.Fatalf("%s has no entry in pageBounds: measure its CER and add one", name)
+			}
+			if cer > bound.maxCER {
+				t.Errorf("%s: CER %.4f above its bound %.4f (%s)", r["image"], cer, bound.maxCER, bound.why)
+			}
+			if !bound.lineMatch {
 				return
 			}
 			// The expected lines are what a peer's own tests assert; hold
@@ -269,15 +283,52 @@ func TestPages(t *testing.T) {
 	reliable.report(t, "page lines with reference labels (asserted pages)")
 }
 
-// unreliablePages are pages whose labels do not come from this model
-// family's reference output; they are scored above but not asserted.
-var unreliablePages = map[string]string{
-	"ch_en_num.jpg":           "labels are PP-OCRv5 server output",
-	"ch_doc_server.png":       "label asserted for the ch_doc server recogniser, another model",
-	"test_letterbox_like.jpg": "label is another pipeline's single merged line",
-	"text_vertical_words.png": "label is traditional script from another model; PP-OCRv4 prints simplified variants",
-	"bill.png":                "labels are Tesseract output with its errors and column spacing",
-	"cosmic.png":              "label has an O/0 ambiguity",
+// pageBound is what TestPages holds one page to.
+type pageBound struct {
+	// maxCER bounds the page's character error rate: the edit distance of
+	// each expected line to the output line greedily matched to it, summed
+	// and divided by the expected characters, after the row's match rule.
+	// Each bound is the rate measured when it was set plus one percentage
+	// point, so that a regression of a few characters fails.
+	maxCER float64
+	// lineMatch holds the page to line-by-line matching as well: its labels
+	// are what a peer's tests assert for this model family, so at most one
+	// line in four may differ once punctuation and spaces are folded.
+	lineMatch bool
+	// why says where the labels come from and why the bound is where it is.
+	why string
+}
+
+// pageBounds has one entry per page of pages.tsv.
+var pageBounds = map[string]pageBound{
+	// Measured on the reference run (PP-OCRv4 det/rec, mobile v2.0 cls, ONNX
+	// Runtime as pinned in models/): edit distance / expected characters.
+	// Each bound is that CER plus one percentage point, rounded up.
+	"ch_en_num.jpg": {0.685, false, "56/83 = 0.675: labels are PP-OCRv5 server output on a poster of " +
+		"short lines; PP-OCRv4 mobile reads many of them differently (and -40℃ as -40°℃)"},
+	"issue_170.png":              {0.010, true, "0/4: RapidOCR's own test assertion, read exactly"},
+	"black_font_transparent.png": {0.010, true, "0/5: RapidOCR's test assertion (first line), read exactly"},
+	"white_font_transparent.png": {0.010, true, "0/5: RapidOCR's test assertion (first line), read exactly"},
+	"ch_doc_server.png": {1.010, false, "2/2 = 1.0: label asserted for the ch_doc server recognizer, another " +
+		"model; PP-OCRv4 mobile keeps no line above the drop score, so the bound only catches spurious output"},
+	"test_letterbox_like.jpg": {0.770, false, "60/79 = 0.760: label is another pipeline's single merged line; " +
+		"this pipeline reads it as 8 boxes and the label is matched to one of them"},
+	"text_vertical_words.png": {0.210, false, "2/10 = 0.200: label is traditional script from another model; " +
+		"PP-OCRv4 prints the simplified variants 参 and 见"},
+	"11.jpg":                  {0.010, true, "0/203: parity reference, the labels are PP-OCRv4's own output"},
+	"multi-line_en_black.png": {0.017, true, "2/315 = 0.006: CnOCR's test labels; two spaces or stops (0 once folded)"},
+	"multi-line_en_white.png": {0.054, true, "15/343 = 0.044: CnOCR's test labels; the differences are all " +
+		"spaces and punctuation (0 once folded)"},
+	"multi-line_cn1.png": {0.033, true, "2/89 = 0.022: CnOCR's test labels; a double dash read as 一一"},
+	"multi-line_cn2.png": {0.112, true, "7/69 = 0.101: CnOCR's test labels; the line at a long dash is split in two"},
+	"simple-90.jpg":      {0.010, true, "0/12: tesseract.js's rotateAuto expectation, read exactly"},
+	"simple-180.jpg":     {0.010, true, "0/12: tesseract.js's rotateAuto expectation, read exactly"},
+	"simple-270.jpg":     {0.010, true, "0/12: tesseract.js's rotateAuto expectation, read exactly"},
+	"testocr.png":        {0.014, true, "1/277 = 0.004: tesseract.js's TESTOCR_TEXT; the last full stop is missed"},
+	"cosmic.png": {0.092, false, "3/37 = 0.081: label has an O/0 ambiguity (HellO) and this model drops " +
+		"the spaces of the last line"},
+	"bill.png": {0.798, false, "1002/1272 = 0.788: labels are Tesseract output with its errors and column " +
+		"spacing; most of the distance is spaces (0.547 with punctuation and spaces folded)"},
 }
 
 // bestMatch returns the output line closest to want.
