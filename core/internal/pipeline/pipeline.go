@@ -4,14 +4,17 @@
 //	           Run takes the decoded image and converts it with raster.FromImage)
 //	preprocess optional normalisation of the page (package preprocess)
 //	detect     DB text boxes (package detect; skipped in line mode)
+//	order      the boxes in reading order (package order)
 //	crop       each box cut out and straightened (package crop)
 //	classify   0/180° angle of each line (package classify)
 //	recognize  CRNN, batched, with CTC decoding (packages recognize, ctc)
-//	order      reading order of the lines (package order)
 //
-// Engine.Run calls them in that order; no stage modifies its input. The
-// package loads the models, hands each model stage its session, and knows
-// nothing of HTTP.
+// then the lines are kept or dropped by confidence. Engine.Run calls them
+// in that order; no stage modifies its input. Reading order comes right
+// after detection, where PaddleOCR sorts its boxes: the recognizer batches
+// lines by aspect ratio, ties in the order given, and a line's padding and
+// so its confidence depend on its batch. The package loads the models,
+// hands each model stage its session, and knows nothing of HTTP.
 package pipeline
 
 import (
@@ -231,6 +234,9 @@ func (e *Engine) Run(ctx context.Context, img image.Image, o Options) (*Result, 
 	}
 	lap(&tm.Detect)
 
+	boxes = readingOrder(boxes)
+	lap(&tm.Order)
+
 	crops := e.crop(page, boxes, o.Mode)
 	lap(&tm.Crop)
 
@@ -246,8 +252,7 @@ func (e *Engine) Run(ctx context.Context, img image.Image, o Options) (*Result, 
 	}
 	lap(&tm.Recognize)
 
-	res.Lines = e.order(boxes, texts, o.Mode, float64(src.W)/float64(page.W), float64(src.H)/float64(page.H))
-	lap(&tm.Order)
+	res.Lines = e.lines(boxes, texts, o.Mode, float64(src.W)/float64(page.W), float64(src.H)/float64(page.H))
 	tm.Model = timer.Elapsed()
 	return res, nil
 }
@@ -332,13 +337,21 @@ func (e *Engine) recognize(ctx context.Context, crops []*raster.Image, turns []c
 	return texts, nil
 }
 
-// order puts the lines in reading order, drops those read as empty or (in
-// document mode) below the configured confidence, and scales their boxes
-// by sx, sy from the preprocessed page back to the source image.
-func (e *Engine) order(boxes []geom.Quad, texts []ctc.Result, mode Mode, sx, sy float64) []api.Line {
+// readingOrder returns boxes sorted for reading.
+func readingOrder(boxes []geom.Quad) []geom.Quad {
+	sorted := make([]geom.Quad, len(boxes))
+	for i, j := range order.ReadingOrder(boxes) {
+		sorted[i] = boxes[j]
+	}
+	return sorted
+}
+
+// lines drops the lines read as empty or (in document mode) below the
+// configured confidence, and scales the boxes of the others by sx, sy from
+// the preprocessed page back to the source image.
+func (e *Engine) lines(boxes []geom.Quad, texts []ctc.Result, mode Mode, sx, sy float64) []api.Line {
 	var lines []api.Line
-	for _, i := range order.ReadingOrder(boxes) {
-		r := texts[i]
+	for i, r := range texts {
 		if r.Text == "" || (mode != ModeLine && r.Confidence < e.cfg.DropScore) {
 			continue
 		}
