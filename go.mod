@@ -6,8 +6,10 @@ require (
 	github.com/caddyserver/certmagic v0.25.6
 	github.com/emmansun/gmsm v0.44.0
 	github.com/fsnotify/fsnotify v1.10.1
+	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/gorilla/mux v1.8.1
 	github.com/prometheus/client_golang v1.25.0
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/yalue/onnxruntime_go v1.27.0
 	go.uber.org/zap v1.28.0
 	golang.org/x/crypto v0.58.0
@@ -15,6 +17,8 @@ require (
 	golang.org/x/text v0.44.0
 	gopkg.in/yaml.v3 v3.0.1
 )
+
+require go.uber.org/atomic v1.12.0 // indirect
 
 require (
 	dario.cat/mergo v1.0.2 // indirect

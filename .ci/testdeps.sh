@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite's real outside parts need, only where missing,
 # so that `make test` passes on a fresh machine: Debian packages (pebble,
-# chromium, CJK fonts, pycryptodome, openssl) and the interop clients' pinned npm
+# redis-server, chromium, CJK fonts, pycryptodome, openssl) and the interop clients' pinned npm
 # packages. Idempotent; a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,8 @@ command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 /usr/bin/python3 -c 'import Cryptodome.Cipher.AES' >/dev/null 2>&1 || need_apt+=(python3 python3-pycryptodome)
 # sidecar/internal/tlsterm, sidecar/cmd/sidecar: the ACME tests run Debian's pebble and pebble-challtestsrv.
 command -v pebble-challtestsrv >/dev/null 2>&1 || need_apt+=(pebble)
+# sidecar/internal/redisstate, sidecar/internal/certstore: the shared-state tests run Debian's redis-server.
+command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # core/internal/web: the WebUI tests drive Debian's headless Chromium; CJK fonts for the screenshots.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 fc-list 2>/dev/null | grep -i 'Noto Sans CJK' >/dev/null || need_apt+=(fonts-noto-cjk) # no -q: it would SIGPIPE fc-list under pipefail

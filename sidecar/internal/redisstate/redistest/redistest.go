@@ -1,0 +1,253 @@
+// Package redistest runs Debian's redis-server for tests: on a free
+// 127.0.0.1 port (or a unix socket, or TLS with a test CA) in a temporary
+// directory, stopped by its PID when the test ends. Tests can stop and
+// restart the same server to provoke an outage for real.
+//
+// A test fails, never skips, when redis-server is missing and the CI
+// environment variable is set; elsewhere it skips with the install hint.
+package redistest
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
+)
+
+// Options configure Start.
+type Options struct {
+	// Password, when set, is required from clients (requirepass).
+	Password string
+	// Unix listens on a unix socket in the temporary directory instead of
+	// TCP.
+	Unix bool
+	// TLS listens with TLS only (no plain port), with a certificate for
+	// 127.0.0.1 signed by a test CA written to Server.CAFile.
+	TLS bool
+}
+
+// Server is a running (or stopped) redis-server.
+type Server struct {
+	// Addr is host:port on 127.0.0.1 (empty with Options.Unix).
+	Addr string
+	// Socket is the unix socket path (only with Options.Unix).
+	Socket string
+	// URL is a redis://, rediss:// or unix:// URL for the server, without
+	// credentials.
+	URL string
+	// CAFile is the PEM CA that signed the server's certificate (TLS only).
+	CAFile string
+	// Dir is the server's working directory.
+	Dir string
+
+	t    testing.TB
+	bin  string
+	args []string
+	out  *pebbletest.SyncBuffer
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+// Bin returns the path of redis-server, failing the test when it is missing
+// and CI is set, skipping it otherwise.
+func Bin(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		msg := "redis-server is required for the shared-state tests and was not found in PATH " +
+			"(install the Debian package: apt-get install -y redis-server; .ci/testdeps.sh does this): " + err.Error()
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	return bin
+}
+
+// Start runs a redis-server without persistence (--save "" --appendonly
+// no) and waits until it answers PING. It is stopped when the test ends.
+func Start(t testing.TB, o Options) *Server {
+	t.Helper()
+	s := &Server{t: t, bin: Bin(t), Dir: t.TempDir(), out: &pebbletest.SyncBuffer{}}
+	s.args = []string{"--save", "", "--appendonly", "no", "--dir", s.Dir, "--bind", "127.0.0.1",
+		"--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning"}
+	if o.Password != "" {
+		s.args = append(s.args, "--requirepass", o.Password)
+	}
+	switch {
+	case o.Unix:
+		s.Socket = filepath.Join(s.Dir, "redis.sock")
+		s.args = append(s.args, "--port", "0", "--unixsocket", s.Socket, "--unixsocketperm", "700")
+		s.URL = "unix://" + s.Socket
+	case o.TLS:
+		port := pebbletest.FreePort(t)
+		s.Addr = "127.0.0.1:" + strconv.Itoa(port)
+		var cert, key string
+		s.CAFile, cert, key = writeTLS(t, s.Dir)
+		s.args = append(s.args, "--port", "0", "--tls-port", strconv.Itoa(port),
+			"--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", s.CAFile,
+			"--tls-auth-clients", "no")
+		s.URL = "rediss://" + s.Addr
+	default:
+		port := pebbletest.FreePort(t)
+		s.Addr = "127.0.0.1:" + strconv.Itoa(port)
+		s.args = append(s.args, "--port", strconv.Itoa(port))
+		s.URL = "redis://" + s.Addr
+	}
+	s.Restart()
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// Log returns what the server printed so far.
+func (s *Server) Log() string { return s.out.String() }
+
+// Stop terminates the server by its PID (SIGTERM, then SIGKILL after 5 s)
+// and waits for it to exit. Stopping a stopped server does nothing.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	cmd := s.cmd
+	s.cmd = nil
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGCONT) // in case it is frozen
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+}
+
+// Freeze stops the server's process (SIGSTOP) without closing its
+// sockets: connections hang, as with a server that is overloaded or cut off
+// by the network. Thaw resumes it.
+func (s *Server) Freeze() { s.signal(syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server (SIGCONT).
+func (s *Server) Thaw() { s.signal(syscall.SIGCONT) }
+
+func (s *Server) signal(sig syscall.Signal) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd == nil {
+		s.t.Fatal("redistest: the server is not running")
+	}
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("redistest: signal %v: %v", sig, err)
+	}
+}
+
+// Restart starts the server again on the same address (after Stop) and
+// waits until it accepts connections.
+func (s *Server) Restart() {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		s.t.Fatal("redistest: Restart while the server runs")
+	}
+	cmd := exec.Command(s.bin, s.args...)
+	cmd.Stdout, cmd.Stderr = s.out, s.out
+	cmd.Dir = s.Dir
+	cmd.SysProcAttr = sysProcAttr() // dies with the test binary, even on a panic
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("start redis-server: %v", err)
+	}
+	s.cmd = cmd
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if s.ready() {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("redis-server did not accept connections within 10 s; output:\n%s", s.Log())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ready reports whether the server accepts a connection (and, without
+// TLS, answers PING; an auth error also proves it is up).
+func (s *Server) ready() bool {
+	network, addr := "tcp", s.Addr
+	if s.Socket != "" {
+		network, addr = "unix", s.Socket
+	}
+	c, err := net.DialTimeout(network, addr, 200*time.Millisecond)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	if s.CAFile != "" {
+		return true
+	}
+	_ = c.SetDeadline(time.Now().Add(500 * time.Millisecond))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return false
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	return err == nil && (strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH"))
+}
+
+// writeTLS writes a CA and a server certificate for 127.0.0.1 it signs.
+func writeTLS(t testing.TB, dir string) (caFile, certFile, keyFile string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "redistest CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "redis"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
+	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
+	for path, blk := range map[string]*pem.Block{
+		caFile: {Type: "CERTIFICATE", Bytes: caDER}, certFile: {Type: "CERTIFICATE", Bytes: der},
+		keyFile: {Type: "PRIVATE KEY", Bytes: keyDER},
+	} {
+		if err := os.WriteFile(path, pem.EncodeToMemory(blk), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return caFile, certFile, keyFile
+}
