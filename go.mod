@@ -3,6 +3,7 @@ module github.com/sealocr/sealocr
 go 1.26.0
 
 require (
+	github.com/bsm/redislock v0.9.4
 	github.com/caddyserver/certmagic v0.25.6
 	github.com/emmansun/gmsm v0.44.0
 	github.com/fsnotify/fsnotify v1.10.1
