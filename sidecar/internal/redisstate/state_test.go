@@ -264,6 +264,7 @@ func TestOutage(t *testing.T) {
 		if d.Allowed {
 			t.Error("a failed rate check reported allowed")
 		}
+		t.Logf("three failing calls (replay, rate, ping) took %s (deadline %s each)", took.Round(time.Millisecond), deadline)
 		// Three calls, each bounded by the deadline; 1 s of slack for a busy machine.
 		if limit := 3*deadline + time.Second; took > limit {
 			t.Errorf("three calls took %s with Redis down, want under %s", took, limit)
@@ -308,4 +309,37 @@ func TestOutage(t *testing.T) {
 			t.Errorf("cancelled: fresh=%v err=%v", fresh, err)
 		}
 	})
+}
+
+// TestRedisFull fills Redis to its memory limit under the noeviction
+// policy (what the chart configures): writes fail, so a replay check is an
+// error and never fresh, and a rate check is an error, not an allowance.
+func TestRedisFull(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, redistest.Options{})
+	c := replicas(t, srv, 1)[0]
+	replay := NewReplay(c, ReplayOptions{Namespace: "psk"})
+	lim, err := NewLimiter(c, LimiterOptions{Limit: Limit{Rate: 10, Period: time.Second, Burst: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fresh, err := replay.Seen(ctx, []byte("before"), time.Minute); !fresh || err != nil {
+		t.Fatalf("before the limit: %v %v", fresh, err)
+	}
+	for _, kv := range [][2]string{{"maxmemory-policy", "noeviction"}, {"maxmemory", "1"}} {
+		if err := c.Redis().ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fresh, err := replay.Seen(ctx, []byte("after"), time.Minute)
+	if fresh || !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "OOM") {
+		t.Errorf("replay check on a full Redis: fresh=%v err=%v, want false and an OOM ErrUnavailable", fresh, err)
+	}
+	if d, err := lim.Allow(ctx, "client"); d.Allowed || !errors.Is(err, ErrUnavailable) {
+		t.Errorf("rate check on a full Redis: %+v %v, want not allowed and ErrUnavailable", d, err)
+	}
+	// The entry written before the limit still answers "seen".
+	if fresh, err := replay.Seen(ctx, []byte("before"), time.Minute); fresh {
+		t.Errorf("replay of an entry stored before the limit: fresh=%v %v", fresh, err)
+	}
 }
