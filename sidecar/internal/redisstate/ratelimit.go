@@ -3,6 +3,7 @@ package redisstate
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -43,12 +44,13 @@ type Limiter struct {
 	rl        *redis_rate.Limiter
 	prefix    string
 	namespace string
-	limit     redis_rate.Limit
+	limit     Limit
 }
 
 // LimiterOptions configure NewLimiter.
 type LimiterOptions struct {
-	// Limit is the limit of every client's bucket.
+	// Limit is the limit Allow applies; zero leaves only AllowWith, for
+	// callers with a policy per request.
 	Limit Limit
 	// Prefix starts every key (after redis_rate's own "rate:"); empty
 	// means DefaultPrefix.
@@ -57,41 +59,70 @@ type LimiterOptions struct {
 	Namespace string
 }
 
-// NewLimiter returns the limiter on c; it reports ErrConfig when the limit
-// is not positive.
+// PerSecond converts a rate in events per second (fractional allowed, as
+// ratelimit.Policy has it) and a burst into a Limit.
+func PerSecond(rate float64, burst int) Limit {
+	if rate <= 0 || math.IsInf(rate, 0) || math.IsNaN(rate) {
+		return Limit{Burst: burst}
+	}
+	// GCRA only needs the emission interval Period/Rate: one event per 1/rate s.
+	return Limit{Rate: 1, Period: time.Duration(float64(time.Second) / rate), Burst: burst}
+}
+
+func (l Limit) valid() error {
+	if l.Rate <= 0 || l.Period <= 0 || l.Burst <= 0 {
+		return fmt.Errorf("%w: rate limit needs a positive rate, period and burst (got %d per %s, burst %d)",
+			ErrConfig, l.Rate, l.Period, l.Burst)
+	}
+	return nil
+}
+
+// NewLimiter returns the limiter on c; it reports ErrConfig when o.Limit is
+// set but not positive.
 func NewLimiter(c *Client, o LimiterOptions) (*Limiter, error) {
-	if o.Limit.Rate <= 0 || o.Limit.Period <= 0 || o.Limit.Burst <= 0 {
-		return nil, fmt.Errorf("%w: rate limit needs a positive rate, period and burst (got %d per %s, burst %d)",
-			ErrConfig, o.Limit.Rate, o.Limit.Period, o.Limit.Burst)
+	if o.Limit != (Limit{}) {
+		if err := o.Limit.valid(); err != nil {
+			return nil, err
+		}
 	}
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
 	}
-	return &Limiter{c: c, rl: redis_rate.NewLimiter(c.rdb), prefix: o.Prefix, namespace: o.Namespace,
-		limit: redis_rate.Limit{Rate: o.Limit.Rate, Period: o.Limit.Period, Burst: o.Limit.Burst}}, nil
+	return &Limiter{c: c, rl: redis_rate.NewLimiter(c.rdb), prefix: o.Prefix, namespace: o.Namespace, limit: o.Limit}, nil
 }
 
-// Allow takes one event from client's bucket. On failure (Redis down,
-// deadline exceeded) it returns a zero Decision (not allowed) and an error
-// wrapping ErrUnavailable; the caller's failure policy then decides
-// whether to serve (fail open) or refuse (fail closed).
+// Allow takes one event from client's bucket under the limiter's Limit. On
+// failure (Redis down, deadline exceeded) it returns a zero Decision (not
+// allowed) and an error wrapping ErrUnavailable; the caller's failure
+// policy then decides whether to serve (fail open) or refuse (fail
+// closed).
 func (l *Limiter) Allow(ctx context.Context, client string) (Decision, error) {
-	return l.AllowN(ctx, client, 1)
+	return l.AllowWith(ctx, client, l.limit, 1)
 }
 
-// AllowN takes n events at once (e.g. a failed authentication that costs
-// more than a request); n must be positive.
+// AllowN takes n events at once under the limiter's Limit (e.g. a failed
+// authentication that costs more than a request); n must be positive.
 func (l *Limiter) AllowN(ctx context.Context, client string, n int) (Decision, error) {
+	return l.AllowWith(ctx, client, l.limit, n)
+}
+
+// AllowWith takes n events from client's bucket under lim. Buckets are per
+// client key only: a caller with several policies puts the policy's name
+// into client. Errors as for Allow.
+func (l *Limiter) AllowWith(ctx context.Context, client string, lim Limit, n int) (Decision, error) {
+	if err := lim.valid(); err != nil {
+		return Decision{}, err
+	}
 	if n <= 0 {
 		return Decision{}, fmt.Errorf("%w: rate limit cost %d is not positive", ErrConfig, n)
 	}
 	ctx, cancel := l.c.Context(ctx)
 	defer cancel()
-	res, err := l.rl.AllowN(ctx, hashedKey(l.prefix, "rate", l.namespace, []byte(client)), l.limit, n)
+	rl := redis_rate.Limit{Rate: lim.Rate, Period: lim.Period, Burst: lim.Burst}
+	res, err := l.rl.AllowN(ctx, hashedKey(l.prefix, "rate", l.namespace, []byte(client)), rl, n)
 	if err != nil {
 		return Decision{}, Wrap("rate limit", err)
 	}
-	d := Decision{Allowed: res.Allowed > 0, Limit: l.limit.Burst, Remaining: res.Remaining,
-		RetryAfter: max(res.RetryAfter, 0), Reset: max(res.ResetAfter, 0)}
-	return d, nil
+	return Decision{Allowed: res.Allowed > 0, Limit: lim.Burst, Remaining: res.Remaining,
+		RetryAfter: max(res.RetryAfter, 0), Reset: max(res.ResetAfter, 0)}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -189,6 +190,35 @@ func TestLimiter(t *testing.T) {
 	if _, err := NewLimiter(cs[0], LimiterOptions{Limit: Limit{Rate: 1, Period: time.Second}}); !errors.Is(err, ErrConfig) {
 		t.Errorf("zero burst: %v, want ErrConfig", err)
 	}
+
+	t.Run("policy per call", func(t *testing.T) {
+		bare, err := NewLimiter(cs[2], LimiterOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bare.Allow(ctx, "c"); !errors.Is(err, ErrConfig) {
+			t.Errorf("Allow without a limit: %v, want ErrConfig", err)
+		}
+		// 0.5/s with a burst of 2, as ratelimit.Policy{Rate: 0.5, Burst: 2}.
+		lim := PerSecond(0.5, 2)
+		var got []bool
+		for range 3 {
+			d, err := bare.AllowWith(ctx, "policy-a|c", lim, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, d.Allowed)
+			if !d.Allowed && (d.RetryAfter <= time.Second || d.RetryAfter > 2*time.Second) {
+				t.Errorf("RetryAfter %s at 0.5/s, want (1s, 2s]", d.RetryAfter)
+			}
+		}
+		if !slices.Equal(got, []bool{true, true, false}) {
+			t.Errorf("allowed %v, want a burst of 2", got)
+		}
+		if _, err := bare.AllowWith(ctx, "c", PerSecond(0, 2), 1); !errors.Is(err, ErrConfig) {
+			t.Errorf("rate 0: %v, want ErrConfig", err)
+		}
+	})
 
 	t.Run("refill", func(t *testing.T) {
 		fast, err := NewLimiter(cs[0], LimiterOptions{Limit: Limit{Rate: 20, Period: time.Second, Burst: 1}})
