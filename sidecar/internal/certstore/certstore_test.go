@@ -28,7 +28,9 @@ func TestMain(m *testing.M) {
 // sidecar replica would.
 func replica(t testing.TB, srv *redistest.Server, o Options) *Storage {
 	t.Helper()
-	c, err := redisstate.Open(redisstate.Options{URL: srv.URL})
+	// A generous deadline: these tests are about semantics, not deadlines,
+	// and a loaded CI machine must not turn a slow answer into a failure.
+	c, err := redisstate.Open(redisstate.Options{URL: srv.URL, Timeout: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +232,8 @@ func sorted(s []string) []string {
 func TestLocks(t *testing.T) {
 	ctx := context.Background()
 	srv := redistest.Start(t, redistest.Options{})
-	o := Options{LockTTL: 600 * time.Millisecond, LockPoll: 20 * time.Millisecond}
+	// TTL 1.5 s, refreshed every 0.5 s: slack for a loaded machine.
+	o := Options{LockTTL: 1500 * time.Millisecond, LockPoll: 20 * time.Millisecond}
 	a, b := replica(t, srv, o), replica(t, srv, o)
 
 	t.Run("second waits until the first unlocks", func(t *testing.T) {
@@ -245,7 +248,7 @@ func TestLocks(t *testing.T) {
 			got <- err
 		}()
 		// Beyond two lock TTLs: a's refresher keeps the lock alive meanwhile.
-		time.Sleep(1500 * time.Millisecond)
+		time.Sleep(3500 * time.Millisecond)
 		if bHas.Load() {
 			t.Fatal("b obtained the lock while a held it (a's refresh did not keep it)")
 		}
@@ -339,7 +342,7 @@ func TestLocks(t *testing.T) {
 		if err != nil || pttl < 10*time.Second {
 			t.Errorf("PTTL after a 20 s lease = %s %v, want > 10 s", pttl, err)
 		}
-		time.Sleep(300 * time.Millisecond) // past a refresh tick: the refresher keeps the long lease
+		time.Sleep(800 * time.Millisecond) // past a refresh tick (0.5 s): the refresher keeps the long lease
 		if pttl, _ := a.rdb.PTTL(ctx, a.lockKey("long_order")).Result(); pttl < 10*time.Second {
 			t.Errorf("PTTL after a refresh = %s, want the 20 s lease kept", pttl)
 		}

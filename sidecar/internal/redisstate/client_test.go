@@ -110,9 +110,10 @@ func TestConnect(t *testing.T) {
 		srv := redistest.Start(t, redistest.Options{Password: canary})
 		pw := filepath.Join(t.TempDir(), "pw")
 		_ = os.WriteFile(pw, []byte(canary+"\r\n"), 0o600)
-		mustPing(t, Options{URL: srv.URL, PasswordFile: pw})
+		mustPing(t, Options{URL: srv.URL, PasswordFile: pw, Timeout: testTimeout})
 		// Without the password, or with a wrong one, Redis refuses.
-		for _, o := range []Options{{URL: srv.URL}, {URL: srv.URL, PasswordEnv: "P", Getenv: func(string) string { return "wrong" }}} {
+		for _, o := range []Options{{URL: srv.URL, Timeout: testTimeout},
+			{URL: srv.URL, PasswordEnv: "P", Getenv: func(string) string { return "wrong" }, Timeout: testTimeout}} {
 			c, err := Open(o)
 			if err != nil {
 				t.Fatal(err)
@@ -127,17 +128,17 @@ func TestConnect(t *testing.T) {
 	t.Run("password env", func(t *testing.T) {
 		srv := redistest.Start(t, redistest.Options{Password: canary})
 		t.Setenv("SEALOCR_TEST_REDIS_PW", canary)
-		mustPing(t, Options{URL: srv.URL, PasswordEnv: "SEALOCR_TEST_REDIS_PW"})
+		mustPing(t, Options{URL: srv.URL, PasswordEnv: "SEALOCR_TEST_REDIS_PW", Timeout: testTimeout})
 	})
 	t.Run("unix socket", func(t *testing.T) {
 		srv := redistest.Start(t, redistest.Options{Unix: true})
-		mustPing(t, Options{URL: srv.URL + "?db=1"})
+		mustPing(t, Options{URL: srv.URL + "?db=1", Timeout: testTimeout})
 	})
 	t.Run("tls with CA file", func(t *testing.T) {
 		srv := redistest.Start(t, redistest.Options{TLS: true})
-		mustPing(t, Options{URL: srv.URL, CAFile: srv.CAFile})
+		mustPing(t, Options{URL: srv.URL, CAFile: srv.CAFile, Timeout: testTimeout})
 		// The system roots do not know the test CA: the handshake fails.
-		c, err := Open(Options{URL: srv.URL})
+		c, err := Open(Options{URL: srv.URL, Timeout: testTimeout})
 		if err != nil {
 			t.Fatal(err)
 		}

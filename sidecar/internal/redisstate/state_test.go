@@ -16,12 +16,17 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/redisstate/redistest"
 )
 
+// testTimeout is the call deadline of tests that are not about deadlines:
+// generous, so that a loaded CI machine (the race detector, other test
+// binaries) does not turn a slow answer into a failure.
+const testTimeout = 3 * time.Second
+
 // replicas opens n independent clients on srv, as n sidecar replicas would.
 func replicas(t *testing.T, srv *redistest.Server, n int) []*Client {
 	t.Helper()
 	out := make([]*Client, n)
 	for i := range out {
-		c, err := Open(Options{URL: srv.URL})
+		c, err := Open(Options{URL: srv.URL, Timeout: testTimeout})
 		if err != nil {
 			t.Fatal(err)
 		}
