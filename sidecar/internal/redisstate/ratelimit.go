@@ -1,6 +1,7 @@
 package redisstate
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math"
@@ -45,6 +46,7 @@ type Limiter struct {
 	prefix    string
 	namespace string
 	limit     Limit
+	hashKey   []byte
 }
 
 // LimiterOptions configure NewLimiter.
@@ -57,6 +59,10 @@ type LimiterOptions struct {
 	Prefix string
 	// Namespace separates limiters that share a Redis.
 	Namespace string
+	// HashKey, when set, keys the hash of every client key (HMAC-SHA-256),
+	// so that client addresses cannot be recovered from Redis by trying all
+	// of them; replicas share it. Empty means SHA-256.
+	HashKey []byte
 }
 
 // PerSecond converts a rate in events per second (fractional allowed, as
@@ -88,7 +94,8 @@ func NewLimiter(c *Client, o LimiterOptions) (*Limiter, error) {
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
 	}
-	return &Limiter{c: c, rl: redis_rate.NewLimiter(c.rdb), prefix: o.Prefix, namespace: o.Namespace, limit: o.Limit}, nil
+	return &Limiter{c: c, rl: redis_rate.NewLimiter(c.rdb), prefix: o.Prefix, namespace: o.Namespace, limit: o.Limit,
+		hashKey: bytes.Clone(o.HashKey)}, nil
 }
 
 // Allow takes one event from client's bucket under the limiter's Limit. On
@@ -119,7 +126,7 @@ func (l *Limiter) AllowWith(ctx context.Context, client string, lim Limit, n int
 	ctx, cancel := l.c.Context(ctx)
 	defer cancel()
 	rl := redis_rate.Limit{Rate: lim.Rate, Period: lim.Period, Burst: lim.Burst}
-	res, err := l.rl.AllowN(ctx, hashedKey(l.prefix, "rate", l.namespace, []byte(client)), rl, n)
+	res, err := l.rl.AllowN(ctx, hashedKey(l.prefix, "rate", l.namespace, []byte(client), l.hashKey), rl, n)
 	if err != nil {
 		return Decision{}, Wrap("rate limit", err)
 	}

@@ -1,6 +1,7 @@
 package redisstate
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ type Replay struct {
 	c         *Client
 	prefix    string
 	namespace string
+	hashKey   []byte
 }
 
 // ReplayOptions configure NewReplay.
@@ -27,6 +29,10 @@ type ReplayOptions struct {
 	// "ohttp", or one per tenant); it is hashed with each key, so the same
 	// bytes in two namespaces are two entries.
 	Namespace string
+	// HashKey, when set, keys the hash of every entry (HMAC-SHA-256);
+	// replicas that share the cache share the key. Empty means SHA-256,
+	// enough for random nonces.
+	HashKey []byte
 }
 
 // NewReplay returns the replay cache on c.
@@ -34,7 +40,7 @@ func NewReplay(c *Client, o ReplayOptions) *Replay {
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
 	}
-	return &Replay{c: c, prefix: o.Prefix, namespace: o.Namespace}
+	return &Replay{c: c, prefix: o.Prefix, namespace: o.Namespace, hashKey: bytes.Clone(o.HashKey)}
 }
 
 // Seen records key for ttl (rounded up to a millisecond) and reports
@@ -53,7 +59,7 @@ func (r *Replay) Seen(ctx context.Context, key []byte, ttl time.Duration) (fresh
 	ctx, cancel := r.c.Context(ctx)
 	defer cancel()
 	// SET key 1 NX PX ttl: OK when set, nil when it existed.
-	res, err := r.c.rdb.SetArgs(ctx, hashedKey(r.prefix, "replay", r.namespace, key), "1",
+	res, err := r.c.rdb.SetArgs(ctx, hashedKey(r.prefix, "replay", r.namespace, key, r.hashKey), "1",
 		redis.SetArgs{Mode: "NX", TTL: ttl}).Result()
 	switch {
 	case errors.Is(err, redis.Nil):

@@ -243,6 +243,32 @@ func TestLimiter(t *testing.T) {
 		}
 	})
 
+	t.Run("keyed hash", func(t *testing.T) {
+		before := len(allKeys(t, cs[0]))
+		mk := func(c *Client, key string) *Limiter {
+			l, err := NewLimiter(c, LimiterOptions{Limit: limit, Namespace: "clients", HashKey: []byte(key)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}
+		k1, k1b, k2 := mk(cs[0], "secret-1"), mk(cs[1], "secret-1"), mk(cs[2], "secret-2")
+		// Same secret on two replicas: one bucket, separate from the unkeyed one (exhausted above).
+		for i, l := range []*Limiter{k1, k1b, k1, k1b, k1} {
+			d, err := l.Allow(ctx, client)
+			if err != nil || d.Allowed != (i < 4) {
+				t.Errorf("keyed event %d: %+v %v, want allowed only within the burst of 4", i, d, err)
+			}
+		}
+		// Another secret: another bucket.
+		if d, err := k2.Allow(ctx, client); err != nil || !d.Allowed {
+			t.Errorf("other secret: %+v %v, want a fresh bucket", d, err)
+		}
+		if n := len(allKeys(t, cs[0])); n != before+2 {
+			t.Errorf("%d new keys, want 2 (one per secret)", n-before)
+		}
+	})
+
 	t.Run("keys hashed", func(t *testing.T) {
 		for _, k := range allKeys(t, cs[0]) {
 			if !strings.HasPrefix(k, "rate:"+DefaultPrefix+"rate:") {
