@@ -364,51 +364,50 @@ func fixedResponse(id api.ID) *upstream.Response {
 	return &upstream.Response{Status: a.Status, Header: h, Body: a.Body}
 }
 
-// legacy serves the compatibility mode. Every failure to open — bad JSON,
-// bad base64, bad padding, wrong key — and every non-success answer of the
-// upstream gets the same status and body. All configured keys are always
-// tried, so the time does not depend on which one fits.
+// legacy serves the compatibility mode without a padding oracle
+// (PROTOCOL.md section 3.3). Whatever the body holds, the same steps run:
+// every key is tried (legacycbc.OpenAll: MAC check, decryption and
+// constant-time unpadding under each), the resulting bytes — the image, or
+// the undecodable stand-in when no key opened the request — go to the
+// upstream, and only the upstream's answer decides. A 200 is sealed under
+// the key that accepted the request; everything else (the upstream's
+// refusal, a transport failure, a timeout, a request no key accepted) is the
+// one fixed LegacyError answer. So the status, the body, the work at the
+// core and its counters do not depend on which check failed.
 func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
 	body, ok := g.readBody(w, r, "legacy")
 	if !ok {
 		return
 	}
-	set := g.o.Keys.Current()
-	var plain []byte
-	var key legacycbc.Key
-	found := false
-	for _, k := range set.Legacy {
-		p, err := legacycbc.Open(k, body)
-		if err == nil && !found {
-			plain, key, found = p, k, true
+	opened := legacycbc.OpenAll(g.o.Keys.Current().Legacy, body)
+	h := http.Header{"Content-Type": {"application/octet-stream"}}
+	if id, ok := api.RequestIDFrom(r.Context()); ok {
+		h.Set(api.RequestIDHeader, id)
+	}
+	res, err := g.o.Upstream.Do(r.Context(), http.MethodPost, g.o.LegacyUpstreamPath, h, opened.Plaintext())
+	var cause error
+	switch {
+	case err != nil:
+		cause = fmt.Errorf("upstream: %w", err)
+	case res.Status != http.StatusOK:
+		cause = fmt.Errorf("upstream answered %d", res.Status)
+	case !opened.CanSeal():
+		cause = errors.New("upstream accepted a stand-in body")
+	}
+	if cause != nil {
+		if c := opened.Cause(); c != legacycbc.CauseNone {
+			cause = fmt.Errorf("request %s (%w)", c, cause)
 		}
-	}
-	if !found {
-		g.refuse(w, "legacy", api.NewError(api.LegacyError, errors.New("no legacy key opens the request")))
+		g.refuse(w, "legacy", api.NewError(api.LegacyError, cause))
 		return
 	}
-	res, err := g.o.Upstream.Do(r.Context(), http.MethodPost, g.o.LegacyUpstreamPath,
-		http.Header{"Content-Type": {"application/octet-stream"}}, plain)
+	sealed, err := opened.Seal(g.o.Rand, res.Body)
 	if err != nil {
-		g.requests.WithLabelValues("legacy", "upstream_error").Inc()
-		g.log.Warn("upstream call failed", zap.String("mode", "legacy"), zap.Error(err))
-		api.Write(w, upstream.AnswerFor(err))
-		return
-	}
-	if res.Status != http.StatusOK {
-		g.requests.WithLabelValues("legacy", "refused").Inc()
-		g.log.Info("legacy upstream answered an error", zap.Int("status", res.Status))
-		api.Write(w, api.LegacyError)
-		return
-	}
-	sealed, err := legacycbc.Seal(g.o.Rand, key, res.Body)
-	if err != nil {
-		g.log.Error("legacy seal failed", zap.Error(err))
-		api.Write(w, api.Internal)
+		g.refuse(w, "legacy", api.NewError(api.LegacyError, fmt.Errorf("seal: %w", err)))
 		return
 	}
 	g.requests.WithLabelValues("legacy", "ok").Inc()
-	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Type", legacycbc.MediaType)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(sealed)

@@ -1,22 +1,18 @@
 package legacycbc
 
 import (
-	"crypto/aes"
 	"crypto/cipher"
 	"crypto/subtle"
 )
 
-// encryptCBC returns AES-CBC(key, iv, PKCS#7(plaintext)) without the IV.
-// key is 16, 24 or 32 bytes; iv is 16 bytes.
-func encryptCBC(key, iv, plaintext []byte) ([]byte, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	if len(iv) != aes.BlockSize {
+// encryptCBC returns CBC(block, iv, PKCS#7(plaintext)) without the IV. iv is
+// one block long.
+func encryptCBC(block cipher.Block, iv, plaintext []byte) ([]byte, error) {
+	bs := block.BlockSize()
+	if len(iv) != bs {
 		return nil, errCBC
 	}
-	n := aes.BlockSize - len(plaintext)%aes.BlockSize
+	n := bs - len(plaintext)%bs
 	buf := make([]byte, len(plaintext)+n)
 	copy(buf, plaintext)
 	for i := len(plaintext); i < len(buf); i++ {
@@ -26,17 +22,29 @@ func encryptCBC(key, iv, plaintext []byte) ([]byte, error) {
 	return buf, nil
 }
 
+// decryptRaw decrypts ciphertext (without IV) and returns the whole
+// decrypted buffer with the PKCS#7 padding length n and ok = 1 when the
+// padding is valid, or n = 0 and ok = 0 when it is not. The padding check
+// runs in constant time; the buffer is returned either way so that callers
+// can do the same work whatever the padding holds. ciphertext must be a
+// positive multiple of the block size.
+func decryptRaw(block cipher.Block, iv, ciphertext []byte) (buf []byte, n, ok int) {
+	bs := block.BlockSize()
+	buf = make([]byte, len(ciphertext))
+	cipher.NewCBCDecrypter(block, iv).CryptBlocks(buf, ciphertext)
+	n, ok = unpadLen(buf[len(buf)-bs:])
+	return buf, n, ok
+}
+
 // decryptCBC decrypts ciphertext (without IV) and removes PKCS#7 padding.
 // The padding check runs in constant time with respect to the padding
-// bytes; every failure is errCBC. key is 16, 24 or 32 bytes.
-func decryptCBC(key, iv, ciphertext []byte) ([]byte, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil || len(iv) != aes.BlockSize || len(ciphertext) == 0 || len(ciphertext)%aes.BlockSize != 0 {
+// bytes; every failure is errCBC.
+func decryptCBC(block cipher.Block, iv, ciphertext []byte) ([]byte, error) {
+	bs := block.BlockSize()
+	if len(iv) != bs || len(ciphertext) == 0 || len(ciphertext)%bs != 0 {
 		return nil, errCBC
 	}
-	buf := make([]byte, len(ciphertext))
-	cipher.NewCBCDecrypter(block, iv).CryptBlocks(buf, ciphertext)
-	n, ok := unpadLen(buf[len(buf)-aes.BlockSize:])
+	buf, n, ok := decryptRaw(block, iv, ciphertext)
 	if ok != 1 {
 		clear(buf)
 		return nil, errCBC
@@ -44,17 +52,19 @@ func decryptCBC(key, iv, ciphertext []byte) ([]byte, error) {
 	return buf[:len(buf)-n], nil
 }
 
-// unpadLen inspects the last block and returns the PKCS#7 padding length and
-// 1 if the padding is valid, or 0 otherwise. It examines all 16 bytes with
-// the same sequence of operations whatever their values.
+// unpadLen inspects the last block (16 bytes: both ciphers of the table use
+// 128-bit blocks) and returns the PKCS#7 padding length and 1 if the
+// padding is valid, or 0 and 0 otherwise. It examines every byte with the
+// same sequence of operations whatever their values.
 func unpadLen(last []byte) (int, int) {
-	pad := int(last[aes.BlockSize-1])
-	// 1 <= pad <= 16
-	good := subtle.ConstantTimeLessOrEq(1, pad) & subtle.ConstantTimeLessOrEq(pad, aes.BlockSize)
-	for i := 0; i < aes.BlockSize; i++ {
+	bs := len(last)
+	pad := int(last[bs-1])
+	// 1 <= pad <= bs
+	good := subtle.ConstantTimeLessOrEq(1, pad) & subtle.ConstantTimeLessOrEq(pad, bs)
+	for i := 0; i < bs; i++ {
 		// Byte i from the end belongs to the padding when i < pad.
 		inPad := subtle.ConstantTimeLessOrEq(i+1, pad)
-		eq := subtle.ConstantTimeByteEq(last[aes.BlockSize-1-i], byte(pad))
+		eq := subtle.ConstantTimeByteEq(last[bs-1-i], byte(pad))
 		// Outside the padding anything goes; inside it must equal pad.
 		good &= eq | (inPad ^ 1)
 	}

@@ -2,6 +2,7 @@ package legacycbc
 
 import (
 	"crypto/aes"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
@@ -23,13 +24,17 @@ const StatusSuccess = "success"
 // MediaType is the Content-Type of legacy request and response bodies.
 const MediaType = "application/json"
 
-// Key is an AES-256 key. Its bytes are unexported and never printed.
+// Key is an AES-256 key with its derived MAC key and its MAC policy. Its
+// bytes are unexported and never printed.
 type Key struct {
-	b [KeySize]byte
+	b           [KeySize]byte
+	mac         [MACSize]byte
+	macRequired bool
 }
 
 // NewKey returns a key from 32 bytes, which are copied. An all-zero key is
-// refused.
+// refused. The key accepts requests with or without a "mac" member; see
+// [Key.WithMACRequired].
 func NewKey(b []byte) (Key, error) {
 	var k Key
 	if len(b) != KeySize {
@@ -40,11 +45,26 @@ func NewKey(b []byte) (Key, error) {
 	if subtle.ConstantTimeCompare(k.b[:], zero[:]) == 1 {
 		return Key{}, fmt.Errorf("%w: all-zero key", ErrInvalidKey)
 	}
+	k.mac = deriveMACKey(k.b[:])
 	return k, nil
 }
 
-// Equal compares two keys in constant time.
+// WithMACRequired returns a copy of k that accepts only requests that carry
+// a valid "mac" member (encrypt-then-MAC, PROTOCOL.md section 3.2).
+func (k Key) WithMACRequired() Key {
+	k.macRequired = true
+	return k
+}
+
+// MACRequired reports whether k accepts only requests with a valid MAC.
+func (k Key) MACRequired() bool { return k.macRequired }
+
+// Equal compares the key bytes of two keys in constant time.
 func (k Key) Equal(o Key) bool { return subtle.ConstantTimeCompare(k.b[:], o.b[:]) == 1 }
+
+// EqualBytes reports in constant time whether k's bytes are b. The key
+// loader uses it to refuse a legacy key that is also a PSK secret.
+func (k Key) EqualBytes(b []byte) bool { return subtle.ConstantTimeCompare(k.b[:], b) == 1 }
 
 // Format never prints the key bytes.
 func (k Key) Format(f fmt.State, _ rune) { io.WriteString(f, "legacycbc.Key(redacted)") }
@@ -62,88 +82,175 @@ func (k Key) valid() bool {
 type requestJSON struct {
 	Data      string `json:"data"`
 	Algorithm string `json:"algorithm"`
+	MAC       string `json:"mac,omitempty"`
 }
 
 // responseJSON is the legacy response body.
 type responseJSON struct {
 	Status string `json:"status"`
 	Result string `json:"result"`
+	MAC    string `json:"mac,omitempty"`
 }
 
-// Open decrypts a legacy request body and returns the image bytes. Every
-// failure, including malformed JSON, a wrong algorithm, bad base64, a
-// length that is not a positive multiple of 16 after the IV, and bad
-// padding, returns ErrOpen.
-func Open(key Key, body []byte) ([]byte, error) {
+// parsed is a request body that is well formed: known algorithm, base64
+// data of an IV and a positive whole number of blocks, and, if present, a
+// base64 MAC of MACSize bytes.
+type parsed struct {
+	alg    *algorithm
+	iv, ct []byte
+	mac    []byte // nil when the request has no "mac" member
+}
+
+// parse checks a body's form; it reads no key. On failure it returns the
+// length of the zero bytes that stand in for the plaintext (see OpenAll).
+func parse(body []byte) (*parsed, int) {
 	var req requestJSON
-	if err := json.Unmarshal(body, &req); err != nil || req.Algorithm != Algorithm {
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, blockSize
+	}
+	raw, err := base64.StdEncoding.DecodeString(req.Data)
+	if err != nil {
+		return nil, blockSize
+	}
+	standIn := max(blockSize, (len(raw)-blockSize)/blockSize*blockSize)
+	alg := lookup(req.Algorithm)
+	if alg == nil || len(raw) < 2*blockSize || len(raw)%blockSize != 0 {
+		return nil, standIn
+	}
+	p := &parsed{alg: alg, iv: raw[:blockSize], ct: raw[blockSize:]}
+	if req.MAC != "" {
+		m, err := base64.StdEncoding.DecodeString(req.MAC)
+		if err != nil || len(m) != MACSize {
+			return nil, standIn
+		}
+		p.mac = m
+	}
+	return p, 0
+}
+
+// Open decrypts a legacy request body with one key and returns the image
+// bytes. Every failure, including malformed JSON, an unknown algorithm, bad
+// base64, a length that is not a positive multiple of 16 after the IV, a
+// missing MAC where the key requires one, a wrong MAC, and bad padding,
+// returns ErrOpen. Servers use [OpenAll], which also hides which check
+// failed from the upstream.
+func Open(key Key, body []byte) ([]byte, error) {
+	o := OpenAll([]Key{key}, body)
+	if !o.OK() {
+		clear(o.plaintext)
 		return nil, ErrOpen
 	}
-	return openBlob(key, req.Data)
+	return o.plaintext, nil
 }
 
 // Seal encrypts a response plaintext (the upstream JSON) under a fresh IV
 // read from rand (nil means crypto/rand.Reader) and returns the legacy
-// response body.
+// response body, without a MAC.
 func Seal(rand io.Reader, key Key, plaintext []byte) ([]byte, error) {
-	blob, err := sealBlob(rand, key, plaintext)
+	iv, ct, err := sealBlob(rand, lookup(Algorithm), key, plaintext)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(responseJSON{Status: StatusSuccess, Result: blob})
+	return json.Marshal(responseJSON{Status: StatusSuccess, Result: blob(iv, ct)})
 }
 
-// SealRequest builds a legacy request body, as an existing client would.
-// It exists for clients and tests.
+// SealRequest builds a legacy request body without a MAC, as an existing
+// client would. It exists for clients and tests.
 func SealRequest(rand io.Reader, key Key, plaintext []byte) ([]byte, error) {
-	blob, err := sealBlob(rand, key, plaintext)
+	return sealRequest(rand, key, plaintext, false)
+}
+
+// SealRequestMAC builds a legacy request body with the "mac" member
+// (encrypt-then-MAC, PROTOCOL.md section 3.2). It exists for clients and
+// tests.
+func SealRequestMAC(rand io.Reader, key Key, plaintext []byte) ([]byte, error) {
+	return sealRequest(rand, key, plaintext, true)
+}
+
+func sealRequest(rand io.Reader, key Key, plaintext []byte, withMAC bool) ([]byte, error) {
+	alg := lookup(Algorithm)
+	iv, ct, err := sealBlob(rand, alg, key, plaintext)
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(requestJSON{Data: blob, Algorithm: Algorithm})
+	req := requestJSON{Data: blob(iv, ct), Algorithm: alg.name}
+	if withMAC {
+		req.MAC = base64.StdEncoding.EncodeToString(requestMAC(key.mac[:], alg.name, iv, ct))
+	}
+	return json.Marshal(req)
 }
 
 // OpenResponse decrypts a legacy response body, as an existing client
-// would. A status other than "success" or any other failure is ErrOpen.
+// would; it does not check a "mac" member (see [OpenResponseTo]). A status
+// other than "success" or any other failure is ErrOpen.
 func OpenResponse(key Key, body []byte) ([]byte, error) {
 	var resp responseJSON
 	if err := json.Unmarshal(body, &resp); err != nil || resp.Status != StatusSuccess {
 		return nil, ErrOpen
 	}
-	return openBlob(key, resp.Result)
-}
-
-// openBlob decodes base64(iv ‖ ciphertext) and decrypts it.
-func openBlob(key Key, blob string) ([]byte, error) {
-	if !key.valid() {
+	raw, err := base64.StdEncoding.DecodeString(resp.Result)
+	if err != nil || len(raw) < 2*blockSize || !key.valid() {
 		return nil, ErrOpen
 	}
-	raw, err := base64.StdEncoding.DecodeString(blob)
-	if err != nil || len(raw) < 2*aes.BlockSize {
+	block, err := aes.NewCipher(key.b[:])
+	if err != nil {
 		return nil, ErrOpen
 	}
-	pt, err := decryptCBC(key.b[:], raw[:aes.BlockSize], raw[aes.BlockSize:])
+	pt, err := decryptCBC(block, raw[:blockSize], raw[blockSize:])
 	if err != nil {
 		return nil, ErrOpen
 	}
 	return pt, nil
 }
 
-// sealBlob returns base64(iv ‖ AES-256-CBC(PKCS#7(plaintext))).
-func sealBlob(r io.Reader, key Key, plaintext []byte) (string, error) {
+// OpenResponseTo decrypts the response to request, as a client that sent a
+// "mac" member does: when request has one, the response must carry a valid
+// response MAC (bound to the request's MAC), checked before decryption.
+func OpenResponseTo(key Key, request, response []byte) ([]byte, error) {
+	var req requestJSON
+	var resp responseJSON
+	if json.Unmarshal(request, &req) != nil || json.Unmarshal(response, &resp) != nil {
+		return nil, ErrOpen
+	}
+	if req.MAC != "" {
+		reqMAC, err1 := base64.StdEncoding.DecodeString(req.MAC)
+		got, err2 := base64.StdEncoding.DecodeString(resp.MAC)
+		raw, err3 := base64.StdEncoding.DecodeString(resp.Result)
+		if err1 != nil || err2 != nil || err3 != nil || len(raw) < 2*blockSize {
+			return nil, ErrOpen
+		}
+		want := responseMAC(key.mac[:], reqMAC, req.Algorithm, raw[:blockSize], raw[blockSize:])
+		if !hmac.Equal(got, want) {
+			return nil, ErrOpen
+		}
+	}
+	return OpenResponse(key, response)
+}
+
+// blob returns base64(iv ‖ ct).
+func blob(iv, ct []byte) string {
+	return base64.StdEncoding.EncodeToString(append(append(make([]byte, 0, len(iv)+len(ct)), iv...), ct...))
+}
+
+// sealBlob encrypts plaintext under a fresh IV.
+func sealBlob(r io.Reader, alg *algorithm, key Key, plaintext []byte) (iv, ct []byte, err error) {
 	if !key.valid() {
-		return "", ErrInvalidKey
+		return nil, nil, ErrInvalidKey
 	}
 	if r == nil {
 		r = rand.Reader
 	}
-	iv := make([]byte, aes.BlockSize)
+	iv = make([]byte, blockSize)
 	if _, err := io.ReadFull(r, iv); err != nil {
-		return "", fmt.Errorf("legacycbc: reading randomness: %w", err)
+		return nil, nil, fmt.Errorf("legacycbc: reading randomness: %w", err)
 	}
-	ct, err := encryptCBC(key.b[:], iv, plaintext)
+	block, err := alg.newBlock(key.b[:])
 	if err != nil {
-		return "", err
+		return nil, nil, err
 	}
-	return base64.StdEncoding.EncodeToString(append(iv, ct...)), nil
+	ct, err = encryptCBC(block, iv, plaintext)
+	if err != nil {
+		return nil, nil, err
+	}
+	return iv, ct, nil
 }

@@ -71,13 +71,17 @@ func TestWycheproofRaw(t *testing.T) {
 	for _, tc := range loadCBC(t) {
 		t.Run(fmt.Sprintf("k%d/tc%d", tc.KeySize, tc.TcID), func(t *testing.T) {
 			key, iv, msg, ct := unhex(t, tc.Key), unhex(t, tc.IV), unhex(t, tc.Msg), unhex(t, tc.CT)
-			pt, err := decryptCBC(key, iv, ct)
+			block, err := aes.NewCipher(key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pt, err := decryptCBC(block, iv, ct)
 			switch tc.Result {
 			case "valid":
 				if err != nil || !bytes.Equal(pt, msg) {
 					t.Fatalf("%s: decrypt: %v", tc.Comment, err)
 				}
-				enc, err := encryptCBC(key, iv, msg)
+				enc, err := encryptCBC(block, iv, msg)
 				if err != nil || !bytes.Equal(enc, ct) {
 					t.Fatalf("%s: encrypt mismatch (%v)", tc.Comment, err)
 				}
@@ -132,7 +136,8 @@ func TestOpenFailuresAreOneError(t *testing.T) {
 		t.Fatal(err)
 	}
 	iv := make([]byte, aes.BlockSize)
-	badPad, _ := encryptCBC(key.b[:], iv, nil)
+	block, _ := aes.NewCipher(key.b[:])
+	badPad, _ := encryptCBC(block, iv, nil)
 	badPad[len(badPad)-1] ^= 0x40 // corrupts the last plaintext byte
 	tests := []struct {
 		name string
