@@ -1,15 +1,21 @@
 package e2e
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/sealocr/sealocr/sidecar/internal/auth"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/legacycbc"
+	"github.com/sealocr/sealocr/sidecar/internal/keys"
 )
 
 // legacySecret is the AES_SECRET_KEY of the legacy tests: 32 UTF-8 bytes.
@@ -31,6 +37,11 @@ func newLegacySidecar(t *testing.T, env map[string]string) *sidecar {
 	}
 	env["SEALOCR_LEGACY_CBC"] = "true"
 	env["AES_SECRET_KEY"] = legacySecret
+	if _, ok := env["SEALOCR_AUTH_API_KEYS_FILE"]; !ok {
+		// The legacy mode requires credentials by default; these tests
+		// exercise the envelope, TestLegacyCredentials the default.
+		env["SEALOCR_UNSAFE_LEGACY_ANONYMOUS"] = "true"
+	}
 	return newSidecar(t, env)
 }
 
@@ -131,4 +142,135 @@ func TestLegacy(t *testing.T) {
 	// The encrypted modes stay available next to the legacy one.
 	checkOCR(t, "psk on a legacy sidecar", s.pskOCR(t, pskKey(t, s), "/v1/ocr?mode=line", imgP11.contentType, imgP11.read(t)), imgP11.text)
 	s.checkHealthy(t)
+}
+
+// TestLegacyCredentials: by default the legacy mode requires credentials
+// (no unsafe_legacy_anonymous): without them a legacy request gets 401
+// before anything is decrypted; with an API key it is served.
+func TestLegacyCredentials(t *testing.T) {
+	const apiKey = "e2e-legacy-api-key-5f0c1d2e3a4b5c6d7e8f"
+	keysFile := filepath.Join(t.TempDir(), "api-keys.yaml")
+	if err := os.WriteFile(keysFile, []byte("keys:\n  - id: legacy-client\n    sha256: "+auth.HashAPIKey(apiKey)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newLegacySidecar(t, map[string]string{"SEALOCR_AUTH_API_KEYS_FILE": keysFile})
+	key := legacyKey(t, legacySecret)
+	im := renderedImage(t, docTexts[0])
+	body, err := legacycbc.SealRequest(nil, key, im.read(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, got := s.do(t, http.MethodPost, "/ocr", legacycbc.MediaType, body)
+	if res.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("anonymous legacy request: %d %q, want 401", res.StatusCode, truncate(got))
+	}
+	req, _ := http.NewRequest(http.MethodPost, s.url+"/ocr", bytes.NewReader(body))
+	req.Header.Set("Content-Type", legacycbc.MediaType)
+	req.Header.Set("X-API-Key", apiKey)
+	res, err = s.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("legacy request with an API key: %d %q", res.StatusCode, truncate(got))
+	}
+	plain, err := legacycbc.OpenResponse(key, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkOCR(t, "legacy with credentials", plain, im.text)
+}
+
+// TestLegacyMACAndSM4: the encrypt-then-MAC field and SM4-CBC keys from the
+// key file, against the real core: a key with legacy_mac: required refuses
+// a request without a MAC or with a wrong one, with the one legacy answer,
+// and answers a MAC'd request with a response MAC bound to it.
+func TestLegacyMACAndSM4(t *testing.T) {
+	dir := t.TempDir()
+	base, err := keys.Generate("e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aesSecret := []byte("e2e-legacy-mac-key-0123456789abc")
+	sm4Secret := []byte("e2e-sm4-key-0123")
+	file := string(base) + "legacy:\n" +
+		"  - id: mac-required\n    secret: " + base64.StdEncoding.EncodeToString(aesSecret) + "\n    legacy_mac: required\n" +
+		"  - id: sm4\n    algorithm: SM4-CBC\n    secret: " + base64.StdEncoding.EncodeToString(sm4Secret) + "\n"
+	keysPath := filepath.Join(dir, "keys.yaml")
+	if err := os.WriteFile(keysPath, []byte(file), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newLegacySidecar(t, map[string]string{"SEALOCR_KEYS_FILE": keysPath})
+	macKey, err := legacycbc.NewKey(aesSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm4Key, err := legacycbc.NewAlgorithmKey(legacycbc.AlgorithmSM4, sm4Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im := renderedImage(t, docTexts[1])
+	img := im.read(t)
+
+	t.Run("mac", func(t *testing.T) {
+		req, err := legacycbc.SealRequestMAC(nil, macKey, img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, got := s.do(t, http.MethodPost, "/ocr", legacycbc.MediaType, req)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%d %q", res.StatusCode, truncate(got))
+		}
+		plain, err := legacycbc.OpenResponseTo(macKey, req, got)
+		if err != nil {
+			t.Fatalf("response MAC: %v", err)
+		}
+		checkOCR(t, "legacy with MAC", plain, im.text)
+		// The response MAC is bound to the request: another request's MAC
+		// does not verify it.
+		other, _ := legacycbc.SealRequestMAC(nil, macKey, img)
+		if _, err := legacycbc.OpenResponseTo(macKey, other, got); err == nil {
+			t.Error("a response verified against another request")
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		noMAC, _ := legacycbc.SealRequest(nil, macKey, img)
+		var m map[string]string
+		good, _ := legacycbc.SealRequestMAC(nil, macKey, img)
+		_ = json.Unmarshal(good, &m)
+		mac, _ := base64.StdEncoding.DecodeString(m["mac"])
+		mac[0] ^= 1
+		m["mac"] = base64.StdEncoding.EncodeToString(mac)
+		wrongMAC, _ := json.Marshal(m)
+		for name, body := range map[string][]byte{"no mac on a mac-required key": noMAC, "wrong mac": wrongMAC} {
+			res, got := s.do(t, http.MethodPost, "/ocr", legacycbc.MediaType, body)
+			checkResponse(t, name, res, got, ansLegacyError)
+		}
+	})
+	t.Run("sm4-cbc", func(t *testing.T) {
+		for _, seal := range []func(io.Reader, legacycbc.Key, []byte) ([]byte, error){legacycbc.SealRequest, legacycbc.SealRequestMAC} {
+			req, err := seal(nil, sm4Key, img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(req, []byte(`"algorithm":"SM4-CBC"`)) {
+				t.Fatalf("request %q", truncate(req))
+			}
+			res, got := s.do(t, http.MethodPost, "/ocr", legacycbc.MediaType, req)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("%d %q", res.StatusCode, truncate(got))
+			}
+			plain, err := legacycbc.OpenResponseTo(sm4Key, req, got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkOCR(t, "legacy SM4-CBC", plain, im.text)
+		}
+		// An AES request named SM4-CBC (and the other way round) is refused.
+		aesReq, _ := legacycbc.SealRequest(nil, legacyKey(t, legacySecret), img)
+		res, got := s.do(t, http.MethodPost, "/ocr", legacycbc.MediaType, bytes.Replace(aesReq, []byte("AES-256-CBC"), []byte("SM4-CBC"), 1))
+		checkResponse(t, "AES ciphertext labelled SM4-CBC", res, got, ansLegacyError)
+	})
 }

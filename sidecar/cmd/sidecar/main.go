@@ -105,9 +105,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("legacy AES-256-CBC mode is enabled: it is unauthenticated and kept only for existing clients",
 			zap.String("path", cfg.LegacyPath))
 	}
-	store, err := keys.NewStore(cfg.KeysFile, legacyKey, log.Named("keys"))
+	store, err := keys.NewStoreLegacyMAC(cfg.KeysFile, legacyKey, cfg.LegacyMAC == keys.LegacyMACRequired, log.Named("keys"))
 	if err != nil {
 		return err
+	}
+	if cfg.LegacyCBC && cfg.UnsafeLegacyAnonymous {
+		log.Warn("unsafe_legacy_anonymous: legacy requests are admitted without credentials")
 	}
 
 	reg := prometheus.NewRegistry()
@@ -299,7 +302,7 @@ func buildAuth(ctx context.Context, cfg config.Config, log *zap.Logger) (map[ser
 	modes := map[server.Class]auth.Mode{}
 	anyOn := false
 	for class, v := range map[server.Class]string{
-		server.ClassPSK: a.PSK, server.ClassOHTTP: a.OHTTP, server.ClassLegacy: a.Legacy, server.ClassPlain: a.Plain,
+		server.ClassPSK: a.PSK, server.ClassOHTTP: a.OHTTP, server.ClassLegacy: cfg.LegacyAuthMode(), server.ClassPlain: a.Plain,
 	} {
 		if v == "" {
 			v = a.Mode

@@ -119,6 +119,27 @@ type LegacySection struct {
 	LegacyCBC          bool   `yaml:"legacy_cbc" env:"SEALOCR_LEGACY_CBC" flag:"legacy-cbc" doc:"serve the legacy AES-CBC endpoint, key from env AES_SECRET_KEY"`
 	LegacyPath         string `yaml:"legacy_path" env:"SEALOCR_LEGACY_PATH" default:"/ocr" doc:"path of the legacy endpoint"`
 	LegacyUpstreamPath string `yaml:"legacy_upstream_path" env:"SEALOCR_LEGACY_UPSTREAM_PATH" default:"/v1/ocr" doc:"core path legacy requests are forwarded to"`
+	// LegacyMAC is the MAC policy of the AES_SECRET_KEY key: "optional"
+	// (a request's "mac" member is checked when present) or "required".
+	// Key-file legacy keys carry their own legacy_mac.
+	LegacyMAC string `yaml:"legacy_mac" env:"SEALOCR_LEGACY_MAC" default:"optional" doc:"MAC policy of the AES_SECRET_KEY key: optional or required"`
+	// UnsafeLegacyAnonymous admits legacy requests without credentials.
+	// Without it the legacy mode requires credentials (auth.legacy, when
+	// empty, is required rather than auth.mode).
+	UnsafeLegacyAnonymous bool `yaml:"unsafe_legacy_anonymous" env:"SEALOCR_UNSAFE_LEGACY_ANONYMOUS" doc:"admit legacy requests without credentials"`
+}
+
+// LegacyAuthMode is the auth mode of legacy requests: auth.legacy when
+// set; else, with legacy_cbc on, "required" unless unsafe_legacy_anonymous;
+// else auth.mode.
+func (c Config) LegacyAuthMode() string {
+	switch {
+	case c.Auth.Legacy != "":
+		return c.Auth.Legacy
+	case c.LegacyCBC && !c.UnsafeLegacyAnonymous:
+		return "required"
+	}
+	return c.Auth.Mode
 }
 
 // MetricsSection is the Prometheus listener.
@@ -171,7 +192,7 @@ type Auth struct {
 	Mode        string `yaml:"mode" env:"SEALOCR_AUTH" default:"off" doc:"off|optional|required for encrypted requests"`
 	PSK         string `yaml:"psk" doc:"mode of PSK requests (empty: auth.mode)"`
 	OHTTP       string `yaml:"ohttp" doc:"mode of OHTTP requests (empty: auth.mode)"`
-	Legacy      string `yaml:"legacy" doc:"mode of legacy requests (empty: auth.mode)"`
+	Legacy      string `yaml:"legacy" doc:"mode of legacy requests (empty: required with legacy_cbc on unless unsafe_legacy_anonymous, else auth.mode)"`
 	Plain       string `yaml:"plain" default:"off" doc:"mode of the plain routes and the OHTTP key configuration"`
 	Realm       string `yaml:"realm" default:"sealocr" doc:"WWW-Authenticate realm"`
 	JWT         JWT    `yaml:"jwt"`
@@ -361,6 +382,20 @@ func (c Config) Validate() error {
 	}
 	if !cleanPath(c.LegacyUpstreamPath) || strings.HasSuffix(c.LegacyUpstreamPath, "/") {
 		add("legacy_upstream_path %q: want a clean absolute path such as /v1/ocr", c.LegacyUpstreamPath)
+	}
+	if c.LegacyMAC != "optional" && c.LegacyMAC != "required" {
+		add("legacy_mac %q: want optional or required", c.LegacyMAC)
+	}
+	if c.LegacyCBC && !c.UnsafeLegacyAnonymous {
+		j := c.Auth.JWT
+		sources := j.HS256KeyFile != "" || len(j.PublicKeyFiles) > 0 || j.JWKSFile != "" || j.JWKSURL != "" || c.Auth.APIKeysFile != ""
+		if m := c.LegacyAuthMode(); m != "required" {
+			add("legacy_cbc: auth.legacy is %q, but the legacy mode requires credentials: set auth.legacy to required, "+
+				"or set unsafe_legacy_anonymous (env SEALOCR_UNSAFE_LEGACY_ANONYMOUS) to admit anonymous legacy clients", m)
+		} else if !sources {
+			add("legacy_cbc: the legacy mode requires credentials, but no credential source is set: set auth.api_keys_file or auth.jwt, " +
+				"or set unsafe_legacy_anonymous (env SEALOCR_UNSAFE_LEGACY_ANONYMOUS) to admit anonymous legacy clients")
+		}
 	}
 	if c.MaxBodyBytes < 1<<10 || c.MaxBodyBytes > 1<<30 {
 		add("max_body_bytes %d out of range 1 KiB..1 GiB", c.MaxBodyBytes)

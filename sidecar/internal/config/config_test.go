@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -135,6 +136,8 @@ func TestEveryEnvAndFlag(t *testing.T) {
 		"SEALOCR_LEGACY_CBC":                   "1",
 		"SEALOCR_LEGACY_PATH":                  "/old",
 		"SEALOCR_LEGACY_UPSTREAM_PATH":         "/v1/ocr2",
+		"SEALOCR_LEGACY_MAC":                   "required",
+		"SEALOCR_UNSAFE_LEGACY_ANONYMOUS":      "true",
 		"SEALOCR_MAX_BODY_BYTES":               "2048",
 		"SEALOCR_UPSTREAM_TIMEOUT":             "5s",
 		"SEALOCR_MAX_CONCURRENT":               "7",
@@ -178,6 +181,7 @@ func TestEveryEnvAndFlag(t *testing.T) {
 	want.Listen, want.StateDir, want.KeysFile = "127.0.0.1:7000", "/s", "/k.yaml"
 	want.Upstream, want.UnsafeAllowRemoteUpstream, want.LegacyCBC = "unix:///run/core.sock", true, true
 	want.LegacyPath, want.LegacyUpstreamPath, want.MaxBodyBytes = "/old", "/v1/ocr2", 2048
+	want.LegacyMAC, want.UnsafeLegacyAnonymous = "required", true
 	want.UpstreamTimeout, want.MaxConcurrent, want.ReplayWindow = 5*time.Second, 7, time.Minute
 	want.ReplayCacheSize, want.PlainRoutes = 99, []string{"GET /a", "HEAD /b/*"}
 	want.MetricsListen, want.UnsafeAllowRemoteMetrics, want.ShutdownTimeout = "127.0.0.1:9555", true, 2*time.Second
@@ -698,6 +702,10 @@ var documented = []struct{ src, name, value, key, want string }{
 	{"env", "SEALOCR_LEGACY_CBC", "1", "legacy_cbc", "true"},
 	{"env", "SEALOCR_LEGACY_PATH", "/old", "legacy_path", "/old"},
 	{"env", "SEALOCR_LEGACY_UPSTREAM_PATH", "/v1/ocr2", "legacy_upstream_path", "/v1/ocr2"},
+	{"env", "SEALOCR_LEGACY_MAC", "required", "legacy_mac", "required"},
+	{"env", "SEALOCR_UNSAFE_LEGACY_ANONYMOUS", "true", "unsafe_legacy_anonymous", "true"},
+	{"key", "legacy_mac", "required", "legacy_mac", "required"},
+	{"key", "unsafe_legacy_anonymous", "true", "unsafe_legacy_anonymous", "true"},
 	{"env", "SEALOCR_METRICS_LISTEN", "127.0.0.1:9555", "metrics_listen", "127.0.0.1:9555"},
 	{"env", "SEALOCR_UNSAFE_ALLOW_REMOTE_METRICS", "true", "unsafe_allow_remote_metrics", "true"},
 	{"env", "SEALOCR_LOG_LEVEL", "warn", "log_level", "warn"},
@@ -910,5 +918,52 @@ func TestREADMETable(t *testing.T) {
 	}
 	if rows < 10 {
 		t.Errorf("found %d rows of the README's sidecar table", rows)
+	}
+}
+
+// TestLegacyRequiresCredentials: with legacy_cbc on, the legacy mode
+// requires credentials unless unsafe_legacy_anonymous says otherwise.
+func TestLegacyRequiresCredentials(t *testing.T) {
+	base := map[string]string{"HOME": "/home/u", "SEALOCR_LEGACY_CBC": "true"}
+	with := func(kv ...string) map[string]string {
+		m := maps.Clone(base)
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		yaml    string
+		mode    string
+		problem string // "" when valid
+	}{
+		{"default: required, no credential source", base, "", "required", "no credential source"},
+		{"default with api keys", with("SEALOCR_AUTH_API_KEYS_FILE", "/k.yaml"), "", "required", ""},
+		{"auth.legacy off", with("SEALOCR_AUTH_API_KEYS_FILE", "/k.yaml"), "auth:\n  legacy: \"off\"\n", "off", "requires credentials"},
+		{"auth.legacy optional", with("SEALOCR_AUTH_API_KEYS_FILE", "/k.yaml"), "auth:\n  legacy: optional\n", "optional", "requires credentials"},
+		{"unsafe anonymous", with("SEALOCR_UNSAFE_LEGACY_ANONYMOUS", "true"), "", "off", ""},
+		{"unsafe anonymous, auth.legacy optional", with("SEALOCR_UNSAFE_LEGACY_ANONYMOUS", "true", "SEALOCR_AUTH_API_KEYS_FILE", "/k.yaml"), "auth:\n  legacy: optional\n", "optional", ""},
+		{"legacy off: auth.mode", map[string]string{"HOME": "/home/u"}, "", "off", ""},
+		{"bad legacy_mac", with("SEALOCR_UNSAFE_LEGACY_ANONYMOUS", "true", "SEALOCR_LEGACY_MAC", "sometimes"), "", "off", "legacy_mac"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var args []string
+			if tc.yaml != "" {
+				args = []string{"--config", writeFile(t, tc.yaml)}
+			}
+			c, _ := load(t, args, envMap(tc.env))
+			if got := c.LegacyAuthMode(); got != tc.mode {
+				t.Errorf("LegacyAuthMode = %q, want %q", got, tc.mode)
+			}
+			err := c.Validate()
+			switch {
+			case tc.problem == "" && err != nil:
+				t.Errorf("unexpected: %v", err)
+			case tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)):
+				t.Errorf("got %v, want a problem with %q", err, tc.problem)
+			}
+		})
 	}
 }

@@ -10,6 +10,8 @@ package keys
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -37,6 +39,9 @@ var ErrInvalid = errors.New("keys: invalid key file")
 type File struct {
 	// PSK lists pre-shared keys.
 	PSK []PSKEntry `yaml:"psk"`
+	// Legacy lists the keys of the legacy CBC mode (in addition to the
+	// AES_SECRET_KEY variable). A legacy key is never also a PSK secret.
+	Legacy []LegacyEntry `yaml:"legacy,omitempty"`
 	// OHTTP holds PEM blocks of type "OHTTP PRIVATE KEY CONFIG".
 	OHTTP string `yaml:"ohttp"`
 }
@@ -48,20 +53,55 @@ type PSKEntry struct {
 	// empty), "sm4-gcm" or "sm4-gcm-sm3" (see psk.Suite).
 	Suite  string `yaml:"suite,omitempty"`
 	Secret string `yaml:"secret"` // base64 (standard) of exactly the suite's key size: 32 bytes for AES, 16 for SM4
-	// LegacyCBC also accepts this key in the unauthenticated legacy mode
-	// (AES-256-CBC; aes-256-gcm keys only).
+	// LegacyCBC is refused: it used to accept this key in the legacy CBC
+	// mode too, which made a legacy key also a PSK secret. Give the legacy
+	// client its own key in the legacy section instead.
 	LegacyCBC bool `yaml:"legacy_cbc,omitempty"`
+}
+
+// LegacyEntry is one key of the legacy CBC mode.
+type LegacyEntry struct {
+	// ID names the key in logs; it is not sent by clients.
+	ID string `yaml:"id"`
+	// Algorithm is "AES-256-CBC" (the default when empty) or "SM4-CBC".
+	Algorithm string `yaml:"algorithm,omitempty"`
+	// Secret is base64 (standard) of 32 bytes (AES-256-CBC) or 16 (SM4-CBC).
+	Secret string `yaml:"secret"`
+	// LegacyMAC is "optional" (the default when empty: requests may carry
+	// a "mac" member, checked when present) or "required" (requests
+	// without a valid "mac" are refused).
+	LegacyMAC string `yaml:"legacy_mac,omitempty"`
+}
+
+// Legacy MAC policies of LegacyEntry.LegacyMAC and the legacy_mac option.
+const (
+	LegacyMACOptional = "optional"
+	LegacyMACRequired = "required"
+)
+
+// ParseLegacyMAC parses a legacy MAC policy: true means required.
+func ParseLegacyMAC(v string) (bool, error) {
+	switch v {
+	case "", LegacyMACOptional:
+		return false, nil
+	case LegacyMACRequired:
+		return true, nil
+	}
+	return false, fmt.Errorf("legacy_mac: want %s or %s", LegacyMACOptional, LegacyMACRequired)
 }
 
 // Set is one loaded generation of keys.
 type Set struct {
-	PSK      *psk.KeySet
-	PSKIDs   []string
-	PSKKeys  []psk.Key
-	Legacy   []legacycbc.Key
-	OHTTP    *ohttp.Gateway // nil when the file has no OHTTP configs
-	Public   []ohttp.PublicKeyConfig
-	LoadedAt time.Time
+	PSK     *psk.KeySet
+	PSKIDs  []string
+	PSKKeys []psk.Key
+	Legacy  []legacycbc.Key
+	// pskDigests are SHA-256 digests of the PSK secrets, kept only to
+	// refuse a legacy key that is also a PSK secret.
+	pskDigests [][sha256.Size]byte
+	OHTTP      *ohttp.Gateway // nil when the file has no OHTTP configs
+	Public     []ohttp.PublicKeyConfig
+	LoadedAt   time.Time
 }
 
 // Parse reads a key file's bytes.
@@ -83,8 +123,9 @@ func Parse(data []byte) (*Set, error) {
 			errs = append(errs, fmt.Errorf("%w: psk[%d]: unknown suite (want aes-256-gcm, sm4-gcm or sm4-gcm-sm3)", ErrInvalid, i))
 			continue
 		}
-		if e.LegacyCBC && suite != psk.SuiteAES256GCM {
-			errs = append(errs, fmt.Errorf("%w: psk[%d]: legacy_cbc needs an aes-256-gcm key (the legacy mode is AES-256-CBC)", ErrInvalid, i))
+		if e.LegacyCBC {
+			errs = append(errs, fmt.Errorf("%w: psk[%d]: legacy_cbc is refused: a legacy key must never also be a PSK secret "+
+				"(the legacy mode has no integrity protection); give the legacy client its own key in the legacy section", ErrInvalid, i))
 			continue
 		}
 		secret, err := base64.StdEncoding.DecodeString(e.Secret)
@@ -100,13 +141,26 @@ func Parse(data []byte) (*Set, error) {
 		}
 		s.PSKKeys = append(s.PSKKeys, k)
 		s.PSKIDs = append(s.PSKIDs, e.ID)
-		if e.LegacyCBC {
-			lk, err := legacycbc.NewKey(secret)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%w: psk[%d]: %v", ErrInvalid, i, err))
-				continue
-			}
-			s.Legacy = append(s.Legacy, lk)
+		s.pskDigests = append(s.pskDigests, sha256.Sum256(secret))
+		clear(secret)
+	}
+	for i, e := range f.Legacy {
+		alg := e.Algorithm
+		if alg == "" {
+			alg = legacycbc.Algorithm
+		}
+		required, err := ParseLegacyMAC(e.LegacyMAC)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: legacy[%d]: %v", ErrInvalid, i, err))
+			continue
+		}
+		secret, err := base64.StdEncoding.DecodeString(e.Secret)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: legacy[%d]: secret is not base64", ErrInvalid, i))
+			continue
+		}
+		if err := s.addLegacy(alg, secret, required); err != nil {
+			errs = append(errs, fmt.Errorf("%w: legacy[%d]: %v", ErrInvalid, i, err))
 		}
 		clear(secret)
 	}
@@ -137,20 +191,43 @@ func Parse(data []byte) (*Set, error) {
 	return s, nil
 }
 
-// WithLegacyEnv adds the legacy key from the AES_SECRET_KEY value (its
-// UTF-8 bytes, exactly 32).
-func (s *Set) WithLegacyEnv(value string) error {
+// addLegacy adds a legacy key unless its bytes are a PSK secret.
+func (s *Set) addLegacy(alg string, secret []byte, requireMAC bool) error {
+	d := sha256.Sum256(secret)
+	for _, p := range s.pskDigests {
+		if subtle.ConstantTimeCompare(d[:], p[:]) == 1 {
+			return errors.New("the legacy key is also a PSK secret; a legacy key must never be a PSK secret " +
+				"(the legacy mode has no integrity protection): give the legacy client its own key")
+		}
+	}
+	k, err := legacycbc.NewAlgorithmKey(alg, secret)
+	if err != nil {
+		return err
+	}
+	if requireMAC {
+		k = k.WithMACRequired()
+	}
+	s.Legacy = append(s.Legacy, k)
+	return nil
+}
+
+// WithLegacyEnv adds the legacy AES-256-CBC key from the AES_SECRET_KEY
+// value (its UTF-8 bytes, exactly 32); requests may carry a MAC.
+func (s *Set) WithLegacyEnv(value string) error { return s.WithLegacyEnvMAC(value, false) }
+
+// WithLegacyEnvMAC is WithLegacyEnv with the key's MAC policy: requireMAC
+// accepts only requests with a valid "mac" member. A value that is also a
+// PSK secret is refused.
+func (s *Set) WithLegacyEnvMAC(value string, requireMAC bool) error {
 	if value == "" {
 		return nil
 	}
 	if len(value) != legacycbc.KeySize {
 		return fmt.Errorf("%w: %s must be exactly %d bytes", ErrInvalid, LegacyEnvVar, legacycbc.KeySize)
 	}
-	k, err := legacycbc.NewKey([]byte(value))
-	if err != nil {
+	if err := s.addLegacy(legacycbc.Algorithm, []byte(value), requireMAC); err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrInvalid, LegacyEnvVar, err)
 	}
-	s.Legacy = append(s.Legacy, k)
 	return nil
 }
 

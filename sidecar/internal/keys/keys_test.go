@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/legacycbc"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 )
 
@@ -176,7 +177,7 @@ func TestSuites(t *testing.T) {
 	}{
 		{"default is aes-256-gcm", entry("", b32, false), psk.SuiteAES256GCM, true, 0},
 		{"aes-256-gcm", entry("aes-256-gcm", b32, false), psk.SuiteAES256GCM, true, 0},
-		{"aes legacy", entry("aes-256-gcm", b32, true), psk.SuiteAES256GCM, true, 1},
+		{"aes with legacy_cbc (a legacy key is never a PSK secret)", entry("aes-256-gcm", b32, true), 0, false, 0},
 		{"sm4-gcm", entry("sm4-gcm", b16, false), psk.SuiteSM4GCM, true, 0},
 		{"sm4-gcm-sm3", entry("sm4-gcm-sm3", b16, false), psk.SuiteSM4GCMSM3, true, 0},
 		{"sm4 with a 32-byte secret", entry("sm4-gcm", b32, false), 0, false, 0},
@@ -227,4 +228,65 @@ func TestSuites(t *testing.T) {
 	if _, err := GenerateSuite("g", psk.Suite(0)); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("zero suite: %v", err)
 	}
+}
+
+// TestLegacySection: legacy keys have their own section, per-key algorithm
+// and MAC policy, and are never also a PSK secret (from the file or from
+// AES_SECRET_KEY).
+func TestLegacySection(t *testing.T) {
+	pskSecret := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("p", 32)))
+	head := "psk:\n  - id: k\n    secret: " + pskSecret + "\n"
+	legacy := func(fields string) string { return head + "legacy:\n  - id: old\n" + fields }
+	b32 := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("L", 32)))
+	b16 := base64.StdEncoding.EncodeToString([]byte(strings.Repeat("S", 16)))
+	for _, tt := range []struct {
+		name, in string
+		ok       bool
+		alg      string
+		mac      bool
+	}{
+		{"aes default", legacy("    secret: " + b32 + "\n"), true, legacycbc.Algorithm, false},
+		{"aes mac required", legacy("    secret: " + b32 + "\n    legacy_mac: required\n"), true, legacycbc.Algorithm, true},
+		{"aes mac optional", legacy("    secret: " + b32 + "\n    legacy_mac: optional\n"), true, legacycbc.Algorithm, false},
+		{"sm4", legacy("    secret: " + b16 + "\n    algorithm: SM4-CBC\n"), true, legacycbc.AlgorithmSM4, false},
+		{"sm4 with 32 bytes", legacy("    secret: " + b32 + "\n    algorithm: SM4-CBC\n"), false, "", false},
+		{"aes with 16 bytes", legacy("    secret: " + b16 + "\n"), false, "", false},
+		{"unknown algorithm", legacy("    secret: " + b32 + "\n    algorithm: DES-CBC\n"), false, "", false},
+		{"unknown mac policy", legacy("    secret: " + b32 + "\n    legacy_mac: sometimes\n"), false, "", false},
+		{"same as a PSK secret", legacy("    secret: " + pskSecret + "\n"), false, "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse([]byte(tt.in))
+			if !tt.ok {
+				if !errors.Is(err, ErrInvalid) {
+					t.Fatalf("got %v, want ErrInvalid", err)
+				}
+				for _, secret := range []string{b32, b16, pskSecret} {
+					if strings.Contains(err.Error(), secret) {
+						t.Fatalf("error quotes a secret: %v", err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(s.Legacy) != 1 || s.Legacy[0].Algorithm() != tt.alg || s.Legacy[0].MACRequired() != tt.mac {
+				t.Fatalf("got %d keys %v", len(s.Legacy), s.Legacy)
+			}
+		})
+	}
+	t.Run("AES_SECRET_KEY equal to a PSK secret", func(t *testing.T) {
+		s, err := Parse([]byte(head))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.WithLegacyEnv(strings.Repeat("p", 32))
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "PSK secret") || strings.Contains(err.Error(), "pppp") {
+			t.Fatalf("got %v", err)
+		}
+		if err := s.WithLegacyEnvMAC(strings.Repeat("q", 32), true); err != nil || !s.Legacy[0].MACRequired() {
+			t.Fatalf("got %v", err)
+		}
+	})
 }

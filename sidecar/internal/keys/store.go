@@ -19,6 +19,7 @@ import (
 type Store struct {
 	path      string
 	legacyEnv string
+	legacyMAC bool
 	log       *zap.Logger
 	cur       atomic.Pointer[Set]
 	mu        sync.Mutex // serialises reloads
@@ -27,10 +28,16 @@ type Store struct {
 // NewStore loads path once; legacyEnv is the AES_SECRET_KEY value to add as
 // a legacy key ("" for none).
 func NewStore(path, legacyEnv string, log *zap.Logger) (*Store, error) {
+	return NewStoreLegacyMAC(path, legacyEnv, false, log)
+}
+
+// NewStoreLegacyMAC is NewStore with the MAC policy of the AES_SECRET_KEY
+// key: requireMAC accepts only legacy requests with a valid "mac" member.
+func NewStoreLegacyMAC(path, legacyEnv string, requireMAC bool, log *zap.Logger) (*Store, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	s := &Store{path: path, legacyEnv: legacyEnv, log: log}
+	s := &Store{path: path, legacyEnv: legacyEnv, legacyMAC: requireMAC, log: log}
 	if err := s.Reload(); err != nil {
 		return nil, err
 	}
@@ -46,7 +53,7 @@ func (s *Store) Reload() error {
 	defer s.mu.Unlock()
 	set, err := LoadFile(s.path)
 	if err == nil {
-		err = set.WithLegacyEnv(s.legacyEnv)
+		err = set.WithLegacyEnvMAC(s.legacyEnv, s.legacyMAC)
 	}
 	if err != nil {
 		if s.cur.Load() != nil {

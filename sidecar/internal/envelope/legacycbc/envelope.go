@@ -1,7 +1,6 @@
 package legacycbc
 
 import (
-	"crypto/aes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/subtle"
@@ -12,10 +11,12 @@ import (
 	"log/slog"
 )
 
-// KeySize is the key size in bytes (AES-256).
+// KeySize is the key size in bytes of AES-256-CBC, the default algorithm
+// ([NewKey]). SM4-CBC keys are 16 bytes.
 const KeySize = 32
 
-// Algorithm is the only accepted value of the request's "algorithm" member.
+// Algorithm is the default value of the request's "algorithm" member:
+// AES-256-CBC. [AlgorithmSM4] is the other accepted value.
 const Algorithm = "AES-256-CBC"
 
 // StatusSuccess is the "status" member of a sealed response.
@@ -24,29 +25,50 @@ const StatusSuccess = "success"
 // MediaType is the Content-Type of legacy request and response bodies.
 const MediaType = "application/json"
 
-// Key is an AES-256 key with its derived MAC key and its MAC policy. Its
-// bytes are unexported and never printed.
+// Key is a legacy key of one algorithm with its derived MAC key and its MAC
+// policy. Its bytes are unexported and never printed.
 type Key struct {
-	b           [KeySize]byte
+	b           [KeySize]byte // the first alg.keySize bytes are the key
+	alg         *algorithm
 	mac         [MACSize]byte
 	macRequired bool
 }
 
-// NewKey returns a key from 32 bytes, which are copied. An all-zero key is
-// refused. The key accepts requests with or without a "mac" member; see
-// [Key.WithMACRequired].
-func NewKey(b []byte) (Key, error) {
+// NewKey returns an AES-256-CBC key from 32 bytes, which are copied. An
+// all-zero key is refused. The key accepts requests with or without a "mac"
+// member; see [Key.WithMACRequired].
+func NewKey(b []byte) (Key, error) { return NewAlgorithmKey(Algorithm, b) }
+
+// NewAlgorithmKey returns a key for alg ([Algorithm]: 32 bytes,
+// [AlgorithmSM4]: 16 bytes). A key opens only requests of its algorithm.
+func NewAlgorithmKey(alg string, b []byte) (Key, error) {
 	var k Key
-	if len(b) != KeySize {
-		return k, fmt.Errorf("%w: need %d bytes, got %d", ErrInvalidKey, KeySize, len(b))
+	a := lookup(alg)
+	if a == nil {
+		return k, fmt.Errorf("%w: unknown algorithm (want %s or %s)", ErrInvalidKey, Algorithm, AlgorithmSM4)
+	}
+	if len(b) != a.keySize {
+		return k, fmt.Errorf("%w: %s needs %d bytes, got %d", ErrInvalidKey, a.name, a.keySize, len(b))
 	}
 	copy(k.b[:], b)
 	var zero [KeySize]byte
 	if subtle.ConstantTimeCompare(k.b[:], zero[:]) == 1 {
 		return Key{}, fmt.Errorf("%w: all-zero key", ErrInvalidKey)
 	}
-	k.mac = deriveMACKey(k.b[:])
+	k.alg = a
+	k.mac = deriveMACKey(k.bytes())
 	return k, nil
+}
+
+// bytes returns the key bytes of the key's algorithm.
+func (k *Key) bytes() []byte { return k.b[:k.alg.keySize] }
+
+// Algorithm returns the key's algorithm name.
+func (k Key) Algorithm() string {
+	if k.alg == nil {
+		return ""
+	}
+	return k.alg.name
 }
 
 // WithMACRequired returns a copy of k that accepts only requests that carry
@@ -59,12 +81,10 @@ func (k Key) WithMACRequired() Key {
 // MACRequired reports whether k accepts only requests with a valid MAC.
 func (k Key) MACRequired() bool { return k.macRequired }
 
-// Equal compares the key bytes of two keys in constant time.
-func (k Key) Equal(o Key) bool { return subtle.ConstantTimeCompare(k.b[:], o.b[:]) == 1 }
-
-// EqualBytes reports in constant time whether k's bytes are b. The key
-// loader uses it to refuse a legacy key that is also a PSK secret.
-func (k Key) EqualBytes(b []byte) bool { return subtle.ConstantTimeCompare(k.b[:], b) == 1 }
+// Equal compares two keys' algorithm and bytes in constant time.
+func (k Key) Equal(o Key) bool {
+	return k.alg == o.alg && subtle.ConstantTimeCompare(k.b[:], o.b[:]) == 1
+}
 
 // Format never prints the key bytes.
 func (k Key) Format(f fmt.State, _ rune) { io.WriteString(f, "legacycbc.Key(redacted)") }
@@ -72,11 +92,8 @@ func (k Key) Format(f fmt.State, _ rune) { io.WriteString(f, "legacycbc.Key(reda
 // LogValue implements [slog.LogValuer] without revealing the key.
 func (k Key) LogValue() slog.Value { return slog.StringValue("legacycbc.Key(redacted)") }
 
-// valid reports whether k was made by NewKey.
-func (k Key) valid() bool {
-	var zero [KeySize]byte
-	return subtle.ConstantTimeCompare(k.b[:], zero[:]) == 0
-}
+// valid reports whether k was made by NewKey or NewAlgorithmKey.
+func (k Key) valid() bool { return k.alg != nil }
 
 // requestJSON is the legacy request body.
 type requestJSON struct {
@@ -147,7 +164,7 @@ func Open(key Key, body []byte) ([]byte, error) {
 // read from rand (nil means crypto/rand.Reader) and returns the legacy
 // response body, without a MAC.
 func Seal(rand io.Reader, key Key, plaintext []byte) ([]byte, error) {
-	iv, ct, err := sealBlob(rand, lookup(Algorithm), key, plaintext)
+	iv, ct, err := sealBlob(rand, key, plaintext)
 	if err != nil {
 		return nil, err
 	}
@@ -168,14 +185,13 @@ func SealRequestMAC(rand io.Reader, key Key, plaintext []byte) ([]byte, error) {
 }
 
 func sealRequest(rand io.Reader, key Key, plaintext []byte, withMAC bool) ([]byte, error) {
-	alg := lookup(Algorithm)
-	iv, ct, err := sealBlob(rand, alg, key, plaintext)
+	iv, ct, err := sealBlob(rand, key, plaintext)
 	if err != nil {
 		return nil, err
 	}
-	req := requestJSON{Data: blob(iv, ct), Algorithm: alg.name}
+	req := requestJSON{Data: blob(iv, ct), Algorithm: key.alg.name}
 	if withMAC {
-		req.MAC = base64.StdEncoding.EncodeToString(requestMAC(key.mac[:], alg.name, iv, ct))
+		req.MAC = base64.StdEncoding.EncodeToString(requestMAC(key.mac[:], key.alg.name, iv, ct))
 	}
 	return json.Marshal(req)
 }
@@ -192,7 +208,7 @@ func OpenResponse(key Key, body []byte) ([]byte, error) {
 	if err != nil || len(raw) < 2*blockSize || !key.valid() {
 		return nil, ErrOpen
 	}
-	block, err := aes.NewCipher(key.b[:])
+	block, err := key.alg.newBlock(key.bytes())
 	if err != nil {
 		return nil, ErrOpen
 	}
@@ -232,8 +248,8 @@ func blob(iv, ct []byte) string {
 	return base64.StdEncoding.EncodeToString(append(append(make([]byte, 0, len(iv)+len(ct)), iv...), ct...))
 }
 
-// sealBlob encrypts plaintext under a fresh IV.
-func sealBlob(r io.Reader, alg *algorithm, key Key, plaintext []byte) (iv, ct []byte, err error) {
+// sealBlob encrypts plaintext under a fresh IV with the key's algorithm.
+func sealBlob(r io.Reader, key Key, plaintext []byte) (iv, ct []byte, err error) {
 	if !key.valid() {
 		return nil, nil, ErrInvalidKey
 	}
@@ -244,7 +260,7 @@ func sealBlob(r io.Reader, alg *algorithm, key Key, plaintext []byte) (iv, ct []
 	if _, err := io.ReadFull(r, iv); err != nil {
 		return nil, nil, fmt.Errorf("legacycbc: reading randomness: %w", err)
 	}
-	block, err := alg.newBlock(key.b[:])
+	block, err := key.alg.newBlock(key.bytes())
 	if err != nil {
 		return nil, nil, err
 	}

@@ -72,15 +72,19 @@ func OpenAll(keys []Key, body []byte) *Opened {
 		k := &keys[i]
 		// accept = hasMAC ? macOK : !required, without branching on secrets.
 		macOK := 0
-		if hasMAC == 1 {
+		if hasMAC == 1 && k.alg == p.alg {
 			macOK = subtle.ConstantTimeCompare(requestMAC(k.mac[:], p.alg.name, p.iv, p.ct), p.mac)
 		}
 		req := 0
 		if k.macRequired {
 			req = 1
 		}
-		accept := subtle.ConstantTimeSelect(hasMAC, macOK, req^1) & b2i(k.valid())
-		block, err := p.alg.newBlock(k.b[:])
+		if k.alg != p.alg { // public: the request names its algorithm
+			bufs, pads = append(bufs, nil), append(pads, 0)
+			continue
+		}
+		accept := subtle.ConstantTimeSelect(hasMAC, macOK, req^1)
+		block, err := p.alg.newBlock(k.bytes())
 		if err != nil {
 			bufs, pads = append(bufs, nil), append(pads, 0)
 			continue
@@ -112,13 +116,6 @@ func OpenAll(keys []Key, body []byte) *Opened {
 	return o
 }
 
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // Plaintext returns the bytes to forward upstream: the opened image, or a
 // stand-in of about the same length that no key opened (see [OpenAll]).
 func (o *Opened) Plaintext() []byte { return o.plaintext }
@@ -145,7 +142,7 @@ func (o *Opened) Seal(rand io.Reader, plaintext []byte) ([]byte, error) {
 	if o.key == nil {
 		return nil, ErrOpen
 	}
-	iv, ct, err := sealBlob(rand, o.alg, *o.key, plaintext)
+	iv, ct, err := sealBlob(rand, *o.key, plaintext)
 	if err != nil {
 		return nil, err
 	}
