@@ -71,11 +71,31 @@ func TestInteropPythonLegacy(t *testing.T) {
 	s := newLegacySidecar(t, nil)
 	for i, text := range docTexts {
 		im := renderedImage(t, text)
-		t.Run(fmt.Sprint("image", i), func(t *testing.T) {
-			out := runTool(t, []string{"AES_SECRET_KEY=" + legacySecret}, python, "legacy_client.py", s.url+"/ocr", s.caPath, im.abs())
-			checkOCR(t, "python legacy", out, im.text)
-		})
+		// Without and with the encrypt-then-MAC member (LEGACY_MAC=1, which
+		// also checks the response's MAC).
+		for _, mac := range []string{"0", "1"} {
+			t.Run(fmt.Sprintf("image%d mac=%s", i, mac), func(t *testing.T) {
+				out := runTool(t, []string{"AES_SECRET_KEY=" + legacySecret, "LEGACY_MAC=" + mac}, python, "legacy_client.py", s.url+"/ocr", s.caPath, im.abs())
+				checkOCR(t, "python legacy", out, im.text)
+			})
+		}
 	}
+	// A key that requires the MAC: the client without it gets the fixed
+	// refusal, with it the answer.
+	t.Run("legacy_mac required", func(t *testing.T) {
+		req := newLegacySidecar(t, map[string]string{"SEALOCR_LEGACY_MAC": "required"})
+		im := renderedImage(t, docTexts[0])
+		out := runTool(t, []string{"AES_SECRET_KEY=" + legacySecret, "LEGACY_MAC=1"}, python, "legacy_client.py", req.url+"/ocr", req.caPath, im.abs())
+		checkOCR(t, "python legacy with MAC", out, im.text)
+		ctx, cancel := context.WithTimeout(context.Background(), interopTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, python, "legacy_client.py", req.url+"/ocr", req.caPath, im.abs())
+		cmd.Dir = filepath.Join(repoRoot, "sidecar", "e2e", "interop")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "AES_SECRET_KEY=" + legacySecret}
+		if out, err := cmd.CombinedOutput(); err == nil || !bytes.Contains(out, []byte("HTTP 400 "+ansLegacyError.body)) {
+			t.Errorf("no MAC on a MAC-required key: %v %q, want exit 1 and HTTP 400 %s", err, out, ansLegacyError.body)
+		}
+	})
 	// The same client with the wrong key gets the fixed refusal.
 	ctx, cancel := context.WithTimeout(context.Background(), interopTimeout)
 	defer cancel()

@@ -5,15 +5,20 @@ pycryptodome names it Crypto.Cipher.AES) and the standard library, as an existin
 client of the legacy endpoint would be. sealocr's end-to-end tests run it
 against the sidecar.
 
-    AES_SECRET_KEY=... legacy_client.py URL CA_FILE IMAGE
+    AES_SECRET_KEY=... [LEGACY_MAC=1] legacy_client.py URL CA_FILE IMAGE
 
 URL is the sidecar's legacy endpoint (https://HOST:PORT/ocr), CA_FILE the only
 trusted certificate authority. The key is the UTF-8 bytes of AES_SECRET_KEY
-(32 bytes). Prints the decrypted response (the core's JSON) on stdout; exits 1
-with the HTTP status and body on stderr when the sidecar refuses.
+(32 bytes). With LEGACY_MAC=1 the request carries the optional encrypt-then-MAC
+member (PROTOCOL.md section 3.2, written here with the standard library's hmac
+and hashlib only) and the response's MAC is checked before decryption. Prints
+the decrypted response (the core's JSON) on stdout; exits 1 with the HTTP
+status and body on stderr when the sidecar refuses.
 """
 
 import base64
+import hashlib
+import hmac
 import json
 import os
 import ssl
@@ -43,6 +48,15 @@ def pkcs7_unpad(data):
     return data[:-n]
 
 
+MAC_INFO = b"sealocr legacy-cbc mac v1"
+
+
+def mac_key(key):
+    """HKDF-SHA256(IKM=key, salt=empty, info=MAC_INFO, L=32), RFC 5869."""
+    prk = hmac.new(b"\x00" * 32, key, hashlib.sha256).digest()
+    return hmac.new(prk, MAC_INFO + b"\x01", hashlib.sha256).digest()
+
+
 def main():
     if len(sys.argv) != 4:
         print(__doc__, file=sys.stderr)
@@ -57,7 +71,13 @@ def main():
 
     iv = os.urandom(BLOCK)
     ct = AES.new(key, AES.MODE_CBC, iv).encrypt(pkcs7_pad(image))
-    body = json.dumps({"data": base64.b64encode(iv + ct).decode("ascii"), "algorithm": "AES-256-CBC"}).encode()
+    msg = {"data": base64.b64encode(iv + ct).decode("ascii"), "algorithm": "AES-256-CBC"}
+    use_mac = os.environ.get("LEGACY_MAC") == "1"
+    if use_mac:
+        kmac = mac_key(key)
+        req_mac = hmac.new(kmac, b"AES-256-CBC" + iv + ct, hashlib.sha256).digest()
+        msg["mac"] = base64.b64encode(req_mac).decode("ascii")
+    body = json.dumps(msg).encode()
 
     ctx = ssl.create_default_context(cafile=ca_file)
     req = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
@@ -71,6 +91,12 @@ def main():
         print("status %r" % answer.get("status"), file=sys.stderr)
         return 1
     raw = base64.b64decode(answer["result"], validate=True)
+    if use_mac:
+        want = hmac.new(kmac, b"response" + req_mac + b"AES-256-CBC" + raw, hashlib.sha256).digest()
+        got = base64.b64decode(answer.get("mac", ""), validate=True)
+        if not hmac.compare_digest(got, want):
+            print("response MAC does not verify", file=sys.stderr)
+            return 1
     plain = pkcs7_unpad(AES.new(key, AES.MODE_CBC, raw[:BLOCK]).decrypt(raw[BLOCK:]))
     sys.stdout.write(plain.decode("utf-8"))
     return 0

@@ -375,8 +375,16 @@ func fixedResponse(id api.ID) *upstream.Response {
 // one fixed LegacyError answer. So the status, the body, the work at the
 // core and its counters do not depend on which check failed.
 func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
-	body, ok := g.readBody(w, r, "legacy")
-	if !ok {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		// Only the body's size (413) is told apart: it depends on nothing
+		// secret.
+		id := api.LegacyError
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			id = api.TooLarge
+		}
+		g.refuse(w, "legacy", api.NewError(id, fmt.Errorf("read body: %w", err)))
 		return
 	}
 	opened := legacycbc.OpenAll(g.o.Keys.Current().Legacy, body)

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -271,3 +272,51 @@ var (
 	msgLegacyError        = string(api.Lookup(api.LegacyError).Body)
 	ProblemKeyUnknown     = string(api.Lookup(api.OHTTPKeyUnknown).Body)
 )
+
+// TestLegacySameWorkAtTheCore: every legacy request reaches the upstream,
+// whatever failed; a bad-padding request forwards as many bytes as its
+// ciphertext (the padding decides nothing), and with the upstream down a
+// valid request gets the one legacy answer, not 502.
+func TestLegacySameWorkAtTheCore(t *testing.T) {
+	f := newFixture(t, true)
+	key, _ := legacycbc.NewKey([]byte(strings.Repeat("k", 32)))
+	good, _ := legacycbc.SealRequest(nil, key, []byte("IMAGE")) // 16 bytes of ciphertext
+	var m map[string]string
+	_ = json.Unmarshal(good, &m)
+	raw, _ := base64.StdEncoding.DecodeString(m["data"])
+	raw[15] ^= 0x0f // IV: the pad byte 0x0b becomes 0x04, the bytes before it stay 0x0b
+	m["data"] = base64.StdEncoding.EncodeToString(raw)
+	badPad, _ := json.Marshal(m)
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want int // bytes forwarded
+	}{
+		{"valid", good, 5},
+		{"bad padding", badPad, 16},
+		{"not json", []byte("{"), 16},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for len(f.got) > 0 {
+				<-f.got
+				<-f.gotBody
+			}
+			f.do(t, "POST", "/ocr", "application/json", tc.body)
+			select {
+			case <-f.got:
+				if b := <-f.gotBody; len(b) != tc.want {
+					t.Fatalf("forwarded %d bytes, want %d", len(b), tc.want)
+				}
+			default:
+				t.Fatal("nothing reached the upstream")
+			}
+		})
+	}
+	f.upstream.Close()
+	for name, body := range map[string][]byte{"valid": good, "bad padding": badPad} {
+		res, out := f.do(t, "POST", "/ocr", "application/json", body)
+		if res.StatusCode != 400 || string(out) != msgLegacyError {
+			t.Errorf("%s with the upstream down: %d %s", name, res.StatusCode, out)
+		}
+	}
+}
