@@ -263,7 +263,22 @@ func FuzzOpen(f *testing.F) {
 	}
 	good, _ := SealRequest(nil, key, []byte("seed"))
 	f.Add(good)
+	macd, _ := SealRequestMAC(nil, key, []byte("seed"))
+	f.Add(macd)
+	sm4Key, err := NewAlgorithmKey(AlgorithmSM4, bytes.Repeat([]byte{2}, 16))
+	if err != nil {
+		f.Fatal(err)
+	}
+	sm4Req, _ := SealRequestMAC(nil, sm4Key, []byte("seed"))
+	f.Add(sm4Req)
+	keys := []Key{key.WithMACRequired(), sm4Key, key}
 	f.Fuzz(func(t *testing.T, body []byte) {
+		// OpenAll always yields bytes to forward, and OK only with a key
+		// that can seal the answer.
+		o := OpenAll(keys, body)
+		if o.Plaintext() == nil || (o.OK() && !o.CanSeal()) || o.OK() != (o.Cause() == CauseNone) {
+			t.Fatalf("ok=%v canSeal=%v cause=%q plaintext nil=%v", o.OK(), o.CanSeal(), o.Cause(), o.Plaintext() == nil)
+		}
 		if _, err := Open(key, body); err != nil && err != ErrOpen {
 			t.Fatalf("error other than ErrOpen: %v", err)
 		}
