@@ -70,6 +70,12 @@ const (
 	Healthy
 	// Ready is GET /readyz when the keys are loaded and the core is ready.
 	Ready
+	// OHTTPDate is the RFC 9458 section 6.5.2 problem answer, inside the
+	// encapsulated response, to an inner request whose Date is outside the
+	// acceptance window (or malformed, or missing when a Date is
+	// required). It carries the server's Date so that the client can
+	// correct its clock and retry.
+	OHTTPDate
 
 	numIDs
 )
@@ -94,6 +100,7 @@ const (
 	CodeUnknownHost         = "unknown_host"
 	CodeOK                  = "ok"
 	CodeReady               = "ready"
+	CodeOHTTPDate           = "ohttp_date"
 )
 
 // Media types of the fixed answers.
@@ -110,6 +117,11 @@ const (
 	ProblemTypeKeyUnknownDraft = "urn:ietf:params:ohttp:error:key-unknown"
 )
 
+// ProblemTypeDate is the problem type of RFC 9458 section 6.5.2: the
+// request's Date is not acceptable; the answer's Date field is the server's
+// clock.
+const ProblemTypeDate = "https://iana.org/assignments/http-problem-types#date"
+
 // IsKeyUnknown reports whether an RFC 9457 problem type means "refetch the
 // keys".
 func IsKeyUnknown(problemType string) bool {
@@ -124,6 +136,7 @@ const (
 	HeaderRateLimitPolicy = "RateLimit-Policy"
 	HeaderAllow           = "Allow"
 	HeaderConnection      = "Connection"
+	HeaderDate            = "Date"
 )
 
 // Answer is one fixed answer.
@@ -134,7 +147,8 @@ type Answer struct {
 	Status int
 	// Code is the public code (in the body for JSON error answers).
 	Code string
-	// Message is the fixed message (the problem title for OHTTPKeyUnknown).
+	// Message is the fixed message (the problem title for OHTTPKeyUnknown
+	// and OHTTPDate).
 	Message string
 	// ContentType is the media type of Body.
 	ContentType string
@@ -209,9 +223,13 @@ var table = [numIDs]entry{
 	UnknownHost:         {http.StatusMisdirectedRequest, CodeUnknownHost, "this host is not served here", kindError, map[string]string{HeaderConnection: "close"}},
 	Healthy:             {http.StatusOK, CodeOK, "", kindStatus, nil},
 	Ready:               {http.StatusOK, CodeReady, "", kindStatus, nil},
+	OHTTPDate:           {http.StatusBadRequest, CodeOHTTPDate, "date not acceptable", kindProblem, map[string]string{HeaderDate: ""}},
 }
 
 var answers [numIDs]Answer
+
+// problemTypes are the problem types of the kindProblem entries.
+var problemTypes = map[ID]string{OHTTPKeyUnknown: ProblemTypeKeyUnknown, OHTTPDate: ProblemTypeDate}
 
 func init() {
 	for i, e := range table {
@@ -228,7 +246,7 @@ func init() {
 		case kindError:
 			v = ErrorBody{ErrorDetail{e.code, e.message}}
 		case kindProblem:
-			v = Problem{ProblemTypeKeyUnknown, e.message}
+			v = Problem{problemTypes[ID(i)], e.message}
 			a.ContentType = ContentTypeProblem
 		case kindStatus:
 			if e.message == "" {

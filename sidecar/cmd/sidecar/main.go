@@ -27,11 +27,11 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/auth"
 	"github.com/sealocr/sealocr/sidecar/internal/clientip"
 	"github.com/sealocr/sealocr/sidecar/internal/config"
-	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/gateway"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
 	"github.com/sealocr/sealocr/sidecar/internal/logging"
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
+	"github.com/sealocr/sealocr/sidecar/internal/replay"
 	"github.com/sealocr/sealocr/sidecar/internal/server"
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
@@ -166,7 +166,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	gw := gateway.New(gateway.Options{
 		Keys:               store,
 		Upstream:           up,
-		Replay:             psk.NewMemoryReplayCache(cfg.ReplayCacheSize, time.Now),
+		Replay:             replayStore(&cfg, store),
 		Window:             cfg.ReplayWindow,
 		LegacyEnabled:      cfg.LegacyCBC,
 		LegacyPath:         cfg.LegacyPath,
@@ -348,4 +348,20 @@ func ratePolicies(r config.RateLimit) map[server.Class]ratelimit.Policy {
 		server.ClassLegacy: {Name: string(server.ClassLegacy), Rate: rate(r.LegacyRate), Burst: r.LegacyBurst},
 		server.ClassPlain:  {Name: string(server.ClassPlain), Rate: rate(r.PlainRate), Burst: r.PlainBurst},
 	}
+}
+
+// replayStore is the in-process replay store, shared fairly between the
+// PSK key IDs in force and OHTTP: each gets an equal share of
+// replay_cache_size, so a tenant that floods it is refused on its own.
+func replayStore(cfg *config.Config, store *keys.Store) *replay.Memory {
+	return replay.NewMemory(replay.MemoryOptions{
+		Capacity: cfg.ReplayCacheSize,
+		Partitions: func() int {
+			set := store.Current()
+			if set == nil {
+				return 1
+			}
+			return len(set.PSKIDs) + 1
+		},
+	})
 }

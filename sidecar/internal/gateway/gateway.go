@@ -30,6 +30,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
 	"github.com/sealocr/sealocr/sidecar/internal/logging"
+	"github.com/sealocr/sealocr/sidecar/internal/replay"
 	"github.com/sealocr/sealocr/sidecar/internal/route"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
 )
@@ -50,8 +51,20 @@ type KeySource interface{ Current() *keys.Set }
 type Options struct {
 	Keys     KeySource
 	Upstream Forwarder
-	Replay   psk.ReplayCache // required for PSK mode
-	Window   time.Duration   // PSK timestamp window (5 min)
+	// Replay records accepted PSK and OHTTP requests (required). A PSK
+	// request is recorded in its key ID's partition, an OHTTP request in
+	// "ohttp:" + the identity Authorize returned ("ohttp:" when
+	// anonymous). An error from it refuses the request with 503 busy.
+	Replay replay.Store
+	// Window is how old a PSK timestamp or an OHTTP Date may be (5 min).
+	Window time.Duration
+	// MaxFuture is how far ahead of the clock a PSK timestamp or an OHTTP
+	// Date may be (30 s).
+	MaxFuture time.Duration
+	// OHTTPRequireDate refuses OHTTP inner requests without a Date field
+	// (with the encapsulated date problem). Without it, a request without
+	// Date is protected against replay for Window after its receipt.
+	OHTTPRequireDate bool
 
 	LegacyEnabled      bool
 	LegacyPath         string // "/ocr"
@@ -86,6 +99,10 @@ func New(o Options) *Gateway {
 	if o.Window <= 0 {
 		o.Window = psk.DefaultWindow
 	}
+	if o.MaxFuture <= 0 {
+		o.MaxFuture = psk.DefaultMaxFuture
+	}
+	o.MaxFuture = min(o.MaxFuture, o.Window)
 	if o.LegacyPath == "" {
 		o.LegacyPath = "/ocr"
 	}
@@ -212,9 +229,14 @@ func (g *Gateway) psk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	set := g.o.Keys.Current()
-	req, err := psk.OpenRequest(set.PSK, r.Method, r.URL.RequestURI(), body, g.o.Now(), g.o.Window, g.o.Replay)
+	req, err := psk.Open(r.Context(), set.PSK, r.Method, r.URL.RequestURI(), body, g.o.Now(),
+		psk.OpenOptions{Window: g.o.Window, MaxFuture: g.o.MaxFuture, Replay: g.o.Replay})
 	if err != nil {
-		g.refuse(w, "psk", api.NewError(api.CannotOpen, err))
+		id := api.CannotOpen
+		if errors.Is(err, psk.ErrReplayStore) {
+			id = api.Busy // never accepted unchecked
+		}
+		g.refuse(w, "psk", api.NewError(id, err))
 		return
 	}
 	g.log.Debug("psk request opened", logging.KeyID(req.KeyID()))
@@ -289,8 +311,26 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		g.requests.WithLabelValues("ohttp", "refused").Inc()
 		res = fixedResponse(api.CannotOpen)
 	default:
-		if res = g.authorizeInner(r.Context(), breq.Header); res != nil {
+		var expiry time.Time
+		if expiry, res = g.checkDate(breq.Header); res != nil {
 			break
+		}
+		var identity string
+		if identity, res = g.authorizeInner(r.Context(), breq.Header); res != nil {
+			break
+		}
+		// RFC 9458 section 6.5: the encapsulated key is fresh for every
+		// request; one seen before is a replay. Checked after
+		// authorization, so that anonymous floods cannot fill a tenant's
+		// share when credentials are required.
+		fresh, err := g.o.Replay.Seen(r.Context(), "ohttp:"+identity, rc.ReplayKey(), expiry)
+		if err != nil {
+			g.refuse(w, "ohttp", api.NewError(api.Busy, fmt.Errorf("replay store: %w", err)))
+			return
+		}
+		if !fresh {
+			g.refuse(w, "ohttp", api.NewError(api.CannotOpen, errors.New("replayed encapsulated request")))
+			return
 		}
 		ct := ""
 		for _, f := range breq.Header {
@@ -310,6 +350,9 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	if c := res.Header.Get(api.HeaderWWWAuthenticate); c != "" && res.Status == http.StatusUnauthorized {
 		bres.Header = append(bres.Header, bhttp.Field{Name: "www-authenticate", Value: c})
 	}
+	if d := res.Header.Get(api.HeaderDate); d != "" {
+		bres.Header = append(bres.Header, bhttp.Field{Name: "date", Value: d})
+	}
 	bres.Content = res.Body
 	enc, err := bres.MarshalBinary()
 	if err == nil {
@@ -326,11 +369,33 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(enc)
 }
 
+// checkDate applies the acceptance window to the inner request's Date
+// (ohttp.CheckDate): it returns until when the request must be remembered,
+// or the date problem to encapsulate, with the sidecar's Date.
+func (g *Gateway) checkDate(fields []bhttp.Field) (time.Time, *upstream.Response) {
+	var dates []string
+	for _, f := range fields {
+		if strings.EqualFold(f.Name, "date") {
+			dates = append(dates, f.Value)
+		}
+	}
+	now := g.o.Now()
+	expiry, err := ohttp.CheckDate(dates, now, g.o.Window, g.o.MaxFuture, g.o.OHTTPRequireDate)
+	if err == nil {
+		return expiry, nil
+	}
+	g.requests.WithLabelValues("ohttp", "refused").Inc()
+	g.log.Info("ohttp inner request refused", zap.Stringer("answer", api.OHTTPDate), zap.Error(err))
+	res := fixedResponse(api.OHTTPDate)
+	res.Header.Set(api.HeaderDate, now.UTC().Format(http.TimeFormat))
+	return time.Time{}, res
+}
+
 // authorizeInner runs Options.Authorize on the inner request's fields; it
-// returns nil to go on, or the 401 answer to encapsulate.
-func (g *Gateway) authorizeInner(ctx context.Context, fields []bhttp.Field) *upstream.Response {
+// returns the identity to go on, or the 401 answer to encapsulate.
+func (g *Gateway) authorizeInner(ctx context.Context, fields []bhttp.Field) (string, *upstream.Response) {
 	if g.o.Authorize == nil {
-		return nil
+		return "", nil
 	}
 	h := make(http.Header, len(fields))
 	for _, f := range fields {
@@ -341,7 +406,7 @@ func (g *Gateway) authorizeInner(ctx context.Context, fields []bhttp.Field) *ups
 		if id != "" {
 			g.log.Debug("ohttp inner request authorized", logging.Subject(id))
 		}
-		return nil
+		return id, nil
 	}
 	g.requests.WithLabelValues("ohttp", "unauthorized").Inc()
 	g.log.Info("ohttp inner request unauthorized", zap.Error(err))
@@ -352,7 +417,7 @@ func (g *Gateway) authorizeInner(ctx context.Context, fields []bhttp.Field) *ups
 		challenge = c.Challenge()
 	}
 	res.Header.Set(api.HeaderWWWAuthenticate, challenge)
-	return res
+	return "", res
 }
 
 // fixedResponse is a fixed answer to seal or encapsulate instead of an

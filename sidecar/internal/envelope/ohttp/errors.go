@@ -26,3 +26,7 @@ var ErrDuplicateKey = errors.New("ohttp: duplicate key configuration")
 // ErrInvalid reports an invalid argument, such as an empty suite list or a
 // key that does not match its configuration.
 var ErrInvalid = errors.New("ohttp: invalid argument")
+
+// ErrDate reports an inner request whose Date field is missing (when
+// required), malformed or outside the acceptance window.
+var ErrDate = errors.New("ohttp: date outside the acceptance window")

@@ -104,13 +104,14 @@ func (g *Gateway) DecapsulateRequest(encRequest []byte) ([]byte, *ResponseContex
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrDecrypt, err)
 	}
-	return pt, &ResponseContext{aead: ap, enc: append([]byte(nil), enc...), secret: secret}, nil
+	return pt, &ResponseContext{aead: ap, hdr: append([]byte(nil), hdr...), enc: append([]byte(nil), enc...), secret: secret}, nil
 }
 
 // ResponseContext encapsulates the response to one decapsulated request. It
 // holds the exported response secret, which it never prints.
 type ResponseContext struct {
 	aead   aeadParams
+	hdr    []byte // key ID, KEM, KDF, AEAD
 	enc    []byte
 	secret []byte
 }

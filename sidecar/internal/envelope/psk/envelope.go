@@ -1,6 +1,7 @@
 package psk
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
@@ -37,6 +38,13 @@ const (
 // DefaultWindow is the accepted distance between a request's timestamp and
 // the server's clock when [OpenRequest] is given a zero window.
 const DefaultWindow = 5 * time.Minute
+
+// DefaultMaxFuture is how far ahead of the server's clock a request's
+// timestamp may be when [OpenOptions.MaxFuture] is zero. A clock a little
+// fast is tolerated; a timestamp far in the future would otherwise extend
+// the time a captured request stays replayable against a store that forgot
+// it (a restart, a replica without shared state).
+const DefaultMaxFuture = 30 * time.Second
 
 // Framing constants. Version 1 is AES-256-GCM with no suite byte; version 2
 // carries a suite byte after the version and is used for every other suite.
@@ -354,22 +362,45 @@ func (r *Request) SealResponse(rand io.Reader, status int, contentType string, p
 	return gcmSeal(r.suite, body[:hs], r.respKey.bytes(), hdr[2+len(prefix):], body[hs:], responseAAD(hdr, &r.binding))
 }
 
-// OpenRequest opens a request body of media type [RequestMediaType].
+// OpenRequest opens a request with the default future bound
+// ([DefaultMaxFuture]) and no context: [Open] with [OpenOptions]{Window:
+// window, Replay: replay}.
+func OpenRequest(kr Keyring, method, target string, body []byte, now time.Time, window time.Duration, replay ReplayCache) (*Request, error) {
+	return Open(context.Background(), kr, method, target, body, now, OpenOptions{Window: window, Replay: replay})
+}
+
+// OpenOptions are the freshness rules and the replay store of [Open].
+type OpenOptions struct {
+	// Window bounds how old a timestamp may be (now - timestamp); zero or
+	// negative means [DefaultWindow].
+	Window time.Duration
+	// MaxFuture bounds how far ahead a timestamp may be (timestamp - now);
+	// zero or negative means [DefaultMaxFuture]. It is capped at Window.
+	MaxFuture time.Duration
+	// Replay records accepted requests, in the partition
+	// [ReplayPartition] of their key ID; it must not be nil.
+	Replay ReplayCache
+}
+
+// Open opens a request body of media type [RequestMediaType].
 // method and target are those of the outer HTTP request as received;
-// now is the server's clock; window bounds |now - timestamp| (zero or
-// negative means [DefaultWindow]); replay records accepted requests and must
-// not be nil.
+// now is the server's clock; the timestamp must lie in
+// [now - o.Window, now + o.MaxFuture]; o.Replay records accepted requests
+// until timestamp + Window + 1 s.
 //
 // Checks run in this order: framing (including a known suite), timestamp
 // window, key lookup, suite match, authentication, replay. An unknown key
 // ID, or a key of another suite than the header names, still costs a
 // decryption attempt under a dummy key of the header's suite, so that
 // timing does not reveal which IDs exist or which suite a key has. The
-// replay cache is consulted only for authenticated requests, so forged
+// replay store is consulted only for authenticated requests, so forged
 // requests cannot fill it. Every refusal matches [ErrOpen] and one of
 // [ErrMalformed], [ErrExpired], [ErrUnknownKey], [ErrSuiteMismatch],
-// [ErrDecrypt], [ErrReplay].
-func OpenRequest(kr Keyring, method, target string, body []byte, now time.Time, window time.Duration, replay ReplayCache) (*Request, error) {
+// [ErrDecrypt], [ErrReplay]; a store that cannot check the request gives
+// [ErrReplayStore] (wrapping the store's error), which does not match
+// ErrOpen.
+func Open(ctx context.Context, kr Keyring, method, target string, body []byte, now time.Time, o OpenOptions) (*Request, error) {
+	replay, window := o.Replay, o.Window
 	if replay == nil {
 		return nil, ErrNoReplayCache
 	}
@@ -379,6 +410,11 @@ func OpenRequest(kr Keyring, method, target string, body []byte, now time.Time, 
 	if window <= 0 {
 		window = DefaultWindow
 	}
+	future := o.MaxFuture
+	if future <= 0 {
+		future = DefaultMaxFuture
+	}
+	future = min(future, window)
 	h, ct, err := parseRequestHeader(body)
 	if err != nil {
 		return nil, refuse(err)
@@ -391,7 +427,7 @@ func OpenRequest(kr Keyring, method, target string, body []byte, now time.Time, 
 		return nil, refuse(ErrExpired)
 	}
 	ts := time.Unix(int64(h.timestamp), 0)
-	if d := now.Sub(ts); d > window || d < -window {
+	if d := now.Sub(ts); d > window || d < -future {
 		return nil, refuse(ErrExpired)
 	}
 	key, known := kr.Lookup(h.keyID)
@@ -421,7 +457,11 @@ func OpenRequest(kr Keyring, method, target string, body []byte, now time.Time, 
 	}
 	id := make([]byte, 0, SaltSize+NonceSize)
 	id = append(append(id, h.salt...), h.nonce...)
-	if replay.Seen(h.keyID, id, ts.Add(window+time.Second)) {
+	fresh, err := replay.Seen(ctx, ReplayPartition(h.keyID), id, ts.Add(window+time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrReplayStore, err)
+	}
+	if !fresh {
 		return nil, refuse(ErrReplay)
 	}
 	req := &Request{

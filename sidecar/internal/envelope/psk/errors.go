@@ -17,16 +17,22 @@ var ErrMalformed = errors.New("psk: malformed envelope")
 var ErrUnknownKey = errors.New("psk: unknown key ID")
 
 // ErrExpired reports a request whose timestamp is outside the accepted
-// window around the server's clock.
+// window around the server's clock: older than the window, or more than
+// the future bound ([DefaultMaxFuture]) ahead.
 var ErrExpired = errors.New("psk: timestamp outside window")
 
 // ErrSuiteMismatch reports a request whose header names another suite than
 // the one its key belongs to.
 var ErrSuiteMismatch = errors.New("psk: suite does not match the key")
 
-// ErrReplay reports a request that the replay cache has already seen, or
-// that it refused to record because it is full.
+// ErrReplay reports a request that the replay cache has already seen.
 var ErrReplay = errors.New("psk: replayed request")
+
+// ErrReplayStore reports an authenticated request that could not be checked
+// against the replay store: the store is unreachable, or the key ID's share
+// of it is full. It does not match [ErrOpen]: the request is well formed and
+// is refused as "busy, retry later", never accepted unchecked.
+var ErrReplayStore = errors.New("psk: replay store cannot check the request")
 
 // ErrDecrypt reports a failed authentication tag check: a wrong key, or
 // tampered ciphertext, header, method, target or binding.

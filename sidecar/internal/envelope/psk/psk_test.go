@@ -9,7 +9,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -429,64 +428,4 @@ func TestSecretsNotPrinted(t *testing.T) {
 	if !key.Equal(key) || key.Equal(testKey(t, "visible-id", 1)) {
 		t.Error("Equal")
 	}
-}
-
-func TestMemoryReplayCache(t *testing.T) {
-	now := t0
-	clock := func() time.Time { return now }
-	t.Run("expiry", func(t *testing.T) {
-		c := NewMemoryReplayCache(2, clock)
-		if c.Seen("k", []byte{1}, t0.Add(time.Minute)) {
-			t.Fatal("first sighting reported as seen")
-		}
-		if !c.Seen("k", []byte{1}, t0.Add(time.Minute)) {
-			t.Fatal("second sighting not reported")
-		}
-		if c.Seen("k2", []byte{1}, t0.Add(time.Minute)) {
-			t.Fatal("key IDs must be separate")
-		}
-		if !c.Seen("k3", []byte{1}, t0.Add(time.Minute)) {
-			t.Fatal("full cache must refuse")
-		}
-		now = t0.Add(time.Minute)
-		if c.Seen("k3", []byte{1}, t0.Add(2*time.Minute)) {
-			t.Fatal("expired entries must free space")
-		}
-		if c.Len() != 1 {
-			t.Fatalf("len %d", c.Len())
-		}
-		if c.Seen("k4", []byte{1}, t0) {
-			t.Fatal("already-expired pair reported as seen")
-		}
-	})
-	t.Run("key ID and nonce are not confused", func(t *testing.T) {
-		c := NewMemoryReplayCache(8, clock)
-		c.Seen("ab", []byte("c"), now.Add(time.Minute))
-		if c.Seen("a", []byte("bc"), now.Add(time.Minute)) {
-			t.Fatal("collision")
-		}
-	})
-	t.Run("concurrent", func(t *testing.T) {
-		c := NewMemoryReplayCache(0, nil)
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		seen := 0
-		for i := 0; i < 8; i++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for j := 0; j < 100; j++ {
-					if c.Seen("k", []byte{byte(j)}, time.Now().Add(time.Minute)) {
-						mu.Lock()
-						seen++
-						mu.Unlock()
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		if seen != 700 {
-			t.Fatalf("seen %d, want 700", seen)
-		}
-	})
 }
