@@ -108,7 +108,8 @@ type Config struct {
 	// MaxResponseBytes bounds each response body; zero means
 	// [DefaultMaxResponseBytes].
 	MaxResponseBytes int64
-	// Now is the clock for PSK timestamps; nil means time.Now.
+	// Now is the clock for PSK timestamps and the Date of OHTTP inner
+	// requests; nil means time.Now.
 	Now func() time.Time
 	// Rand is the randomness for PSK salts and nonces; nil means
 	// crypto/rand. (Oblivious HTTP always uses crypto/rand.)

@@ -22,6 +22,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/auth"
 	"github.com/sealocr/sealocr/sidecar/internal/clientip"
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
+	"github.com/sealocr/sealocr/sidecar/internal/replay"
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
 )
@@ -110,7 +111,17 @@ type KeysSection struct {
 	// <state_dir>/keys.yaml.
 	KeysFile        string        `yaml:"keys_file" env:"SEALOCR_KEYS_FILE" flag:"keys-file" doc:"pre-shared keys file (default <state-dir>/keys.yaml)"`
 	ReplayWindow    time.Duration `yaml:"replay_window" env:"SEALOCR_REPLAY_WINDOW" default:"5m" doc:"how far a sealed request's timestamp may be from now"`
-	ReplayCacheSize int           `yaml:"replay_cache_size" env:"SEALOCR_REPLAY_CACHE_SIZE" default:"100000" doc:"request nonces remembered to refuse replays"`
+	ReplayCacheSize int           `yaml:"replay_cache_size" env:"SEALOCR_REPLAY_CACHE_SIZE" default:"100000" doc:"requests remembered to refuse replays, shared equally by the PSK key IDs and OHTTP"`
+	// ReplayMaxFuture is how far ahead of the clock a PSK timestamp or an
+	// OHTTP Date may be (at most ReplayWindow).
+	ReplayMaxFuture time.Duration `yaml:"replay_max_future" env:"SEALOCR_REPLAY_MAX_FUTURE" default:"30s" doc:"how far ahead of the clock a PSK timestamp or an OHTTP Date may be"`
+	// ReplayExpectedRate is the sustained rate of accepted encrypted
+	// requests per second the replay cache must hold for a whole retention
+	// (ReplayRetention): the start is refused when ReplayCacheSize is
+	// smaller.
+	ReplayExpectedRate int `yaml:"replay_expected_rate" env:"SEALOCR_REPLAY_EXPECTED_RATE" default:"300" doc:"accepted encrypted requests per second the replay cache must hold; start refused when replay_cache_size is smaller"`
+	// OHTTPRequireDate refuses OHTTP inner requests without a Date field.
+	OHTTPRequireDate bool `yaml:"ohttp_require_date" env:"SEALOCR_OHTTP_REQUIRE_DATE" doc:"refuse OHTTP inner requests without a Date field"`
 }
 
 // LegacySection is the legacy AES-CBC endpoint, keyed by the environment
@@ -412,6 +423,16 @@ func (c Config) Validate() error {
 	if c.ReplayCacheSize < 1 || c.ReplayCacheSize > 100_000_000 {
 		add("replay_cache_size %d out of range 1..100000000", c.ReplayCacheSize)
 	}
+	if c.ReplayMaxFuture < time.Second || c.ReplayWindow >= time.Second && c.ReplayMaxFuture > c.ReplayWindow {
+		add("replay_max_future %s out of range 1s..replay_window", c.ReplayMaxFuture)
+	}
+	if c.ReplayExpectedRate < 1 || c.ReplayExpectedRate > 1_000_000 {
+		add("replay_expected_rate %d out of range 1..1000000", c.ReplayExpectedRate)
+	} else if need := replay.Needed(float64(c.ReplayExpectedRate), c.ReplayRetention()); c.ReplayCacheSize < need && c.ReplayCacheSize >= 1 {
+		add("replay_cache_size %d is too small for replay_expected_rate %d/s over a retention of %s (replay_window + replay_max_future + 1s): "+
+			"it needs %d; raise replay_cache_size or lower replay_expected_rate (a full cache refuses requests with 503 busy)",
+			c.ReplayCacheSize, c.ReplayExpectedRate, c.ReplayRetention(), need)
+	}
 	if _, err := ParseRoutes(c.PlainRoutes); err != nil {
 		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
 			add("plain_routes: %v", e)
@@ -635,3 +656,10 @@ func (c Config) Redacted() string {
 
 // String returns Redacted.
 func (c Config) String() string { return c.Redacted() }
+
+// ReplayRetention is the longest time a request stays in the replay cache:
+// a timestamp (or Date) up to replay_max_future ahead is remembered until it
+// is replay_window old, plus one second.
+func (c Config) ReplayRetention() time.Duration {
+	return c.ReplayWindow + c.ReplayMaxFuture + time.Second
+}

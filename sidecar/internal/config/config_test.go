@@ -143,6 +143,9 @@ func TestEveryEnvAndFlag(t *testing.T) {
 		"SEALOCR_MAX_CONCURRENT":               "7",
 		"SEALOCR_REPLAY_WINDOW":                "1m",
 		"SEALOCR_REPLAY_CACHE_SIZE":            "99",
+		"SEALOCR_REPLAY_MAX_FUTURE":            "7s",
+		"SEALOCR_REPLAY_EXPECTED_RATE":         "2",
+		"SEALOCR_OHTTP_REQUIRE_DATE":           "true",
 		"SEALOCR_PLAIN_ROUTES":                 "GET /a, HEAD /b/*",
 		"SEALOCR_METRICS_LISTEN":               "127.0.0.1:9555",
 		"SEALOCR_UNSAFE_ALLOW_REMOTE_METRICS":  "true",
@@ -184,6 +187,7 @@ func TestEveryEnvAndFlag(t *testing.T) {
 	want.LegacyMAC, want.UnsafeLegacyAnonymous = "required", true
 	want.UpstreamTimeout, want.MaxConcurrent, want.ReplayWindow = 5*time.Second, 7, time.Minute
 	want.ReplayCacheSize, want.PlainRoutes = 99, []string{"GET /a", "HEAD /b/*"}
+	want.ReplayMaxFuture, want.ReplayExpectedRate, want.OHTTPRequireDate = 7*time.Second, 2, true
 	want.MetricsListen, want.UnsafeAllowRemoteMetrics, want.ShutdownTimeout = "127.0.0.1:9555", true, 2*time.Second
 	want.LogLevel, want.LogFormat = "warn", "console"
 	want.HTTPListen, want.TrustedProxies, want.ProxyProtocol = "127.0.0.1:8080", []string{"10.0.0.0/8", "192.0.2.1"}, true
@@ -699,6 +703,9 @@ var documented = []struct{ src, name, value, key, want string }{
 	{"env", "SEALOCR_KEYS_FILE", "/k.yaml", "keys_file", "/k.yaml"},
 	{"env", "SEALOCR_REPLAY_WINDOW", "1m", "replay_window", "1m0s"},
 	{"env", "SEALOCR_REPLAY_CACHE_SIZE", "99", "replay_cache_size", "99"},
+	{"env", "SEALOCR_REPLAY_MAX_FUTURE", "7s", "replay_max_future", "7s"},
+	{"env", "SEALOCR_REPLAY_EXPECTED_RATE", "2", "replay_expected_rate", "2"},
+	{"env", "SEALOCR_OHTTP_REQUIRE_DATE", "true", "ohttp_require_date", "true"},
 	{"env", "SEALOCR_LEGACY_CBC", "1", "legacy_cbc", "true"},
 	{"env", "SEALOCR_LEGACY_PATH", "/old", "legacy_path", "/old"},
 	{"env", "SEALOCR_LEGACY_UPSTREAM_PATH", "/v1/ocr2", "legacy_upstream_path", "/v1/ocr2"},
@@ -766,6 +773,9 @@ var documented = []struct{ src, name, value, key, want string }{
 	{"key", "max_concurrent", "9", "max_concurrent", "9"},
 	{"key", "replay_window", "10s", "replay_window", "10s"},
 	{"key", "replay_cache_size", "5", "replay_cache_size", "5"},
+	{"key", "replay_max_future", "9s", "replay_max_future", "9s"},
+	{"key", "replay_expected_rate", "3", "replay_expected_rate", "3"},
+	{"key", "ohttp_require_date", "true", "ohttp_require_date", "true"},
 	{"key", "plain_routes", "[GET /x]", "plain_routes", "[GET /x]"},
 	{"key", "metrics_listen", "127.0.0.1:1", "metrics_listen", "127.0.0.1:1"},
 	{"key", "unsafe_allow_remote_metrics", "true", "unsafe_allow_remote_metrics", "true"},
@@ -963,6 +973,38 @@ func TestLegacyRequiresCredentials(t *testing.T) {
 				t.Errorf("unexpected: %v", err)
 			case tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)):
 				t.Errorf("got %v, want a problem with %q", err, tc.problem)
+			}
+		})
+	}
+}
+
+// TestReplaySizing checks the start-time check of the replay cache's size
+// against replay_expected_rate over the retention.
+func TestReplaySizing(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		edit   func(*Config)
+		refuse string
+	}{
+		{"defaults fit", func(*Config) {}, ""},
+		{"rate too high for the size", func(c *Config) { c.ReplayExpectedRate = 303 },
+			"replay_cache_size 100000 is too small for replay_expected_rate 303/s over a retention of 5m31s (replay_window + replay_max_future + 1s): it needs 100293"},
+		{"small cache, short window, low rate", func(c *Config) {
+			c.ReplayCacheSize, c.ReplayExpectedRate, c.ReplayWindow, c.ReplayMaxFuture = 80, 1, time.Minute, 5*time.Second
+		}, ""},
+		{"small cache, default rate", func(c *Config) { c.ReplayCacheSize = 40 }, "replay_cache_size 40 is too small"},
+		{"longer window", func(c *Config) { c.ReplayWindow = time.Hour }, "it needs 1089300"},
+		{"zero rate", func(c *Config) { c.ReplayExpectedRate = 0 }, "replay_expected_rate 0 out of range"},
+		{"future beyond the window", func(c *Config) { c.ReplayWindow, c.ReplayMaxFuture = 10*time.Second, 20*time.Second },
+			"replay_max_future 20s out of range 1s..replay_window"},
+		{"no future", func(c *Config) { c.ReplayMaxFuture = 0 }, "replay_max_future 0s out of range"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := Default(home)
+			c.edit(&cfg)
+			err := cfg.Validate()
+			if c.refuse == "" && err != nil || c.refuse != "" && (err == nil || !strings.Contains(err.Error(), c.refuse)) {
+				t.Fatalf("got %v, want %q", err, c.refuse)
 			}
 		})
 	}
