@@ -2,6 +2,7 @@ package logging
 
 import (
 	"fmt"
+	"strings"
 	"reflect"
 	"strconv"
 	"time"
@@ -22,7 +23,7 @@ type encoder struct {
 
 // newEncoder wraps inner so that everything written through it is redacted.
 func newEncoder(inner zapcore.Encoder, r *redactor) *encoder {
-	return &encoder{objEnc: objEnc{enc: inner, r: r}, wrapped: inner}
+	return &encoder{objEnc: objEnc{enc: inner, r: r, pair: new(pairState)}, wrapped: inner}
 }
 
 // Clone implements zapcore.Encoder. The clone is again redacting, so fields
@@ -53,7 +54,7 @@ type fieldList struct {
 
 // MarshalLogObject implements zapcore.ObjectMarshaler.
 func (l fieldList) MarshalLogObject(enc zapcore.ObjectEncoder) error {
-	o := &objEnc{enc: enc, r: l.r} // one allocation, not one per field
+	o := &objEnc{enc: enc, r: l.r, pair: new(pairState)} // not one allocation per field
 	for _, f := range l.fields {
 		f.AddTo(o)
 	}
@@ -68,7 +69,7 @@ type objMarshaler struct {
 
 // MarshalLogObject implements zapcore.ObjectMarshaler.
 func (w objMarshaler) MarshalLogObject(enc zapcore.ObjectEncoder) error {
-	return w.m.MarshalLogObject(&objEnc{enc: enc, r: w.r})
+	return w.m.MarshalLogObject(&objEnc{enc: enc, r: w.r, pair: new(pairState)})
 }
 
 // arrMarshaler marshals a nested array through a redacting view.
@@ -79,18 +80,45 @@ type arrMarshaler struct {
 
 // MarshalLogArray implements zapcore.ArrayMarshaler.
 func (w arrMarshaler) MarshalLogArray(enc zapcore.ArrayEncoder) error {
-	return w.m.MarshalLogArray(&arrEnc{enc: enc, r: w.r})
+	return w.m.MarshalLogArray(&arrEnc{enc: enc, r: w.r, pair: new(pairState)})
 }
 
 // objEnc is a redacting zapcore.ObjectEncoder in front of enc.
 type objEnc struct {
-	enc zapcore.ObjectEncoder
-	r   *redactor
+	enc  zapcore.ObjectEncoder
+	r    *redactor
+	pair *pairState
 }
 
-// hide writes the replacement for a payload or credential key and reports
-// whether it did.
+// pairState carries a name/value shape across the calls of one object or
+// array marshaler: a string field "name" or "key" (in an object), or a
+// string element (in an array), that names a credential or payload makes
+// the following "value"/"values" field, or the next string element, get
+// that name's rule.
+type pairState struct{ class keyClass }
+
+// isNameLabel and isValueLabel recognise the field keys of a name/value
+// object.
+func isNameLabel(key string) bool {
+	return strings.EqualFold(key, "name") || strings.EqualFold(key, "key")
+}
+
+func isValueLabel(key string) bool {
+	return strings.EqualFold(key, "value") || strings.EqualFold(key, "values")
+}
+
+// hide writes the replacement for a payload or credential key, or for the
+// value of a pending credential name/value pair, and reports whether it did.
 func (o objEnc) hide(key string) bool {
+	if o.pair != nil && o.pair.class != keyPlain && isValueLabel(key) {
+		tok := tokenMasked
+		if o.pair.class == keyPayload {
+			tok = tokenRedacted
+		}
+		o.pair.class = keyPlain
+		o.enc.AddString(Redact(key), tok)
+		return true
+	}
 	switch classifyKey(key) {
 	case keyPayload:
 		o.enc.AddString(Redact(key), tokenRedacted)
@@ -211,8 +239,12 @@ func (o objEnc) AddInt8(key string, v int8) {
 
 // AddString implements zapcore.ObjectEncoder.
 func (o objEnc) AddString(key, v string) {
-	if !o.hide(key) {
-		o.enc.AddString(Redact(key), Redact(v))
+	if o.hide(key) {
+		return
+	}
+	o.enc.AddString(Redact(key), Redact(v))
+	if o.pair != nil && isNameLabel(key) {
+		o.pair.class = classifyKey(v)
 	}
 }
 
@@ -292,8 +324,9 @@ func (o objEnc) OpenNamespace(key string) {
 
 // arrEnc is a redacting zapcore.ArrayEncoder in front of enc.
 type arrEnc struct {
-	enc zapcore.ArrayEncoder
-	r   *redactor
+	enc  zapcore.ArrayEncoder
+	r    *redactor
+	pair *pairState
 }
 
 // AppendBool implements zapcore.ArrayEncoder.
@@ -335,8 +368,24 @@ func (a arrEnc) AppendInt16(v int16) { a.enc.AppendInt16(v) }
 // AppendInt8 implements zapcore.ArrayEncoder.
 func (a arrEnc) AppendInt8(v int8) { a.enc.AppendInt8(v) }
 
-// AppendString implements zapcore.ArrayEncoder.
-func (a arrEnc) AppendString(v string) { a.enc.AppendString(Redact(v)) }
+// AppendString implements zapcore.ArrayEncoder. A string that follows a
+// credential or payload name in the same array is that name's value.
+func (a arrEnc) AppendString(v string) {
+	if a.pair != nil {
+		switch a.pair.class {
+		case keySecret:
+			a.pair.class = keyPlain
+			a.enc.AppendString(tokenMasked)
+			return
+		case keyPayload:
+			a.pair.class = keyPlain
+			a.enc.AppendString(tokenRedacted)
+			return
+		}
+		a.pair.class = classifyKey(v)
+	}
+	a.enc.AppendString(Redact(v))
+}
 
 // AppendUint implements zapcore.ArrayEncoder.
 func (a arrEnc) AppendUint(v uint) { a.AppendUint64(uint64(v)) }

@@ -122,13 +122,6 @@ func New(o Options) (*zap.Logger, error) {
 	return zap.New(core, zap.AddCaller()), nil
 }
 
-// NewNop returns a logger that writes nothing, for tests and for callers that
-// were given no logger. It is the only logger not built by New, and it is
-// safe because it has no output.
-func NewNop() *zap.Logger {
-	return zap.NewNop()
-}
-
 // parseLevel maps an Options.Level to a zap level.
 func parseLevel(s string) (zapcore.Level, error) {
 	switch strings.ToLower(s) {

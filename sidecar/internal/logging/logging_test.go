@@ -453,10 +453,6 @@ func TestLevels(t *testing.T) {
 	}
 }
 
-func TestNewNop(t *testing.T) {
-	NewNop().Info("nothing", zap.String("text", "x"))
-}
-
 // TestCanaries logs many lines from many goroutines, in every way the
 // package supports, and checks that no canary reaches the output.
 func TestCanaries(t *testing.T) {

@@ -36,12 +36,21 @@ const (
 //   - JSON Web Tokens, "eyJ" followed by base64url characters, a ".", a
 //     second non-empty segment and a "." with an optional third segment, plus
 //     any further ".segment" (JWE): "[jwt]".
-//   - "Bearer" (any case, not preceded by a letter) followed by blanks and an RFC 6750
-//     token68 credential: the credential becomes "[token]".
+//   - the authentication schemes "Bearer", "Basic", "ApiKey" (any case, not
+//     preceded by a letter) followed by blanks and a token68 credential, and
+//     "Digest" followed by auth-params (to the end of the line): the
+//     credential becomes "[token]".
 //   - key=value and "key": value pairs whose key is a credential key (see the
 //     package documentation), and the HTTP header lines "Authorization:",
 //     "Proxy-Authorization:", "Cookie:", "Set-Cookie:" and "X-Api-Key:"
-//     (value to the end of the line): the value becomes "[masked]".
+//     (value to the end of the line), and "Key:value" with no blank after
+//     the colon (fmt's %+v of a field): the value becomes "[masked]".
+//   - a credential header name (Authorization, Proxy-Authorization, Cookie,
+//     Set-Cookie, X-Api-Key, Api-Key, api_key, ApiKey) followed by blanks or
+//     a comma and a value, optionally labelled "Value:" and opened by "[" or a
+//     quote — the fmt output of a name/value pair such as "[cookie v]" or
+//     "{Name:cookie Value:v}": the value, to the closing bracket, brace,
+//     quote or end of line, becomes "[masked]".
 //   - e-mail addresses, local@domain.tld, ending with the two or more letters
 //     that follow the last dot of the domain: "[email]".
 //   - runs of 32 or more base64 or base64url characters (A-Z a-z 0-9 + / - _,
@@ -65,8 +74,10 @@ func Redact(s string) string {
 	}
 	s = redactPEM(s)
 	s = redactJWT(s)
-	s = redactBearer(s)
+	s = redactSchemes(s)
 	s = redactAssignments(s)
+	s = redactHeaderValues(s)
+	s = redactLabelledPairs(s)
 	s = redactEmails(s)
 	s = redactBlobs(s)
 	return redactNumbers(s)
@@ -92,8 +103,12 @@ func needsScan(s string) bool {
 			if strings.HasPrefix(s[i:], "eyJ") {
 				return true
 			}
-		case c == 'b' || c == 'B':
-			if hasPrefixFold(s[i:], "bearer") {
+		case c|0x20 == 'b' || c|0x20 == 'd':
+			if hasPrefixFold(s[i:], "bearer") || hasPrefixFold(s[i:], "basic") || hasPrefixFold(s[i:], "digest") {
+				return true
+			}
+		case c|0x20 == 'a' || c|0x20 == 'c' || c|0x20 == 'x':
+			if hasPrefixFold(s[i:], "api") || hasPrefixFold(s[i:], "authorization") || hasPrefixFold(s[i:], "cookie") {
 				return true
 			}
 		case c == '-':
@@ -212,14 +227,30 @@ func isToken68(c byte) bool {
 	return isAlnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
 }
 
-// redactBearer replaces the credential after "Bearer".
-func redactBearer(s string) string {
+// credentialSchemes are the HTTP authentication schemes whose credential
+// Redact replaces wherever the scheme name appears as a word.
+var credentialSchemes = [...]string{"bearer", "basic", "apikey", "digest"}
+
+// redactSchemes replaces the credential after an authentication scheme
+// name ("Bearer", "Basic", "ApiKey": a token68; "Digest": its auth-params,
+// to the end of the line).
+func redactSchemes(s string) string {
 	rw := rewriter{s: s}
-	for i := 0; i+len("bearer") < len(s); i++ {
-		if s[i]|0x20 != 'b' || !hasPrefixFold(s[i:], "bearer") || (i > 0 && isLetter(s[i-1])) {
+	for i := 0; i < len(s); i++ {
+		if i > 0 && isLetter(s[i-1]) {
 			continue
 		}
-		j := i + len("bearer")
+		scheme := ""
+		for _, sc := range credentialSchemes {
+			if hasPrefixFold(s[i:], sc) {
+				scheme = sc
+				break
+			}
+		}
+		if scheme == "" {
+			continue
+		}
+		j := i + len(scheme)
 		blank := j
 		for j < len(s) && (s[j] == ' ' || s[j] == '\t') {
 			j++
@@ -231,13 +262,188 @@ func redactBearer(s string) string {
 		for end < len(s) && isToken68(s[end]) {
 			end++
 		}
-		if end == j {
+		if end == j || isTokenAt(s, j) {
 			continue
 		}
+		if isScheme(s[j:end]) {
+			i = j - 1 // "ApiKey Bearer x": the credential is the inner scheme's
+			continue
+		}
+		if scheme == "digest" {
+			if end >= len(s) || s[end] != '=' {
+				continue // prose, not auth-params
+			}
+			for end < len(s) && s[end] != '\r' && s[end] != '\n' {
+				end++
+			}
+		}
+		if end < len(s) && s[end] == ':' {
+			continue // "ApiKey Value:...": a label, not a credential
+		}
+		pad := end
 		for end < len(s) && s[end] == '=' {
 			end++
 		}
+		if end > pad {
+			for end < len(s) && !isValueEnd(s[end]) && s[end] != '[' {
+				end++ // "name=value" after the scheme, not token68 padding
+			}
+		}
 		rw.replace(j, end, tokenBearer)
+		i = end - 1
+	}
+	return rw.result()
+}
+
+// isScheme reports whether w is an authentication scheme name.
+func isScheme(w string) bool {
+	for _, sc := range credentialSchemes {
+		if strings.EqualFold(w, sc) {
+			return true
+		}
+	}
+	return false
+}
+
+// headerNames are the credential-bearing HTTP field names. In text, a value
+// that follows one of them (as in the fmt output of a name/value pair:
+// "[cookie v]", "{Name:cookie Value:v}") is masked.
+var headerNames = [...]string{"proxy-authorization", "authorization", "set-cookie", "cookie", "x-api-key", "api-key", "api_key", "apikey"}
+
+// headerNameAt returns the length of the credential header name at s[i], or
+// 0 when none starts there as a whole word.
+func headerNameAt(s string, i int) int {
+	if i > 0 && isKeyChar(s[i-1]) {
+		return 0
+	}
+	for _, h := range headerNames {
+		if hasPrefixFold(s[i:], h) && (i+len(h) == len(s) || !isKeyChar(s[i+len(h)])) {
+			return len(h)
+		}
+	}
+	return 0
+}
+
+// redactHeaderValues masks the value that follows a credential header name
+// after blanks or a comma, optionally labelled "value:" or "Value=" and
+// opened by "[" or a quote; ":" and "=" right after the name are left to
+// redactAssignments.
+func redactHeaderValues(s string) string {
+	rw := rewriter{s: s}
+	for i := 0; i < len(s); i++ {
+		n := headerNameAt(s, i)
+		if n == 0 {
+			continue
+		}
+		k := i + n
+		if k < len(s) && (s[k] == '"' || s[k] == '\'') {
+			k++
+		}
+		sep := k
+		for k < len(s) && (s[k] == ' ' || s[k] == '\t' || s[k] == ',') {
+			k++
+		}
+		if k == sep {
+			i = k - 1
+			continue
+		}
+		for _, label := range [...]string{"values", "value"} {
+			if hasPrefixFold(s[k:], label) && k+len(label) < len(s) && (s[k+len(label)] == ':' || s[k+len(label)] == '=') {
+				k += len(label) + 1
+				break
+			}
+		}
+		if isTokenAt(s, k) {
+			i = k - 1
+			continue
+		}
+		for k < len(s) && s[k] == '[' {
+			k++
+		}
+		end := k
+		if k < len(s) && (s[k] == '"' || s[k] == '\'') {
+			q := s[k]
+			k++
+			end = k
+			for end < len(s) && s[end] != q {
+				if s[end] == '\\' && end+1 < len(s) {
+					end++
+				}
+				end++
+			}
+			end = min(end, len(s))
+		} else {
+			for end < len(s) && !strings.ContainsRune("[]})\r\n\"", rune(s[end])) {
+				end++ // "[" starts a replacement token of an earlier rule
+			}
+			for end > k && (s[end-1] == ' ' || s[end-1] == '\t') {
+				end--
+			}
+		}
+		if end == k || isTokenAt(s, k) {
+			i = k - 1
+			continue
+		}
+		rw.replace(k, end, tokenMasked)
+		i = end - 1
+	}
+	return rw.result()
+}
+
+// redactLabelledPairs masks the value of a labelled name/value pair whose
+// name is a credential or payload key, as fmt's %+v prints a struct with
+// Name (or Key) and Value fields: "{Name:password Value:v}" or
+// "Key:token, Value:v".
+func redactLabelledPairs(s string) string {
+	rw := rewriter{s: s}
+	for i := 0; i < len(s); i++ {
+		if i > 0 && isKeyChar(s[i-1]) {
+			continue
+		}
+		var n int
+		switch {
+		case hasPrefixFold(s[i:], "name:") || hasPrefixFold(s[i:], "name="):
+			n = len("name:")
+		case hasPrefixFold(s[i:], "key:") || hasPrefixFold(s[i:], "key="):
+			n = len("key:")
+		default:
+			continue
+		}
+		j := i + n
+		w := j
+		for w < len(s) && (isKeyChar(s[w]) || s[w] == '"') {
+			w++
+		}
+		if w == j || classifyKey(strings.Trim(s[j:w], `"`)) == keyPlain {
+			continue
+		}
+		k := w
+		for k < len(s) && (s[k] == ' ' || s[k] == '\t' || s[k] == ',') {
+			k++
+		}
+		label := 0
+		for _, l := range [...]string{"values", "value"} {
+			if hasPrefixFold(s[k:], l) && k+len(l) < len(s) && (s[k+len(l)] == ':' || s[k+len(l)] == '=') {
+				label = len(l) + 1
+				break
+			}
+		}
+		if k == w || label == 0 {
+			continue
+		}
+		v := k + label
+		if isTokenAt(s, v) {
+			i = v - 1
+			continue
+		}
+		end := v
+		for end < len(s) && !strings.ContainsRune("}\r\n", rune(s[end])) {
+			end++ // to the end of the struct or line
+		}
+		if end == v {
+			continue
+		}
+		rw.replace(v, end, tokenMasked)
 		i = end - 1
 	}
 	return rw.result()
@@ -295,11 +501,16 @@ func redactAssignments(s string) string {
 		key := s[keyStart:keyEnd]
 		toEOL := false
 		switch {
+		case sep == ':' && !quoted && isHeaderLineKey(key):
+			toEOL = true
 		case sep == ':' && !quoted:
-			if !isHeaderLineKey(key) {
+			// "Password:v" as fmt's %+v writes a field, but not prose
+			// such as "psk: unknown key ID".
+			// "Key:" is the label of a name/value pair
+			// (redactLabelledPairs), not a credential.
+			if classifyKey(key) != keySecret || strings.EqualFold(key, "key") || i+1 >= len(s) || s[i+1] == ' ' || s[i+1] == '\t' {
 				continue
 			}
-			toEOL = true
 		case classifyKey(key) != keySecret:
 			continue
 		}

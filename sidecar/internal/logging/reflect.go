@@ -89,8 +89,17 @@ func (r *redactor) sanitize(v reflect.Value, depth int) any {
 	case reflect.Pointer, reflect.Interface:
 		return r.sanitize(v.Elem(), depth+1)
 	case reflect.Slice, reflect.Array:
+		// A list of strings is read as name, value, name, value...: the
+		// value after a credential or payload name gets that name's rule
+		// ([2]string{"cookie", v}, a flat header list).
 		out := make([]any, v.Len())
 		for i := range out {
+			if i%2 == 1 {
+				if name, ok := stringOf(v.Index(i - 1)); ok {
+					out[i] = r.sanitizeKeyed(name, v.Index(i), depth+1)
+					continue
+				}
+			}
 			out[i] = r.sanitize(v.Index(i), depth+1)
 		}
 		return out
@@ -130,6 +139,7 @@ func (r *redactor) addStructFields(out map[string]any, v reflect.Value, depth in
 		return
 	}
 	t := v.Type()
+	pairName, pairValue := nameValueFields(v)
 	var embedded []reflect.Value
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
@@ -157,6 +167,12 @@ func (r *redactor) addStructFields(out map[string]any, v reflect.Value, depth in
 		if omitEmpty && fv.IsZero() {
 			continue
 		}
+		if i == pairValue && classifyKey(pairName) != keyPlain {
+			// The value of a name/value struct (bhttp.Field, a
+			// Key/Value pair) gets its name's rule.
+			out[Redact(name)] = r.sanitizeKeyed(pairName, fv, depth)
+			continue
+		}
 		out[Redact(name)] = r.sanitizeKeyed(name, fv, depth)
 	}
 	for _, ev := range embedded {
@@ -174,6 +190,44 @@ func (r *redactor) addStructFields(out map[string]any, v reflect.Value, depth in
 			}
 		}
 	}
+}
+
+// stringOf returns the string held by v (directly or in an interface).
+func stringOf(v reflect.Value) (string, bool) {
+	for v.Kind() == reflect.Interface || v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return "", false
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.String {
+		return "", false
+	}
+	return v.String(), true
+}
+
+// nameValueFields finds, in struct v, a string field Name or Key (any case)
+// and a field Value or Values: it returns the name held and the index of
+// the value field, or "" and -1.
+func nameValueFields(v reflect.Value) (string, int) {
+	t := v.Type()
+	name, nameOK, value := "", false, -1
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		switch strings.ToLower(f.Name) {
+		case "name", "key":
+			name, nameOK = stringOf(v.Field(i))
+		case "value", "values":
+			value = i
+		}
+	}
+	if !nameOK || value < 0 {
+		return "", -1
+	}
+	return name, value
 }
 
 // jsonField reads the json tag of f.
