@@ -2,9 +2,9 @@ package logging
 
 import (
 	"fmt"
-	"strings"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"

@@ -237,7 +237,7 @@ var credentialSchemes = [...]string{"bearer", "basic", "apikey", "digest"}
 func redactSchemes(s string) string {
 	rw := rewriter{s: s}
 	for i := 0; i < len(s); i++ {
-		if i > 0 && isLetter(s[i-1]) {
+		if c := s[i] | 0x20; c != 'b' && c != 'a' && c != 'd' || i > 0 && isLetter(s[i-1]) {
 			continue
 		}
 		scheme := ""
@@ -313,7 +313,7 @@ var headerNames = [...]string{"proxy-authorization", "authorization", "set-cooki
 // headerNameAt returns the length of the credential header name at s[i], or
 // 0 when none starts there as a whole word.
 func headerNameAt(s string, i int) int {
-	if i > 0 && isKeyChar(s[i-1]) {
+	if c := s[i] | 0x20; c != 'p' && c != 'a' && c != 's' && c != 'c' && c != 'x' || i > 0 && isKeyChar(s[i-1]) {
 		return 0
 	}
 	for _, h := range headerNames {
@@ -397,7 +397,7 @@ func redactHeaderValues(s string) string {
 func redactLabelledPairs(s string) string {
 	rw := rewriter{s: s}
 	for i := 0; i < len(s); i++ {
-		if i > 0 && isKeyChar(s[i-1]) {
+		if c := s[i] | 0x20; c != 'n' && c != 'k' || i > 0 && isKeyChar(s[i-1]) {
 			continue
 		}
 		var n int
