@@ -253,7 +253,11 @@ func (p *Proxy) Do(ctx context.Context, method, path string, header http.Header,
 	if res.ContentLength > p.maxResp {
 		return nil, fmt.Errorf("upstream: content length %d > %d: %w", res.ContentLength, p.maxResp, ErrResponseTooLarge)
 	}
-	b, err := io.ReadAll(&cappedBody{rc: res.Body, left: p.maxResp})
+	// Sized once from Content-Length (already checked against the cap)
+	// instead of grown by doubling.
+	buf := bytes.NewBuffer(make([]byte, 0, max(res.ContentLength, 0)+bytes.MinRead))
+	_, err = buf.ReadFrom(&cappedBody{rc: res.Body, left: p.maxResp})
+	b := buf.Bytes()
 	if err != nil {
 		return nil, p.callError(ctx, err)
 	}

@@ -66,11 +66,17 @@ func gcmSeal(s Suite, dst, key, nonce, plaintext, aad []byte) ([]byte, error) {
 // gcmOpen authenticates and decrypts ciphertext (with its trailing tag).
 // Any failure, including a wrong key or nonce size, is ErrDecrypt.
 func gcmOpen(s Suite, key, nonce, ciphertext, aad []byte) ([]byte, error) {
+	return gcmOpenTo(nil, s, key, nonce, ciphertext, aad)
+}
+
+// gcmOpenTo is gcmOpen appending the plaintext to dst; dst may be
+// ciphertext[:0] to decrypt in place.
+func gcmOpenTo(dst []byte, s Suite, key, nonce, ciphertext, aad []byte) ([]byte, error) {
 	a, err := newAEAD(s, key)
 	if err != nil || len(nonce) != a.NonceSize() || len(ciphertext) < a.Overhead() {
 		return nil, ErrDecrypt
 	}
-	pt, err := a.Open(nil, nonce, ciphertext, aad)
+	pt, err := a.Open(dst, nonce, ciphertext, aad)
 	if err != nil {
 		return nil, ErrDecrypt
 	}

@@ -380,6 +380,11 @@ type OpenOptions struct {
 	// Replay records accepted requests, in the partition
 	// [ReplayPartition] of their key ID; it must not be nil.
 	Replay ReplayCache
+	// InPlace lets Open decrypt into body itself: body is overwritten
+	// (with the plaintext, or with zeros on failure) and
+	// [Request.Plaintext] aliases it. It saves a copy of the content;
+	// use it when the caller owns body and needs it no more.
+	InPlace bool
 }
 
 // Open opens a request body of media type [RequestMediaType].
@@ -444,7 +449,13 @@ func Open(ctx context.Context, kr Keyring, method, target string, body []byte, n
 	if err != nil {
 		return nil, refuse(ErrDecrypt)
 	}
-	pt, err := gcmOpen(h.suite, k.bytes(), h.nonce, ct, aad)
+	// The binding hashes the tag, which decrypting in place keeps.
+	bind := binding(h.suite, aad, ct)
+	var dst []byte
+	if o.InPlace {
+		dst = ct[:0]
+	}
+	pt, err := gcmOpenTo(dst, h.suite, k.bytes(), h.nonce, ct, aad)
 	k.clear()
 	if !known {
 		return nil, refuse(ErrUnknownKey)
@@ -470,7 +481,7 @@ func Open(ctx context.Context, kr Keyring, method, target string, body []byte, n
 		contentType: h.contentType,
 		timestamp:   ts,
 		plaintext:   pt,
-		binding:     binding(h.suite, aad, ct),
+		binding:     bind,
 	}
 	if req.respKey, err = responseKey(h.suite, key.secretBytes(), h.salt, h.nonce); err != nil {
 		return nil, refuse(ErrDecrypt)
