@@ -15,13 +15,26 @@
 //     since "has_token": true reveals nothing. The same rule applies to keys
 //     inside maps and structs logged with zap.Any, so an http.Header keeps its
 //     keys and loses the values of Authorization, Cookie and the like.
-//  3. Every string is scrubbed with Redact: the message, the logger name, the
+//  3. Name/value shapes are key/value. A value paired with a name takes the
+//     name's rule as if the name were its key: the Value (or Values) field of
+//     a struct with a Name or Key field ([]bhttp.Field, a Key/Value pair), the
+//     element after a name in a list of strings ([2]string{"cookie", v},
+//     [][2]string, a flat header list, zap.Strings), and a "value" field
+//     after a "name" or "key" field in zap.Object, zap.Dict and zap.Array
+//     marshalers. (http.Header and url.Values are maps: rule 2.)
+//  4. Every string is scrubbed with Redact: the message, the logger name, the
 //     stack trace, string fields and keys, errors (zap.Error, including the
 //     "Verbose" and "Causes" forms), stringers, strings inside zap.Object,
 //     zap.Array, zap.Dict, zap.Inline and zap.Any values. Integers with 11 or
 //     more digits are scrubbed too and written as the replacement string when
 //     they match a pattern (a phone or card number stored in an int64).
-//  4. KeyID and Subject log a short keyed hash of an identifier instead of the
+//     Redact also masks the credential after the authentication schemes
+//     Basic, Bearer, Digest and ApiKey anywhere in a string, and, in text
+//     such as fmt's rendering of a pair, the value after a credential header
+//     name ("[cookie v]", "{Name:x-api-key Value:v}", "{Key:password
+//     Value:v}"). Text cannot say which value an unlabelled name such as
+//     "password" governs ("[password v]"); only structured fields can.
+//  5. KeyID and Subject log a short keyed hash of an identifier instead of the
 //     identifier itself.
 //
 // Key matching is case-insensitive and looks at both the whole key with the
