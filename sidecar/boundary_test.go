@@ -44,3 +44,29 @@ func TestOnlyOnnxLinksCgo(t *testing.T) {
 		}
 	}
 }
+
+// TestCoreSharesOnlyTheLogger keeps the one edge from the core into the
+// sidecar's tree: the core logs through the redacting logger
+// (sidecar/logging) and imports nothing else of the sidecar, and that
+// logger depends on zap and the standard library alone.
+func TestCoreSharesOnlyTheLogger(t *testing.T) {
+	const logger = "github.com/sealocr/sealocr/sidecar/logging"
+	usesLogger := false
+	for _, d := range goList(t, nil, "-deps", "./core/...") {
+		if !strings.HasPrefix(d, "github.com/sealocr/sealocr/sidecar") {
+			continue
+		}
+		if d != logger {
+			t.Errorf("the core depends on %s; it may import only %s", d, logger)
+		}
+		usesLogger = true
+	}
+	if !usesLogger {
+		t.Errorf("the core does not log through %s", logger)
+	}
+	for _, d := range goList(t, []string{"CGO_ENABLED=0"}, "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", logger) {
+		if !strings.HasPrefix(d, "go.uber.org/") && d != logger {
+			t.Errorf("%s depends on %s; it must stay zap and the standard library", logger, d)
+		}
+	}
+}

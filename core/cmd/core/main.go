@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/sealocr/sealocr/core/internal/config"
 	"github.com/sealocr/sealocr/core/internal/decode"
@@ -25,6 +24,7 @@ import (
 	"github.com/sealocr/sealocr/core/internal/onnx"
 	"github.com/sealocr/sealocr/core/internal/pipeline"
 	"github.com/sealocr/sealocr/core/internal/web"
+	"github.com/sealocr/sealocr/sidecar/logging"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -141,20 +141,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
+// newLogger builds the core's logger through the same redacting encoder as
+// the sidecar's: the core holds images and recognized text, so nothing it
+// logs may carry them.
 func newLogger(cfg config.Config, w io.Writer) (*zap.Logger, error) {
-	lvl, err := zapcore.ParseLevel(cfg.LogLevel)
+	log, err := logging.New(logging.Options{Level: cfg.LogLevel, Format: cfg.LogFormat, Output: w})
 	if err != nil {
 		return nil, err
 	}
-	ec := zap.NewProductionEncoderConfig()
-	ec.EncodeTime = zapcore.ISO8601TimeEncoder
-	var enc zapcore.Encoder
-	if cfg.LogFormat == "console" {
-		enc = zapcore.NewConsoleEncoder(ec)
-	} else {
-		enc = zapcore.NewJSONEncoder(ec)
-	}
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), lvl)).Named("core"), nil
+	return log.Named("core"), nil
 }
 
 // healthcheck probes a running core's /readyz (for exec probes and scripts:

@@ -5,6 +5,10 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
+
+	"github.com/sealocr/sealocr/core/internal/config"
 )
 
 func TestRunFlags(t *testing.T) {
@@ -38,5 +42,33 @@ func TestRunFlags(t *testing.T) {
 				t.Fatalf("out %q err %v", out.String(), err)
 			}
 		})
+	}
+}
+
+// TestLoggerRedacts checks that the core's logger is the redacting one: a
+// payload field, a bearer token and an ID number written through it do not
+// reach the output, while the message does.
+func TestLoggerRedacts(t *testing.T) {
+	const (
+		token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjYW5hcnkifQ.c2lnbmF0dXJlLWNhbmFyeQ"
+		idNum = "11010519491231002X" // a checksum-valid PRC ID number
+		text  = "canary recognized text"
+	)
+	var buf bytes.Buffer
+	log, err := newLogger(config.Default(func(string) string { return "" }), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("request done", zap.String("text", text), zap.String("authorization", "Bearer "+token),
+		zap.String("note", "holder "+idNum))
+	_ = log.Sync()
+	out := buf.String()
+	if !strings.Contains(out, "request done") {
+		t.Fatalf("the message is missing: %s", out)
+	}
+	for _, secret := range []string{token, idNum, text} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the core's log carries %q: %s", secret, out)
+		}
 	}
 }

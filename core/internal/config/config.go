@@ -15,6 +15,7 @@ import (
 
 	"github.com/sealocr/sealocr/configs"
 	"github.com/sealocr/sealocr/models"
+	"github.com/sealocr/sealocr/sidecar/logging"
 )
 
 // ConfigEnv is the environment variable naming the configuration file, the
@@ -112,15 +113,11 @@ func (c Config) Validate() error {
 	if c.Timeout < 100*time.Millisecond || c.Timeout > 10*time.Minute {
 		add("timeout %s out of range 100ms..10m", c.Timeout)
 	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		add("log_level %q: want debug, info, warn or error", c.LogLevel)
+	if err := logging.CheckLevel(c.LogLevel); err != nil {
+		add("log_level: %v", err)
 	}
-	switch c.LogFormat {
-	case "json", "console":
-	default:
-		add("log_format %q: want json or console", c.LogFormat)
+	if err := logging.CheckFormat(c.LogFormat); err != nil {
+		add("log_format: %v", err)
 	}
 	return errors.Join(errs...)
 }

@@ -29,12 +29,12 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/config"
 	"github.com/sealocr/sealocr/sidecar/internal/gateway"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
-	"github.com/sealocr/sealocr/sidecar/internal/logging"
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
 	"github.com/sealocr/sealocr/sidecar/internal/replay"
 	"github.com/sealocr/sealocr/sidecar/internal/server"
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
+	"github.com/sealocr/sealocr/sidecar/logging"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".

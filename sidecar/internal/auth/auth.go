@@ -28,7 +28,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sealocr/sealocr/sidecar/api"
-	"github.com/sealocr/sealocr/sidecar/internal/logging"
+	"github.com/sealocr/sealocr/sidecar/logging"
 )
 
 // Mode is how a route treats credentials.

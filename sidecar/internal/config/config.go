@@ -25,6 +25,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/replay"
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
+	"github.com/sealocr/sealocr/sidecar/logging"
 )
 
 // LegacyKeyEnv is the environment variable that holds the legacy AES-CBC key
@@ -451,15 +452,11 @@ func (c Config) Validate() error {
 	if c.ShutdownTimeout < 0 || c.ShutdownTimeout > 10*time.Minute {
 		add("shutdown_timeout %s out of range 0..10m", c.ShutdownTimeout)
 	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		add("log_level %q: want debug, info, warn or error", c.LogLevel)
+	if err := logging.CheckLevel(c.LogLevel); err != nil {
+		add("log_level: %v", err)
 	}
-	switch c.LogFormat {
-	case "json", "console":
-	default:
-		add("log_format %q: want json or console", c.LogFormat)
+	if err := logging.CheckFormat(c.LogFormat); err != nil {
+		add("log_format: %v", err)
 	}
 	c.validateTLS(add)
 	c.validateAuth(add)

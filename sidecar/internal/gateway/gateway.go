@@ -30,10 +30,10 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
-	"github.com/sealocr/sealocr/sidecar/internal/logging"
 	"github.com/sealocr/sealocr/sidecar/internal/replay"
 	"github.com/sealocr/sealocr/sidecar/internal/route"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
+	"github.com/sealocr/sealocr/sidecar/logging"
 )
 
 // OHTTPPath is the Oblivious HTTP gateway and key configuration resource.

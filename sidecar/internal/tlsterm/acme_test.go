@@ -16,8 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/sealocr/sealocr/sidecar/internal/logging"
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
+	"github.com/sealocr/sealocr/sidecar/logging"
 )
 
 type acmeSidecar struct {

@@ -1,5 +1,7 @@
-// Package logging builds every logger of the sidecar; all output goes through
-// a redacting encoder.
+// Package logging builds every logger of both binaries, the sidecar and the
+// core (which holds the plaintext); all output goes through a redacting
+// encoder. It is public only so that the core can import it: it depends on
+// zap and the standard library alone.
 //
 // New is the one constructor. The *zap.Logger it returns wraps zap's JSON or
 // console encoder in an encoder that applies these rules to every entry,
@@ -106,13 +108,12 @@ func New(o Options) (*zap.Logger, error) {
 	cfg.TimeKey = "ts"
 	cfg.EncodeTime = zapcore.ISO8601TimeEncoder
 	var inner zapcore.Encoder
-	switch strings.ToLower(o.Format) {
-	case "", "json":
-		inner = zapcore.NewJSONEncoder(cfg)
-	case "console":
+	if err := CheckFormat(o.Format); err != nil {
+		errs = append(errs, err)
+	} else if strings.EqualFold(o.Format, "console") {
 		inner = zapcore.NewConsoleEncoder(cfg)
-	default:
-		errs = append(errs, fmt.Errorf("%w %q (want json or console)", ErrUnknownFormat, o.Format))
+	} else {
+		inner = zapcore.NewJSONEncoder(cfg)
 	}
 	key := make([]byte, len(o.HashKey))
 	copy(key, o.HashKey)
@@ -133,6 +134,24 @@ func New(o Options) (*zap.Logger, error) {
 	enc := newEncoder(inner, newRedactor(key))
 	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(out)), level)
 	return zap.New(core, zap.AddCaller()), nil
+}
+
+// CheckLevel reports whether s is a level New accepts ("debug", "info",
+// "warn", "error", case-insensitive; empty means info). Configuration
+// validation calls it so the rule lives here once.
+func CheckLevel(s string) error {
+	_, err := parseLevel(s)
+	return err
+}
+
+// CheckFormat reports whether s is a format New accepts ("json" or
+// "console", case-insensitive; empty means json).
+func CheckFormat(s string) error {
+	switch strings.ToLower(s) {
+	case "", "json", "console":
+		return nil
+	}
+	return fmt.Errorf("%w %q (want json or console)", ErrUnknownFormat, s)
 }
 
 // parseLevel maps an Options.Level to a zap level.

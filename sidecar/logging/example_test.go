@@ -7,7 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/sealocr/sealocr/sidecar/internal/logging"
+	"github.com/sealocr/sealocr/sidecar/logging"
 )
 
 func ExampleNew() {
