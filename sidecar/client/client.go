@@ -119,6 +119,21 @@ type Config struct {
 	// outer request's Authorization header (inside TLS); in Oblivious HTTP
 	// mode inside the encrypted request, so a relay never sees it.
 	Credential string
+	// MaxRetries is how many times a call is retried after a busy or
+	// rate-limited answer or an attempt that got no answer (see the
+	// package documentation, "Retries"); zero means [DefaultMaxRetries],
+	// negative no retries.
+	MaxRetries int
+	// RetryBaseDelay is the ceiling of the first random backoff, doubled
+	// for every further retry; zero means [DefaultRetryBaseDelay].
+	RetryBaseDelay time.Duration
+	// RetryMaxDelay caps the backoff ceiling (not the server's
+	// Retry-After); zero means [DefaultRetryMaxDelay].
+	RetryMaxDelay time.Duration
+	// AttemptTimeout, if positive, bounds each attempt of a call; an
+	// attempt that times out is retried within Timeout (OCR is
+	// idempotent). Zero leaves only Timeout.
+	AttemptTimeout time.Duration
 }
 
 // OCROptions are the per-request options of [Client.OCR].
@@ -130,6 +145,10 @@ type OCROptions struct {
 	// sniffs it from the bytes and falls back to
 	// "application/octet-stream".
 	ContentType string
+	// OnRetry, if set, is called before each retry of this call, from the
+	// calling goroutine, with the attempt about to be made, the wait and
+	// what the previous attempt got.
+	OnRetry func(RetryInfo)
 }
 
 // Client sends sealed OCR requests to a sidecar. It is safe for concurrent
@@ -149,6 +168,7 @@ type Client struct {
 	maxResp int64
 	now     func() time.Time
 	rand    io.Reader
+	retries retryPolicy
 
 	mu      sync.Mutex
 	cfgs    []ohttp.PublicKeyConfig
@@ -166,6 +186,7 @@ func New(cfg Config) (*Client, error) {
 		rand:    cfg.Rand,
 		aead:    ohttp.AEADAES128GCM,
 		cred:    cfg.Credential,
+		retries: newRetryPolicy(cfg),
 	}
 	var errs []error
 	bad := func(format string, a ...any) {
@@ -331,12 +352,13 @@ func (c *Client) OCRJSON(ctx context.Context, image []byte, opts OCROptions) ([]
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	var out []byte
-	if c.mode == ModeOHTTP {
-		out, err = c.ocrOHTTP(ctx, target, ct, image)
-	} else {
-		out, err = c.ocrPSK(ctx, target, ct, image)
-	}
+	// Every attempt seals afresh: a new nonce, a new HPKE context.
+	out, err := c.retry(ctx, opts.OnRetry, func(ctx context.Context) ([]byte, error) {
+		if c.mode == ModeOHTTP {
+			return c.ocrOHTTP(ctx, target, ct, image)
+		}
+		return c.ocrPSK(ctx, target, ct, image)
+	})
 	// A server that notices the cancellation may still get its answer
 	// through before the transport gives up; the caller asked to stop, so
 	// that is what it hears.

@@ -122,9 +122,9 @@ func TestServerErrors(t *testing.T) {
 			client.ServerError{Status: 400, Code: "not_an_image", Message: "the body is not a decodable image", Sealed: true}},
 		{"psk wrong key", func(c *client.Config) { c.PSKKey = otherKey }, pngImage(), nil,
 			client.ServerError{Status: 400, Code: "cannot_open", Message: "request could not be opened"}},
-		{"psk plain busy", nil, pngImage(), func(s *clienttest.Server) { s.Fail(503, "busy", "the server is busy, retry later", 7) },
+		{"psk plain busy", func(c *client.Config) { c.MaxRetries = -1 }, pngImage(), func(s *clienttest.Server) { s.Fail(503, "busy", "the server is busy, retry later", 7) },
 			client.ServerError{Status: 503, Code: "busy", Message: "the server is busy, retry later", RetryAfter: 7 * time.Second}},
-		{"ohttp plain rate limited", func(c *client.Config) { c.Mode = client.ModeOHTTP }, pngImage(),
+		{"ohttp plain rate limited", func(c *client.Config) { c.Mode = client.ModeOHTTP; c.MaxRetries = -1 }, pngImage(),
 			func(s *clienttest.Server) { s.Fail(429, "rate_limited", "too many requests", 0) },
 			client.ServerError{Status: 429, Code: "rate_limited", Message: "too many requests"}},
 	}

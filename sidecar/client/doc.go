@@ -16,5 +16,23 @@
 // [ErrOpenResponse]. Error messages never contain image bytes, recognized
 // text or key material, and the package writes no logs.
 //
+// Retries: a call that gets a busy or rate-limited answer (429, or 503
+// "busy"; see [IsBusy]) — sent in the clear by the sidecar, sealed by the
+// core, or inside the Oblivious HTTP response — is retried up to
+// [Config.MaxRetries] times ([DefaultMaxRetries]). The client waits the
+// server's Retry-After plus a random share of the backoff, or, without
+// Retry-After (the PSK envelope carries none), an exponential backoff with
+// full jitter: uniform in [0, min([Config.RetryMaxDelay],
+// [Config.RetryBaseDelay]·2^n)). It never waits past the call's deadline: when
+// the next wait would end after it, the call returns the server's answer at
+// once. Every retry is sealed afresh (a new salt and nonce, a new HPKE
+// context), so the sidecar never sees a replay. Attempts that got no answer
+// (connection refused, reset or closed, or [Config.AttemptTimeout] passed)
+// are retried too, although the server may have processed the request:
+// that is safe only because OCR is idempotent — it stores nothing and the
+// same image gives the same answer. Any other answer is final and is not
+// retried. The final error is the last attempt's, still a [*ServerError]
+// when the server answered. [OCROptions.OnRetry] observes each retry.
+//
 // The package keeps no global state; a Client is safe for concurrent use.
 package client

@@ -52,7 +52,8 @@ type ServerError struct {
 	// something in front of it, refused the outer request.
 	Sealed bool
 	// RetryAfter is the delay from a Retry-After header (seconds form) on
-	// an outer answer, or zero.
+	// an outer answer or inside an Oblivious HTTP response, or zero. (The
+	// PSK envelope carries no headers: a sealed busy answer has none.)
 	RetryAfter time.Duration
 }
 

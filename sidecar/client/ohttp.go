@@ -185,12 +185,16 @@ func (c *Client) ocrOHTTP(ctx context.Context, target, contentType string, image
 		if err != nil {
 			return nil, fmt.Errorf("%w: inner response is not valid Binary HTTP", ErrOpenResponse)
 		}
-		ct := ""
+		ct, retryAfter := "", ""
 		for _, f := range res.Header {
-			if http.CanonicalHeaderKey(f.Name) == "Content-Type" {
+			switch http.CanonicalHeaderKey(f.Name) {
+			case "Content-Type":
 				ct = f.Value
+			case "Retry-After":
+				retryAfter = f.Value
 			}
 		}
-		return innerResult(res.Status, ct, res.Content)
+		out, err := innerResult(res.Status, ct, res.Content)
+		return out, withRetryAfter(err, retryAfter)
 	}
 }

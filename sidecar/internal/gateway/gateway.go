@@ -360,6 +360,10 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	if id := res.Header.Get(api.RequestIDHeader); id != "" {
 		bres.Header = append(bres.Header, bhttp.Field{Name: "x-request-id", Value: id})
 	}
+	if ra := res.Header.Get(api.HeaderRetryAfter); ra != "" {
+		// The core's busy answer says when to come back; the client honours it.
+		bres.Header = append(bres.Header, bhttp.Field{Name: "retry-after", Value: ra})
+	}
 	if c := res.Header.Get(api.HeaderWWWAuthenticate); c != "" && res.Status == http.StatusUnauthorized {
 		bres.Header = append(bres.Header, bhttp.Field{Name: "www-authenticate", Value: c})
 	}
