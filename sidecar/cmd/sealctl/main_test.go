@@ -228,7 +228,7 @@ func TestOCRFailures(t *testing.T) {
 	t.Run("sidecar refusal", func(t *testing.T) {
 		srv.Fail(429, "rate_limited", "too many requests", 3)
 		defer srv.Fail(0, "", "", 0)
-		_, stderr, err := runCmd(t, nil, "ocr", "--server", srv.URL, "--ca", srv.CAFile, "--keys", srv.KeysFile, good)
+		_, stderr, err := runCmd(t, nil, "ocr", "--server", srv.URL, "--ca", srv.CAFile, "--keys", srv.KeysFile, "--max-retries", "0", good)
 		if err == nil || !strings.Contains(stderr, "server answered 429 rate_limited: too many requests (retry after 3s)") {
 			t.Errorf("err = %v, stderr = %q", err, stderr)
 		}

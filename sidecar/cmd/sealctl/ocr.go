@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sealocr/sealocr/core/api"
@@ -43,7 +43,7 @@ func imageType(path string) (string, bool) {
 type ocrFlags struct {
 	server, ca, keys, mode, keyID, docMode, format, pin, kem, tokenFile string
 	json                                                                bool
-	concurrency                                                         int
+	concurrency, maxRetries                                             int
 	timeout                                                             time.Duration
 }
 
@@ -72,6 +72,15 @@ recursive). Output formats:
         tab, newline and backslash escaped as \t, \n and \\
 Failures go to stderr; the exit status is 1 if any file failed.
 
+A busy or rate-limited answer (503 busy, 429) is not a failure: the file is
+sent again, sealed afresh, after the server's Retry-After or a random
+exponential backoff, up to --max-retries times and within --timeout; so
+is a request that got no answer (OCR is idempotent, so a resend is safe).
+Meanwhile the files in flight adapt: at most --concurrency, halved on busy
+answers and grown back one at a time as files succeed. The progress line
+(on a terminal) shows the retries and the current concurrency; a summary
+line on stderr reports them when there were any.
+
 Flags:
 `
 
@@ -87,7 +96,8 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 	fs.StringVar(&f.docMode, "doc-mode", "", "OCR mode: document or line (default: the core's, document)")
 	fs.StringVar(&f.format, "format", "text", "output: text, json or tsv")
 	fs.BoolVar(&f.json, "json", false, "same as --format json")
-	fs.IntVar(&f.concurrency, "concurrency", 4, "files in flight at once")
+	fs.IntVar(&f.concurrency, "concurrency", 4, "files in flight at once, at most (fewer while the server is busy)")
+	fs.IntVar(&f.maxRetries, "max-retries", defaultMaxRetries, "retries per file after a busy or rate-limited answer or no answer (0: none)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "file holding a bearer credential (JWT or API key) for a sidecar that requires authentication (or env SEALOCR_TOKEN)")
 	fs.StringVar(&f.pin, "pin", "", "SHA-256 fingerprint of the only gateway key to use (ohttp mode; see sealctl keys)")
 	fs.StringVar(&f.kem, "kem", "", "gateway key KEM in ohttp mode: X25519 or MLKEM768-X25519 (default: X25519 if offered)")
@@ -120,6 +130,9 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 	if f.concurrency < 1 {
 		problems = append(problems, "--concurrency must be at least 1")
 	}
+	if f.maxRetries < 0 {
+		problems = append(problems, "--max-retries must not be negative")
+	}
 	if len(inputs) == 0 {
 		problems = append(problems, "no IMAGE or DIR given")
 	}
@@ -138,6 +151,10 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 		PinnedKeyFingerprint: f.pin,
 		OHTTPKEM:             f.kem,
 		Timeout:              f.timeout,
+		MaxRetries:           f.maxRetries,
+	}
+	if f.maxRetries == 0 {
+		cfg.MaxRetries = -1 // the client's zero means its default
 	}
 	// The credential comes from a file or the environment, never from the
 	// command line, where other users could read it.
@@ -168,13 +185,15 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 	defer c.CloseIdleConnections()
 
 	jobs, anyDir := expand(inputs)
+	lim := newLimiter(f.concurrency)
 	p := &printer{
 		out: stdout, errOut: stderr, format: f.format,
 		several:  len(jobs) > 1 || anyDir,
 		progress: len(jobs) > 1 && isTerminal(stderr),
 		total:    len(jobs),
+		lim:      lim,
 	}
-	results := process(ctx, c, jobs, f.concurrency, client.OCROptions{Mode: f.docMode})
+	results := process(ctx, c, jobs, lim, client.OCROptions{Mode: f.docMode})
 	failed := 0
 	for i, j := range jobs {
 		<-results[i].done
@@ -183,6 +202,10 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 		}
 	}
 	p.finish()
+	if retries, current, lowest := lim.stats(); retries > 0 {
+		fmt.Fprintf(stderr, "sealctl: %d retries after busy, rate-limited or unanswered requests; concurrency went down to %d of %d and ended at %d\n",
+			retries, lowest, f.concurrency, current)
+	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d files failed", failed, len(jobs))
 	}
@@ -230,30 +253,40 @@ type pending struct {
 	result result
 }
 
-// process runs the jobs on at most n workers and returns one pending
-// result per job, in job order.
-func process(ctx context.Context, c *client.Client, jobs []job, n int, opts client.OCROptions) []*pending {
+// defaultMaxRetries is --max-retries' default: more patient than the
+// client's, since a batch has no one waiting on each file.
+const defaultMaxRetries = 10
+
+// process runs the jobs, as many at once as lim allows, and returns one
+// pending result per job, in job order.
+func process(ctx context.Context, c *client.Client, jobs []job, lim *limiter, opts client.OCROptions) []*pending {
 	out := make([]*pending, len(jobs))
 	for i := range out {
 		out[i] = &pending{done: make(chan struct{})}
 	}
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(n, len(jobs)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i].result = ocrFile(ctx, c, jobs[i], opts)
-				close(out[i].done)
-			}
-		}()
-	}
 	go func() {
-		for i := range jobs {
-			next <- i
+		for i, j := range jobs {
+			if j.err != nil {
+				out[i].result = result{err: j.err}
+				close(out[i].done)
+				continue
+			}
+			if err := lim.acquire(ctx); err != nil {
+				for ; i < len(jobs); i++ {
+					out[i].result = result{err: cmp.Or(jobs[i].err, err)}
+					close(out[i].done)
+				}
+				return
+			}
+			go func() {
+				o := opts
+				o.OnRetry = lim.observe()
+				r := ocrFile(ctx, c, j, o)
+				lim.release(r.err == nil)
+				out[i].result = r
+				close(out[i].done)
+			}()
 		}
-		close(next)
 	}()
 	return out
 }
@@ -283,6 +316,7 @@ type printer struct {
 	several     bool
 	progress    bool
 	total, n    int
+	lim         *limiter
 }
 
 // print writes one result and reports whether it succeeded.
@@ -299,7 +333,8 @@ func (p *printer) print(path string, r result) bool {
 		fmt.Fprintf(p.errOut, "sealctl: %s: %v\n", path, describe(r.err))
 	}
 	if p.progress && p.n < p.total {
-		fmt.Fprintf(p.errOut, "[%d/%d] %s", p.n, p.total, filepath.Base(path))
+		retries, current, _ := p.lim.stats()
+		fmt.Fprintf(p.errOut, "[%d/%d] %s · %d retries · concurrency %d", p.n, p.total, filepath.Base(path), retries, current)
 	}
 	return ok
 }
