@@ -300,14 +300,16 @@ func panicLine(logs string) string {
 	return ""
 }
 
-func startCore(models, ortLib string) (*process, string, error) {
+// startCore starts a core (the default one worker and queue, unless extra
+// flags say otherwise) and waits until it is ready.
+func startCore(models, ortLib string, extra ...string) (*process, string, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, "", err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	p, err := startProcess("core", filepath.Join(binDir, "core"),
-		[]string{"--listen", addr, "--threads", "2", "--models", models, "--ort-lib", ortLib},
+		append([]string{"--listen", addr, "--threads", "2", "--models", models, "--ort-lib", ortLib}, extra...),
 		map[string]string{"SEALOCR_LOG_LEVEL": "debug", "SEALOCR_LOG_FORMAT": "json"})
 	if err != nil {
 		return nil, "", err

@@ -283,7 +283,10 @@ func (a *API) acquire(ctx context.Context) error {
 		a.m.inflight.Inc()
 		return nil
 	case <-ctx.Done():
-		return fail(api.CodeTimeout, ctx.Err())
+		// Never processed: the server was too busy, and the client may
+		// come back (busy carries Retry-After), unlike a request that
+		// ran out of time while being recognised.
+		return fail(api.CodeBusy, fmt.Errorf("no worker within the deadline: %w", ctx.Err()))
 	}
 }
 

@@ -181,6 +181,16 @@ func TestEngineFaults(t *testing.T) {
 			t.Fatal("no Retry-After on busy")
 		}
 	})
+	t.Run("deadline in the queue is busy", func(t *testing.T) {
+		a := New(&stubEngine{}, Options{Workers: 1, Queue: 4, Timeout: 100 * time.Millisecond})
+		a.slots <- struct{}{} // the one worker is taken
+		res, body := do(t, a, "POST", "/v1/ocr", "image/png", small)
+		<-a.slots
+		checkError(t, res, body, 503, api.CodeBusy)
+		if res.Header.Get("Retry-After") != "1" {
+			t.Fatalf("Retry-After %q on a request that waited out its deadline in the queue", res.Header.Get("Retry-After"))
+		}
+	})
 }
 
 func bufLogger(w io.Writer) *zap.Logger {

@@ -24,7 +24,12 @@ type limiter struct {
 	wake     chan struct{} // closed and replaced when a slot may be free
 	retries  int
 	lowest   int
+	ok       int // files that succeeded
+	again    int // rounds started again after retries ran out
 	now      func() time.Time
+	// goRound lets a file whose retries ran out go round again while
+	// others succeed (not with --max-retries 0).
+	goRound bool
 }
 
 func newLimiter(max int) *limiter {
@@ -59,6 +64,7 @@ func (l *limiter) release(ok bool) {
 	defer l.mu.Unlock()
 	l.inflight--
 	if ok {
+		l.ok++
 		l.window = min(float64(l.max), l.window+1/l.window)
 	}
 	l.signal()
@@ -99,4 +105,25 @@ func (l *limiter) observe() func(client.RetryInfo) {
 		l.retried(ri, sent)
 		sent = l.now().Add(ri.Delay)
 	}
+}
+
+// successes returns how many files have succeeded so far.
+func (l *limiter) successes() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ok
+}
+
+// wentRound counts a file sent again after its retries ran out.
+func (l *limiter) wentRound() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.again++
+}
+
+// rounds returns how many times files went round again.
+func (l *limiter) rounds() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.again
 }

@@ -128,6 +128,19 @@ func TestOCRBusyServer(t *testing.T) {
 			}
 		})
 	}
+	t.Run("retries run out but others succeed", func(t *testing.T) {
+		stdout, stderr, err := runCmd(t, nil, "ocr", "--server", srv.URL, "--ca", srv.CAFile, "--keys", srv.KeysFile,
+			"--concurrency", "4", "--max-retries", "2", dir)
+		if err != nil {
+			t.Fatalf("err = %v\nstderr: %s", err, stderr)
+		}
+		if n := strings.Count(stdout, "==> "); n != files {
+			t.Errorf("%d files printed, want %d", n, files)
+		}
+		if !strings.Contains(stderr, " times a file went round again after its retries ran out") {
+			t.Errorf("stderr %q does not report files going round again", stderr)
+		}
+	})
 	t.Run("no retries", func(t *testing.T) {
 		_, stderr, err := runCmd(t, nil, "ocr", "--server", srv.URL, "--ca", srv.CAFile, "--keys", srv.KeysFile,
 			"--concurrency", "8", "--max-retries", "0", dir)
@@ -167,5 +180,12 @@ func TestOCRCancelStopsWaiting(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "6 of 6 files failed") {
 		t.Errorf("err = %v; stderr %q", err, errOut.String())
+	}
+	// Without a success anywhere, a file does not go round again.
+	start = time.Now()
+	_, stderr, err := runCmd(t, nil, "ocr", "--server", srv.URL, "--ca", srv.CAFile, "--keys", srv.KeysFile,
+		"--concurrency", "6", "--max-retries", "1", dir)
+	if err == nil || strings.Contains(stderr, "went round again") || time.Since(start) > 10*time.Second {
+		t.Errorf("stuck server: err %v after %s, stderr %q", err, time.Since(start), stderr)
 	}
 }

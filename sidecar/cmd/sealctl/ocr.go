@@ -76,6 +76,8 @@ A busy or rate-limited answer (503 busy, 429) is not a failure: the file is
 sent again, sealed afresh, after the server's Retry-After or a random
 exponential backoff, up to --max-retries times and within --timeout; so
 is a request that got no answer (OCR is idempotent, so a resend is safe).
+A file whose retries ran out while other files got through starts again
+(with a fresh --timeout), up to 3 more times: the server is busy, not stuck.
 Meanwhile the files in flight adapt: at most --concurrency, halved on busy
 answers and grown back one at a time as files succeed. The progress line
 (on a terminal) shows the retries and the current concurrency; a summary
@@ -186,6 +188,7 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 
 	jobs, anyDir := expand(inputs)
 	lim := newLimiter(f.concurrency)
+	lim.goRound = f.maxRetries > 0
 	p := &printer{
 		out: stdout, errOut: stderr, format: f.format,
 		several:  len(jobs) > 1 || anyDir,
@@ -203,8 +206,12 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 	}
 	p.finish()
 	if retries, current, lowest := lim.stats(); retries > 0 {
-		fmt.Fprintf(stderr, "sealctl: %d retries after busy, rate-limited or unanswered requests; concurrency went down to %d of %d and ended at %d\n",
+		fmt.Fprintf(stderr, "sealctl: %d retries after busy, rate-limited or unanswered requests; concurrency went down to %d of %d and ended at %d",
 			retries, lowest, f.concurrency, current)
+		if n := lim.rounds(); n > 0 {
+			fmt.Fprintf(stderr, "; %d times a file went round again after its retries ran out", n)
+		}
+		fmt.Fprintln(stderr)
 	}
 	if failed > 0 {
 		return fmt.Errorf("%d of %d files failed", failed, len(jobs))
@@ -257,6 +264,10 @@ type pending struct {
 // client's, since a batch has no one waiting on each file.
 const defaultMaxRetries = 10
 
+// maxRounds is how many times a file may start again after its retries
+// ran out on busy answers, provided other files succeeded meanwhile.
+const maxRounds = 3
+
 // process runs the jobs, as many at once as lim allows, and returns one
 // pending result per job, in job order.
 func process(ctx context.Context, c *client.Client, jobs []job, lim *limiter, opts client.OCROptions) []*pending {
@@ -279,9 +290,21 @@ func process(ctx context.Context, c *client.Client, jobs []job, lim *limiter, op
 				return
 			}
 			go func() {
-				o := opts
-				o.OnRetry = lim.observe()
-				r := ocrFile(ctx, c, j, o)
+				var r result
+				done := lim.successes()
+				for round := 0; ; round++ {
+					// A file that ran out of retries on busy answers while
+					// other files got through goes round again, a few
+					// times: the server is merely busy, not stuck.
+					o := opts
+					o.OnRetry = lim.observe()
+					r = ocrFile(ctx, c, j, o)
+					if r.err == nil || !client.IsBusy(r.err) || ctx.Err() != nil || !lim.goRound ||
+						round >= maxRounds || lim.successes() == done {
+						break
+					}
+					lim.wentRound()
+				}
 				lim.release(r.err == nil)
 				out[i].result = r
 				close(out[i].done)
