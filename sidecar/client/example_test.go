@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/sealocr/sealocr/sidecar/client"
 	"github.com/sealocr/sealocr/sidecar/client/clienttest"
@@ -161,4 +162,39 @@ func ExampleNewPSKKey() {
 	}
 	fmt.Printf("%v %s\n", key, key.ID())
 	// Output: client.PSKKey(client-a) client-a
+}
+
+// ExampleOCROptions_onRetry shows the retries of a call against a server
+// that is busy: the client waits and sends the image again, sealed afresh,
+// and the caller hears the last answer only when the retries run out.
+func ExampleOCROptions_onRetry() {
+	srv, stop := startSidecar()
+	defer stop()
+	srv.Fail(503, "busy", "the server is busy, retry later", 0) // every request, until turned off
+
+	keys, err := client.LoadKeys(srv.KeysFile)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	key, _ := keys.PSK("")
+	c, err := client.New(client.Config{Server: srv.URL, CAFile: srv.CAFile, PSKKey: key,
+		MaxRetries: 3, RetryBaseDelay: 10 * time.Millisecond})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second) // bounds every attempt and wait
+	defer cancel()
+	_, err = c.OCR(ctx, pngImage(), client.OCROptions{OnRetry: func(r client.RetryInfo) {
+		fmt.Println("attempt", r.Attempt, "after", r.Err)
+		if r.Attempt == 3 {
+			srv.Fail(0, "", "", 0) // the server has room again
+		}
+	}})
+	fmt.Println("busy:", client.IsBusy(err), "error:", err)
+	// Output:
+	// attempt 2 after sealocr client: server answered 503 busy: the server is busy, retry later
+	// attempt 3 after sealocr client: server answered 503 busy: the server is busy, retry later
+	// busy: false error: <nil>
 }
