@@ -76,7 +76,22 @@ func (l *limiter) retried(ri client.RetryInfo, sent time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.retries++
-	if client.IsBusy(ri.Err) && sent.After(l.lastCut) {
+	if client.IsBusy(ri.Err) {
+		l.cut(sent)
+	}
+}
+
+// congested records an overload signal other than a retry (the core's
+// timeout) for an attempt sent at sent.
+func (l *limiter) congested(sent time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cut(sent)
+}
+
+// cut halves the window unless it was cut after sent; l.mu is held.
+func (l *limiter) cut(sent time.Time) {
+	if sent.After(l.lastCut) {
 		l.window = max(1, l.window/2)
 		l.lastCut = l.now()
 		l.lowest = min(l.lowest, l.size())

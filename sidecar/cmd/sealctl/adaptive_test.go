@@ -58,6 +58,12 @@ func TestLimiterAIMD(t *testing.T) {
 	if r, cur, _ := l.stats(); r != 18 || cur != 4 {
 		t.Fatalf("retries %d window %d, want 18 4", r, cur)
 	}
+	// A core timeout cuts without counting a retry.
+	now = now.Add(time.Second)
+	l.congested(now.Add(-time.Millisecond))
+	if r, cur, _ := l.stats(); r != 18 || cur != 2 {
+		t.Fatalf("after a core timeout: retries %d window %d, want 18 2", r, cur)
+	}
 	// The window never drops below 1.
 	for i := range 10 {
 		now = now.Add(time.Second)
@@ -156,6 +162,38 @@ func TestOCRBusyServer(t *testing.T) {
 	})
 }
 
+// TestOCRCoreTimeout: a file the core gave up on (503 timeout, typically
+// after waiting in its queue) goes round again while others succeed.
+func TestOCRCoreTimeout(t *testing.T) {
+	var calls atomic.Int64
+	srv := clienttest.NewServer(t, func(ctx context.Context, r clienttest.Request) (int, string, []byte) {
+		if calls.Add(1)%4 == 2 {
+			status, body := api.ErrorFor(api.CodeTimeout)
+			return status, "application/json", []byte(fmt.Sprintf(`{"error":{"code":%q,"message":%q}}`, body.Error.Code, body.Error.Message))
+		}
+		return clienttest.CannedCore(ctx, r)
+	})
+	dir := t.TempDir()
+	const files = 12
+	for i := range files {
+		writeFile(t, filepath.Join(dir, fmt.Sprintf("f%02d.png", i)), pngBytes(i))
+	}
+	stdout, stderr, err := runCmd(t, nil, "ocr", "--server", srv.URL, "--ca", srv.CAFile, "--keys", srv.KeysFile, "--concurrency", "1", dir)
+	if err != nil {
+		t.Fatalf("err = %v\nstderr: %s", err, stderr)
+	}
+	if n := strings.Count(stdout, "==> "); n != files {
+		t.Errorf("%d files printed, want %d", n, files)
+	}
+	// Not retried by the client (a timeout is not "busy"), and not sent
+	// again with --max-retries 0.
+	calls.Store(0)
+	_, stderr, err = runCmd(t, nil, "ocr", "--server", srv.URL, "--ca", srv.CAFile, "--keys", srv.KeysFile, "--concurrency", "1", "--max-retries", "0", dir)
+	if err == nil || !strings.Contains(stderr, "core answered 503 timeout") {
+		t.Errorf("err = %v, stderr %q", err, stderr)
+	}
+}
+
 // TestOCRCancelStopsWaiting: cancelling stops files waiting for a slot.
 func TestOCRCancelStopsWaiting(t *testing.T) {
 	var mu sync.Mutex
@@ -181,7 +219,7 @@ func TestOCRCancelStopsWaiting(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "6 of 6 files failed") {
 		t.Errorf("err = %v; stderr %q", err, errOut.String())
 	}
-	// Without a success anywhere, a file does not go round again.
+	// Without a success in the run, a file does not go round again.
 	start = time.Now()
 	_, stderr, err := runCmd(t, nil, "ocr", "--server", srv.URL, "--ca", srv.CAFile, "--keys", srv.KeysFile,
 		"--concurrency", "6", "--max-retries", "1", dir)

@@ -76,8 +76,10 @@ A busy or rate-limited answer (503 busy, 429) is not a failure: the file is
 sent again, sealed afresh, after the server's Retry-After or a random
 exponential backoff, up to --max-retries times and within --timeout; so
 is a request that got no answer (OCR is idempotent, so a resend is safe).
-A file whose retries ran out while other files got through starts again
-(with a fresh --timeout), up to 3 more times: the server is busy, not stuck.
+A file whose retries ran out, or that the core gave up on after its own
+deadline (503 timeout, usually time spent in its queue), starts again (with
+a fresh --timeout) up to 3 more times once other files got through: the
+server is busy, not broken. A core timeout also halves the concurrency.
 Meanwhile the files in flight adapt: at most --concurrency, halved on busy
 answers and grown back one at a time as files succeed. The progress line
 (on a terminal) shows the retries and the current concurrency; a summary
@@ -265,7 +267,8 @@ type pending struct {
 const defaultMaxRetries = 10
 
 // maxRounds is how many times a file may start again after its retries
-// ran out on busy answers, provided other files succeeded meanwhile.
+// ran out on busy answers (or the core timed out), provided some file of
+// the run succeeded.
 const maxRounds = 3
 
 // process runs the jobs, as many at once as lim allows, and returns one
@@ -291,16 +294,22 @@ func process(ctx context.Context, c *client.Client, jobs []job, lim *limiter, op
 			}
 			go func() {
 				var r result
-				done := lim.successes()
 				for round := 0; ; round++ {
-					// A file that ran out of retries on busy answers while
-					// other files got through goes round again, a few
-					// times: the server is merely busy, not stuck.
+					// A file that ran out of retries on busy answers goes
+					// round again, a few times, once the server has
+					// answered other files: it is merely busy, not broken.
 					o := opts
 					o.OnRetry = lim.observe()
+					sent := lim.now()
 					r = ocrFile(ctx, c, j, o)
-					if r.err == nil || !client.IsBusy(r.err) || ctx.Err() != nil || !lim.goRound ||
-						round >= maxRounds || lim.successes() == done {
+					timedOut := isCoreTimeout(r.err)
+					if timedOut {
+						// The core ran out of time, most often because the
+						// request waited in its queue: slow down too.
+						lim.congested(sent)
+					}
+					if r.err == nil || !(client.IsBusy(r.err) || timedOut) || ctx.Err() != nil || !lim.goRound ||
+						round >= maxRounds || lim.successes() == 0 {
 						break
 					}
 					lim.wentRound()
@@ -312,6 +321,13 @@ func process(ctx context.Context, c *client.Client, jobs []job, lim *limiter, op
 		}
 	}()
 	return out
+}
+
+// isCoreTimeout reports the core's sealed 503 "timeout": the request took
+// longer than the core's deadline, queueing included.
+func isCoreTimeout(err error) bool {
+	var se *client.ServerError
+	return errors.As(err, &se) && se.Sealed && se.Status == 503 && se.Code == "timeout"
 }
 
 // ocrFile reads and sends one file.
