@@ -113,7 +113,7 @@ var retrySummary = regexp.MustCompile(`sealctl: (\d+) retries after busy, rate-l
 
 // runSealctl runs sealctl ocr against s and returns stdout, stderr, the
 // error and the wall time.
-func runSealctl(t *testing.T, s *sidecar, limit time.Duration, args ...string) (string, string, error, time.Duration) {
+func runSealctl(t *testing.T, s *sidecar, limit time.Duration, args ...string) (stdout, stderr string, wall time.Duration, err error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
@@ -123,11 +123,11 @@ func runSealctl(t *testing.T, s *sidecar, limit time.Duration, args ...string) (
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	start := time.Now()
-	err := cmd.Run()
+	err = cmd.Run()
 	if ctx.Err() != nil {
 		t.Fatalf("sealctl %v did not finish in %s\nstderr tail: %s", args, limit, tailOf(errOut.String()))
 	}
-	return out.String(), errOut.String(), err, time.Since(start)
+	return out.String(), errOut.String(), time.Since(start), err
 }
 
 func tailOf(s string) string {
@@ -186,7 +186,7 @@ func TestBackpressure(t *testing.T) {
 	for _, mode := range []string{"psk", "ohttp"} {
 		t.Run(mode+"/240 files at concurrency 48", func(t *testing.T) {
 			busyBefore := metric(t, smallCore+"/metrics", "sealocr_core_requests_total", `code="busy"`)
-			stdout, stderr, err, wall := runSealctl(t, s, 8*time.Minute,
+			stdout, stderr, wall, err := runSealctl(t, s, 8*time.Minute,
 				"--mode", mode, "--doc-mode", "line", "--concurrency", "48", "--format", "json", dir)
 			if err != nil {
 				t.Fatalf("sealctl failed: %v\nstderr tail: %s", err, tailOf(stderr))
@@ -242,7 +242,7 @@ func TestBackpressure(t *testing.T) {
 		limited := newSidecar(t, map[string]string{"SEALOCR_UPSTREAM": smallCore, "SEALOCR_LOG_LEVEL": "info",
 			"SEALOCR_RATE_LIMIT": "10/s", "SEALOCR_RATE_LIMIT_BURST": "10"})
 		small := lineCorpus(t, 60)
-		stdout, stderr, err, wall := runSealctl(t, limited, 4*time.Minute,
+		stdout, stderr, wall, err := runSealctl(t, limited, 4*time.Minute,
 			"--mode", "psk", "--doc-mode", "line", "--concurrency", "48", "--format", "json", small)
 		if err != nil {
 			t.Fatalf("sealctl failed: %v\nstderr tail: %s", err, tailOf(stderr))
@@ -342,7 +342,7 @@ func TestBackpressureDeadline(t *testing.T) {
 	}
 	t.Run("sealctl --timeout", func(t *testing.T) {
 		dir := lineCorpus(t, 5)
-		_, stderr, err, wall := runSealctl(t, s, time.Minute, "--timeout", "2s", "--concurrency", "5", dir)
+		_, stderr, wall, err := runSealctl(t, s, time.Minute, "--timeout", "2s", "--concurrency", "5", dir)
 		if err == nil || strings.Count(stderr, "server answered 503 busy") != 5 {
 			t.Errorf("err = %v, stderr = %q", err, stderr)
 		}

@@ -313,6 +313,16 @@ func process(ctx context.Context, c *client.Client, jobs []job, lim *limiter, op
 						break
 					}
 					lim.wentRound()
+					// Queue up again behind the (by now smaller) window,
+					// so that files that keep retrying do not keep the
+					// server's queue full.
+					lim.release(false)
+					if err := lim.acquire(ctx); err != nil {
+						r = result{err: err}
+						out[i].result = r
+						close(out[i].done)
+						return
+					}
 				}
 				lim.release(r.err == nil)
 				out[i].result = r
