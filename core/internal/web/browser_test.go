@@ -209,9 +209,9 @@ func waitOK(t *testing.T, client *http.Client, url string) {
 
 // startCore runs the core on a free loopback port and waits until it is
 // ready. It returns the base URL.
-func startCore(t *testing.T) string {
+func startCore(t *testing.T, extra ...string) string {
 	core, _ := binaries(t)
-	u := startProcess(t, "core", core, []string{"--listen", "127.0.0.1:0", "--log-format", "console"}, nil)
+	u := startProcess(t, "core", core, append([]string{"--listen", "127.0.0.1:0", "--log-format", "console"}, extra...), nil)
 	waitOK(t, http.DefaultClient, u+"/readyz")
 	return u
 }
@@ -234,15 +234,29 @@ func freeAddr(t *testing.T) string {
 // base URL and the base64 SHA-256 of the leaf's SubjectPublicKeyInfo, after
 // checking that the leaf chains to the local CA for 127.0.0.1.
 func startSidecar(t *testing.T, coreURL string) (string, string) {
+	sc := startSidecarEnv(t, coreURL)
+	return sc.url, sc.spki
+}
+
+// sidecarInfo is a running sidecar: its URL, the base64 SHA-256 of its
+// leaf's SubjectPublicKeyInfo, its metrics URL and its CA.
+type sidecarInfo struct {
+	url, spki, metrics string
+	pool               *x509.CertPool
+}
+
+// startSidecarEnv is startSidecar with more environment (NAME=value).
+func startSidecarEnv(t *testing.T, coreURL string, env ...string) sidecarInfo {
 	_, sidecar := binaries(t)
 	state := t.TempDir()
-	u := startProcess(t, "sidecar", sidecar, nil, []string{
+	metrics := freeAddr(t)
+	u := startProcess(t, "sidecar", sidecar, nil, append([]string{
 		"SEALOCR_STATE_DIR=" + state,
 		"SEALOCR_LISTEN=127.0.0.1:0",
-		"SEALOCR_METRICS_LISTEN=" + freeAddr(t),
+		"SEALOCR_METRICS_LISTEN=" + metrics,
 		"SEALOCR_UPSTREAM=" + coreURL,
 		"SEALOCR_LOG_FORMAT=console",
-	})
+	}, env...))
 	pool := x509.NewCertPool()
 	caPEM, err := os.ReadFile(filepath.Join(state, "ca.pem"))
 	if err != nil || !pool.AppendCertsFromPEM(caPEM) {
@@ -267,13 +281,19 @@ func startSidecar(t *testing.T, coreURL string) (string, string) {
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	t.Cleanup(client.CloseIdleConnections)
 	waitOK(t, client, u+"/readyz")
-	return u, base64.StdEncoding.EncodeToString(spki[:])
+	return sidecarInfo{url: u, spki: base64.StdEncoding.EncodeToString(spki[:]), metrics: "http://" + metrics + "/metrics", pool: pool}
 }
 
 // browser starts headless Chromium. spki, if set, is the only certificate
 // key the browser accepts without a trusted chain (the sidecar's leaf);
 // certificate errors stay fatal for everything else.
 func browser(t *testing.T, spki string) context.Context {
+	t.Helper()
+	return browserFor(t, spki, 90*time.Second)
+}
+
+// browserFor is browser with the given time limit for the whole test.
+func browserFor(t *testing.T, spki string, limit time.Duration) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(t)),
@@ -297,7 +317,7 @@ func browser(t *testing.T, spki string) context.Context {
 	if err := chromedp.Do(ctx); err != nil { // starts the browser, with no deadline
 		t.Fatalf("start chromium: %v", err)
 	}
-	tctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	tctx, cancel := context.WithTimeout(ctx, limit)
 	t.Cleanup(cancel)
 	return tctx
 }

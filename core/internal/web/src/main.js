@@ -61,18 +61,70 @@ class OCRError extends Error {
     super(key);
     this.key = key;
     this.vars = vars;
+    /** "busy" or "rate_limited" when the server asked to come back later. */
+    this.wait = "";
+    /** The server's Retry-After in seconds, or 0. */
+    this.retryAfter = 0;
   }
 }
 
-/** Maps an error answer (status, JSON body) to a message key. */
-function answerError(status, body) {
+/** Parses a Retry-After value in seconds (the date form counts as absent). */
+function retryAfterSeconds(v) {
+  const n = Number.parseInt(String(v ?? "").trim(), 10);
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
+
+/**
+ * Maps an error answer (status, JSON body, Retry-After) to a message key;
+ * 429 and 503 "busy" (or 503 with Retry-After) are marked for a retry.
+ */
+function answerError(status, body, retryAfter) {
   let code = "";
   try {
     code = JSON.parse(new TextDecoder().decode(body))?.error?.code ?? "";
   } catch {
     // not JSON: fall through to the HTTP status
   }
-  return code && STRINGS.en[`err_${code}`] ? new OCRError(`err_${code}`) : new OCRError("err_http", { status });
+  const e = code && STRINGS.en[`err_${code}`] ? new OCRError(`err_${code}`) : new OCRError("err_http", { status });
+  e.retryAfter = retryAfterSeconds(retryAfter);
+  if (status === 429) e.wait = "rate_limited";
+  else if (status === 503 && (code === "busy" || e.retryAfter > 0)) e.wait = "busy";
+  return e;
+}
+
+/** Retries after a busy or rate-limited answer, then gives up with a clear message. */
+const MAX_RETRIES = 4;
+/** A Retry-After longer than this (seconds) is not waited for. */
+const MAX_WAIT = 30;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Runs send() and, while the answer is busy or rate-limited, waits the
+ * server's Retry-After (or a random backoff of 1 to 2^n seconds) with a
+ * countdown in msg and sends again, at most MAX_RETRIES times. Each send()
+ * seals the request afresh.
+ */
+async function withRetries(send, msg, workingKey) {
+  for (let retry = 1; ; retry++) {
+    try {
+      return await send();
+    } catch (e) {
+      if (!(e instanceof OCRError) || !e.wait) throw e;
+      const wait = e.retryAfter || 1 + Math.floor(Math.random() * 2 ** Math.min(retry, 3));
+      if (retry > MAX_RETRIES || wait > MAX_WAIT) {
+        const final = new OCRError(e.wait === "busy" ? "busyGaveUp" : "rateLimitedGaveUp", { n: retry - 1 });
+        throw final;
+      }
+      msg.dataset.kind = "retry";
+      for (let left = wait; left > 0; left--) {
+        say(msg, e.wait === "busy" ? "busyRetrying" : "rateLimitedRetrying", { s: left, n: retry, max: MAX_RETRIES });
+        await sleep(1000);
+      }
+      msg.dataset.kind = "busy";
+      say(msg, workingKey);
+    }
+  }
 }
 
 async function post(url, init) {
@@ -100,14 +152,17 @@ async function ocrOHTTP(bytes, path, retry = true) {
     if (transport.kind !== "ohttp") throw new OCRError("err_encryption_required");
     return ocrOHTTP(bytes, path, false);
   }
-  if (!res.ok || ct !== ohttp.RESPONSE_MEDIA_TYPE) throw answerError(res.status, raw);
+  if (!res.ok || ct !== ohttp.RESPONSE_MEDIA_TYPE) throw answerError(res.status, raw, res.headers.get("retry-after"));
   let answer;
   try {
     answer = decodeResponse(await open(raw));
   } catch {
     throw new OCRError("err_open");
   }
-  if (answer.status !== 200) throw answerError(answer.status, answer.content);
+  if (answer.status !== 200) {
+    const ra = answer.headers.find(([name]) => name.toLowerCase() === "retry-after");
+    throw answerError(answer.status, answer.content, ra?.[1]);
+  }
   return JSON.parse(new TextDecoder().decode(answer.content));
 }
 
@@ -115,7 +170,7 @@ async function ocrOHTTP(bytes, path, retry = true) {
 async function ocrPlain(bytes, path) {
   const res = await post(path, { headers: { "content-type": "application/octet-stream" }, body: bytes });
   const raw = new Uint8Array(await res.arrayBuffer());
-  if (!res.ok) throw answerError(res.status, raw);
+  if (!res.ok) throw answerError(res.status, raw, res.headers.get("retry-after"));
   return JSON.parse(new TextDecoder().decode(raw));
 }
 
@@ -142,11 +197,12 @@ async function recognise(file) {
   $("result").setAttribute("aria-busy", "true");
   msg.dataset.kind = "busy";
   const encrypted = transport.kind === "ohttp";
-  say(msg, encrypted ? "encrypting" : "working");
+  const workingKey = encrypted ? "encrypting" : "working";
+  say(msg, workingKey);
   const path = `/v1/ocr?mode=${encodeURIComponent($("mode").value)}`;
   try {
     const bytes = new Uint8Array(await file.arrayBuffer());
-    result = encrypted ? await ocrOHTTP(bytes, path) : await ocrPlain(bytes, path);
+    result = await withRetries(() => (encrypted ? ocrOHTTP(bytes, path) : ocrPlain(bytes, path)), msg, workingKey);
     render(result);
     msg.dataset.kind = "done";
     const key = (result.lines.length === 1 ? "doneOne" : "done") + (encrypted ? "Encrypted" : "");
@@ -186,7 +242,12 @@ function render(r) {
     const pct = `${(line.confidence * 100).toFixed(1)}%`;
     conf.title = `${t("confidence")} ${pct}`;
     conf.textContent = pct;
-    li.append(text, conf);
+    // Text and figure side by side in a row of their own: wrapped text
+    // stays in its column and never runs under the figure.
+    const row = document.createElement("div");
+    row.className = "line-row";
+    row.append(text, conf);
+    li.append(row);
     const on = () => p.classList.add("hot");
     const off = () => p.classList.remove("hot");
     li.addEventListener("mouseenter", on);
