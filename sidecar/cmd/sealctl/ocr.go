@@ -76,10 +76,10 @@ A busy or rate-limited answer (503 busy, 429) is not a failure: the file is
 sent again, sealed afresh, after the server's Retry-After or a random
 exponential backoff, up to --max-retries times and within --timeout; so
 is a request that got no answer (OCR is idempotent, so a resend is safe).
-A file whose retries ran out, or that the core gave up on after its own
-deadline (503 timeout, usually time spent in its queue), starts again (with
-a fresh --timeout) up to 3 more times once other files got through: the
-server is busy, not broken. A core timeout also halves the concurrency.
+A file whose retries ran out, or that timed out (the core's 503 timeout,
+usually time spent in its queue, or --timeout), starts again (with a fresh
+--timeout) up to 3 more times once other files got through: the server is
+busy, not broken. A timeout also halves the concurrency.
 Meanwhile the files in flight adapt: at most --concurrency, halved on busy
 answers and grown back one at a time as files succeed. The progress line
 (on a terminal) shows the retries and the current concurrency; a summary
@@ -333,11 +333,13 @@ func process(ctx context.Context, c *client.Client, jobs []job, lim *limiter, op
 	return out
 }
 
-// isCoreTimeout reports the core's sealed 503 "timeout": the request took
-// longer than the core's deadline, queueing included.
+// isCoreTimeout reports the core's sealed 503 "timeout" (the request took
+// longer than the core's deadline, queueing included) or the file's own
+// --timeout running out while the run goes on.
 func isCoreTimeout(err error) bool {
 	var se *client.ServerError
-	return errors.As(err, &se) && se.Sealed && se.Status == 503 && se.Code == "timeout"
+	return errors.As(err, &se) && se.Sealed && se.Status == 503 && se.Code == "timeout" ||
+		errors.Is(err, context.DeadlineExceeded)
 }
 
 // ocrFile reads and sends one file.
