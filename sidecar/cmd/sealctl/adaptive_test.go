@@ -143,7 +143,7 @@ func TestOCRBusyServer(t *testing.T) {
 		if n := strings.Count(stdout, "==> "); n != files {
 			t.Errorf("%d files printed, want %d", n, files)
 		}
-		if !strings.Contains(stderr, " times a file went round again after its retries ran out") {
+		if !strings.Contains(stderr, " times a file went round again after its retries or time ran out") {
 			t.Errorf("stderr %q does not report files going round again", stderr)
 		}
 	})

@@ -211,7 +211,7 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 		fmt.Fprintf(stderr, "sealctl: %d retries after busy, rate-limited or unanswered requests; concurrency went down to %d of %d and ended at %d",
 			retries, lowest, f.concurrency, current)
 		if n := lim.rounds(); n > 0 {
-			fmt.Fprintf(stderr, "; %d times a file went round again after its retries ran out", n)
+			fmt.Fprintf(stderr, "; %d times a file went round again after its retries or time ran out", n)
 		}
 		fmt.Fprintln(stderr)
 	}
