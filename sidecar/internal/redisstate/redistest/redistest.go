@@ -9,13 +9,6 @@ package redistest
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -26,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sealocr/sealocr/sidecar/internal/localtls"
 
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
 )
@@ -99,8 +94,13 @@ func Start(t testing.TB, o Options) *Server {
 	case o.TLS:
 		port := pebbletest.FreePort(t)
 		s.Addr = "127.0.0.1:" + strconv.Itoa(port)
-		var cert, key string
-		s.CAFile, cert, key = writeTLS(t, s.Dir)
+		// The real local CA of the sidecar (localtls) signs redis's certificate.
+		l, err := localtls.Ensure(filepath.Join(s.Dir, "tls-state"), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.CAFile = l.CAPath
+		cert, key := l.CertPath, l.KeyPath
 		s.args = append(s.args, "--port", "0", "--tls-port", strconv.Itoa(port),
 			"--tls-cert-file", cert, "--tls-key-file", key, "--tls-ca-cert-file", s.CAFile,
 			"--tls-auth-clients", "no")
@@ -211,43 +211,4 @@ func (s *Server) ready() bool {
 	}
 	line, err := bufio.NewReader(c).ReadString('\n')
 	return err == nil && (strings.HasPrefix(line, "+PONG") || strings.HasPrefix(line, "-NOAUTH"))
-}
-
-// writeTLS writes a CA and a server certificate for 127.0.0.1 it signs.
-func writeTLS(t testing.TB, dir string) (caFile, certFile, keyFile string) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "redistest CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "redis"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
-	caFile, certFile, keyFile = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
-	for path, blk := range map[string]*pem.Block{
-		caFile: {Type: "CERTIFICATE", Bytes: caDER}, certFile: {Type: "CERTIFICATE", Bytes: der},
-		keyFile: {Type: "PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(blk), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return caFile, certFile, keyFile
 }

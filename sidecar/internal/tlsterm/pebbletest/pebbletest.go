@@ -11,17 +11,11 @@ package pebbletest
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -31,6 +25,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sealocr/sealocr/sidecar/internal/localtls"
 )
 
 // Options configure Start.
@@ -76,7 +72,13 @@ func Start(t testing.TB, o Options) *Pebble {
 			"(install the Debian package: apt-get install -y pebble; .ci/run does this): %v %v", err1, err2)
 	}
 	dir := t.TempDir()
-	caFile, certFile, keyFile := writeServerCert(t, dir)
+	// pebble's own HTTPS listeners present a leaf of the sidecar's real local
+	// CA (localtls): localhost and 127.0.0.1.
+	l, err := localtls.Ensure(filepath.Join(dir, "server-tls"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile, certFile, keyFile := l.CAPath, l.CertPath, l.KeyPath
 
 	p := &Pebble{ServerCAFile: caFile, out: &SyncBuffer{}}
 	dnsPort := FreeUDPAndTCPPort(t)
@@ -143,10 +145,10 @@ func start(t testing.TB, out io.Writer, env []string, bin string, args ...string
 	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
 }
 
-// waitOK polls url until it answers 200 (10 s at most) and returns the body.
+// waitOK polls url until it answers 200 (30 s at most: a loaded machine starts pebble slowly) and returns the body.
 func waitOK(t testing.TB, p *Pebble, c *http.Client, url string) []byte {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		res, err := c.Get(url)
 		if err == nil {
@@ -193,46 +195,6 @@ func FreeUDPAndTCPPort(t testing.TB) int {
 	}
 	t.Fatal("no port free for both UDP and TCP")
 	return 0
-}
-
-// writeServerCert writes a CA and a certificate for 127.0.0.1 and localhost
-// that it signs, for pebble's own HTTPS listeners.
-func writeServerCert(t testing.TB, dir string) (caFile, certFile, keyFile string) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	now := time.Now()
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pebbletest server CA"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leafTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "pebble"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-		DNSNames: []string{"localhost", "pebble"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, leafTmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
-	caFile, certFile, keyFile = filepath.Join(dir, "server-ca.pem"), filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem")
-	for path, blk := range map[string]*pem.Block{
-		caFile: {Type: "CERTIFICATE", Bytes: caDER}, certFile: {Type: "CERTIFICATE", Bytes: der},
-		keyFile: {Type: "PRIVATE KEY", Bytes: keyDER},
-	} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(blk), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return caFile, certFile, keyFile
 }
 
 // SyncBuffer is a bytes.Buffer safe for concurrent writers, for collecting
