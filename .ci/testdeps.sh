@@ -19,6 +19,11 @@ command -v redis-server >/dev/null 2>&1 || need_apt+=(redis-server)
 # core/internal/web: the WebUI tests drive Debian's headless Chromium; CJK fonts for the screenshots.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 fc-list 2>/dev/null | grep -i 'Noto Sans CJK' >/dev/null || need_apt+=(fonts-noto-cjk) # no -q: it would SIGPIPE fc-list under pipefail
+# core/internal/synth, core/internal/ocreval, make bench: the generated benchmark set prints with the Noto CJK
+# collections (Sans Regular and Bold, Serif Regular) from the same package, read from its files directly.
+for f in NotoSansCJK-Regular.ttc NotoSansCJK-Bold.ttc NotoSerifCJK-Regular.ttc; do
+  [ -f "/usr/share/fonts/opentype/noto/$f" ] || { need_apt+=(fonts-noto-cjk); break; }
+done
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=()
