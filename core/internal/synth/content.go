@@ -94,7 +94,9 @@ func (g gen) dateText() string {
 	return fmt.Sprintf("交易时间 %d/%02d/%02d %02d:%02d:%02d", y, m, d, 8+g.pick(14), g.pick(60), g.pick(60))
 }
 
-func (g gen) person() string { return surnames[g.pick(len(surnames))] + givenNames[g.pick(len(givenNames))] }
+func (g gen) person() string {
+	return surnames[g.pick(len(surnames))] + givenNames[g.pick(len(givenNames))]
+}
 
 func (g gen) address() string {
 	c := cities[g.pick(len(cities))]
