@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 export SEALOCR_CACHE ?= $(HOME)/.cache/sealocr
 
-.PHONY: all models testdeps build run test vet lint gotest bench images fmt clean
+.PHONY: all models testdeps build run test vet lint gotest bench bench-gutenye gutenye images fmt clean
 
 all: build
 
@@ -55,12 +55,26 @@ gotest:
 
 ## bench: print the figures: OCR latency per page and line, lines/s with and without batching, pipeline
 ## overhead against raw ONNX Runtime time; sidecar overhead per request; PSK seal/open MB/s per suite (AES-256-GCM
-## beside SM4-GCM) at 1 KiB, 100 KiB and 1 MiB next to raw AES-256-GCM and SM4-GCM
+## beside SM4-GCM) at 1 KiB, 100 KiB and 1 MiB next to raw AES-256-GCM and SM4-GCM;
+## then bench-gutenye
 bench: models
 	$(GO) test -run '^$$' -bench . -benchtime 10x -count 1 ./core/internal/pipeline/
 	$(GO) test -run '^$$' -bench Soak -benchtime 500x -count 1 ./core/internal/httpapi/
 	$(GO) test -run '^$$' -bench SidecarOverhead -benchtime 200x -count 1 ./sidecar/internal/gateway/
 	$(GO) test -run '^$$' -bench . -benchtime 1s -count 1 ./sidecar/internal/envelope/psk/
+	@$(MAKE) --no-print-directory bench-gutenye
+
+## bench-gutenye: core against the pinned @gutenye/ocr-node on one generated set (20 receipts/invoices, 200 lines),
+## one run on this machine: per-document median of both and their ratio, CER (spaces kept/removed), exact lines
+bench-gutenye: models testdeps gutenye
+	$(GO) run ./core/bench/ocrbench -documents $(or $(BENCH_DOCUMENTS),20) -lines $(or $(BENCH_LINES),200)
+
+# gutenye: install the pinned peer from its lockfile (offline-safe: onnxruntime-node's postinstall would fetch
+# CUDA libraries from NuGet on linux/x64; ONNXRUNTIME_NODE_INSTALL=skip keeps the CPU binary the package ships)
+gutenye:
+	@if [ ! -d core/bench/gutenye/node_modules/@gutenye/ocr-node ] || [ core/bench/gutenye/package-lock.json -nt core/bench/gutenye/node_modules/.package-lock.json ]; then \
+	  cd core/bench/gutenye && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund --loglevel=error; \
+	fi
 
 ## images: build Dockerfile.core and Dockerfile.sidecar with podman (root, no Docker engine) and smoke-run them
 images:

@@ -1,0 +1,230 @@
+// Command ocrbench measures the core against @gutenye/ocr-node on the same
+// generated set, on the same machine, in the same run, and prints per-image
+// median latency, their ratio, and the accuracy of both (CER with spaces
+// kept and removed, exact lines): receipts and invoices in document mode,
+// and degraded single-line images in `mode=line` (and, for reference, in
+// document mode and through @gutenye, which detects first).
+//
+// `make bench` installs the pinned peer (core/bench/gutenye, npm ci) and
+// runs this command. The two engines read the images alternately, one
+// image each in turn, so a change in the machine's load hits both alike.
+//
+//	go run ./core/bench/ocrbench -documents 20 -lines 200
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sealocr/sealocr/core/internal/ocreval"
+	"github.com/sealocr/sealocr/core/internal/onnx"
+	"github.com/sealocr/sealocr/core/internal/synth"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "ocrbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("ocrbench", flag.ContinueOnError)
+	seed := fs.Uint64("seed", 1, "random seed of the generated set")
+	docs := fs.Int("documents", 20, "receipts and invoices")
+	lines := fs.Int("lines", 200, "single-line images")
+	peerDir := fs.String("gutenye", "core/bench/gutenye", "folder of the pinned @gutenye/ocr-node package (after npm ci)")
+	threads := fs.Int("threads", 0, "core: ONNX Runtime intra-op threads per session (0: its default, as the core binary)")
+	keep := fs.String("keep", "", "write the set to this folder and keep it (default: a temporary folder, removed)")
+	verbose := fs.Bool("v", false, "print every misread row and line")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *docs < 1 || *lines < 0 {
+		return errors.New("need at least one document")
+	}
+
+	f, err := synth.LoadFonts("")
+	if err != nil {
+		return err
+	}
+	spec := synth.Spec{Seed: *seed, Documents: *docs, Lines: *lines}
+	set := synth.Generate(f, spec)
+	dir := *keep
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "ocrbench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	if err := set.Write(dir); err != nil {
+		return err
+	}
+
+	load0 := loadavg()
+	core, err := ocreval.LoadCore(*threads)
+	if err != nil {
+		return err
+	}
+	defer core.Close()
+	peer, err := startPeer(*peerDir)
+	if err != nil {
+		return err
+	}
+	defer peer.close()
+
+	ctx := context.Background()
+	// Warm both on the first document; not counted.
+	first := filepath.Join(dir, set.Documents[0].Name)
+	if _, err := timeCore(ctx, core, first, false); err != nil {
+		return err
+	}
+	if _, err := peer.read(first); err != nil {
+		return err
+	}
+
+	var coreDoc, peerDoc measure
+	for i, d := range set.Documents {
+		path := filepath.Join(dir, d.Name)
+		rows := ocreval.DocumentRows(d)
+		// Alternate which engine goes first.
+		for k := range 2 {
+			if (i+k)%2 == 0 {
+				r, err := timeCore(ctx, core, path, false)
+				if err != nil {
+					return fmt.Errorf("core: %s: %w", d.Name, err)
+				}
+				coreDoc.addDoc(stdout, *verbose, "core", d.Name, rows, r)
+			} else {
+				r, err := peer.read(path)
+				if err != nil {
+					return fmt.Errorf("gutenye: %s: %w", d.Name, err)
+				}
+				peerDoc.addDoc(stdout, *verbose, "gutenye", d.Name, rows, r)
+			}
+		}
+	}
+	var coreLine, coreLineDoc, peerLine measure
+	for _, l := range set.Lines {
+		path := filepath.Join(dir, l.Name)
+		r, err := timeCore(ctx, core, path, true)
+		if err != nil {
+			return fmt.Errorf("core: %s: %w", l.Name, err)
+		}
+		coreLine.addLine(stdout, *verbose, "core mode=line", l, r)
+		if r, err = timeCore(ctx, core, path, false); err != nil {
+			return fmt.Errorf("core: %s: %w", l.Name, err)
+		}
+		coreLineDoc.addLine(stdout, *verbose, "core document", l, r)
+		if r, err = peer.read(path); err != nil {
+			return fmt.Errorf("gutenye: %s: %w", l.Name, err)
+		}
+		peerLine.addLine(stdout, *verbose, "gutenye", l, r)
+	}
+	load1 := loadavg()
+
+	peerVer, ortNodeVer := peer.versions()
+	w := bufio.NewWriter(stdout)
+	fmt.Fprintf(w, "ocrbench: generated set %s; %d CPUs (GOMAXPROCS %d); core: ONNX Runtime %s, threads %d; peer: @gutenye/ocr-node %s, onnxruntime-node %s\n",
+		spec, runtime.NumCPU(), runtime.GOMAXPROCS(0), onnx.Version(), *threads, peerVer, ortNodeVer)
+	fmt.Fprintf(w, "load average (1/5/15 min) before: %s, after: %s\n\n", load0, load1)
+	fmt.Fprintf(w, "%-44s %12s %11s %10s %12s %14s\n", "documents (1000x1400, 20-40 rows)", "median/doc", "mean", "CER kept", "CER removed", "exact rows")
+	coreDoc.row(w, "sealocr core (document mode)")
+	peerDoc.row(w, "@gutenye/ocr-node "+peerVer)
+	fmt.Fprintf(w, "%-44s %11.2fx  (gutenye median / core median; >1: core faster; means: %.2fx)\n", "speed ratio", peerDoc.median().Seconds()/coreDoc.median().Seconds(), peerDoc.mean().Seconds()/coreDoc.mean().Seconds())
+	if len(set.Lines) > 0 {
+		fmt.Fprintf(w, "\n%-44s %12s %11s %10s %12s %14s\n", "single lines (margins, degradations)", "median/line", "mean", "CER kept", "CER removed", "exact lines")
+		coreLine.row(w, "sealocr core mode=line")
+		coreLineDoc.row(w, "sealocr core document mode")
+		peerLine.row(w, "@gutenye/ocr-node "+peerVer)
+	}
+	return w.Flush()
+}
+
+// measure collects one engine's times and scores on one kind of image.
+type measure struct {
+	times []time.Duration
+	t     ocreval.Tally
+}
+
+func (m *measure) addDoc(w io.Writer, verbose bool, who, name string, rows []ocreval.RefRow, r result) {
+	m.times = append(m.times, r.d)
+	m.t.Merge(ocreval.ScoreDocument(rows, r.preds))
+	if verbose {
+		got, spurious := ocreval.AssignRows(rows, r.preds)
+		for i, row := range rows {
+			if ocreval.Kept(got[i]) != ocreval.Kept(row.Text) {
+				fmt.Fprintf(w, "%s %s row %d: got %q, want %q\n", who, name, i, got[i], row.Text)
+			}
+		}
+		for _, s := range spurious {
+			fmt.Fprintf(w, "%s %s: spurious %q\n", who, name, s)
+		}
+	}
+}
+
+func (m *measure) addLine(w io.Writer, verbose bool, who string, l synth.Line, r result) {
+	m.times = append(m.times, r.d)
+	got := ocreval.LineText(r.preds)
+	if !m.t.Add(got, l.Text) && verbose {
+		fmt.Fprintf(w, "%s %s [%s]: got %q, want %q\n", who, l.Name, l.Degradations, got, l.Text)
+	}
+}
+
+func (m *measure) median() time.Duration {
+	s := append([]time.Duration(nil), m.times...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+func (m *measure) mean() time.Duration {
+	var sum time.Duration
+	for _, d := range m.times {
+		sum += d
+	}
+	return sum / time.Duration(len(m.times))
+}
+
+func (m *measure) row(w io.Writer, name string) {
+	fmt.Fprintf(w, "%-44s %10.3f s %9.3f s %9.2f%% %11.2f%% %8d/%d %5.1f%%\n", name, m.median().Seconds(), m.mean().Seconds(),
+		100*m.t.CERKept(), 100*m.t.CERRemoved(), m.t.Exact, m.t.Lines, 100*m.t.ExactRate())
+}
+
+type result struct {
+	preds []ocreval.Pred
+	d     time.Duration
+}
+
+// timeCore times what a request costs the core: reading the file,
+// decoding it and running the pipeline.
+func timeCore(ctx context.Context, c *ocreval.Core, path string, line bool) (result, error) {
+	t := time.Now()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return result{}, err
+	}
+	preds, err := c.Read(ctx, data, line)
+	return result{preds, time.Since(t)}, err
+}
+
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
