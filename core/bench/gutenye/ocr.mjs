@@ -1,5 +1,6 @@
 // Reads image paths from stdin, one per line, and answers each with one JSON
-// line: {"path", "ms", "width", "height", "lines": [{"text", "mean", "box"}]}.
+// line: {"path", "ms", "cpuMs", "width", "height", "lines": [{"text", "mean",
+// "box"}]}; cpuMs is the process's CPU time (all threads) during the call.
 // The timing covers @gutenye/ocr-node's own call (decode, detection,
 // recognition), as the Go side times the core's decode and pipeline run.
 // Boxes are mapped back from the padded multiple-of-32 frame that
@@ -15,9 +16,12 @@ process.stdout.write(JSON.stringify({ ready: true }) + '\n')
 const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity })
 for await (const path of rl) {
   if (path === '') continue
+  const c0 = process.cpuUsage()
   const t0 = performance.now()
   const lines = await ocr.detect(path)
   const ms = performance.now() - t0
+  const c = process.cpuUsage(c0)
+  const cpuMs = (c.user + c.system) / 1000
   const { width, height } = await sharp(path).metadata()
   const w32 = Math.max(Math.ceil(width / 32) * 32, 32)
   const h32 = Math.max(Math.ceil(height / 32) * 32, 32)
@@ -29,5 +33,5 @@ for await (const path of rl) {
     mean: l.mean,
     box: (l.box ?? []).map(([x, y]) => [(x - left) / s, (y - top) / s]),
   }))
-  process.stdout.write(JSON.stringify({ path, ms, width, height, lines: out }) + '\n')
+  process.stdout.write(JSON.stringify({ path, ms, cpuMs, width, height, lines: out }) + '\n')
 }

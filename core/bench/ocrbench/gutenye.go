@@ -27,6 +27,7 @@ type peerAnswer struct {
 	Ready bool    `json:"ready"`
 	Path  string  `json:"path"`
 	MS    float64 `json:"ms"`
+	CPUMS float64 `json:"cpuMs"`
 	Lines []struct {
 		Text string       `json:"text"`
 		Box  [][2]float64 `json:"box"`
@@ -97,7 +98,7 @@ func (p *peer) read(path string) (result, error) {
 			preds[i].Box[k] = l.Box[k]
 		}
 	}
-	return result{preds, time.Duration(a.MS * float64(time.Millisecond))}, nil
+	return result{preds, time.Duration(a.MS * float64(time.Millisecond)), time.Duration(a.CPUMS * float64(time.Millisecond))}, nil
 }
 
 // versions reads the installed versions of @gutenye/ocr-node and
