@@ -135,11 +135,23 @@ async function post(url, init) {
   }
 }
 
-/** Sends the image through the Oblivious HTTP gateway. */
-async function ocrOHTTP(bytes, path, retry = true) {
+/**
+ * What to add to this device's clock to read the gateway's, in
+ * milliseconds: learnt from a date problem (RFC 9458 section 6.5.2).
+ */
+let clockOffset = 0;
+
+/**
+ * Sends the image through the Oblivious HTTP gateway. The inner request
+ * carries a Date field (the gateway refuses replays by it, RFC 9458 section
+ * 6.5); retry allows one retry with the gateway's new key, dateRetry one
+ * with the clock corrected from a date problem.
+ */
+async function ocrOHTTP(bytes, path, retry = true, dateRetry = true) {
   const inner = encodeRequest({
     method: "POST", scheme: location.protocol.replace(":", ""), authority: "", path,
-    headers: [["content-type", "application/octet-stream"]], content: bytes,
+    headers: [["content-type", "application/octet-stream"], ["date", ohttp.httpDate(Date.now() + clockOffset)]],
+    content: bytes,
   });
   const { body, open } = await ohttp.encapsulate(transport.sel, inner);
   const res = await post(GATEWAY, { headers: { "content-type": ohttp.REQUEST_MEDIA_TYPE }, body });
@@ -150,7 +162,7 @@ async function ocrOHTTP(bytes, path, retry = true) {
     transport = await detectTransport();
     showTransport();
     if (transport.kind !== "ohttp") throw new OCRError("err_encryption_required");
-    return ocrOHTTP(bytes, path, false);
+    return ocrOHTTP(bytes, path, false, dateRetry);
   }
   if (!res.ok || ct !== ohttp.RESPONSE_MEDIA_TYPE) throw answerError(res.status, raw, res.headers.get("retry-after"));
   let answer;
@@ -158,6 +170,13 @@ async function ocrOHTTP(bytes, path, retry = true) {
     answer = decodeResponse(await open(raw));
   } catch {
     throw new OCRError("err_open");
+  }
+  const serverTime = ohttp.dateProblemTime(answer);
+  if (serverTime !== null && dateRetry) {
+    // The gateway's clock and ours differ by more than it accepts: measure
+    // the offset from its Date and send once more, sealed afresh.
+    clockOffset = serverTime - Date.now();
+    return ocrOHTTP(bytes, path, retry, false);
   }
   if (answer.status !== 200) {
     const ra = answer.headers.find(([name]) => name.toLowerCase() === "retry-after");

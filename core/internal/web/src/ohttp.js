@@ -11,6 +11,12 @@ export const KEYS_MEDIA_TYPE = "application/ohttp-keys";
 export const REQUEST_MEDIA_TYPE = "message/ohttp-req";
 export const RESPONSE_MEDIA_TYPE = "message/ohttp-res";
 
+/**
+ * The RFC 9457 problem type of RFC 9458 Section 6.5.2: the gateway refused
+ * the request because of its Date field.
+ */
+export const DATE_PROBLEM_TYPE = "https://iana.org/assignments/http-problem-types#date";
+
 const REQUEST_LABEL = "message/bhttp request";
 const RESPONSE_LABEL = "message/bhttp response";
 
@@ -151,4 +157,38 @@ export async function encapsulate(sel, bhttpRequest, ekm) {
     return new Uint8Array(pt);
   }
   return { body, open };
+}
+
+/**
+ * Formats a time (milliseconds since the epoch) as an HTTP-date in the
+ * IMF-fixdate form (RFC 9110 Section 5.6.7), e.g.
+ * "Sun, 06 Nov 1994 08:49:37 GMT": the inner request's Date field, which
+ * the gateway checks against replays (RFC 9458 Section 6.5).
+ * @param {number} ms
+ */
+export function httpDate(ms) {
+  return new Date(ms).toUTCString();
+}
+
+/**
+ * Returns the gateway's clock (milliseconds since the epoch, from its Date
+ * field) when a decoded inner response is the date problem of RFC 9458
+ * Section 6.5.2 (400, application/problem+json of DATE_PROBLEM_TYPE), and
+ * null for any other response. The answer is authenticated by the
+ * encapsulation, so a relay cannot forge it.
+ * @param {{status: number, headers: [string, string][], content: Uint8Array}} answer
+ */
+export function dateProblemTime(answer) {
+  if (answer.status !== 400) return null;
+  const field = (n) => answer.headers.find(([name]) => name.toLowerCase() === n)?.[1] ?? "";
+  if (field("content-type").split(";")[0].trim().toLowerCase() !== "application/problem+json") return null;
+  let problem;
+  try {
+    problem = JSON.parse(new TextDecoder().decode(answer.content));
+  } catch {
+    return null;
+  }
+  if (problem?.type !== DATE_PROBLEM_TYPE) return null;
+  const t = Date.parse(field("date"));
+  return Number.isFinite(t) ? t : null;
 }

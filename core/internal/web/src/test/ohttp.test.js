@@ -5,7 +5,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { DhkemX25519HkdfSha256 } from "@hpke/dhkem-x25519";
 import { decodeResponse, encodeRequest } from "../bhttp.js";
-import { encapsulate, fingerprint, parseKeyConfig, parseKeyList, selectConfig } from "../ohttp.js";
+import {
+  DATE_PROBLEM_TYPE, dateProblemTime, encapsulate, fingerprint, httpDate, parseKeyConfig, parseKeyList, selectConfig,
+} from "../ohttp.js";
 
 const vectors = new URL("../../../../../sidecar/internal/envelope/testdata/", import.meta.url);
 const load = (name) => JSON.parse(readFileSync(new URL(name, vectors), "utf8"));
@@ -64,4 +66,25 @@ test("RFC 9292 examples", () => {
   const req = encodeRequest({ method: "GET", scheme: "https", authority: "example.com", path: "/" });
   // RFC 9458 Appendix A's request, untruncated: empty header, content and trailer.
   assert.equal(toHex(req), load("ohttp_rfc9458_appendixA.json").bhttp_request + "000000");
+});
+
+test("Date field and the date problem (RFC 9458 Section 6.5)", () => {
+  // RFC 9110 Section 5.6.7's example IMF-fixdate.
+  const t = Date.UTC(1994, 10, 6, 8, 49, 37);
+  assert.equal(httpDate(t), "Sun, 06 Nov 1994 08:49:37 GMT");
+  assert.equal(httpDate(t + 999), "Sun, 06 Nov 1994 08:49:37 GMT");
+
+  const problem = (status, type, ct = "application/problem+json", date = "Sun, 06 Nov 1994 08:49:37 GMT") => ({
+    status,
+    headers: [["Content-Type", ct], ["date", date]],
+    content: new TextEncoder().encode(JSON.stringify({ type, title: "date not acceptable" })),
+  });
+  assert.equal(dateProblemTime(problem(400, DATE_PROBLEM_TYPE)), t);
+  assert.equal(DATE_PROBLEM_TYPE, "https://iana.org/assignments/http-problem-types#date");
+  assert.equal(dateProblemTime(problem(400, DATE_PROBLEM_TYPE, "application/problem+json; charset=utf-8")), t);
+  assert.equal(dateProblemTime(problem(401, DATE_PROBLEM_TYPE)), null);
+  assert.equal(dateProblemTime(problem(400, "https://iana.org/assignments/http-problem-types#ohttp-key")), null);
+  assert.equal(dateProblemTime(problem(400, DATE_PROBLEM_TYPE, "application/json")), null);
+  assert.equal(dateProblemTime(problem(400, DATE_PROBLEM_TYPE, undefined, "yesterday")), null);
+  assert.equal(dateProblemTime({ status: 400, headers: [["content-type", "application/problem+json"]], content: new Uint8Array([0x7b]) }), null);
 });
