@@ -34,6 +34,8 @@ func runTool(t *testing.T, env []string, name string, args ...string) []byte {
 
 // TestInteropNodeOHTTP runs an OHTTP client built from @hpke/core and
 // bhttp-js (interop/ohttp_client.mjs) against the gateway, once per AEAD.
+// The sidecar refuses inner requests without Date (ohttp_require_date), so
+// the client's Date must come through bhttp-js.
 func TestInteropNodeOHTTP(t *testing.T) {
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -45,7 +47,7 @@ func TestInteropNodeOHTTP(t *testing.T) {
 			t.Fatalf("%s is not installed in %s/node_modules: run `npm ci` there (.ci/run does it)", pkg, dir)
 		}
 	}
-	s := newSidecar(t, nil)
+	s := newSidecar(t, map[string]string{"SEALOCR_OHTTP_REQUIRE_DATE": "true"})
 	images := []testImage{renderedImage(t, docTexts[0]), renderedImage(t, docTexts[1])}
 	for i, aead := range []string{"aes-128-gcm", "aes-256-gcm", "chacha20-poly1305"} {
 		im := images[i%len(images)]

@@ -9,9 +9,9 @@
 // GATEWAY_URL is https://HOST:PORT/.well-known/ohttp-gateway; CA_FILE is the
 // only certificate authority trusted; AEAD is aes-128-gcm (default),
 // aes-256-gcm or chacha20-poly1305. It fetches the key list, picks the
-// DHKEM(X25519) config, sends POST /v1/ocr with the image inside, and prints
-// the inner response status on stderr and its body on stdout. Exit status 0
-// only for an inner 200.
+// DHKEM(X25519) config, sends POST /v1/ocr with the image and a Date field
+// inside, and prints the inner response status on stderr and its body on
+// stdout. Exit status 0 only for an inner 200.
 //
 // bhttp-js 0.2.1 encodes only the URL's pathname as the :path, dropping the
 // query, so the inner request carries no query and the core runs its default
@@ -98,11 +98,12 @@ async function main() {
   const suite = new CipherSuite({ kem: new DhkemX25519HkdfSha256(), kdf: new HkdfSha256(), aead: aead.impl() });
   const pkR = await suite.kem.deserializePublicKey(cfg.pk);
 
-  // The inner request, for the gateway's origin.
+  // The inner request, for the gateway's origin, with the Date field the
+  // gateway checks against replays (RFC 9458 section 6.5; an IMF-fixdate).
   const origin = new URL(gatewayURL).origin;
   const inner = new Request(`${origin}/v1/ocr`, {
     method: "POST",
-    headers: { "content-type": "application/octet-stream" },
+    headers: { "content-type": "application/octet-stream", date: new Date().toUTCString() },
     body: image,
   });
   const bhttpReq = await new BHttpEncoder().encodeRequest(inner);
