@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -72,6 +73,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	if fl.CheckConfig {
+		if cfg.LegacyCBC {
+			// The legacy keys may come from the key file alone.
+			n := 0
+			if set, err := keys.LoadFile(cfg.KeysFile); err == nil {
+				n = len(set.Legacy)
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			if err := cfg.CheckLegacyKeys(getenv, n); err != nil {
+				return err
+			}
+		}
 		fmt.Fprint(stdout, cfg.Redacted())
 		fmt.Fprintln(stdout, "# configuration ok")
 		return nil
@@ -102,11 +115,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	legacyKey := ""
 	if cfg.LegacyCBC {
 		legacyKey = getenv(config.LegacyKeyEnv)
-		log.Warn("legacy AES-256-CBC mode is enabled: it is unauthenticated and kept only for existing clients",
+		log.Warn("legacy CBC mode is enabled: it is unauthenticated and kept only for existing clients",
 			zap.String("path", cfg.LegacyPath))
 	}
 	store, err := keys.NewStoreLegacyMAC(cfg.KeysFile, legacyKey, cfg.LegacyMAC == keys.LegacyMACRequired, log.Named("keys"))
 	if err != nil {
+		return err
+	}
+	if err := cfg.CheckLegacyKeys(getenv, len(store.Current().Legacy)); err != nil {
 		return err
 	}
 	if cfg.LegacyCBC && cfg.UnsafeLegacyAnonymous {

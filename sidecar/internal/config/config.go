@@ -125,10 +125,11 @@ type KeysSection struct {
 	OHTTPRequireDate bool `yaml:"ohttp_require_date" env:"SEALOCR_OHTTP_REQUIRE_DATE" doc:"refuse OHTTP inner requests without a Date field"`
 }
 
-// LegacySection is the legacy AES-CBC endpoint, keyed by the environment
-// variable LegacyKeyEnv.
+// LegacySection is the legacy CBC endpoint (AES-256-CBC, SM4-CBC), keyed by
+// the environment variable LegacyKeyEnv and/or the key file's legacy:
+// section (see CheckLegacyKeys).
 type LegacySection struct {
-	LegacyCBC          bool   `yaml:"legacy_cbc" env:"SEALOCR_LEGACY_CBC" flag:"legacy-cbc" doc:"serve the legacy AES-CBC endpoint, key from env AES_SECRET_KEY"`
+	LegacyCBC          bool   `yaml:"legacy_cbc" env:"SEALOCR_LEGACY_CBC" flag:"legacy-cbc" doc:"serve the legacy CBC endpoint, keys from env AES_SECRET_KEY and/or the key file's legacy: section"`
 	LegacyPath         string `yaml:"legacy_path" env:"SEALOCR_LEGACY_PATH" default:"/ocr" doc:"path of the legacy endpoint"`
 	LegacyUpstreamPath string `yaml:"legacy_upstream_path" env:"SEALOCR_LEGACY_UPSTREAM_PATH" default:"/v1/ocr" doc:"core path legacy requests are forwarded to"`
 	// LegacyMAC is the MAC policy of the AES_SECRET_KEY key: "optional"
@@ -617,11 +618,22 @@ func checkAddr(addr string) error {
 }
 
 // CheckEnvironment reports what the configuration needs from the environment
-// and does not find there: the legacy key variable when legacy_cbc is on. It
-// reports only presence, never a value.
+// and does not find there. It reports only presence, never a value. The
+// legacy key is not among them: it may come from the key file instead, so
+// CheckLegacyKeys checks it once the key file is read.
 func (c Config) CheckEnvironment(getenv func(string) string) error {
-	if c.LegacyCBC && getenv(LegacyKeyEnv) == "" {
-		return fmt.Errorf("config: legacy_cbc is on but environment variable %s is not set", LegacyKeyEnv)
+	return nil
+}
+
+// CheckLegacyKeys reports a legacy mode with no key: with legacy_cbc on, at
+// least one legacy key must come from the LegacyKeyEnv variable
+// (AES-256-CBC) or from the key file's legacy: section (AES-256-CBC or
+// SM4-CBC); fileKeys is how many the key file holds. An SM4-only deployment
+// needs no AES key. It reports only presence, never a value.
+func (c Config) CheckLegacyKeys(getenv func(string) string, fileKeys int) error {
+	if c.LegacyCBC && fileKeys == 0 && getenv(LegacyKeyEnv) == "" {
+		return fmt.Errorf("config: legacy_cbc is on but there is no legacy key: set environment variable %s "+
+			"(AES-256-CBC) or add a legacy: entry to the key file (keys_file)", LegacyKeyEnv)
 	}
 	return nil
 }
@@ -646,7 +658,7 @@ func (c Config) Redacted() string {
 	var hdr strings.Builder
 	hdr.WriteString("# sealocr sidecar configuration (effective values; no secrets: keys are referenced, never held)\n")
 	if c.LegacyCBC {
-		fmt.Fprintf(&hdr, "# legacy_cbc key: environment variable %s\n", LegacyKeyEnv)
+		fmt.Fprintf(&hdr, "# legacy_cbc keys: environment variable %s and the key file's legacy: section\n", LegacyKeyEnv)
 	}
 	return hdr.String() + configs.Dump(c, upstream.RedactURL)
 }

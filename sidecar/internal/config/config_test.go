@@ -511,12 +511,47 @@ func TestCheckEnvironment(t *testing.T) {
 	if err := c.CheckEnvironment(home); err != nil {
 		t.Errorf("legacy off: %v", err)
 	}
+	// The legacy key may come from the key file: the environment alone
+	// cannot tell that it is missing (CheckLegacyKeys does).
 	c.LegacyCBC = true
-	if err := c.CheckEnvironment(home); err == nil || !strings.Contains(err.Error(), LegacyKeyEnv) {
-		t.Errorf("legacy on, no key: %v", err)
+	if err := c.CheckEnvironment(home); err != nil {
+		t.Errorf("legacy on, no %s: %v", LegacyKeyEnv, err)
 	}
-	if err := c.CheckEnvironment(envMap(map[string]string{LegacyKeyEnv: "k"})); err != nil {
-		t.Errorf("legacy on, key set: %v", err)
+}
+
+// TestCheckLegacyKeys: the legacy mode needs at least one legacy key, from
+// AES_SECRET_KEY or the key file's legacy: section; an SM4-only deployment
+// (key-file keys only) needs no AES_SECRET_KEY.
+func TestCheckLegacyKeys(t *testing.T) {
+	const secret = "e2e-legacy-key-0123456789abcdefg"
+	withKey := envMap(map[string]string{"HOME": "/home/u", LegacyKeyEnv: secret})
+	for _, tc := range []struct {
+		name     string
+		legacy   bool
+		getenv   func(string) string
+		fileKeys int
+		wantErr  bool
+	}{
+		{"legacy off", false, home, 0, false},
+		{"no key anywhere", true, home, 0, true},
+		{"AES_SECRET_KEY only", true, withKey, 0, false},
+		{"key file only (SM4-only deployment)", true, home, 1, false},
+		{"both", true, withKey, 2, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default(home)
+			c.LegacyCBC = tc.legacy
+			err := c.CheckLegacyKeys(tc.getenv, tc.fileKeys)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("CheckLegacyKeys = %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil && (!strings.Contains(err.Error(), LegacyKeyEnv) || !strings.Contains(err.Error(), "legacy:")) {
+				t.Errorf("the error does not name both sources: %v", err)
+			}
+			if err != nil && strings.Contains(err.Error(), secret) {
+				t.Errorf("the error holds the key: %v", err)
+			}
+		})
 	}
 }
 
