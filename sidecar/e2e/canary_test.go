@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"crypto/tls"
+	"encoding/hex"
 	"fmt"
 	"image"
 	"image/color"
@@ -26,6 +27,7 @@ import (
 	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/math/fixed"
 
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/legacycbc"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 )
 
@@ -192,20 +194,108 @@ func checkTree(t *testing.T, what, root string) int {
 	return n
 }
 
-// TestCanary OCRs an image whose text and file name carry a canary, in PSK
-// mode through a recording proxy, with both processes logging at debug
-// level, then looks for the canary everywhere the request left traces. It
-// runs once per PSK suite.
+// TestCanary OCRs an image whose text and file name carry a canary through
+// a recording proxy, with both processes logging at debug level, then looks
+// for the canary everywhere the request left traces. It runs once per PSK
+// suite and once per legacy CBC algorithm (AES-256-CBC from AES_SECRET_KEY,
+// SM4-CBC from the key file), with and without the legacy "mac" member.
 func TestCanary(t *testing.T) {
 	for _, suite := range psk.Suites() {
-		t.Run(suite.String(), func(t *testing.T) { testCanary(t, suite) })
+		t.Run(suite.String(), func(t *testing.T) {
+			s := newSuiteSidecar(t, suite, nil)
+			testCanary(t, s, pskCanary(suiteKey(t, s, suite)))
+		})
+	}
+	for _, alg := range []string{legacycbc.Algorithm, legacycbc.AlgorithmSM4} {
+		t.Run("legacy "+alg, func(t *testing.T) {
+			var s *sidecar
+			var key legacycbc.Key
+			var err error
+			if alg == legacycbc.AlgorithmSM4 {
+				s = newSidecar(t, sm4LegacyEnv(writeSM4LegacyKeys(t)))
+				sk, _ := hex.DecodeString(sm4LegacyKeyHex)
+				key, err = legacycbc.NewAlgorithmKey(alg, sk)
+			} else {
+				s = newLegacySidecar(t, nil)
+				key, err = legacycbc.NewKey([]byte(legacySecret))
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			testCanary(t, s, legacyCanary(key))
+		})
 	}
 }
 
-func testCanary(t *testing.T, suite psk.Suite) {
-	s := newSuiteSidecar(t, suite, nil)
-	key := suiteKey(t, s, suite)
+// canarySender sends the canary image (at imgPath) through the recording
+// proxy at proxyURL and returns the core's JSON answers, opened.
+type canarySender func(t *testing.T, client *http.Client, proxyURL, imgPath string) [][]byte
 
+// pskCanary sends the image as a multipart upload named after the file, so
+// the core sees the canary in the file name as well as in the pixels, in
+// line and document mode.
+func pskCanary(key psk.Key) canarySender {
+	return func(t *testing.T, client *http.Client, proxyURL, imgPath string) [][]byte {
+		data, err := os.ReadFile(imgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var form bytes.Buffer
+		mw := multipart.NewWriter(&form)
+		hdr := textproto.MIMEHeader{}
+		hdr.Set("Content-Disposition", fmt.Sprintf(`form-data; name="image"; filename=%q`, filepath.Base(imgPath)))
+		hdr.Set("Content-Type", "image/png")
+		pw, err := mw.CreatePart(hdr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = pw.Write(data)
+		_ = mw.Close()
+		var out [][]byte
+		for _, mode := range []string{"line", "document"} {
+			target := "/v1/ocr?mode=" + mode
+			r := sealPSK(t, key, target, mw.FormDataContentType(), form.Bytes(), time.Now())
+			res, body := doRequest(t, client, http.MethodPost, proxyURL+target, psk.RequestMediaType, bytes.NewReader(r.body), int64(len(r.body)))
+			status, ct, content := openPSK(t, "canary "+mode, r, res, body)
+			if status != http.StatusOK || ct != "application/json" {
+				t.Fatalf("mode %s: inner answer %d %q %q", mode, status, ct, truncate(content))
+			}
+			out = append(out, content)
+		}
+		return out
+	}
+}
+
+// legacyCanary sends the image in the legacy CBC format (which carries no
+// file name; the core reads it in document mode), without and with the
+// "mac" member.
+func legacyCanary(key legacycbc.Key) canarySender {
+	return func(t *testing.T, client *http.Client, proxyURL, imgPath string) [][]byte {
+		data, err := os.ReadFile(imgPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out [][]byte
+		for _, seal := range []func(io.Reader, legacycbc.Key, []byte) ([]byte, error){legacycbc.SealRequest, legacycbc.SealRequestMAC} {
+			req, err := seal(nil, key, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, body := doRequest(t, client, http.MethodPost, proxyURL+"/ocr", legacycbc.MediaType, bytes.NewReader(req), int64(len(req)))
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("legacy: %d %q", res.StatusCode, truncate(body))
+			}
+			plain, err := legacycbc.OpenResponseTo(key, req, body)
+			if err != nil {
+				t.Fatalf("legacy: open the answer: %v", err)
+			}
+			out = append(out, plain)
+		}
+		return out
+	}
+}
+
+func testCanary(t *testing.T, s *sidecar, send canarySender) {
 	img := renderText(t, canary, 48)
 	imgPath := filepath.Join(t.TempDir(), "id-card-"+canary+".png")
 	if err := os.WriteFile(imgPath, img, 0o600); err != nil {
@@ -215,24 +305,6 @@ func testCanary(t *testing.T, suite psk.Suite) {
 		t.Fatal("findCanary does not find the canary")
 	}
 
-	// The image goes as a multipart upload named after the file, so the core
-	// sees the canary in the file name as well as in the pixels.
-	data, err := os.ReadFile(imgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var form bytes.Buffer
-	mw := multipart.NewWriter(&form)
-	hdr := textproto.MIMEHeader{}
-	hdr.Set("Content-Disposition", fmt.Sprintf(`form-data; name="image"; filename=%q`, filepath.Base(imgPath)))
-	hdr.Set("Content-Type", "image/png")
-	pw, err := mw.CreatePart(hdr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = pw.Write(data)
-	_ = mw.Close()
-
 	rec := startRecorder(t, s.addr)
 	client := &http.Client{
 		Timeout:   requestTimeout,
@@ -240,19 +312,17 @@ func testCanary(t *testing.T, suite psk.Suite) {
 	}
 	proxyURL := "https://" + rec.ln.Addr().String()
 
-	for _, mode := range []string{"line", "document"} {
-		target := "/v1/ocr?mode=" + mode
-		r := sealPSK(t, key, target, mw.FormDataContentType(), form.Bytes(), time.Now())
-		res, body := doRequest(t, client, http.MethodPost, proxyURL+target, psk.RequestMediaType, bytes.NewReader(r.body), int64(len(r.body)))
-		status, ct, content := openPSK(t, "canary "+mode, r, res, body)
-		if status != http.StatusOK || ct != "application/json" {
-			t.Fatalf("mode %s: inner answer %d %q %q", mode, status, ct, truncate(content))
-		}
-		res2 := checkOCR(t, "canary "+mode, content, canary)
+	answers := send(t, client, proxyURL, imgPath)
+	if len(answers) == 0 {
+		t.Fatal("no answer to check")
+	}
+	for i, content := range answers {
+		what := fmt.Sprintf("canary answer %d", i)
+		res := checkOCR(t, what, content, canary)
 		// The check above compares exactly; say so plainly if the model
 		// misread the canary, since the rest of the test would prove nothing.
-		if !strings.Contains(squash(res2.Text), canary) {
-			t.Fatalf("mode %s: the core did not read the canary (got %q); the leak checks would be vacuous", mode, res2.Text)
+		if !strings.Contains(squash(res.Text), canary) {
+			t.Fatalf("%s: the core did not read the canary (got %q); the leak checks would be vacuous", what, res.Text)
 		}
 	}
 	client.CloseIdleConnections()
