@@ -76,6 +76,10 @@ const (
 	// required). It carries the server's Date so that the client can
 	// correct its clock and retry.
 	OHTTPDate
+	// RouteNotAllowed refuses, inside the sealed or encapsulated response,
+	// a PSK or OHTTP inner request whose method and path are not on the
+	// inner_routes allowlist.
+	RouteNotAllowed
 
 	numIDs
 )
@@ -101,6 +105,7 @@ const (
 	CodeOK                  = "ok"
 	CodeReady               = "ready"
 	CodeOHTTPDate           = "ohttp_date"
+	CodeRouteNotAllowed     = "route_not_allowed"
 )
 
 // Media types of the fixed answers.
@@ -224,6 +229,7 @@ var table = [numIDs]entry{
 	Healthy:             {http.StatusOK, CodeOK, "", kindStatus, nil},
 	Ready:               {http.StatusOK, CodeReady, "", kindStatus, nil},
 	OHTTPDate:           {http.StatusBadRequest, CodeOHTTPDate, "date not acceptable", kindProblem, map[string]string{HeaderDate: ""}},
+	RouteNotAllowed:     {http.StatusForbidden, CodeRouteNotAllowed, "this method and path are not served to encrypted requests", kindError, nil},
 }
 
 var answers [numIDs]Answer

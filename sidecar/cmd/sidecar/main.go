@@ -178,7 +178,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	routes := cfg.Routes()
+	routes, innerRoutes := cfg.Routes(), cfg.InnerRoutesList()
 	gw := gateway.New(gateway.Options{
 		Keys:               store,
 		Upstream:           up,
@@ -191,6 +191,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		LegacyUpstreamPath: cfg.LegacyUpstreamPath,
 		Plain: func(method, path string) bool {
 			for _, r := range routes {
+				if r.Match(method, path) {
+					return true
+				}
+			}
+			return false
+		},
+		Inner: func(method, path string) bool {
+			for _, r := range innerRoutes {
 				if r.Match(method, path) {
 					return true
 				}

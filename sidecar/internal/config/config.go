@@ -99,6 +99,10 @@ type UpstreamSection struct {
 	// PlainRoutes is the allowlist of unencrypted routes forwarded to the
 	// core as they are; see Route for the syntax.
 	PlainRoutes []string `yaml:"plain_routes" env:"SEALOCR_PLAIN_ROUTES" empty:"none" default:"GET /,GET /static/*,GET /healthz" doc:"unencrypted routes forwarded as they are (\"none\" for none)"`
+	// InnerRoutes is the allowlist of (method, path) that the inner request
+	// of a PSK or OHTTP request may reach; anything else is refused inside
+	// the sealed answer. Same syntax as PlainRoutes, with any method.
+	InnerRoutes []string `yaml:"inner_routes" env:"SEALOCR_INNER_ROUTES" empty:"none" default:"POST /v1/ocr,GET /v1/models" doc:"method and path that PSK and OHTTP inner requests may reach (\"none\" for none)"`
 }
 
 // KeysSection is the state folder, the pre-shared keys and replay
@@ -440,6 +444,11 @@ func (c Config) Validate() error {
 			add("plain_routes: %v", e)
 		}
 	}
+	if _, err := ParseInnerRoutes(c.InnerRoutes); err != nil {
+		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+			add("inner_routes: %v", e)
+		}
+	}
 	if c.MetricsListen != "" {
 		if err := checkAddr(c.MetricsListen); err != nil {
 			add("metrics_listen %q: %v", c.MetricsListen, err)
@@ -647,6 +656,13 @@ func (c Config) Routes() []Route {
 			out = append(out, r)
 		}
 	}
+	return out
+}
+
+// InnerRoutesList returns the parsed inner-route allowlist (the
+// configuration is validated).
+func (c Config) InnerRoutesList() []Route {
+	out, _ := ParseInnerRoutes(c.InnerRoutes)
 	return out
 }
 

@@ -42,20 +42,58 @@ func ParseRoute(s string) (Route, error) {
 	return r, nil
 }
 
+// ParseInnerRoute parses an entry of the inner-route allowlist: like
+// ParseRoute, but any method (an upper-case token: GET, POST, PUT, ...) may
+// be named, since inner requests travel encrypted.
+func ParseInnerRoute(s string) (Route, error) {
+	f := strings.Fields(s)
+	if len(f) != 2 || !isMethod(f[0]) {
+		return Route{}, fmt.Errorf("inner route %q: want \"METHOD /path\" or \"METHOD /prefix/*\" with an upper-case method", s)
+	}
+	r := Route{Method: f[0], Path: f[1]}
+	if strings.HasSuffix(r.Path, "/*") {
+		r.Path, r.Prefix = strings.TrimSuffix(r.Path, "*"), true
+	}
+	if !cleanPath(r.Path) {
+		return Route{}, fmt.Errorf("inner route %q: path must start with \"/\", use only A-Z a-z 0-9 . _ ~ - /, have no empty, \".\" or \"..\" segment, and may end in \"/*\"", s)
+	}
+	return r, nil
+}
+
+// ParseInnerRoutes parses every entry of list with ParseInnerRoute and
+// rejects duplicates, reporting every problem at once.
+func ParseInnerRoutes(list []string) ([]Route, error) {
+	return parseRoutes(list, ParseInnerRoute)
+}
+
+func isMethod(m string) bool {
+	if m == "" {
+		return false
+	}
+	for i := 0; i < len(m); i++ {
+		if m[i] < 'A' || m[i] > 'Z' {
+			return false
+		}
+	}
+	return true
+}
+
 // ParseRoutes parses every entry of list and rejects duplicates, reporting
 // every problem at once.
-func ParseRoutes(list []string) ([]Route, error) {
+func ParseRoutes(list []string) ([]Route, error) { return parseRoutes(list, ParseRoute) }
+
+func parseRoutes(list []string, parse func(string) (Route, error)) ([]Route, error) {
 	var errs []error
 	out := make([]Route, 0, len(list))
 	seen := make(map[Route]bool, len(list))
 	for _, s := range list {
-		r, err := ParseRoute(s)
+		r, err := parse(s)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		if seen[r] {
-			errs = append(errs, fmt.Errorf("plain route %q listed twice", s))
+			errs = append(errs, fmt.Errorf("route %q listed twice", s))
 			continue
 		}
 		seen[r] = true

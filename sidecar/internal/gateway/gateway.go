@@ -74,6 +74,12 @@ type Options struct {
 	// Plain reports whether an unencrypted request may be proxied as is.
 	Plain func(method, path string) bool
 
+	// Inner reports whether the inner request of a PSK or OHTTP request may
+	// reach method and path (the target without its query) at the
+	// upstream; nil allows DefaultInner. Anything else is answered
+	// api.RouteNotAllowed inside the sealed or encapsulated response.
+	Inner func(method, path string) bool
+
 	// Authorize, if set, is called with the headers of each decapsulated
 	// OHTTP inner request before it is forwarded: credentials may travel
 	// inside the encrypted request. An error refuses the request with an
@@ -113,6 +119,9 @@ func New(o Options) *Gateway {
 	if o.Plain == nil {
 		o.Plain = func(string, string) bool { return false }
 	}
+	if o.Inner == nil {
+		o.Inner = DefaultInner
+	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
@@ -132,6 +141,39 @@ func New(o Options) *Gateway {
 		o.Registry.MustRegister(g.requests)
 	}
 	return g
+}
+
+// DefaultInner is the inner-route allowlist when Options.Inner is nil:
+// POST /v1/ocr and GET (or HEAD) /v1/models.
+func DefaultInner(method, path string) bool {
+	switch path {
+	case "/v1/ocr":
+		return method == http.MethodPost
+	case "/v1/models":
+		return method == http.MethodGet || method == http.MethodHead
+	}
+	return false
+}
+
+// innerAllowed reports whether an inner request of method to target (origin
+// form, path and query) may be forwarded: its path, without the query, must
+// be on the allowlist. A target that is not in origin form never is.
+func (g *Gateway) innerAllowed(method, target string) bool {
+	if !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") || strings.ContainsAny(target, "#\\") {
+		return false
+	}
+	path, _, _ := strings.Cut(target, "?")
+	return g.o.Inner(method, path)
+}
+
+// refuseInner counts and logs an inner request outside the allowlist and
+// returns the fixed answer to seal or encapsulate.
+func (g *Gateway) refuseInner(mode, method, target string) *upstream.Response {
+	g.requests.WithLabelValues(mode, "route_not_allowed").Inc()
+	path, _, _ := strings.Cut(target, "?") // the query may carry user data
+	g.log.Info("inner request outside the allowlist", zap.String("mode", mode),
+		zap.String("method", method), zap.String("path", path))
+	return fixedResponse(api.RouteNotAllowed)
 }
 
 // Rules returns the routing rules of the gateway's options, for the
@@ -242,7 +284,13 @@ func (g *Gateway) psk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	set := g.o.Keys.Current()
-	req, err := psk.Open(r.Context(), set.PSK, r.Method, r.URL.RequestURI(), body, g.o.Now(),
+	// The target is bound as sent on the wire (PROTOCOL.md section 1.2):
+	// r.RequestURI, not the re-escaped r.URL.RequestURI().
+	target := r.RequestURI
+	if target == "" { // a request built in a test, not read from the wire
+		target = r.URL.RequestURI()
+	}
+	req, err := psk.Open(r.Context(), set.PSK, r.Method, target, body, g.o.Now(),
 		psk.OpenOptions{Window: g.o.Window, MaxFuture: g.o.MaxFuture, Replay: g.o.Replay, InPlace: true})
 	if err != nil {
 		id := api.CannotOpen
@@ -253,7 +301,12 @@ func (g *Gateway) psk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.log.Debug("psk request opened", logging.KeyID(req.KeyID()))
-	res := g.forward(r.Context(), "psk", r.Method, r.URL.RequestURI(), req.ContentType(), req.Plaintext())
+	var res *upstream.Response
+	if g.innerAllowed(r.Method, target) {
+		res = g.forward(r.Context(), "psk", r.Method, target, req.ContentType(), req.Plaintext())
+	} else {
+		res = g.refuseInner("psk", r.Method, target)
+	}
 	sealed, err := req.SealResponse(g.o.Rand, res.Status, res.Header.Get("Content-Type"), res.Body)
 	if err != nil {
 		g.log.Error("psk seal failed", zap.Error(err))
@@ -344,6 +397,10 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		if !fresh {
 			g.refuse(w, "ohttp", api.NewError(api.CannotOpen, errors.New("replayed encapsulated request")))
 			return
+		}
+		if !g.innerAllowed(breq.Method, breq.Path) {
+			res = g.refuseInner("ohttp", breq.Method, breq.Path)
+			break
 		}
 		ct := ""
 		for _, f := range breq.Header {
