@@ -87,6 +87,17 @@ type ListenSection struct {
 	MaxBodyBytes    int64         `yaml:"max_body_bytes" env:"SEALOCR_MAX_BODY_BYTES" flag:"max-body-bytes" default:"20971520" doc:"request body limit in bytes"`
 	MaxConcurrent   int           `yaml:"max_concurrent" env:"SEALOCR_MAX_CONCURRENT" flag:"max-concurrent" default:"64" doc:"requests handled at once"`
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"SEALOCR_SHUTDOWN_TIMEOUT" default:"15s" doc:"how long in-flight requests may finish after SIGTERM"`
+	// MaxConcurrentPerClient bounds one client's requests in progress
+	// (client: identity, or address with IPv6 by /64, as the rate limiter).
+	MaxConcurrentPerClient int `yaml:"max_concurrent_per_client" env:"SEALOCR_MAX_CONCURRENT_PER_CLIENT" default:"8" doc:"requests in progress per client, body reading included"`
+	// MaxBufferedBytes bounds the request bodies held in memory at once,
+	// across all requests; beyond it 503 busy with Retry-After.
+	MaxBufferedBytes int64 `yaml:"max_buffered_bytes" env:"SEALOCR_MAX_BUFFERED_BYTES" default:"67108864" doc:"bytes of request bodies buffered at once, all requests together"`
+	// BodyMinRate and BodyGrace: a body must arrive at BodyMinRate bytes a
+	// second on average after the first BodyGrace, or the request is
+	// dropped; no slot is held while it arrives.
+	BodyMinRate int64         `yaml:"body_min_rate" env:"SEALOCR_BODY_MIN_RATE" default:"16384" doc:"slowest accepted request body upload, bytes per second after body_grace"`
+	BodyGrace   time.Duration `yaml:"body_grace" env:"SEALOCR_BODY_GRACE" default:"5s" doc:"time a request body may take before body_min_rate applies"`
 }
 
 // UpstreamSection is the core the sidecar forwards to.
@@ -198,6 +209,11 @@ type ACME struct {
 	Challenges    []string `yaml:"challenges" env:"SEALOCR_ACME_CHALLENGES" default:"http-01,tls-alpn-01" doc:"enabled challenge types"`
 	OnDemandAllow []string `yaml:"on_demand_allow" env:"SEALOCR_ACME_ON_DEMAND_ALLOW" doc:"names and *.domain patterns that may get a certificate on demand"`
 	OnDemandAsk   string   `yaml:"on_demand_ask" env:"SEALOCR_ACME_ON_DEMAND_ASK" redact:"url" doc:"URL asked about other names (GET ?domain=NAME; 200 approves)"`
+	// OnDemandRate, OnDemandBurst and OnDemandMax bound on-demand issuance:
+	// approved names beyond them get no certificate (the handshake fails).
+	OnDemandRate  string `yaml:"on_demand_rate" env:"SEALOCR_ACME_ON_DEMAND_RATE" default:"10/h" doc:"on-demand certificate issuances allowed (N/s, N/m or N/h)"`
+	OnDemandBurst int    `yaml:"on_demand_burst" env:"SEALOCR_ACME_ON_DEMAND_BURST" default:"5" doc:"issuances allowed at once above on_demand_rate"`
+	OnDemandMax   int    `yaml:"on_demand_max" env:"SEALOCR_ACME_ON_DEMAND_MAX" default:"100" doc:"on-demand certificates issued in the process's life"`
 }
 
 // Auth is the auth section. Modes are parsed by auth.ParseMode.
@@ -423,6 +439,18 @@ func (c Config) Validate() error {
 	if c.MaxConcurrent < 1 || c.MaxConcurrent > 65536 {
 		add("max_concurrent %d out of range 1..65536", c.MaxConcurrent)
 	}
+	if c.MaxConcurrentPerClient < 1 || (c.MaxConcurrent >= 1 && c.MaxConcurrentPerClient > c.MaxConcurrent) {
+		add("max_concurrent_per_client %d out of range 1..max_concurrent", c.MaxConcurrentPerClient)
+	}
+	if c.MaxBufferedBytes < c.MaxBodyBytes || c.MaxBufferedBytes > 1<<34 {
+		add("max_buffered_bytes %d out of range max_body_bytes..16 GiB (one largest body must fit)", c.MaxBufferedBytes)
+	}
+	if c.BodyMinRate < 1 || c.BodyMinRate > 1<<30 {
+		add("body_min_rate %d out of range 1..1 GiB/s", c.BodyMinRate)
+	}
+	if c.BodyGrace < 100*time.Millisecond || c.BodyGrace > 10*time.Minute {
+		add("body_grace %s out of range 100ms..10m", c.BodyGrace)
+	}
 	if c.ReplayWindow < time.Second || c.ReplayWindow > 24*time.Hour {
 		add("replay_window %s out of range 1s..24h", c.ReplayWindow)
 	}
@@ -510,6 +538,15 @@ func (c Config) validateTLS(add func(string, ...any)) {
 			if !tlsterm.ValidPattern(d) {
 				add("tls.acme.on_demand_allow: %q is not a DNS name or *.name pattern", d)
 			}
+		}
+		if v, err := ratelimit.ParseRate(a.OnDemandRate); err != nil || v <= 0 {
+			add("tls.acme.on_demand_rate %q: want N/s, N/m or N/h (not off)", a.OnDemandRate)
+		}
+		if a.OnDemandBurst < 1 || a.OnDemandBurst > 1000 {
+			add("tls.acme.on_demand_burst %d out of range 1..1000", a.OnDemandBurst)
+		}
+		if a.OnDemandMax < 1 || a.OnDemandMax > 100000 {
+			add("tls.acme.on_demand_max %d out of range 1..100000", a.OnDemandMax)
 		}
 		if a.OnDemandAsk != "" && !httpURL(a.OnDemandAsk) {
 			add("tls.acme.on_demand_ask %q: want an http(s) URL", a.OnDemandAsk)

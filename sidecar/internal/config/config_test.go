@@ -178,6 +178,14 @@ func TestEveryEnvAndFlag(t *testing.T) {
 		"SEALOCR_RATE_LIMIT":                   "120/m",
 		"SEALOCR_RATE_LIMIT_BURST":             "30",
 		"SEALOCR_LEGACY_RATE_LIMIT":            "5/m",
+		"SEALOCR_INNER_ROUTES":                 "POST /v1/ocr",
+		"SEALOCR_MAX_CONCURRENT_PER_CLIENT":    "3",
+		"SEALOCR_MAX_BUFFERED_BYTES":           "4096",
+		"SEALOCR_BODY_MIN_RATE":                "100",
+		"SEALOCR_BODY_GRACE":                   "2s",
+		"SEALOCR_ACME_ON_DEMAND_RATE":          "1/m",
+		"SEALOCR_ACME_ON_DEMAND_BURST":         "2",
+		"SEALOCR_ACME_ON_DEMAND_MAX":           "7",
 	}
 	c, _ := load(t, nil, envMap(env))
 	want := Default(home)
@@ -196,6 +204,9 @@ func TestEveryEnvAndFlag(t *testing.T) {
 		CARoot: "/acme-root.pem", Staging: true, StorageDir: "/certs", Challenges: []string{"tls-alpn-01"},
 		OnDemandAllow: []string{"*.c.example.com"}, OnDemandAsk: "http://127.0.0.1:9/ask",
 	}}
+	want.InnerRoutes, want.MaxConcurrentPerClient, want.MaxBufferedBytes = []string{"POST /v1/ocr"}, 3, 4096
+	want.BodyMinRate, want.BodyGrace = 100, 2*time.Second
+	want.TLS.ACME.OnDemandRate, want.TLS.ACME.OnDemandBurst, want.TLS.ACME.OnDemandMax = "1/m", 2, 7
 	want.Auth.Mode = "required"
 	want.Auth.JWT = JWT{Issuer: "https://idp.example", Audience: []string{"sealocr"}, HS256KeyFile: "/k/hs.key",
 		PublicKeyFiles: []string{"/k/a.pem", "/k/b.pem"}, JWKSFile: "/k/jwks.json", JWKSURL: "https://idp.example/jwks",
@@ -815,6 +826,20 @@ var documented = []struct{ src, name, value, key, want string }{
 	{"key", "ohttp_require_date", "true", "ohttp_require_date", "true"},
 	{"key", "plain_routes", "[GET /x]", "plain_routes", "[GET /x]"},
 	{"key", "inner_routes", "[DELETE /x]", "inner_routes", "[DELETE /x]"},
+	{"env", "SEALOCR_MAX_CONCURRENT_PER_CLIENT", "4", "max_concurrent_per_client", "4"},
+	{"env", "SEALOCR_MAX_BUFFERED_BYTES", "33554432", "max_buffered_bytes", "33554432"},
+	{"env", "SEALOCR_BODY_MIN_RATE", "1000", "body_min_rate", "1000"},
+	{"env", "SEALOCR_BODY_GRACE", "3s", "body_grace", "3s"},
+	{"env", "SEALOCR_ACME_ON_DEMAND_RATE", "2/h", "tls.acme.on_demand_rate", "2/h"},
+	{"env", "SEALOCR_ACME_ON_DEMAND_BURST", "3", "tls.acme.on_demand_burst", "3"},
+	{"env", "SEALOCR_ACME_ON_DEMAND_MAX", "9", "tls.acme.on_demand_max", "9"},
+	{"key", "max_concurrent_per_client", "5", "max_concurrent_per_client", "5"},
+	{"key", "max_buffered_bytes", "30000000", "max_buffered_bytes", "30000000"},
+	{"key", "body_min_rate", "2000", "body_min_rate", "2000"},
+	{"key", "body_grace", "4s", "body_grace", "4s"},
+	{"key", "tls.acme.on_demand_rate", "3/h", "tls.acme.on_demand_rate", "3/h"},
+	{"key", "tls.acme.on_demand_burst", "4", "tls.acme.on_demand_burst", "4"},
+	{"key", "tls.acme.on_demand_max", "11", "tls.acme.on_demand_max", "11"},
 	{"key", "metrics_listen", "127.0.0.1:1", "metrics_listen", "127.0.0.1:1"},
 	{"key", "unsafe_allow_remote_metrics", "true", "unsafe_allow_remote_metrics", "true"},
 	{"key", "shutdown_timeout", "1s", "shutdown_timeout", "1s"},
