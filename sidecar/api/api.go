@@ -51,7 +51,8 @@ const (
 	TooLarge
 	// RateLimited refuses a client over its rate limit.
 	RateLimited
-	// Busy refuses a request beyond the concurrency limit.
+	// Busy refuses a request beyond the concurrency limit, beyond the
+	// client's share of it, or whose body the buffer budget cannot hold.
 	Busy
 	// NotReadyKeys is /readyz before the keys are loaded.
 	NotReadyKeys
@@ -80,6 +81,9 @@ const (
 	// a PSK or OHTTP inner request whose method and path are not on the
 	// inner_routes allowlist.
 	RouteNotAllowed
+	// TooSlow refuses a request whose body did not arrive at the minimum
+	// rate; the connection is closed.
+	TooSlow
 
 	numIDs
 )
@@ -106,6 +110,7 @@ const (
 	CodeReady               = "ready"
 	CodeOHTTPDate           = "ohttp_date"
 	CodeRouteNotAllowed     = "route_not_allowed"
+	CodeTooSlow             = "too_slow"
 )
 
 // Media types of the fixed answers.
@@ -229,6 +234,7 @@ var table = [numIDs]entry{
 	Healthy:             {http.StatusOK, CodeOK, "", kindStatus, nil},
 	Ready:               {http.StatusOK, CodeReady, "", kindStatus, nil},
 	OHTTPDate:           {http.StatusBadRequest, CodeOHTTPDate, "date not acceptable", kindProblem, map[string]string{HeaderDate: ""}},
+	TooSlow:             {http.StatusRequestTimeout, CodeTooSlow, "the request body arrived too slowly", kindError, map[string]string{HeaderConnection: "close"}},
 	RouteNotAllowed:     {http.StatusForbidden, CodeRouteNotAllowed, "this method and path are not served to encrypted requests", kindError, nil},
 }
 

@@ -165,10 +165,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	var rateStore ratelimit.Store
+	var shared ratelimit.Policy
 	var policies map[server.Class]ratelimit.Policy
 	if cfg.RateLimit.Enabled {
 		rateStore = ratelimit.NewMemory(cfg.RateLimit.MaxClients)
-		policies = ratePolicies(cfg.RateLimit)
+		shared, policies = ratePolicies(cfg.RateLimit)
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	up, err := upstream.New(upstream.Options{
@@ -214,15 +215,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Auth:          authn,
 		AuthModes:     authModes,
 		RateStore:     rateStore,
+		RateShared:    shared,
 		RatePolicies:  policies,
 		Gateway:       gw,
 		Upstream:      up,
 		KeysLoaded:    func() bool { return store.Current() != nil },
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 		MaxConcurrent: cfg.MaxConcurrent,
-		HSTS:          true,
-		Logger:        log.Named("http"),
-		Registry:      reg,
+
+		MaxConcurrentPerClient: cfg.MaxConcurrentPerClient,
+		MaxBufferedBytes:       cfg.MaxBufferedBytes,
+		BodyMinRate:            cfg.BodyMinRate,
+		BodyGrace:              cfg.BodyGrace,
+		HSTS:                   true,
+		Logger:                 log.Named("http"),
+		Registry:               reg,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -364,16 +371,17 @@ func buildAuth(ctx context.Context, cfg config.Config, log *zap.Logger) (map[ser
 	return modes, authn, nil
 }
 
-// ratePolicies turns the validated rate_limit section into one policy per
-// request class; health checks are never limited.
-func ratePolicies(r config.RateLimit) map[server.Class]ratelimit.Policy {
+// ratePolicies turns the validated rate_limit section into the one bucket
+// per client shared by the PSK, OHTTP and legacy modes (rate, burst) and the
+// further buckets of legacy and plain requests; health checks are never
+// limited.
+func ratePolicies(r config.RateLimit) (ratelimit.Policy, map[server.Class]ratelimit.Policy) {
 	rate := func(s string) float64 { v, _ := ratelimit.ParseRate(s); return v } // validated already
-	return map[server.Class]ratelimit.Policy{
-		server.ClassPSK:    {Name: string(server.ClassPSK), Rate: rate(r.Rate), Burst: r.Burst},
-		server.ClassOHTTP:  {Name: string(server.ClassOHTTP), Rate: rate(r.Rate), Burst: r.Burst},
-		server.ClassLegacy: {Name: string(server.ClassLegacy), Rate: rate(r.LegacyRate), Burst: r.LegacyBurst},
-		server.ClassPlain:  {Name: string(server.ClassPlain), Rate: rate(r.PlainRate), Burst: r.PlainBurst},
-	}
+	return ratelimit.Policy{Name: "requests", Rate: rate(r.Rate), Burst: r.Burst},
+		map[server.Class]ratelimit.Policy{
+			server.ClassLegacy: {Name: string(server.ClassLegacy), Rate: rate(r.LegacyRate), Burst: r.LegacyBurst},
+			server.ClassPlain:  {Name: string(server.ClassPlain), Rate: rate(r.PlainRate), Burst: r.PlainBurst},
+		}
 }
 
 // replayStore is the in-process replay store, shared fairly between the

@@ -184,17 +184,64 @@ func (a *Authenticator) Challenge(err error) string {
 	return c
 }
 
+// CredentialHeaders are the request headers that may carry a client's
+// credentials. StripCredentials removes them all, whatever the route's
+// mode: the core authenticates nobody and must never see them. Cookie is
+// among them: neither the sidecar nor the core sets or reads a cookie, so a
+// browser's cookies for the sidecar's domain (set by some other application
+// on it) could only leak.
+var CredentialHeaders = []string{"Authorization", "X-Api-Key", "Cookie", "Proxy-Authorization"}
+
+// HasCredentials reports whether h carries an Authorization or X-API-Key
+// header.
+func HasCredentials(h http.Header) bool {
+	return h.Get("Authorization") != "" || h.Get("X-Api-Key") != ""
+}
+
+// StripCredentials is middleware that removes CredentialHeaders from every
+// request before it goes on, so that with authentication off too they never
+// reach the upstream. The server runs it after Middleware.
+func StripCredentials(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, h := range CredentialHeaders {
+			r.Header.Del(h)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// Guard limits authentication attempts; the server builds it on the rate
+// limiter so that failed attempts count against the client's bucket. Nil
+// functions allow everything.
+type Guard struct {
+	// Allow is called before the credentials of a request are checked; it
+	// returns false when it has answered the request itself.
+	Allow func(w http.ResponseWriter, r *http.Request) bool
+	// Failed is called when credentials were refused, before the 401 is
+	// written; it returns true when it has answered the request itself.
+	Failed func(w http.ResponseWriter, r *http.Request) bool
+}
+
 // Middleware authenticates each request under the mode that mode returns
 // for it. An authenticated identity is stored in the request's context and
 // the credential headers are removed, so they never reach the upstream.
 // Requests without credentials on a Required route, and requests with
 // invalid credentials on any route that is not Off, are refused with 401.
-func (a *Authenticator) Middleware(mode func(*http.Request) Mode) func(http.Handler) http.Handler {
+// The optional guard is consulted before credentials are checked and after
+// they fail.
+func (a *Authenticator) Middleware(mode func(*http.Request) Mode, guard ...Guard) func(http.Handler) http.Handler {
+	var g Guard
+	if len(guard) > 0 {
+		g = guard[0]
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			m := mode(r)
 			if m == Off {
 				next.ServeHTTP(w, r)
+				return
+			}
+			if g.Allow != nil && HasCredentials(r.Header) && !g.Allow(w, r) {
 				return
 			}
 			id, err := a.Authenticate(r.Context(), r.Header)
@@ -207,6 +254,9 @@ func (a *Authenticator) Middleware(mode func(*http.Request) Mode) func(http.Hand
 			case errors.Is(err, ErrNoCredentials) && m == Optional:
 			default:
 				a.log.Info("authentication refused", zap.String("path", r.URL.Path), zap.Error(err))
+				if g.Failed != nil && g.Failed(w, r) {
+					return
+				}
 				a.Refuse(w, err)
 				return
 			}

@@ -98,6 +98,15 @@ type Store interface {
 	Take(key string, p Policy, now time.Time) Decision
 }
 
+// Peeker is a Store that can tell whether a bucket holds a token without
+// taking it: the server asks before checking credentials, so that a client
+// whose failed attempts emptied its bucket gets no further verdicts.
+type Peeker interface {
+	// Peek reports, without taking a token, whether the bucket of key
+	// under p has one at now.
+	Peek(key string, p Policy, now time.Time) Decision
+}
+
 // Memory is an in-process Store with bounded memory.
 type Memory struct {
 	maxKeys int
@@ -163,6 +172,25 @@ func (m *Memory) Take(key string, p Policy, now time.Time) Decision {
 	tokens := b.lim.TokensAt(now)
 	b.fullAt = now.Add(time.Duration((float64(p.Burst) - tokens) / p.Rate * float64(time.Second)))
 	return d
+}
+
+// Peek implements Peeker. A bucket that does not exist is full.
+func (m *Memory) Peek(key string, p Policy, now time.Time) Decision {
+	if p.Off() {
+		return Decision{Allowed: true, Remaining: math.MaxInt32}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.buckets[p.Name+"\x00"+key]
+	if !ok {
+		return Decision{Allowed: true, Remaining: p.Burst}
+	}
+	lim := e.Value.(*bucket).lim
+	tokens := lim.TokensAt(now)
+	if tokens < 1 {
+		return Decision{RetryAfter: time.Duration((1 - tokens) / p.Rate * float64(time.Second)), Reset: resetAfter(lim, p, now)}
+	}
+	return Decision{Allowed: true, Remaining: int(math.Floor(tokens)), Reset: resetAfter(lim, p, now)}
 }
 
 // sweep drops up to n least recently used buckets that are full by now: they

@@ -150,3 +150,25 @@ func TestMiddleware(t *testing.T) {
 		t.Errorf("OnLimited called %d times", limited)
 	}
 }
+
+func TestPeekTakesNothing(t *testing.T) {
+	m := NewMemory(10)
+	p := Policy{Name: "p", Rate: 1, Burst: 2}
+	now := time.Unix(1000, 0)
+	if d := m.Peek("a", p, now); !d.Allowed || d.Remaining != 2 {
+		t.Fatalf("peek of a new bucket: %+v", d)
+	}
+	for i := range 5 {
+		if d := m.Peek("a", p, now); !d.Allowed {
+			t.Fatalf("peek %d refused: %+v", i, d)
+		}
+	}
+	m.Take("a", p, now)
+	m.Take("a", p, now)
+	if d := m.Peek("a", p, now); d.Allowed || d.RetryAfter != time.Second {
+		t.Fatalf("peek of an empty bucket: %+v", d)
+	}
+	if d := m.Peek("a", p, now.Add(time.Second)); !d.Allowed {
+		t.Fatalf("peek after refill: %+v", d)
+	}
+}

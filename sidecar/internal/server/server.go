@@ -3,20 +3,34 @@
 // one ordered list):
 //
 //	recover → request ID → route → access log → security headers → client IP
-//	→ auth → rate limit → concurrency limit → body limit → own routes
-//	(/healthz, /readyz) → gateway
+//	→ health (/healthz, /readyz answered here) → auth → strip credentials
+//	→ shared rate limit → per-class rate limit → per-client concurrency
+//	→ body buffering (limit, minimum rate, byte budget) → concurrency limit
+//	→ gateway
 //
 // The route middleware classifies each request once (package route, under
 // the gateway's rules) and stores the decision in its context; the gateway
 // dispatches on it, and auth modes and rate-limit policies are chosen by its
-// Class (health, psk, ohttp, legacy, plain). Client IP comes before auth so that refusals can be
-// attributed; auth comes before rate limiting so that an authenticated
-// client is limited by identity (JWT subject, API key ID) rather than by
-// address; rate limiting comes before the concurrency limit so that one
-// client over its limit cannot take the shared in-flight slots. For OHTTP
-// the credentials may travel inside the encrypted request: a required OHTTP
-// route is only optional at this layer, and the gateway's Authorize hook
-// (see OHTTPAuthorizer) enforces it after decapsulation.
+// Class (health, psk, ohttp, legacy, plain).
+//
+// Why this order. Health probes are answered before any limiter, so that a
+// flood never makes a liveness probe fail. Client IP comes before auth so
+// that refusals can be attributed; auth comes before rate limiting so that
+// an authenticated client is limited by identity (JWT subject, API key ID)
+// rather than by address, and failed authentications draw from the
+// address's shared bucket (auth.Guard); once it is empty, credentials from
+// that address are not even checked. Credentials are then stripped from
+// every request, whatever the auth mode, so they never reach the core. One
+// bucket per client is shared by the PSK, OHTTP and legacy modes (switching
+// modes buys no extra requests); legacy and plain routes have a further
+// bucket of their own. The per-client concurrency bound comes before the
+// body is read, so that one client's slow uploads are few; the body is read
+// into memory under a minimum rate and a byte budget shared by all requests
+// before the global concurrency slot is taken, so that a slow client holds
+// no slot. For OHTTP the credentials may travel inside the encrypted
+// request: a required OHTTP route is only optional at this layer, and the
+// gateway's Authorize hook (see OHTTPAuthorizer) enforces it after
+// decapsulation.
 //
 // The gateway opens the envelope and forwards to the upstream. Metrics are
 // served on a separate loopback listener, never on the public one.
@@ -134,9 +148,20 @@ type Options struct {
 	KeysLoaded    func() bool
 	MaxBodyBytes  int64
 	MaxConcurrent int
-	HSTS          bool // send Strict-Transport-Security (on HTTPS listeners)
-	Logger        *zap.Logger
-	Registry      prometheus.Registerer
+	// MaxConcurrentPerClient bounds one client's requests in progress,
+	// body reading included (8 when zero).
+	MaxConcurrentPerClient int
+	// MaxBufferedBytes bounds the request bodies held in memory at once
+	// (64 MiB when zero; at least MaxBodyBytes).
+	MaxBufferedBytes int64
+	// BodyMinRate (bytes per second) and BodyGrace: a body must arrive at
+	// BodyMinRate on average once BodyGrace has passed (16 KiB/s and 5 s
+	// when zero).
+	BodyMinRate int64
+	BodyGrace   time.Duration
+	HSTS        bool // send Strict-Transport-Security (on HTTPS listeners)
+	Logger      *zap.Logger
+	Registry    prometheus.Registerer
 
 	// Route are the routing rules under which each request is classified,
 	// once. When Gateway has a method Rules() route.Rules (the real
@@ -149,9 +174,15 @@ type Options struct {
 	// auth.Off); nil turns authentication off.
 	Auth      *auth.Authenticator
 	AuthModes map[Class]auth.Mode
-	// RateStore keeps the buckets of RatePolicies (a missing class is not
-	// limited); nil turns rate limiting off.
-	RateStore    ratelimit.Store
+	// RateStore keeps the buckets; nil turns rate limiting off.
+	RateStore ratelimit.Store
+	// RateShared is the one bucket per client that every PSK, OHTTP and
+	// legacy request, whatever its mode, and every failed authentication
+	// draws from (off when its Rate is zero).
+	RateShared ratelimit.Policy
+	// RatePolicies are further buckets per class, taken after RateShared
+	// (the legacy mode's stricter one; the plain routes' own one). A
+	// missing class has none.
 	RatePolicies map[Class]ratelimit.Policy
 	// Now is the rate limiter's clock; nil means time.Now.
 	Now func() time.Time
@@ -168,6 +199,19 @@ func Handler(o Options) http.Handler {
 	if o.MaxBodyBytes <= 0 {
 		o.MaxBodyBytes = 20 << 20
 	}
+	if o.MaxConcurrentPerClient <= 0 {
+		o.MaxConcurrentPerClient = 8
+	}
+	if o.MaxBufferedBytes <= 0 {
+		o.MaxBufferedBytes = 64 << 20
+	}
+	o.MaxBufferedBytes = max(o.MaxBufferedBytes, o.MaxBodyBytes)
+	if o.BodyMinRate <= 0 {
+		o.BodyMinRate = 16 << 10
+	}
+	if o.BodyGrace <= 0 {
+		o.BodyGrace = 5 * time.Second
+	}
 	inflight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_sidecar_inflight", Help: "Requests in progress."})
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "sealocr_sidecar_request_seconds", Help: "Request duration by status class.",
@@ -180,11 +224,11 @@ func Handler(o Options) http.Handler {
 	if g, ok := o.Gateway.(interface{ Rules() route.Rules }); ok {
 		o.Route = g.Rules()
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	health := http.NewServeMux()
+	health.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		api.Write(w, api.Healthy)
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+	health.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if o.KeysLoaded != nil && !o.KeysLoaded() {
 			api.Write(w, api.NotReadyKeys)
 			return
@@ -200,7 +244,6 @@ func Handler(o Options) http.Handler {
 		}
 		api.Write(w, api.Ready)
 	})
-	mux.Handle("/", o.Gateway)
 
 	if o.ClientIP == nil {
 		o.ClientIP = &clientip.Resolver{}
@@ -212,7 +255,62 @@ func Handler(o Options) http.Handler {
 		o.Registry.MustRegister(limited)
 	}
 
-	var authenticate, rateLimit middleware // nil when off
+	var authenticate, rateShared, rateClass middleware // nil when off
+	var guard auth.Guard
+	if o.RateStore != nil {
+		now := o.Now
+		if now == nil {
+			now = time.Now
+		}
+		shared := &ratelimit.Limiter{
+			Store: o.RateStore,
+			Policy: func(r *http.Request) (ratelimit.Policy, bool) {
+				switch classOf(r) {
+				case ClassPSK, ClassOHTTP, ClassLegacy:
+					return o.RateShared, true
+				}
+				return ratelimit.Policy{}, false
+			},
+			Key: clientKey, Now: o.Now,
+			OnLimited: func(r *http.Request, p ratelimit.Policy) { limited.WithLabelValues(p.Name).Inc() },
+		}
+		rateShared = shared.Middleware
+		perClass := &ratelimit.Limiter{
+			Store: o.RateStore,
+			Policy: func(r *http.Request) (ratelimit.Policy, bool) {
+				p, ok := o.RatePolicies[classOf(r)]
+				return p, ok
+			},
+			Key: clientKey, Now: o.Now,
+			OnLimited: func(r *http.Request, p ratelimit.Policy) { limited.WithLabelValues(p.Name).Inc() },
+		}
+		rateClass = perClass.Middleware
+		// Failed authentications count against the address's shared bucket,
+		// and once it is empty no credentials are checked from there.
+		refuse := func(w http.ResponseWriter, r *http.Request, d ratelimit.Decision) {
+			ratelimit.SetHeaders(w.Header(), o.RateShared, d)
+			limited.WithLabelValues(o.RateShared.Name).Inc()
+			api.Write(w, api.RateLimited)
+		}
+		if !o.RateShared.Off() {
+			if pk, ok := o.RateStore.(ratelimit.Peeker); ok {
+				guard.Allow = func(w http.ResponseWriter, r *http.Request) bool {
+					d := pk.Peek(addrKey(r), o.RateShared, now())
+					if !d.Allowed {
+						refuse(w, r, d)
+					}
+					return d.Allowed
+				}
+			}
+			guard.Failed = func(w http.ResponseWriter, r *http.Request) bool {
+				d := o.RateStore.Take(addrKey(r), o.RateShared, now())
+				if !d.Allowed {
+					refuse(w, r, d)
+				}
+				return !d.Allowed
+			}
+		}
+	}
 	if o.Auth != nil {
 		authenticate = o.Auth.Middleware(func(r *http.Request) auth.Mode {
 			c := classOf(r)
@@ -221,42 +319,42 @@ func Handler(o Options) http.Handler {
 				return auth.Optional // the inner request may carry the credentials
 			}
 			return m
-		})
-	}
-	if o.RateStore != nil {
-		l := &ratelimit.Limiter{
-			Store: o.RateStore,
-			Policy: func(r *http.Request) (ratelimit.Policy, bool) {
-				p, ok := o.RatePolicies[classOf(r)]
-				return p, ok
-			},
-			Key: func(r *http.Request) string {
-				if id, ok := auth.IdentityFrom(r.Context()); ok {
-					return id.Key()
-				}
-				return clientip.Key(clientip.FromContext(r.Context()))
-			},
-			Now: o.Now,
-			OnLimited: func(r *http.Request, p ratelimit.Policy) {
-				limited.WithLabelValues(p.Name).Inc()
-			},
-		}
-		rateLimit = l.Middleware
+		}, guard)
 	}
 
 	// The chain, outermost first, as in the package documentation.
-	return chain(mux,
+	return chain(o.Gateway,
 		recoverer(o.Logger),
 		api.RequestIDMiddleware,
 		o.Route.Middleware,
 		accessLog(o.Logger, duration),
 		securityHeaders(o.HSTS),
 		o.ClientIP.Middleware,
+		healthFirst(health),
 		authenticate,
-		rateLimit,
+		auth.StripCredentials,
+		rateShared,
+		rateClass,
+		perClientLimit(o.MaxConcurrentPerClient, o.Logger),
+		bufferBody(bodyRules{max: o.MaxBodyBytes, minRate: float64(o.BodyMinRate), grace: o.BodyGrace,
+			budget: &budget{max: o.MaxBufferedBytes}, log: o.Logger}),
 		concurrencyLimit(o.MaxConcurrent, inflight),
-		bodyLimit(o.MaxBodyBytes),
 	)
+}
+
+// healthFirst answers the health probes (route.Health) with h before any
+// limiter: a probe never waits behind, or is refused by, the rate limits,
+// the concurrency limits or the body budget.
+func healthFirst(h http.Handler) middleware {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if k, _ := route.FromContext(r.Context()); k == route.Health {
+				h.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
 }
 
 // middleware wraps a handler.
@@ -362,19 +460,6 @@ func concurrencyLimit(n int, g prometheus.Gauge) middleware {
 			}
 			g.Inc()
 			defer func() { <-slots; g.Dec() }()
-			next.ServeHTTP(w, r)
-		})
-	}
-}
-
-func bodyLimit(n int64) middleware {
-	return func(next http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.ContentLength > n {
-				api.Write(w, api.TooLarge)
-				return
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, n)
 			next.ServeHTTP(w, r)
 		})
 	}
