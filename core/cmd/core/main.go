@@ -109,8 +109,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          zap.NewStdLog(log.Named("http")),
 	}
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	// /metrics on a listener of its own, never on the API port that the
+	// sidecar forwards to.
+	var msrv *http.Server
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("metrics listen: %w", err)
+		}
+		msrv = &http.Server{
+			Handler:           h.Metrics(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			MaxHeaderBytes:    16 << 10,
+			ErrorLog:          zap.NewStdLog(log.Named("metrics")),
+		}
+		go func() { errc <- msrv.Serve(mln) }()
+		log.Info("metrics listening", zap.String("addr", mln.Addr().String()))
+	}
 	log.Info("core listening", zap.String("addr", ln.Addr().String()), zap.String("version", buildVersion()),
 		zap.String("onnxruntime", onnx.Version()), zap.Int("workers", cfg.Workers), zap.Int("threads", cfg.Threads))
 	fmt.Fprintf(stdout, "sealocr core listening on http://%s\n", ln.Addr())
@@ -135,6 +156,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout+5*time.Second)
 	defer cancel()
+	if msrv != nil {
+		_ = msrv.Shutdown(sctx)
+	}
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}

@@ -26,6 +26,9 @@ const ConfigEnv = "SEALOCR_CORE_CONFIG"
 // field's tags (see package configs).
 type Config struct {
 	Listen       string        `yaml:"listen" env:"SEALOCR_CORE_LISTEN" flag:"listen" default:"127.0.0.1:8081" doc:"listen address, loopback unless unsafe_allow_remote_listen"`
+	// MetricsListen is the address of /metrics, on a listener of its own:
+	// the API port the sidecar forwards to never serves it. "" turns it off.
+	MetricsListen string `yaml:"metrics_listen" env:"SEALOCR_CORE_METRICS_LISTEN" flag:"metrics-listen" default:"127.0.0.1:9091" doc:"Prometheus /metrics address, loopback unless unsafe_allow_remote_metrics; \"\" for none"`
 	Models       string        `yaml:"models" env:"SEALOCR_MODELS" flag:"models" doc:"model folder (default ~/.cache/sealocr/models)"`
 	ORTLib       string        `yaml:"ort_lib" env:"SEALOCR_ORT_LIB" flag:"ort-lib" doc:"ONNX Runtime library (default ~/.cache/sealocr/onnxruntime/libonnxruntime.so.1)"`
 	Threads      int           `yaml:"threads" env:"SEALOCR_CORE_THREADS" flag:"threads" default:"0" doc:"intra-op threads per ONNX session, 0 = all cores"`
@@ -41,6 +44,9 @@ type Config struct {
 	// loopback. It is spelled like the sidecar's unsafe_allow_remote_*
 	// options; the older unsafe_allow_non_loopback names still work.
 	UnsafeAllowRemoteListen bool `yaml:"unsafe_allow_remote_listen" alias:"unsafe_allow_non_loopback" env:"SEALOCR_CORE_UNSAFE_ALLOW_REMOTE_LISTEN,SEALOCR_CORE_UNSAFE_ALLOW_NON_LOOPBACK" flag:"unsafe-allow-remote-listen,unsafe-allow-non-loopback" doc:"allow a listen address that is not loopback"`
+	// UnsafeAllowRemoteMetrics permits a metrics address that is not
+	// loopback (the chart sets it when a ServiceMonitor scrapes the pod).
+	UnsafeAllowRemoteMetrics bool `yaml:"unsafe_allow_remote_metrics" env:"SEALOCR_CORE_UNSAFE_ALLOW_REMOTE_METRICS" flag:"unsafe-allow-remote-metrics" doc:"allow a metrics address that is not loopback"`
 }
 
 // Default returns the defaults, with model paths in the cache.
@@ -87,6 +93,21 @@ func (c Config) Validate() error {
 		}
 		if !IsLoopback(host) && !c.UnsafeAllowRemoteListen {
 			add("listen %q is not a loopback address; the core serves plaintext and belongs behind the sidecar (set unsafe_allow_remote_listen to override)", c.Listen)
+		}
+	}
+	if c.MetricsListen != "" {
+		host, port, err := net.SplitHostPort(c.MetricsListen)
+		switch {
+		case err != nil:
+			add("metrics_listen %q: %v", c.MetricsListen, err)
+		case c.MetricsListen == c.Listen:
+			add("metrics_listen and listen are both %q: /metrics must not be on the API port", c.Listen)
+		case !IsLoopback(host) && !c.UnsafeAllowRemoteMetrics:
+			add("metrics_listen %q is not a loopback address (set unsafe_allow_remote_metrics to override)", c.MetricsListen)
+		default:
+			if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+				add("metrics_listen %q: bad port", c.MetricsListen)
+			}
 		}
 	}
 	if c.Models == "" {

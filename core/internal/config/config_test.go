@@ -84,6 +84,20 @@ func TestRejects(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("unsafe_allow_non_loopback ignored: %v", err)
 	}
+	for _, tc := range []struct{ addr, want string }{
+		{"0.0.0.0:9091", "metrics_listen \"0.0.0.0:9091\" is not a loopback address"},
+		{"0.0.0.0:8081", "must not be on the API port"},
+		{"nope", "metrics_listen \"nope\""},
+	} {
+		c.MetricsListen = tc.addr
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("metrics_listen %q: %v, want %q", tc.addr, err, tc.want)
+		}
+	}
+	c.MetricsListen, c.UnsafeAllowRemoteMetrics = "0.0.0.0:9091", true
+	if err := c.Validate(); err != nil {
+		t.Fatalf("unsafe_allow_remote_metrics ignored: %v", err)
+	}
 }
 
 func TestIsLoopback(t *testing.T) {

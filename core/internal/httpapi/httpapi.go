@@ -1,5 +1,6 @@
 // Package httpapi serves the core's HTTP API with gorilla/mux: POST /v1/ocr,
-// GET /v1/models, /healthz, /readyz and /metrics. It parses and bounds the
+// GET /v1/models, /healthz and /readyz; /metrics is a separate handler
+// (API.Metrics) for a listener of its own. It parses and bounds the
 // request, admits it through a bounded queue, runs the pipeline and writes
 // JSON. Client-facing errors are the fixed codes of package api; details go
 // to the log, which never receives image bytes or recognized text.
@@ -125,7 +126,6 @@ func New(eng Engine, o Options) *API {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet)
 	r.HandleFunc("/readyz", a.readyz).Methods(http.MethodGet)
-	r.Handle("/metrics", promhttp.HandlerFor(o.Registry, promhttp.HandlerOpts{})).Methods(http.MethodGet)
 	if o.ExtraRoutes != nil {
 		o.ExtraRoutes(r)
 	}
@@ -432,4 +432,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Metrics returns the Prometheus handler of the API's registry. It is not
+// a route of the API: the core serves it on a listener of its own
+// (--metrics-listen), so that nothing that reaches the API port, such as a
+// request forwarded by the sidecar, can read it.
+func (a *API) Metrics() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.o.Registry, promhttp.HandlerOpts{}))
+	return mux
 }

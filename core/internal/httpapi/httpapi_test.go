@@ -241,7 +241,10 @@ func TestOCRInputs(t *testing.T) {
 			}
 		})
 	}
-	_, metrics := do(t, a, "GET", "/metrics", "", nil)
+	if res, _ := do(t, a, "GET", "/metrics", "", nil); res.StatusCode != http.StatusNotFound {
+		t.Fatalf("/metrics on the API handler: %d, want 404", res.StatusCode)
+	}
+	_, metrics := do(t, a.Metrics(), "GET", "/metrics", "", nil)
 	if !bytes.Contains(metrics, []byte(`sealocr_core_requests_total{code="ok",mode="line"} 6`)) {
 		t.Fatalf("request counter missing:\n%s", metrics)
 	}
