@@ -26,11 +26,12 @@ import (
 
 // Shared state set up by TestMain.
 var (
-	repoRoot   string // module root
-	binDir     string // built binaries
-	sidecarBin string
-	coreURL    string // http://127.0.0.1:PORT of the one core
-	core       *process
+	repoRoot    string // module root
+	binDir      string // built binaries
+	sidecarBin  string
+	coreURL     string // http://127.0.0.1:PORT of the one core
+	coreMetrics string // http://127.0.0.1:PORT/metrics, the core's metrics listener
+	core        *process
 )
 
 // Timeouts. The core warms up once (model load and one inference).
@@ -77,6 +78,9 @@ func runMain(m *testing.M) int {
 
 	start = time.Now()
 	core, coreURL, err = startCore(models, ortLib)
+	if core != nil {
+		coreMetrics = core.metricsURL
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: FAIL: core:", err)
 		if core != nil {
@@ -187,6 +191,7 @@ type process struct {
 	root       string // removed by cleanup
 	home       string // HOME and TMPDIR of the process
 	stdoutPath string
+	metricsURL string // a core's own /metrics listener (startCore)
 	stderrPath string
 	done       chan struct{}
 	waitErr    error
@@ -307,13 +312,20 @@ func startCore(models, ortLib string, extra ...string) (*process, string, error)
 	if err != nil {
 		return nil, "", err
 	}
+	mport, err := freePort()
+	if err != nil {
+		return nil, "", err
+	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
+	metricsAddr := "127.0.0.1:" + strconv.Itoa(mport)
 	p, err := startProcess("core", filepath.Join(binDir, "core"),
-		append([]string{"--listen", addr, "--threads", "2", "--models", models, "--ort-lib", ortLib}, extra...),
+		append([]string{"--listen", addr, "--metrics-listen", metricsAddr,
+			"--threads", "2", "--models", models, "--ort-lib", ortLib}, extra...),
 		map[string]string{"SEALOCR_LOG_LEVEL": "debug", "SEALOCR_LOG_FORMAT": "json"})
 	if err != nil {
 		return nil, "", err
 	}
+	p.metricsURL = "http://" + metricsAddr + "/metrics"
 	u := "http://" + addr
 	deadline := time.Now().Add(coreReadyTimeout)
 	c := &http.Client{Timeout: 2 * time.Second}

@@ -130,6 +130,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	reg := prometheus.NewRegistry()
+	onDemandRate, _ := ratelimit.ParseRate(cfg.TLS.ACME.OnDemandRate) // validated already
 	term, err := tlsterm.New(tlsterm.Options{
 		Mode:     cfg.TLS.Mode,
 		StateDir: cfg.StateDir,
@@ -146,7 +147,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			ListenHost: tlsterm.HostOf(cfg.Listen),
 			HTTPPort:   tlsterm.PortOf(cfg.HTTPListen),
 			TLSPort:    tlsterm.PortOf(cfg.Listen),
-			OnDemand:   tlsterm.OnDemand{Allow: cfg.TLS.ACME.OnDemandAllow, Ask: cfg.TLS.ACME.OnDemandAsk},
+			OnDemand: tlsterm.OnDemand{Allow: cfg.TLS.ACME.OnDemandAllow, Ask: cfg.TLS.ACME.OnDemandAsk,
+				Rate: onDemandRate, Burst: cfg.TLS.ACME.OnDemandBurst, Max: cfg.TLS.ACME.OnDemandMax},
 		},
 		Logger:   log.Named("tls"),
 		Registry: reg,

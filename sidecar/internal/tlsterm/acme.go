@@ -18,6 +18,7 @@ import (
 	"github.com/caddyserver/certmagic"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 )
 
 // acmeSource obtains and renews certificates through certmagic.
@@ -32,6 +33,11 @@ type acmeSource struct {
 	challenges *prometheus.CounterVec
 	decisions  *prometheus.CounterVec
 	stopOnce   sync.Once
+
+	// The on-demand issuance bound (OnDemand.Rate, Burst, Max).
+	boundMu sync.Mutex
+	bound   *rate.Limiter
+	granted map[string]bool
 }
 
 func newACME(o Options) (source, error) {
@@ -92,6 +98,17 @@ func newACME(o Options) (source, error) {
 	}
 	t.domains = slices.Clone(a.Domains)
 	t.onDemand = a.OnDemand
+	if t.onDemand.Rate <= 0 {
+		t.onDemand.Rate = DefaultOnDemandRate
+	}
+	if t.onDemand.Burst <= 0 {
+		t.onDemand.Burst = DefaultOnDemandBurst
+	}
+	if t.onDemand.Max <= 0 {
+		t.onDemand.Max = DefaultOnDemandMax
+	}
+	t.bound = rate.NewLimiter(rate.Limit(t.onDemand.Rate), t.onDemand.Burst)
+	t.granted = map[string]bool{}
 	t.askClient = a.AskClient
 	if t.askClient == nil {
 		t.askClient = &http.Client{Timeout: 5 * time.Second}
@@ -102,7 +119,7 @@ func newACME(o Options) (source, error) {
 	}, []string{"type"})
 	t.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sealocr_sidecar_tls_on_demand_decisions_total",
-		Help: "On-demand certificate decisions, by result (allowed, asked, refused).",
+		Help: "On-demand certificate decisions, by result (allowed, asked, refused, bounded: over the issuance bound).",
 	}, []string{"result"})
 	if o.Registry != nil {
 		o.Registry.MustRegister(t.challenges, t.decisions)
@@ -161,10 +178,44 @@ func (t *acmeSource) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificat
 	return c, nil
 }
 
-// decide is the on-demand decision: an allowlist match, else the ask URL.
+// decide is the on-demand decision: a configured domain, else an allowlist
+// match or the ask URL's approval within the issuance bound.
 func (t *acmeSource) decide(ctx context.Context, name string) error {
 	name = strings.ToLower(strings.TrimSuffix(name, "."))
-	if slices.Contains(t.domains, name) || matchAny(t.onDemand.Allow, name) {
+	if slices.Contains(t.domains, name) {
+		t.decisions.WithLabelValues("allowed").Inc()
+		return nil
+	}
+	if err := t.approve(ctx, name); err != nil {
+		return err
+	}
+	if !t.spend(name) {
+		t.decisions.WithLabelValues("bounded").Inc()
+		t.log.Warn("on-demand certificate refused: issuance bound reached", zap.String("server_name", name),
+			zap.Int("max", t.onDemand.Max), zap.Float64("per_hour", t.onDemand.Rate*3600))
+		return fmt.Errorf("%w: %q: issuance bound reached", ErrOnDemandRefused, name)
+	}
+	return nil
+}
+
+// spend reports whether name is within the issuance bound: approved before,
+// or new with a token of the rate and room under Max.
+func (t *acmeSource) spend(name string) bool {
+	t.boundMu.Lock()
+	defer t.boundMu.Unlock()
+	if t.granted[name] {
+		return true
+	}
+	if len(t.granted) >= t.onDemand.Max || !t.bound.Allow() {
+		return false
+	}
+	t.granted[name] = true
+	return true
+}
+
+// approve is the allowlist, else the ask URL.
+func (t *acmeSource) approve(ctx context.Context, name string) error {
+	if matchAny(t.onDemand.Allow, name) {
 		t.decisions.WithLabelValues("allowed").Inc()
 		return nil
 	}

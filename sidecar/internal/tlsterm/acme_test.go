@@ -245,3 +245,38 @@ func TestACMEOnDemand(t *testing.T) {
 		s.waitCert(t, "asked.test", 30*time.Second, nil)
 	})
 }
+
+// TestACMEOnDemandBound: with a wildcard allowlist, new names beyond the
+// issuance bound get no certificate, against a real ACME server (pebble):
+// once by the rate (burst 1, one an hour) and once by the count (max 1). A
+// name already approved keeps its certificate. Before the bound existed,
+// every name of the wildcard was issued a certificate.
+func TestACMEOnDemandBound(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		od   OnDemand
+	}{
+		{"rate", OnDemand{Allow: []string{"*.wild.test"}, Rate: 1.0 / 3600, Burst: 1, Max: 100}},
+		{"count", OnDemand{Allow: []string{"*.wild.test"}, Rate: 1000, Burst: 1000, Max: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			peb := pebbletest.Start(t, pebbletest.Options{})
+			s := startACME(t, peb, ACME{OnDemand: tc.od})
+			first := s.waitCert(t, "a.wild.test", 30*time.Second, nil)
+			for _, name := range []string{"b.wild.test", "c.wild.test"} {
+				if _, err := s.handshake(name); err == nil {
+					t.Errorf("%s: a certificate beyond the bound", name)
+				}
+			}
+			src := s.term.src.(*acmeSource)
+			if n := testutil.ToFloat64(src.decisions.WithLabelValues("bounded")); n < 2 {
+				t.Errorf("bounded decisions %v, want at least 2", n)
+			}
+			again, err := s.handshake("a.wild.test")
+			if err != nil || again.SerialNumber.Cmp(first.SerialNumber) != 0 {
+				t.Errorf("the approved name lost its certificate: %v", err)
+			}
+		})
+	}
+}

@@ -139,7 +139,26 @@ type OnDemand struct {
 	// Ask is a URL asked about other names: GET Ask?domain=NAME approves
 	// the name with status 200 and refuses it with anything else.
 	Ask string
+	// Rate (names per second) and Burst bound how fast new names are
+	// approved, and Max how many distinct names are approved in the
+	// process's life, whatever Allow or Ask say: a wildcard allowlist
+	// must not let anyone spend the CA's quota. A name approved once is
+	// approved again without spending (certmagic asks again before loading
+	// a stored certificate and before each renewal). Zero values mean
+	// DefaultOnDemandRate, DefaultOnDemandBurst and DefaultOnDemandMax.
+	Rate  float64
+	Burst int
+	Max   int
 }
+
+// Defaults of the on-demand issuance bound: 10 new names an hour, 5 at
+// once, 100 in all. (Let's Encrypt allows 300 new orders per account in 3
+// hours and 50 certificates per registered domain a week.)
+const (
+	DefaultOnDemandRate  = 10.0 / 3600
+	DefaultOnDemandBurst = 5
+	DefaultOnDemandMax   = 100
+)
 
 // Enabled reports whether on-demand issuance has a decision source.
 func (d OnDemand) Enabled() bool { return len(d.Allow) > 0 || d.Ask != "" }

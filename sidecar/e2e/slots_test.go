@@ -1,0 +1,228 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sealocr/sealocr/sidecar/api"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
+)
+
+// chartMemoryLimit is the sidecar's memory limit in charts/sealocr
+// (sidecar.resources.limits.memory: 256Mi).
+const chartMemoryLimit = 256 << 20
+
+// dialFrom returns a TLS client of s whose connections come from the
+// loopback address src (127.0.0.2 is loopback on Linux too).
+func (s *sidecar) clientFrom(src string, h2 bool, dials *atomic.Int32) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if dials != nil {
+				dials.Add(1)
+			}
+			return d.DialContext(ctx, network, addr)
+		},
+		TLSClientConfig:   &tls.Config{RootCAs: s.caPool, MinVersion: tls.VersionTLS12},
+		ForceAttemptHTTP2: h2,
+	}
+	if !h2 {
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
+	return &http.Client{Transport: tr, Timeout: requestTimeout}
+}
+
+// slowUpload opens a TLS connection from src, sends the headers of a PSK
+// request announcing length bytes, then one byte a second until the
+// sidecar answers or closes, or until stop. It returns the status line
+// (or "closed") and how long the connection lasted.
+func (s *sidecar) slowUpload(src string, length int, stop <-chan struct{}) (string, time.Duration) {
+	start := time.Now()
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 10 * time.Second}
+	c, err := tls.DialWithDialer(d, "tcp", s.addr, &tls.Config{RootCAs: s.caPool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
+	if err != nil {
+		return "dial: " + err.Error(), time.Since(start)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /v1/ocr HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", s.addr, psk.RequestMediaType, length)
+	answer := make(chan string, 1)
+	go func() {
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil {
+			answer <- "closed"
+			return
+		}
+		answer <- strings.TrimSpace(line)
+	}()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case a := <-answer:
+			return a, time.Since(start)
+		case <-stop:
+			return "still open", time.Since(start)
+		case <-tick.C:
+			if _, err := c.Write([]byte{'x'}); err != nil {
+				return <-answer, time.Since(start)
+			}
+		}
+	}
+}
+
+// TestSlowUploadsHoldNoSlot: 70 uploads from 127.0.0.1 at 1 byte/s. While
+// they run, /healthz must stay 200 and a client from 127.0.0.2 must be
+// served; each slow upload must be refused (503 busy, over the client's
+// share) or cut (408 too_slow / closed) within a bounded time. Before the
+// fix, the 70 uploads held all 64 slots: /healthz and every other client
+// got 503 busy for as long as they lasted.
+func TestSlowUploadsHoldNoSlot(t *testing.T) {
+	s := newSidecar(t, map[string]string{"SEALOCR_BODY_GRACE": "3s"})
+	key := pskKey(t, s)
+	const n, runFor = 70, 12 * time.Second
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	outcomes := make([]string, n)
+	lasted := make([]time.Duration, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outcomes[i], lasted[i] = s.slowUpload("127.0.0.1", 1000, stop)
+		}()
+	}
+	time.AfterFunc(runFor, func() { close(stop) })
+	time.Sleep(500 * time.Millisecond) // let every upload start
+
+	other := s.clientFrom("127.0.0.2", false, nil)
+	healthFails, otherFails, probes := 0, 0, 0
+	for deadline := time.Now().Add(runFor - time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		probes++
+		res, body := doRequest(t, other, http.MethodGet, s.url+"/healthz", "", nil, 0)
+		if res.StatusCode != http.StatusOK {
+			healthFails++
+			t.Logf("/healthz: %d %s", res.StatusCode, body)
+		}
+		r := sealPSK(t, key, "/v1/ocr", "image/png", []byte("not an image"), time.Now())
+		res, body = doRequest(t, other, http.MethodPost, s.url+r.target, psk.RequestMediaType, bytes.NewReader(r.body), int64(len(r.body)))
+		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != psk.ResponseMediaType {
+			otherFails++
+			t.Logf("client 127.0.0.2: %d %s", res.StatusCode, truncate(body))
+		}
+	}
+	wg.Wait()
+	if healthFails > 0 || otherFails > 0 {
+		t.Errorf("during %d probes: /healthz failed %d times, the client from 127.0.0.2 %d times", probes, healthFails, otherFails)
+	}
+	counts := map[string]int{}
+	for i, o := range outcomes {
+		counts[o]++
+		if o == "still open" {
+			t.Errorf("slow upload %d still open after %s", i, lasted[i].Round(time.Second))
+		}
+	}
+	t.Logf("slow uploads: %v", counts)
+	busy := "HTTP/1.1 " + strconv.Itoa(api.Lookup(api.Busy).Status) + " Service Unavailable"
+	if counts[busy] < n-8 {
+		t.Errorf("%d of %d uploads from one address refused busy, want at least %d (max_concurrent_per_client 8)", counts[busy], n, n-8)
+	}
+}
+
+// vmHWM returns the peak resident set size of process pid.
+func vmHWM(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}
+
+// TestBigBodiesFitTheChartLimit: 8 concurrent 20 MiB junk PSK bodies, over
+// eight HTTP/1.1 connections and over one HTTP/2 connection, must leave the
+// sidecar's peak RSS (VmHWM) under the chart's 256 MiB limit; the bodies the
+// buffer budget cannot hold get 503 busy with Retry-After. Before the fix
+// the eight bodies took the sidecar to 363 MiB.
+func TestBigBodiesFitTheChartLimit(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Fatal("needs /proc (Linux)")
+	}
+	const n, size = 8, 20 << 20
+	body := bytes.Repeat([]byte{0xa5}, size)
+	for _, h2 := range []bool{false, true} {
+		name := "http1.1"
+		if h2 {
+			name = "http2 one connection"
+		}
+		t.Run(name, func(t *testing.T) {
+			s := newSidecar(t, nil)
+			var dials atomic.Int32
+			c := s.clientFrom("127.0.0.1", h2, &dials)
+			if h2 { // open the one connection first, so the eight share it
+				res, _ := doRequest(t, c, http.MethodGet, s.url+"/healthz", "", nil, 0)
+				if res.ProtoMajor != 2 {
+					t.Fatalf("protocol %s, want HTTP/2", res.Proto)
+				}
+			}
+			before := vmHWM(t, s.proc.cmd.Process.Pid)
+			var wg sync.WaitGroup
+			statuses := make([]string, n)
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/ocr", bytes.NewReader(body))
+					req.Header.Set("Content-Type", psk.RequestMediaType)
+					res, err := c.Do(req)
+					if err != nil {
+						statuses[i] = "error: " + err.Error()
+						return
+					}
+					_, _ = io.Copy(io.Discard, res.Body)
+					res.Body.Close()
+					statuses[i] = strconv.Itoa(res.StatusCode)
+					if res.StatusCode == http.StatusServiceUnavailable && res.Header.Get("Retry-After") == "" {
+						statuses[i] += " without Retry-After"
+					}
+				}()
+			}
+			wg.Wait()
+			peak := vmHWM(t, s.proc.cmd.Process.Pid)
+			t.Logf("%s: answers %v, VmHWM %d MiB before, %d MiB after, %d connection(s)", name, statuses, before>>20, peak>>20, dials.Load())
+			if peak >= chartMemoryLimit {
+				t.Errorf("peak RSS %d MiB, over the chart's limit of %d MiB", peak>>20, chartMemoryLimit>>20)
+			}
+			if h2 && dials.Load() != 1 {
+				t.Errorf("%d connections, want one", dials.Load())
+			}
+			for _, st := range statuses {
+				if st != "400" && st != "503" {
+					t.Errorf("answer %q, want 400 cannot_open or 503 busy", st)
+				}
+			}
+		})
+	}
+}
