@@ -134,7 +134,11 @@ func TestSlowUploadsHoldNoSlot(t *testing.T) {
 			t.Errorf("slow upload %d still open after %s", i, lasted[i].Round(time.Second))
 		}
 	}
-	t.Logf("slow uploads: %v", counts)
+	var longest time.Duration
+	for _, d := range lasted {
+		longest = max(longest, d)
+	}
+	t.Logf("slow uploads: %v; the longest lasted %s", counts, longest.Round(100*time.Millisecond))
 	busy := "HTTP/1.1 " + strconv.Itoa(api.Lookup(api.Busy).Status) + " Service Unavailable"
 	if counts[busy] < n-8 {
 		t.Errorf("%d of %d uploads from one address refused busy, want at least %d (max_concurrent_per_client 8)", counts[busy], n, n-8)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -232,3 +233,62 @@ func (o bodyRules) read(w http.ResponseWriter, r *http.Request) (buf []byte, res
 		}
 	}
 }
+
+// closeUnread makes every answer given before the request's body was read
+// to its end close the connection instead of draining the body: Go's
+// HTTP/1 server otherwise reads up to 256 KiB of an unread body before it
+// writes the answer, so a refusal to a slow upload (busy, rate limited,
+// unauthorized, ...) would wait on the slow client. Expiring the read
+// deadline and closing the body tell the server to answer at once and
+// close the connection (for HTTP/2, to reset the stream's upload).
+func closeUnread(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+			next.ServeHTTP(w, r)
+			return
+		}
+		b := &eofBody{ReadCloser: r.Body}
+		r.Body = b
+		next.ServeHTTP(&unreadWriter{ResponseWriter: w, body: b}, r)
+	})
+}
+
+// eofBody records whether its reader reached the end.
+type eofBody struct {
+	io.ReadCloser
+	eof atomic.Bool
+}
+
+func (b *eofBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.eof.Store(true)
+	}
+	return n, err
+}
+
+// unreadWriter closes the body before the answer starts if it was not read
+// to its end.
+type unreadWriter struct {
+	http.ResponseWriter
+	body *eofBody
+	once sync.Once
+}
+
+func (w *unreadWriter) before() {
+	w.once.Do(func() {
+		if !w.body.eof.Load() {
+			// The server's Close drains up to 256 KiB too: a read deadline
+			// in the past makes it give up at once.
+			_ = http.NewResponseController(w.ResponseWriter).SetReadDeadline(time.Now())
+			_ = w.body.Close()
+		}
+	})
+}
+
+func (w *unreadWriter) WriteHeader(code int) { w.before(); w.ResponseWriter.WriteHeader(code) }
+
+func (w *unreadWriter) Write(b []byte) (int, error) { w.before(); return w.ResponseWriter.Write(b) }
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *unreadWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -2,7 +2,8 @@
 // middleware order is fixed here, outermost first (Handler builds it from
 // one ordered list):
 //
-//	recover → request ID → route → access log → security headers → client IP
+//	recover → request ID → route → close unread bodies → access log
+//	→ security headers → client IP
 //	→ health (/healthz, /readyz answered here) → auth → strip credentials
 //	→ shared rate limit → per-class rate limit → per-client concurrency
 //	→ body buffering (limit, minimum rate, byte budget) → concurrency limit
@@ -13,7 +14,9 @@
 // dispatches on it, and auth modes and rate-limit policies are chosen by its
 // Class (health, psk, ohttp, legacy, plain).
 //
-// Why this order. Health probes are answered before any limiter, so that a
+// Why this order. An answer given before the body was read closes the
+// connection rather than draining the body (closeUnread), so that no refusal
+// waits on a slow client. Health probes are answered before any limiter, so that a
 // flood never makes a liveness probe fail. Client IP comes before auth so
 // that refusals can be attributed; auth comes before rate limiting so that
 // an authenticated client is limited by identity (JWT subject, API key ID)
@@ -327,6 +330,7 @@ func Handler(o Options) http.Handler {
 		recoverer(o.Logger),
 		api.RequestIDMiddleware,
 		o.Route.Middleware,
+		closeUnread,
 		accessLog(o.Logger, duration),
 		securityHeaders(o.HSTS),
 		o.ClientIP.Middleware,
