@@ -483,15 +483,27 @@ func checkInvariants(t *testing.T, m *manifests, vals chartutil.Values) {
 
 	t.Run("core never exposed", func(t *testing.T) {
 		core := container(t, &pod, "core")
-		if len(core.Ports) != 0 {
-			t.Errorf("core declares ports %v", core.Ports)
+		// The core's API port is never declared; its own metrics listener
+		// is, only when a ServiceMonitor scrapes it.
+		var coreMetricsPort int32
+		monitored := len(all[serviceMonitor](m)) > 0
+		for _, p := range core.Ports {
+			if p.Name != "core-metrics" || !monitored || p.ContainerPort == corePort {
+				t.Errorf("core declares port %v", p)
+			}
+			coreMetricsPort = p.ContainerPort
 		}
 		if vals["core"].(map[string]any)["mode"] == "bundled" {
 			if got := env(core, "SEALOCR_CORE_LISTEN"); got != fmt.Sprintf("127.0.0.1:%d", corePort) {
 				t.Errorf("SEALOCR_CORE_LISTEN = %q", got)
 			}
-			if hasEnv(core, "SEALOCR_CORE_UNSAFE_ALLOW_NON_LOOPBACK") {
+			if hasEnv(core, "SEALOCR_CORE_UNSAFE_ALLOW_NON_LOOPBACK") || hasEnv(core, "SEALOCR_CORE_UNSAFE_ALLOW_REMOTE_LISTEN") {
 				t.Error("core allows non-loopback listening")
+			}
+			ml := env(core, "SEALOCR_CORE_METRICS_LISTEN")
+			if monitored != (coreMetricsPort != 0) || (!monitored && !strings.HasPrefix(ml, "127.0.0.1:")) ||
+				(monitored && ml != fmt.Sprintf(":%d", coreMetricsPort)) || ml == fmt.Sprintf("127.0.0.1:%d", corePort) {
+				t.Errorf("SEALOCR_CORE_METRICS_LISTEN = %q with ServiceMonitor %v and core ports %v", ml, monitored, core.Ports)
 			}
 		}
 		sc := container(t, &pod, "sidecar")
@@ -510,6 +522,7 @@ func checkInvariants(t *testing.T, m *manifests, vals chartutil.Values) {
 				tp := p.TargetPort
 				switch {
 				case tp.Type == intstr.String && sidecarPorts[tp.StrVal] != 0:
+				case tp.Type == intstr.String && tp.StrVal == "core-metrics" && coreMetricsPort != 0 && s.Name == fullname+"-metrics":
 				case tp.Type == intstr.Int && tp.IntVal != corePort && slices.Contains(mapValues(sidecarPorts), tp.IntVal):
 				default:
 					t.Errorf("Service %s port %s targets %s: not a sidecar port", s.Name, p.Name, tp.String())
@@ -522,6 +535,11 @@ func checkInvariants(t *testing.T, m *manifests, vals chartutil.Values) {
 					t.Error("NetworkPolicy ingress rule without ports opens every port, the core's too")
 				}
 				for _, p := range r.Ports {
+					if p.Port != nil && coreMetricsPort != 0 && p.Port.IntVal == coreMetricsPort && slices.ContainsFunc(r.Ports, func(q networkingv1.NetworkPolicyPort) bool {
+						return q.Port != nil && q.Port.IntVal == sidecarPorts["metrics"]
+					}) {
+						continue // the metrics rule: the core's metrics listener beside the sidecar's
+					}
 					if p.Port == nil || (p.Port.Type == intstr.Int && p.Port.IntVal == corePort) || !slices.Contains(mapValues(sidecarPorts), p.Port.IntVal) {
 						t.Errorf("NetworkPolicy ingress port %v is not a sidecar port", p.Port)
 					}
@@ -974,6 +992,16 @@ func checkHardened(t *testing.T, m *manifests) {
 	ms := m.service(t, fullname+"-metrics")
 	if ms.Spec.Type != corev1.ServiceTypeClusterIP {
 		t.Errorf("metrics Service type %s", ms.Spec.Type)
+	}
+	var msPorts []string
+	for _, p := range ms.Spec.Ports {
+		msPorts = append(msPorts, p.Name)
+	}
+	if !slices.Equal(msPorts, []string{"metrics", "core-metrics"}) {
+		t.Errorf("metrics Service ports %v, want the sidecar's and the core's metrics", msPorts)
+	}
+	if ep := all[serviceMonitor](m)[0].Spec.Endpoints; len(ep) != 2 || ep[1].Port != "core-metrics" {
+		t.Errorf("ServiceMonitor endpoints %+v: want metrics and core-metrics", ep)
 	}
 	for _, p := range m.service(t, fullname).Spec.Ports {
 		if p.Name == "metrics" {

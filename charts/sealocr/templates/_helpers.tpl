@@ -137,6 +137,9 @@ reason. values.schema.json checks each value alone; this checks them together.
 {{- if has (int .Values.core.port) (list (int $ports.https) (int $ports.http) (int $ports.metrics)) }}
 {{- $errs = append $errs (printf "core.port %d is one of the sidecar's ports: choose another" (int .Values.core.port)) }}
 {{- end }}
+{{- if has (int .Values.core.metricsPort) (list (int $ports.https) (int $ports.http) (int $ports.metrics) (int .Values.core.port)) }}
+{{- $errs = append $errs (printf "core.metricsPort %d is already used (sidecar ports or core.port): choose another" (int .Values.core.metricsPort)) }}
+{{- end }}
 {{- if eq (int $ports.https) (int $ports.http) }}
 {{- $errs = append $errs "sidecar.containerPorts.https and .http are the same port" }}
 {{- end }}
@@ -424,8 +427,9 @@ sealocr.sidecarVolumes are the volumes sealocr.sidecarContainer mounts.
 
 {{/*
 sealocr.coreContainer is the OCR core: bundled, or your server (existing mode).
-It declares no port: it listens on 127.0.0.1 and is reached only by the
-sidecar over the pod's loopback interface.
+Its API port is not declared: it listens on 127.0.0.1 and is reached only by
+the sidecar over the pod's loopback interface. Its /metrics is on a listener
+of its own (core.metricsPort), loopback too unless the ServiceMonitor is on.
 */}}
 {{- define "sealocr.coreContainer" -}}
 {{- $p := .Values.probes }}
@@ -433,6 +437,12 @@ sidecar over the pod's loopback interface.
 name: core
 image: {{ include "sealocr.image" (dict "image" $c.image "root" .) | quote }}
 imagePullPolicy: {{ .Values.image.pullPolicy }}
+{{- if and (eq $c.mode "bundled") .Values.serviceMonitor.enabled }}
+ports:
+  - name: core-metrics
+    containerPort: {{ int $c.metricsPort }}
+    protocol: TCP
+{{- end }}
 {{- with $c.args }}
 args:
   {{- toYaml . | nindent 2 }}
@@ -442,6 +452,15 @@ env:
 {{- if eq $c.mode "bundled" }}
   - name: SEALOCR_CORE_LISTEN
     value: {{ printf "127.0.0.1:%d" (int $c.port) | quote }}
+{{- if .Values.serviceMonitor.enabled }}
+  - name: SEALOCR_CORE_METRICS_LISTEN
+    value: {{ printf ":%d" (int $c.metricsPort) | quote }}
+  - name: SEALOCR_CORE_UNSAFE_ALLOW_REMOTE_METRICS
+    value: "true"
+{{- else }}
+  - name: SEALOCR_CORE_METRICS_LISTEN
+    value: {{ printf "127.0.0.1:%d" (int $c.metricsPort) | quote }}
+{{- end }}
   - name: SEALOCR_CORE_THREADS
     value: {{ int $c.threads | quote }}
   - name: SEALOCR_CORE_WORKERS
