@@ -7,11 +7,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/sealocr/sealocr/sidecar/api"
+	"github.com/sealocr/sealocr/sidecar/internal/auth"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 )
 
@@ -92,16 +98,11 @@ func TestCredentialsNeverReachTheCore(t *testing.T) {
 	}
 }
 
-// TestPSKTargetAsSent writes a PSK request over a raw TLS connection, with a
-// request-target the Go client would re-escape (`"` in the query), sealed
-// over that target exactly as it is on the wire (PROTOCOL.md section 1.2).
-// The sidecar must open it and forward that target. Before the fix it bound
-// the re-escaped form (%22) and refused the request as cannot_open.
-func TestPSKTargetAsSent(t *testing.T) {
-	rec := newHeaderRecorder(t)
-	s := newSidecar(t, map[string]string{"SEALOCR_UPSTREAM": rec.srv.URL})
-	target := `/v1/ocr?mode=line&tag="x"`
-	r := sealPSK(t, pskKey(t, s), target, "image/png", []byte("IMAGE"), time.Now())
+// rawPSK writes a sealed PSK request over a raw TLS connection with the
+// request-target exactly as given (no client library re-encodes it) and
+// returns the outer answer.
+func rawPSK(t *testing.T, s *sidecar, r sealedPSK) (*http.Response, []byte) {
+	t.Helper()
 	c, err := tls.Dial("tcp", s.addr, &tls.Config{RootCAs: s.caPool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +110,7 @@ func TestPSKTargetAsSent(t *testing.T) {
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
 	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n",
-		target, s.addr, psk.RequestMediaType, len(r.body))
+		r.target, s.addr, psk.RequestMediaType, len(r.body))
 	if _, err := c.Write(r.body); err != nil {
 		t.Fatal(err)
 	}
@@ -119,16 +120,101 @@ func TestPSKTargetAsSent(t *testing.T) {
 	}
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	status, _, content := openPSK(t, "psk "+target, r, res, body)
+	return res, body
+}
+
+// TestPSKTargetAsSent writes PSK requests over a raw TLS connection, each
+// sealed over its request-target exactly as it is on the wire (PROTOCOL.md
+// section 1.2), with characters Go's url package would re-escape. A `"` in
+// the path: the request must open (and, its path being off the inner-route
+// allowlist, get the sealed 403), where before the fix the sidecar bound the
+// re-escaped form (%22) and refused it as cannot_open. A `"` in the query:
+// the request opens and the upstream gets the target as sent.
+func TestPSKTargetAsSent(t *testing.T) {
+	rec := newHeaderRecorder(t)
+	s := newSidecar(t, map[string]string{"SEALOCR_UPSTREAM": rec.srv.URL})
+	key := pskKey(t, s)
+
+	r := sealPSK(t, key, `/v1/ocr/"x"`, "image/png", []byte("IMAGE"), time.Now())
+	res, body := rawPSK(t, s, r)
+	status, _, content := openPSK(t, "psk "+r.target, r, res, body)
+	if a := api.Lookup(api.RouteNotAllowed); status != a.Status || string(content) != string(a.Body) {
+		t.Errorf("%s: inner answer %d %s, want the sealed route_not_allowed", r.target, status, content)
+	}
+
+	r = sealPSK(t, key, `/v1/ocr?mode=line&tag="x"`, "image/png", []byte("IMAGE"), time.Now())
+	res, body = rawPSK(t, s, r)
+	status, _, content = openPSK(t, "psk "+r.target, r, res, body)
 	if status != http.StatusOK || string(content) != `{"text":"recorded"}` {
-		t.Fatalf("inner answer %d %s", status, content)
+		t.Fatalf("%s: inner answer %d %s", r.target, status, content)
 	}
 	seen := rec.requests()
-	if len(seen) != 1 || seen[0].RequestURI != target {
+	if len(seen) != 1 || seen[0].RequestURI != r.target {
 		got := ""
 		if len(seen) == 1 {
 			got = seen[0].RequestURI
 		}
-		t.Fatalf("the upstream saw %q, want %q", got, target)
+		t.Fatalf("the upstream saw %q, want %q", got, r.target)
+	}
+}
+
+// TestOneBucketAcrossModes: with a budget of 3 requests, a client switching
+// between PSK, OHTTP and legacy gets 3 answers and then 429, and failed
+// authentications from an address empty its bucket until even a valid key
+// is not checked (429). Before the fix each mode had its own bucket (the
+// fourth request passed) and failed authentications cost nothing.
+func TestOneBucketAcrossModes(t *testing.T) {
+	const goodKey = "sk-e2e-bucket-0123456789abcdef0123456789"
+	keysFile := filepath.Join(t.TempDir(), "api-keys.yaml")
+	if err := os.WriteFile(keysFile, []byte("keys:\n  - id: e2e\n    sha256: "+auth.HashAPIKey(goodKey)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newLegacySidecar(t, map[string]string{
+		"SEALOCR_RATE_LIMIT": "3/h", "SEALOCR_RATE_LIMIT_BURST": "3",
+		"SEALOCR_AUTH": "optional", "SEALOCR_AUTH_API_KEYS_FILE": keysFile,
+		"SEALOCR_UNSAFE_LEGACY_ANONYMOUS": "true",
+	})
+	key := pskKey(t, s)
+	cfg := ohttpKeys(t, s)[0]
+	psk1 := func() int {
+		r := sealPSK(t, key, "/v1/ocr", "image/png", []byte("IMAGE"), time.Now())
+		res, _ := s.sendPSK(t, r)
+		return res.StatusCode
+	}
+	ohttp1 := func() int {
+		enc, _, err := ohttp.EncapsulateRequest(cfg, cfg.Suites()[0], innerRequest(t, s, "/v1/ocr", "image/png", []byte("IMAGE")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, _ := s.do(t, http.MethodPost, "/.well-known/ohttp-gateway", ohttp.RequestMediaType, enc)
+		return res.StatusCode
+	}
+	legacy1 := func() int {
+		res, _ := s.do(t, http.MethodPost, "/ocr", "application/json", legacyJSON(make([]byte, 32)))
+		return res.StatusCode
+	}
+	got := []int{psk1(), ohttp1(), legacy1(), psk1(), ohttp1()}
+	if want := []int{200, 200, 400, 429, 429}; !slices.Equal(got, want) {
+		t.Errorf("one client across modes: %v, want %v", got, want)
+	}
+
+	// Failed authentications, from another address.
+	c := s.clientFrom("127.0.0.2", false, nil)
+	try := func(k string) int {
+		r := sealPSK(t, key, "/v1/ocr", "image/png", []byte("IMAGE"), time.Now())
+		req, _ := http.NewRequest(http.MethodPost, s.url+r.target, strings.NewReader(string(r.body)))
+		req.Header.Set("Content-Type", psk.RequestMediaType)
+		req.Header.Set("X-API-Key", k)
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	got = []int{try("wrong-1"), try("wrong-2"), try("wrong-3"), try("wrong-4"), try(goodKey)}
+	if want := []int{401, 401, 401, 429, 429}; !slices.Equal(got, want) {
+		t.Errorf("failed authentications then the valid key: %v, want %v", got, want)
 	}
 }
