@@ -329,7 +329,7 @@ func testCanary(t *testing.T, s *sidecar, send canarySender) {
 	rec.close()
 
 	// Metrics of both processes.
-	for _, u := range []string{s.metrics, coreURL + "/metrics"} {
+	for _, u := range []string{s.metrics, coreMetrics} {
 		res, err := http.Get(u)
 		if err != nil {
 			t.Fatalf("GET %s: %v", u, err)

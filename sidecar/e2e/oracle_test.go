@@ -465,7 +465,7 @@ func timeSummary(times [][]time.Duration) string {
 }
 
 // coreMetricsURL is where the core serves its Prometheus metrics.
-func coreMetricsURL() string { return coreURL + "/metrics" }
+func coreMetricsURL() string { return coreMetrics } // the core's own metrics listener
 
 // buildSidecarAt builds the sidecar of git revision rev in a temporary
 // folder (git archive, then go build with the module cache as is).
