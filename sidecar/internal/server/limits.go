@@ -127,6 +127,11 @@ const readChunk = 64 << 10
 func bufferBody(o bodyRules) middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.ContentLength > o.max { // any request: the size answer comes first
+				o.log.Info("request body refused", zap.Stringer("answer", api.TooLarge), zap.Int64("content_length", r.ContentLength))
+				api.Write(w, api.TooLarge)
+				return
+			}
 			switch k, _ := route.FromContext(r.Context()); k {
 			case route.PSK, route.OHTTP, route.Legacy:
 			default:
