@@ -114,6 +114,10 @@ func retryable(call context.Context, err error) bool {
 	if IsBusy(err) {
 		return true
 	}
+	var te *attemptTimeoutError
+	if errors.As(err, &te) {
+		return true
+	}
 	var se *ServerError
 	if errors.As(err, &se) {
 		return false // any other answer is final
@@ -164,6 +168,12 @@ func (c *Client) retry(ctx context.Context, onRetry func(RetryInfo), attempt fun
 			actx, cancel = context.WithTimeout(ctx, c.retries.attemptTimeout)
 		}
 		out, err := attempt(actx)
+		if err != nil && ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+			// The attempt's own deadline passed. An answer that raced in
+			// (the sidecar answering our abandoned request with 502, say)
+			// does not make the attempt less timed out.
+			err = &attemptTimeoutError{answer: err}
+		}
 		cancel()
 		if err == nil || n >= c.retries.max || !retryable(ctx, err) {
 			return out, err
@@ -184,3 +194,16 @@ func (c *Client) retry(ctx context.Context, onRetry func(RetryInfo), attempt fun
 		}
 	}
 }
+
+// attemptTimeoutError is an attempt that ran out of Config.AttemptTimeout;
+// it matches context.DeadlineExceeded and unwraps to what the attempt
+// returned, so a final error still says what the server answered.
+type attemptTimeoutError struct{ answer error }
+
+func (e *attemptTimeoutError) Error() string { return "attempt timed out: " + e.answer.Error() }
+
+// Is reports that the attempt timed out.
+func (e *attemptTimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// Unwrap returns what the attempt returned.
+func (e *attemptTimeoutError) Unwrap() error { return e.answer }

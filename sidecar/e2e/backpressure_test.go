@@ -87,6 +87,9 @@ func metric(t *testing.T, url, name string, labels ...string) float64 {
 		t.Fatalf("GET %s: %v", url, err)
 	}
 	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s (not a metrics page)", url, res.Status)
+	}
 	var sum float64
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -185,7 +188,7 @@ func TestBackpressure(t *testing.T) {
 
 	for _, mode := range []string{"psk", "ohttp"} {
 		t.Run(mode+"/240 files at concurrency 48", func(t *testing.T) {
-			busyBefore := metric(t, smallCore+"/metrics", "sealocr_core_requests_total", `code="busy"`)
+			busyBefore := metric(t, proc.metricsURL, "sealocr_core_requests_total", `code="busy"`)
 			stdout, stderr, wall, err := runSealctl(t, s, 8*time.Minute,
 				"--mode", mode, "--doc-mode", "line", "--concurrency", "48", "--format", "json", dir)
 			if err != nil {
@@ -198,7 +201,7 @@ func TestBackpressure(t *testing.T) {
 			}
 			retries, _ := strconv.Atoi(m[1])
 			lowest, _ := strconv.Atoi(m[2])
-			busy := metric(t, smallCore+"/metrics", "sealocr_core_requests_total", `code="busy"`) - busyBefore
+			busy := metric(t, proc.metricsURL, "sealocr_core_requests_total", `code="busy"`) - busyBefore
 			if retries == 0 || busy == 0 || lowest >= 48 {
 				t.Errorf("retries %d, core busy answers %v, lowest concurrency %d: the test did not saturate the core", retries, busy, lowest)
 			}
@@ -210,14 +213,14 @@ func TestBackpressure(t *testing.T) {
 	t.Run("permanent errors are not retried", func(t *testing.T) {
 		for _, mode := range []client.Mode{client.ModePSK, client.ModeOHTTP} {
 			c := newGoClient(t, s, mode, nil)
-			before := metric(t, smallCore+"/metrics", "sealocr_core_requests_total", `code="unsupported_media_type"`)
+			before := metric(t, proc.metricsURL, "sealocr_core_requests_total", `code="unsupported_media_type"`)
 			_, err := c.OCR(context.Background(), imgHello.read(t), client.OCROptions{ContentType: "text/plain",
 				OnRetry: func(ri client.RetryInfo) { t.Errorf("%s: retried after %v", mode, ri.Err) }})
 			var se *client.ServerError
 			if !errors.As(err, &se) || se.Status != 415 || se.Code != api.CodeUnsupportedMedia || !se.Sealed {
 				t.Errorf("%s: err = %v, want the core's sealed 415", mode, err)
 			}
-			if n := metric(t, smallCore+"/metrics", "sealocr_core_requests_total", `code="unsupported_media_type"`) - before; n != 1 {
+			if n := metric(t, proc.metricsURL, "sealocr_core_requests_total", `code="unsupported_media_type"`) - before; n != 1 {
 				t.Errorf("%s: the core saw %v requests, want 1", mode, n)
 			}
 		}

@@ -1,14 +1,11 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -147,26 +144,7 @@ func TestReplayFairShare(t *testing.T) {
 // (the sum of sealocr_core_requests_total).
 func coreRequests(t *testing.T) float64 {
 	t.Helper()
-	res, err := http.Get(coreURL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	total := 0.0
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if !strings.HasPrefix(line, "sealocr_core_requests_total{") {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
-		if err != nil {
-			t.Fatalf("core metric %q: %v", line, err)
-		}
-		total += v
-	}
-	return total
+	return metric(t, coreMetrics, "sealocr_core_requests_total")
 }
 
 // postOHTTP posts an encapsulated request as is.

@@ -89,7 +89,7 @@ type ListenSection struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"SEALOCR_SHUTDOWN_TIMEOUT" default:"15s" doc:"how long in-flight requests may finish after SIGTERM"`
 	// MaxConcurrentPerClient bounds one client's requests in progress
 	// (client: identity, or address with IPv6 by /64, as the rate limiter).
-	MaxConcurrentPerClient int `yaml:"max_concurrent_per_client" env:"SEALOCR_MAX_CONCURRENT_PER_CLIENT" default:"8" doc:"requests in progress per client, body reading included"`
+	MaxConcurrentPerClient int `yaml:"max_concurrent_per_client" env:"SEALOCR_MAX_CONCURRENT_PER_CLIENT" default:"8" doc:"requests in progress per client, body reading included (capped at max_concurrent)"`
 	// MaxBufferedBytes bounds the request bodies held in memory at once,
 	// across all requests; beyond it 503 busy with Retry-After.
 	MaxBufferedBytes int64 `yaml:"max_buffered_bytes" env:"SEALOCR_MAX_BUFFERED_BYTES" default:"67108864" doc:"bytes of request bodies buffered at once, all requests together"`
@@ -439,8 +439,8 @@ func (c Config) Validate() error {
 	if c.MaxConcurrent < 1 || c.MaxConcurrent > 65536 {
 		add("max_concurrent %d out of range 1..65536", c.MaxConcurrent)
 	}
-	if c.MaxConcurrentPerClient < 1 || (c.MaxConcurrent >= 1 && c.MaxConcurrentPerClient > c.MaxConcurrent) {
-		add("max_concurrent_per_client %d out of range 1..max_concurrent", c.MaxConcurrentPerClient)
+	if c.MaxConcurrentPerClient < 1 {
+		add("max_concurrent_per_client %d: want at least 1 (it is capped at max_concurrent)", c.MaxConcurrentPerClient)
 	}
 	if c.MaxBufferedBytes < c.MaxBodyBytes || c.MaxBufferedBytes > 1<<34 {
 		add("max_buffered_bytes %d out of range max_body_bytes..16 GiB (one largest body must fit)", c.MaxBufferedBytes)

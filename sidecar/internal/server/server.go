@@ -205,6 +205,10 @@ func Handler(o Options) http.Handler {
 	if o.MaxConcurrentPerClient <= 0 {
 		o.MaxConcurrentPerClient = 8
 	}
+	if o.MaxConcurrentPerClient > o.MaxConcurrent {
+		// One client may use every slot, no more.
+		o.MaxConcurrentPerClient = o.MaxConcurrent
+	}
 	if o.MaxBufferedBytes <= 0 {
 		o.MaxBufferedBytes = 64 << 20
 	}
