@@ -24,7 +24,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -77,7 +76,7 @@ func TestKube(t *testing.T) {
 func (h *helmEnv) lifecycle(t *testing.T, c *chart.Chart, vals map[string]any) {
 	ctx := t.Context()
 	rel := h.install(t, c, vals)
-	if problems := h.admission(ctx, rel); len(problems) > 0 {
+	if problems := h.admission(ctx, rel, nil); len(problems) > 0 {
 		t.Fatalf("install not admitted cleanly:\n  %s", strings.Join(problems, "\n  "))
 	}
 
@@ -90,19 +89,18 @@ func (h *helmEnv) lifecycle(t *testing.T, c *chart.Chart, vals map[string]any) {
 	if err != nil {
 		t.Fatalf("helm upgrade: %v", err)
 	}
-	if problems := h.admission(ctx, rel); len(problems) > 0 {
-		t.Fatalf("upgrade not admitted cleanly:\n  %s", strings.Join(problems, "\n  "))
-	}
-	if err := poll(ctx, 60*time.Second, nil, func(ctx context.Context) error {
-		pods, err := h.pods(ctx)
+	// The new template's Pods, not a count: a rolling update next to Pods
+	// that never become ready stops after its first new Pod.
+	upgraded := func(pods []corev1.Pod) error {
 		for _, p := range pods {
 			if p.Annotations[upgradeAnnotation] == "2" {
 				return nil
 			}
 		}
-		return errors.Join(err, fmt.Errorf("no Pod of the upgraded template among %d", len(pods)))
-	}); err != nil {
-		t.Fatal(err)
+		return fmt.Errorf("no Pod of the upgraded template among %d", len(pods))
+	}
+	if problems := h.admission(ctx, rel, upgraded); len(problems) > 0 {
+		t.Fatalf("upgrade not admitted cleanly:\n  %s", strings.Join(problems, "\n  "))
 	}
 	after := h.generatedSecrets(t)
 	if !slices.Equal(slices.Sorted(maps.Keys(before)), slices.Sorted(maps.Keys(after))) {
@@ -133,28 +131,33 @@ func (h *helmEnv) install(t *testing.T, c *chart.Chart, vals map[string]any) *re
 }
 
 // admission reports what went wrong when the API server and the controllers
-// took rel: warnings in the API server's answers, FailedCreate events, and a
-// number of Pods other than the Deployments and autoscalers ask for (waited
-// for up to a minute). It returns no problem when all went well.
-func (h *helmEnv) admission(ctx context.Context, rel *release.Release) []string {
-	var problems []string
-	want, err := expectedPods(rel)
-	if err != nil {
-		return []string{err.Error()}
+// took rel: warnings in the API server's answers, FailedCreate events, and
+// Pods other than ready wants (waited for up to a minute; nil ready wants as
+// many Pods as the Deployments and autoscalers ask for). It returns no
+// problem when all went well.
+func (h *helmEnv) admission(ctx context.Context, rel *release.Release, ready func([]corev1.Pod) error) []string {
+	if ready == nil {
+		want, err := expectedPods(rel)
+		if err != nil {
+			return []string{err.Error()}
+		}
+		ready = func(pods []corev1.Pod) error {
+			if len(pods) != want {
+				return fmt.Errorf("%d Pods, want %d", len(pods), want)
+			}
+			return nil
+		}
 	}
-	var pods []corev1.Pod
-	err = poll(ctx, 60*time.Second, nil, func(ctx context.Context) error {
-		pods, err = h.pods(ctx)
+	var problems []string
+	err := poll(ctx, 60*time.Second, nil, func(ctx context.Context) error {
+		pods, err := h.pods(ctx)
 		if err != nil {
 			return err
 		}
 		if failed, _ := h.failedCreates(ctx); len(failed) > 0 {
 			return nil // no point waiting
 		}
-		if len(pods) != want {
-			return fmt.Errorf("%d Pods, want %d", len(pods), want)
-		}
-		return nil
+		return ready(pods)
 	})
 	if err != nil {
 		problems = append(problems, err.Error())
@@ -401,7 +404,7 @@ func testRotate(t *testing.T, c *cluster) {
 	if err != nil {
 		t.Fatalf("helm upgrade: %v", err)
 	}
-	if problems := h.admission(t.Context(), rel); len(problems) > 0 {
+	if problems := h.admission(t.Context(), rel, nil); len(problems) > 0 {
 		t.Fatalf("upgrade not admitted cleanly:\n  %s", strings.Join(problems, "\n  "))
 	}
 	after := h.generatedSecrets(t)[secretName]
@@ -473,7 +476,7 @@ func testBrokenChart(t *testing.T, c *cluster) {
 	ch.Schema = nil
 	vals := map[string]any{"securityContext": map[string]any{"allowPrivilegeEscalation": true}}
 	rel := h.install(t, ch, vals)
-	problems := h.admission(t.Context(), rel)
+	problems := h.admission(t.Context(), rel, nil)
 	joined := strings.Join(problems, "\n")
 	t.Logf("problems found, as expected:\n  %s", strings.Join(problems, "\n  "))
 	for _, want := range []string{"API warning: would violate PodSecurity", "event FailedCreate", "allowPrivilegeEscalation"} {

@@ -18,18 +18,31 @@ etcd_version="$(modversion "$here/tools/etcd" go.etcd.io/etcd/server/v3)"
 dir="$cache/$kube_version-etcd-$etcd_version"
 mkdir -p "$dir"
 
-# build NAME MODULE_DIR PACKAGE [LDFLAGS]: go build into $dir/NAME unless it is there.
+# build MODULE_DIR LDFLAGS PACKAGE...: go build the main packages into $dir,
+# named after their folders, unless they are all there.
 build() {
-	local name="$1" moddir="$2" pkg="$3" ldflags="${4:-}"
-	if [[ -x "$dir/$name" ]]; then
-		echo "kube-test: $name: cached in $dir" >&2
+	local moddir="$1" ldflags="$2"
+	shift 2
+	local names=() pkg missing=0
+	for pkg in "$@"; do
+		names+=("$(basename "$pkg")")
+		[[ -x "$dir/$(basename "$pkg")" ]] || missing=1
+	done
+	if ((missing == 0)); then
+		echo "kube-test: ${names[*]}: cached in $dir" >&2
 		return
 	fi
-	echo "kube-test: $name: building $pkg (cold: several minutes)..." >&2
-	local start=$SECONDS
-	(cd "$moddir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$dir/$name.tmp" "$pkg")
-	mv "$dir/$name.tmp" "$dir/$name"
-	echo "kube-test: $name: built in $((SECONDS - start)) s ($(du -h "$dir/$name" | cut -f1))" >&2
+	echo "kube-test: ${names[*]}: building (cold: minutes)..." >&2
+	local start=$SECONDS tmp="$dir/.build"
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	(cd "$moddir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$tmp/" "$@")
+	for name in "${names[@]}"; do
+		mv "$tmp/$name" "$dir/$name"
+		echo "kube-test: $name: built ($(du -h "$dir/$name" | cut -f1))" >&2
+	done
+	rmdir "$tmp"
+	echo "kube-test: ${names[*]}: $((SECONDS - start)) s" >&2
 }
 
 v="${kube_version#v}"
@@ -42,8 +55,7 @@ kubeflags+=" -X k8s.io/component-base/version.gitMajor=$major -X k8s.io/componen
 kubeflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
 
 total=$SECONDS
-build kube-apiserver "$here/tools" k8s.io/kubernetes/cmd/kube-apiserver "$kubeflags"
-build kube-controller-manager "$here/tools" k8s.io/kubernetes/cmd/kube-controller-manager "$kubeflags"
-build etcd "$here/tools/etcd" . "-X go.etcd.io/etcd/api/v3/version.GitSHA=$etcd_version"
+build "$here/tools" "$kubeflags" k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager
+build "$here/tools/etcd" "" github.com/sealocr/sealocr/charts/kube/tools/etcd
 echo "kube-test: control plane ready in $((SECONDS - total)) s" >&2
 echo "$dir"
