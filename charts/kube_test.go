@@ -391,7 +391,7 @@ func (h *helmEnv) leftovers(ctx context.Context) ([]leftover, error) {
 func testRotate(t *testing.T, c *cluster) {
 	h := c.helm(t, "rotate")
 	ch := loadChart(t)
-	rel := h.install(t, ch, nil)
+	h.install(t, ch, nil)
 	secretName := fullname + "-tls"
 	before := h.generatedSecrets(t)[secretName]
 	if before == nil {
