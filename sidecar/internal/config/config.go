@@ -22,6 +22,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/auth"
 	"github.com/sealocr/sealocr/sidecar/internal/clientip"
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
+	"github.com/sealocr/sealocr/sidecar/internal/redisstate"
 	"github.com/sealocr/sealocr/sidecar/internal/replay"
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
@@ -71,7 +72,32 @@ type Config struct {
 	Auth Auth `yaml:"auth"`
 	// RateLimit configures per-client rate limits.
 	RateLimit RateLimit `yaml:"rate_limit"`
+	// Redis is the state several replicas share; an empty URL keeps it in
+	// memory (one replica).
+	Redis Redis `yaml:"redis"`
 }
+
+// Redis is the redis section: the Redis that replicas share for replay
+// caches, rate limits and ACME certificates and locks. The password is
+// referenced (a file or the name of an environment variable), never held;
+// the URL is refused when it carries one.
+type Redis struct {
+	URL          string        `yaml:"url" env:"SEALOCR_REDIS_URL" flag:"redis-url" redact:"url" doc:"redis://, rediss:// or unix:// URL of the Redis the replicas share (empty: state in memory, one replica); never a password in it"`
+	PasswordFile string        `yaml:"password_file" env:"SEALOCR_REDIS_PASSWORD_FILE" doc:"file holding the Redis password"`
+	PasswordEnv  string        `yaml:"password_env" env:"SEALOCR_REDIS_PASSWORD_ENV" doc:"name of the environment variable holding the Redis password"`
+	CAFile       string        `yaml:"ca_file" env:"SEALOCR_REDIS_CA_FILE" doc:"PEM CAs trusted for a rediss:// server (default: system roots)"`
+	Timeout      time.Duration `yaml:"timeout" env:"SEALOCR_REDIS_TIMEOUT" default:"250ms" doc:"deadline of every Redis call"`
+	Prefix       string        `yaml:"prefix" env:"SEALOCR_REDIS_PREFIX" default:"sealocr:" doc:"prefix of every Redis key"`
+}
+
+// Rate-limit failure policies (rate_limit.fail): what a request gets when
+// the shared rate-limit store cannot be asked.
+const (
+	// FailOpen serves the request unchecked, counts it and warns.
+	FailOpen = "open"
+	// FailClosed refuses it with 503 busy and Retry-After.
+	FailClosed = "closed"
+)
 
 // ListenSection is where and how clients are served.
 type ListenSection struct {
@@ -255,6 +281,9 @@ type RateLimit struct {
 	PlainRate   string `yaml:"plain_rate" default:"600/m" doc:"plain-route requests per client"`
 	PlainBurst  int    `yaml:"plain_burst" default:"200" doc:"burst of plain_rate"`
 	MaxClients  int    `yaml:"max_clients" default:"100000" doc:"buckets kept in memory"`
+	// Fail is the policy when the shared store (Redis) cannot be asked:
+	// FailOpen or FailClosed. Replay checks never fail open.
+	Fail string `yaml:"fail" env:"SEALOCR_RATE_LIMIT_FAIL" default:"open" doc:"open|closed: when Redis cannot be asked, serve unchecked (with a metric and a warning) or refuse with 503 busy"`
 }
 
 // Flags are the command-line switches besides the configuration.
@@ -311,7 +340,8 @@ func (c *Config) resolvePaths(getenv func(string) string) {
 			c.HTTPListen = ":80"
 		}
 	}
-	for _, p := range []*string{&c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ACME.CARoot, &c.Auth.JWT.HS256KeyFile, &c.Auth.JWT.JWKSFile, &c.Auth.APIKeysFile} {
+	for _, p := range []*string{&c.TLS.CertFile, &c.TLS.KeyFile, &c.TLS.ACME.CARoot, &c.Auth.JWT.HS256KeyFile, &c.Auth.JWT.JWKSFile, &c.Auth.APIKeysFile,
+		&c.Redis.PasswordFile, &c.Redis.CAFile} {
 		*p = expandHome(*p, getenv)
 	}
 	for i := range c.Auth.JWT.PublicKeyFiles {
@@ -499,6 +529,7 @@ func (c Config) Validate() error {
 	c.validateTLS(add)
 	c.validateAuth(add)
 	c.validateRateLimit(add)
+	c.validateRedis(add)
 	if _, err := clientip.New(c.TrustedProxies); err != nil {
 		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
 			add("trusted_proxies: %v", e)
@@ -643,6 +674,70 @@ func (c Config) validateRateLimit(add func(string, ...any)) {
 	if r.MaxClients < 1 || r.MaxClients > 10_000_000 {
 		add("rate_limit.max_clients %d out of range 1..10000000", r.MaxClients)
 	}
+	if r.Fail != FailOpen && r.Fail != FailClosed {
+		add("rate_limit.fail %q: want %s or %s", r.Fail, FailOpen, FailClosed)
+	}
+}
+
+// validateRedis checks the redis section without reading the password or
+// CA file (CheckEnvironment does): redisstate.Open, which does no network
+// I/O, parses the URL with a stand-in password source.
+func (c Config) validateRedis(add func(string, ...any)) {
+	r := c.Redis
+	if r.URL == "" {
+		for _, o := range []struct{ key, v string }{{"redis.password_file", r.PasswordFile}, {"redis.password_env", r.PasswordEnv}, {"redis.ca_file", r.CAFile}} {
+			if o.v != "" {
+				add("%s is set but redis.url is empty", o.key)
+			}
+		}
+		return
+	}
+	if r.Timeout < 10*time.Millisecond || r.Timeout > 5*time.Second {
+		add("redis.timeout %s out of range 10ms..5s", r.Timeout)
+	}
+	if r.Prefix == "" || strings.ContainsAny(r.Prefix, " \t\r\n{}") {
+		add("redis.prefix %q: want a non-empty prefix without spaces or braces", r.Prefix)
+	}
+	if r.PasswordFile != "" && r.PasswordEnv != "" {
+		add("redis: set one of redis.password_file and redis.password_env, not both")
+	}
+	for name, p := range map[string]string{"redis.password_file": r.PasswordFile, "redis.ca_file": r.CAFile} {
+		if p != "" && !filepath.IsAbs(p) {
+			add("%s %q is not an absolute path", name, p)
+		}
+	}
+	o := redisstate.Options{URL: r.URL, Timeout: max(r.Timeout, 0), Getenv: func(string) string { return "stand-in" }}
+	if r.PasswordFile != "" || r.PasswordEnv != "" {
+		o.PasswordEnv = "SEALOCR_REDIS_PASSWORD"
+	}
+	if r.CAFile != "" && !strings.HasPrefix(r.URL, "rediss://") {
+		add("redis.ca_file needs a rediss:// URL")
+	}
+	cl, err := redisstate.Open(o)
+	if err != nil {
+		for _, e := range unjoin(err) {
+			add("redis.url: %v", e)
+		}
+		return
+	}
+	_ = cl.Close()
+}
+
+// RedisOptions returns the options of redisstate.Open for the redis
+// section, reading the password and the CA file, with getenv reading
+// redis.password_env.
+func (c Config) RedisOptions(getenv func(string) string) redisstate.Options {
+	r := c.Redis
+	return redisstate.Options{URL: r.URL, PasswordFile: r.PasswordFile, PasswordEnv: r.PasswordEnv, CAFile: r.CAFile,
+		Timeout: r.Timeout, Getenv: getenv}
+}
+
+// unjoin returns the errors err joins, or err alone.
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 func httpURL(s string) bool {
@@ -664,11 +759,24 @@ func checkAddr(addr string) error {
 }
 
 // CheckEnvironment reports what the configuration needs from the environment
-// and does not find there. It reports only presence, never a value. The
-// legacy key is not among them: it may come from the key file instead, so
-// CheckLegacyKeys checks it once the key file is read.
+// and does not find there: the Redis password (file or variable) and CA
+// file when redis.url is set. It reports only presence and validity, never
+// a value. The legacy key is not among them: it may come from the key file
+// instead, so CheckLegacyKeys checks it once the key file is read.
 func (c Config) CheckEnvironment(getenv func(string) string) error {
-	return nil
+	var errs []error
+	if c.Redis.URL != "" {
+		// The password file or variable and the CA file: read here, never
+		// printed (the errors name the file or variable, not its content).
+		if cl, err := redisstate.Open(c.RedisOptions(getenv)); err != nil {
+			for _, e := range unjoin(err) {
+				errs = append(errs, fmt.Errorf("config: redis: %w", e))
+			}
+		} else {
+			_ = cl.Close()
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // CheckLegacyKeys reports a legacy mode with no key: with legacy_cbc on, at

@@ -186,6 +186,13 @@ func TestEveryEnvAndFlag(t *testing.T) {
 		"SEALOCR_ACME_ON_DEMAND_RATE":          "1/m",
 		"SEALOCR_ACME_ON_DEMAND_BURST":         "2",
 		"SEALOCR_ACME_ON_DEMAND_MAX":           "7",
+		"SEALOCR_RATE_LIMIT_FAIL":              "closed",
+		"SEALOCR_REDIS_URL":                    "redis://sealocr@redis.internal:6380/2",
+		"SEALOCR_REDIS_PASSWORD_FILE":          "/run/redis/password",
+		"SEALOCR_REDIS_PASSWORD_ENV":           "REDIS_PW",
+		"SEALOCR_REDIS_CA_FILE":                "/run/redis/ca.pem",
+		"SEALOCR_REDIS_TIMEOUT":                "100ms",
+		"SEALOCR_REDIS_PREFIX":                 "ocr1:",
 	}
 	c, _ := load(t, nil, envMap(env))
 	want := Default(home)
@@ -213,6 +220,9 @@ func TestEveryEnvAndFlag(t *testing.T) {
 		JWKSRefresh: 10 * time.Minute, ClockSkew: 30 * time.Second}
 	want.Auth.APIKeysFile = "/k/api.yaml"
 	want.RateLimit.Rate, want.RateLimit.Burst, want.RateLimit.LegacyRate = "120/m", 30, "5/m"
+	want.RateLimit.Fail = "closed"
+	want.Redis = Redis{URL: "redis://sealocr@redis.internal:6380/2", PasswordFile: "/run/redis/password", PasswordEnv: "REDIS_PW",
+		CAFile: "/run/redis/ca.pem", Timeout: 100 * time.Millisecond, Prefix: "ocr1:"}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("env:\n got %+v\nwant %+v", c, want)
 	}
@@ -789,8 +799,16 @@ var documented = []struct{ src, name, value, key, want string }{
 	{"env", "SEALOCR_RATE_LIMIT", "off", "rate_limit.enabled", "false"},
 	{"env", "SEALOCR_RATE_LIMIT_BURST", "30", "rate_limit.burst", "30"},
 	{"env", "SEALOCR_LEGACY_RATE_LIMIT", "5/m", "rate_limit.legacy_rate", "5/m"},
+	{"env", "SEALOCR_RATE_LIMIT_FAIL", "closed", "rate_limit.fail", "closed"},
+	{"env", "SEALOCR_REDIS_URL", "redis://redis.internal:6379/0", "redis.url", "redis://redis.internal:6379/0"},
+	{"env", "SEALOCR_REDIS_PASSWORD_FILE", "/run/redis/password", "redis.password_file", "/run/redis/password"},
+	{"env", "SEALOCR_REDIS_PASSWORD_ENV", "REDIS_PASSWORD", "redis.password_env", "REDIS_PASSWORD"},
+	{"env", "SEALOCR_REDIS_CA_FILE", "/run/redis/ca.pem", "redis.ca_file", "/run/redis/ca.pem"},
+	{"env", "SEALOCR_REDIS_TIMEOUT", "100ms", "redis.timeout", "100ms"},
+	{"env", "SEALOCR_REDIS_PREFIX", "ocr1:", "redis.prefix", "ocr1:"},
 	{"env", ConfigEnv, "", "", ""}, // TestPrecedence
 	{"flag", "listen", "127.0.0.1:7001", "listen", "127.0.0.1:7001"},
+	{"flag", "redis-url", "unix:///run/redis.sock", "redis.url", "unix:///run/redis.sock"},
 	{"flag", "http-listen", "off", "http_listen", "off"},
 	{"flag", "tls-mode", "acme", "tls.mode", "acme"},
 	{"flag", "domains", "a.example.com,b.example.com", "tls.acme.domains", "[a.example.com b.example.com]"},
@@ -880,6 +898,13 @@ var documented = []struct{ src, name, value, key, want string }{
 	{"key", "rate_limit.plain_rate", "5/s", "rate_limit.plain_rate", "5/s"},
 	{"key", "rate_limit.plain_burst", "6", "rate_limit.plain_burst", "6"},
 	{"key", "rate_limit.max_clients", "7", "rate_limit.max_clients", "7"},
+	{"key", "rate_limit.fail", "closed", "rate_limit.fail", "closed"},
+	{"key", "redis.url", "rediss://redis.internal", "redis.url", "rediss://redis.internal"},
+	{"key", "redis.password_file", "/p", "redis.password_file", "/p"},
+	{"key", "redis.password_env", "PW", "redis.password_env", "PW"},
+	{"key", "redis.ca_file", "/ca.pem", "redis.ca_file", "/ca.pem"},
+	{"key", "redis.timeout", "1s", "redis.timeout", "1s"},
+	{"key", "redis.prefix", `"x:"`, "redis.prefix", "x:"},
 }
 
 // effective returns the value at a dotted key of the configuration's dump.
