@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/caddyserver/certmagic"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -131,6 +132,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	reg := prometheus.NewRegistry()
 	onDemandRate, _ := ratelimit.ParseRate(cfg.TLS.ACME.OnDemandRate) // validated already
+	wctx, cancelWatch := context.WithCancel(ctx)
+	defer cancelWatch()
+
+	// Shared state (redis.url): replay cache, rate limits, ACME storage.
+	var sh *sharedState
+	var certStorage certmagic.Storage
+	if cfg.Redis.URL != "" {
+		hashKey, err := deriveHashKey(cfg.KeysFile)
+		if err != nil {
+			return err
+		}
+		if sh, err = openShared(cfg, getenv, hashKey, log, reg); err != nil {
+			return err
+		}
+		defer sh.client.Close()
+		if err := sh.client.Ping(ctx); err != nil {
+			log.Warn("redis does not answer yet; serving per the failure policy until it does",
+				zap.String("redis", sh.client.Redacted()), zap.Error(err))
+		}
+		go sh.watch(wctx, 5*time.Second)
+		if cfg.TLS.Mode == tlsterm.ModeACME {
+			owner, _ := os.Hostname()
+			if certStorage, err = sh.certStorage(owner); err != nil {
+				return err
+			}
+		}
+	}
+
 	term, err := tlsterm.New(tlsterm.Options{
 		Mode:     cfg.TLS.Mode,
 		StateDir: cfg.StateDir,
@@ -143,6 +172,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			CARoot:     cfg.TLS.ACME.CARoot,
 			Staging:    cfg.TLS.ACME.Staging,
 			StorageDir: cfg.TLS.ACME.StorageDir,
+			Storage:    certStorage,
 			Challenges: cfg.TLS.ACME.Challenges,
 			ListenHost: tlsterm.HostOf(cfg.Listen),
 			HTTPPort:   tlsterm.PortOf(cfg.HTTPListen),
@@ -157,6 +187,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("TLS: %w", err)
 	}
 	defer term.Stop()
+	if certStorage != nil {
+		// Locks this replica holds (an order in progress) are released at
+		// once rather than after their expiry.
+		defer certmagic.CleanUpOwnLocks(context.Background(), log.Named("tls"))
+	}
 
 	ips, err := clientip.New(cfg.TrustedProxies)
 	if err != nil {
@@ -172,6 +207,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.RateLimit.Enabled {
 		rateStore = ratelimit.NewMemory(cfg.RateLimit.MaxClients)
 		shared, policies = ratePolicies(cfg.RateLimit)
+		if sh != nil {
+			if rateStore, err = sh.rateStore(cfg.RateLimit.Fail == config.FailClosed); err != nil {
+				return err
+			}
+		}
+	}
+	var replays replay.Store = replayStore(&cfg, store)
+	if sh != nil {
+		replays = sh.replay()
 	}
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	up, err := upstream.New(upstream.Options{
@@ -185,7 +229,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	gw := gateway.New(gateway.Options{
 		Keys:               store,
 		Upstream:           up,
-		Replay:             replayStore(&cfg, store),
+		Replay:             replays,
 		Window:             cfg.ReplayWindow,
 		MaxFuture:          cfg.ReplayMaxFuture,
 		OHTTPRequireDate:   cfg.OHTTPRequireDate,
@@ -275,8 +319,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		go func() { errc <- msrv.Serve(mln) }()
 	}
 
-	wctx, cancelWatch := context.WithCancel(ctx)
-	defer cancelWatch()
 	go func() {
 		if err := store.Watch(wctx); err != nil {
 			log.Warn("key file watch unavailable; reload with SIGHUP", zap.Error(err))
@@ -299,7 +341,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("sidecar listening", zap.String("addr", ln.Addr().String()), zap.String("upstream", upstream.RedactURL(cfg.Upstream)),
 		zap.String("tls_mode", term.Mode()), zap.String("ca", term.CAPath()), zap.Strings("domains", cfg.TLS.ACME.Domains),
 		zap.String("http_listen", cfg.HTTPListen), zap.Bool("rate_limit", cfg.RateLimit.Enabled),
-		zap.String("auth", cfg.Auth.Mode), zap.String("version", buildVersion()))
+		zap.String("auth", cfg.Auth.Mode), zap.String("redis", redisState(sh)), zap.String("version", buildVersion()))
 	switch term.Mode() {
 	case tlsterm.ModeLocal:
 		fmt.Fprintf(stdout, "sealocr sidecar listening on https://%s\n  local CA (trust this): %s\n  key file: %s\n", ln.Addr(), term.CAPath(), cfg.KeysFile)
@@ -328,6 +370,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// redisState names the shared state for the start log line: the redacted
+// Redis URL, or "off".
+func redisState(sh *sharedState) string {
+	if sh == nil {
+		return "off"
+	}
+	return sh.client.Redacted()
 }
 
 // buildAuth returns the auth mode of each request class and the

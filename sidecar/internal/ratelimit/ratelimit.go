@@ -89,10 +89,16 @@ type Decision struct {
 	RetryAfter time.Duration
 	// Reset is how long until the bucket is full again.
 	Reset time.Duration
+	// Unavailable reports that a shared store could not be asked: Allowed
+	// then says what its failure policy decided (fail open: allowed,
+	// without RateLimit headers; fail closed: refused with 503 busy and
+	// Retry-After rather than 429).
+	Unavailable bool
 }
 
 // Store keeps buckets. Implementations must be safe for concurrent use. A
-// shared implementation (Redis, for example) gives many replicas one limit.
+// shared implementation (Redis, for example) gives many replicas one limit;
+// when it cannot be asked it answers a Decision with Unavailable set.
 type Store interface {
 	// Take takes one token from the bucket of key under p at now.
 	Take(key string, p Policy, now time.Time) Decision
@@ -243,7 +249,7 @@ func ceilSeconds(d time.Duration) int64 {
 // SetHeaders writes the RateLimit-Policy and RateLimit fields for d under p,
 // and Retry-After when d is a refusal.
 func SetHeaders(h http.Header, p Policy, d Decision) {
-	if p.Off() {
+	if p.Off() || d.Unavailable {
 		return
 	}
 	h.Set("RateLimit-Policy", fmt.Sprintf("%q;q=%d;w=%d", p.Name, p.Burst, ceilSeconds(p.Window())))
@@ -269,7 +275,9 @@ type Limiter struct {
 
 // Middleware refuses requests over their limit with api.RateLimited (429,
 // Retry-After and the RateLimit headers); allowed requests get the
-// RateLimit headers too.
+// RateLimit headers too. When the store could not be asked
+// (Decision.Unavailable), a refusal is api.Busy (503, Retry-After) and an
+// allowed request gets no RateLimit headers.
 func (l *Limiter) Middleware(next http.Handler) http.Handler {
 	now := l.Now
 	if now == nil {
@@ -283,6 +291,10 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 		}
 		d := l.Store.Take(l.Key(r), p, now())
 		SetHeaders(w.Header(), p, d)
+		if d.Unavailable && !d.Allowed {
+			api.Write(w, api.Busy)
+			return
+		}
 		if !d.Allowed {
 			if l.OnLimited != nil {
 				l.OnLimited(r, p)

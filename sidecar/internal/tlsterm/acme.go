@@ -46,7 +46,7 @@ func newACME(o Options) (source, error) {
 	if len(a.Domains) == 0 && !a.OnDemand.Enabled() {
 		errs = append(errs, fmt.Errorf("%w: acme: no domains and no on-demand decision", ErrConfig))
 	}
-	if a.StorageDir == "" {
+	if a.StorageDir == "" && a.Storage == nil {
 		errs = append(errs, fmt.Errorf("%w: acme: empty storage folder", ErrConfig))
 	}
 	httpOn, alpnOn := len(a.Challenges) == 0, len(a.Challenges) == 0
@@ -85,8 +85,12 @@ func newACME(o Options) (source, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	if err := os.MkdirAll(a.StorageDir, 0o700); err != nil {
-		return nil, fmt.Errorf("tlsterm: acme storage: %w", err)
+	storage := a.Storage
+	if storage == nil {
+		if err := os.MkdirAll(a.StorageDir, 0o700); err != nil {
+			return nil, fmt.Errorf("tlsterm: acme storage: %w", err)
+		}
+		storage = &certmagic.FileStorage{Path: a.StorageDir}
 	}
 	t := &acmeSource{log: o.Logger}
 	ca := a.CA
@@ -135,7 +139,7 @@ func newACME(o Options) (source, error) {
 	})
 	tmpl := certmagic.Config{
 		RenewalWindowRatio: a.RenewalWindowRatio,
-		Storage:            &certmagic.FileStorage{Path: a.StorageDir},
+		Storage:            storage,
 		Logger:             log,
 		Issuers:            []certmagic.Issuer{}, // replaced below; non-nil keeps certmagic's default issuer out
 	}

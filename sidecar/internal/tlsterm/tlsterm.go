@@ -103,8 +103,13 @@ type ACME struct {
 	// Staging selects Let's Encrypt's staging directory when CA is empty.
 	Staging bool
 	// StorageDir keeps the account, certificates and OCSP staples; a
-	// persistent volume in Kubernetes. Required.
+	// persistent volume in Kubernetes. Required unless Storage is set.
 	StorageDir string
+	// Storage, when set, keeps them instead of StorageDir, and locks
+	// obtain and renewal: a storage shared by several replicas that also
+	// implements certmagic.Locker (package certstore, on Redis) makes them
+	// order each name once. nil means certmagic.FileStorage on StorageDir.
+	Storage certmagic.Storage
 	// Challenges lists the enabled challenge types (ChallengeHTTP01,
 	// ChallengeTLSALPN01); empty means both.
 	Challenges []string

@@ -35,6 +35,10 @@ type Options struct {
 	// TLS listens with TLS only (no plain port), with a certificate for
 	// 127.0.0.1 signed by a test CA written to Server.CAFile.
 	TLS bool
+	// Args are further redis-server arguments, after the defaults (a later
+	// directive wins): "--appendonly", "yes" for a server whose data
+	// survives Restart, as the chart's Redis has it.
+	Args []string
 }
 
 // Server is a running (or stopped) redis-server.
@@ -111,6 +115,7 @@ func Start(t testing.TB, o Options) *Server {
 		s.args = append(s.args, "--port", strconv.Itoa(port))
 		s.URL = "redis://" + s.Addr
 	}
+	s.args = append(s.args, o.Args...)
 	s.Restart()
 	t.Cleanup(s.Stop)
 	return s

@@ -1,0 +1,607 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/sealocr/sealocr/sidecar/api"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
+	"github.com/sealocr/sealocr/sidecar/internal/keys"
+	"github.com/sealocr/sealocr/sidecar/internal/localtls"
+	"github.com/sealocr/sealocr/sidecar/internal/redisstate/redistest"
+	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
+)
+
+// beSidecar, set in a child's environment, makes the test binary run the
+// sidecar's main instead of the tests: the replicas below are real sidecar
+// processes without a separate build.
+const beSidecar = "SEALOCR_TEST_BE_SIDECAR"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(beSidecar) == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// replica is one sidecar process of the test binary.
+type replica struct {
+	name    string
+	env     map[string]string
+	url     string // https://127.0.0.1:PORT
+	metrics string // http://127.0.0.1:PORT/metrics
+	client  *http.Client
+	out     *pebbletest.SyncBuffer
+	cmd     *exec.Cmd
+	done    chan struct{}
+	logs    []string // output of earlier runs (before a restart)
+}
+
+// startReplica starts a sidecar with env (plus PATH, HOME and the listen
+// and metrics addresses, which it chooses) and stops it when the test ends,
+// failing the test if it crashed meanwhile. It does not wait for it.
+func startReplica(t *testing.T, name string, env map[string]string, client *http.Client) *replica {
+	t.Helper()
+	r := &replica{name: name, env: map[string]string{}, client: client}
+	for k, v := range env {
+		r.env[k] = v
+	}
+	if r.env["SEALOCR_LISTEN"] == "" {
+		r.env["SEALOCR_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
+	}
+	r.env["SEALOCR_METRICS_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
+	r.env["HOME"] = t.TempDir()
+	r.url = "https://" + r.env["SEALOCR_LISTEN"]
+	r.metrics = "http://" + r.env["SEALOCR_METRICS_LISTEN"] + "/metrics"
+	r.start(t)
+	t.Cleanup(func() {
+		crashed := r.exited()
+		r.stop(t)
+		if crashed {
+			t.Errorf("%s exited during the test\n%s", r.name, r.log())
+		} else if l := crashLine(r.log()); l != "" {
+			t.Errorf("%s logged a crash: %s", r.name, l)
+		} else if t.Failed() {
+			t.Logf("%s output:\n%s", r.name, tail(r.log()))
+		}
+	})
+	return r
+}
+
+func (r *replica) start(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), beSidecar + "=1"}
+	for k, v := range r.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	r.out = &pebbletest.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = r.out, r.out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.cmd, r.done = cmd, make(chan struct{})
+	go func() { _ = cmd.Wait(); close(r.done) }()
+}
+
+func (r *replica) exited() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM and waits (SIGKILL after 20 s).
+func (r *replica) stop(t *testing.T) {
+	if r.cmd == nil {
+		return
+	}
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.done:
+	case <-time.After(20 * time.Second):
+		t.Errorf("%s did not stop within 20 s", r.name)
+		_ = r.cmd.Process.Kill()
+		<-r.done
+	}
+	r.logs = append(r.logs, r.out.String())
+	r.cmd = nil
+}
+
+// restart stops the process and starts it again with the same
+// configuration and addresses.
+func (r *replica) restart(t *testing.T) {
+	t.Helper()
+	r.stop(t)
+	r.start(t)
+	r.waitHealthy(t, 30*time.Second)
+}
+
+func (r *replica) log() string {
+	s := strings.Join(r.logs, "\n--- restart ---\n")
+	if r.cmd != nil {
+		s += r.out.String()
+	}
+	return s
+}
+
+// waitHealthy waits until /healthz answers 200.
+func (r *replica) waitHealthy(t *testing.T, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		if r.exited() {
+			t.Fatalf("%s exited at start\n%s", r.name, r.log())
+		}
+		res, err := r.client.Get(r.url + "/healthz")
+		if err == nil {
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not healthy after %s: %v\n%s", r.name, within, err, tail(r.log()))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// do sends a request and reads the whole answer.
+func (r *replica) do(t *testing.T, method, path, contentType string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, r.url+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	res, err := r.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s %s: %v", r.name, method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, b
+}
+
+// metric returns the sum of the samples of name (any labels matching
+// labels, a substring such as `op="replay"`) on the metrics listener.
+func (r *replica) metric(t *testing.T, name, labels string) float64 {
+	t.Helper()
+	res, err := http.Get(r.metrics)
+	if err != nil {
+		t.Fatalf("%s metrics: %v", r.name, err)
+	}
+	defer res.Body.Close()
+	sum := 0.0
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		l := sc.Text()
+		if !strings.HasPrefix(l, name) || !strings.Contains(l, labels) {
+			continue
+		}
+		rest := strings.TrimPrefix(l, name)
+		if rest == "" || (rest[0] != ' ' && rest[0] != '{') {
+			continue
+		}
+		f := strings.Fields(l)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err == nil {
+			sum += v
+		}
+	}
+	return sum
+}
+
+func crashLine(logs string) string {
+	for _, l := range strings.Split(logs, "\n") {
+		if strings.HasPrefix(l, "panic:") || strings.HasPrefix(l, "fatal error:") || strings.Contains(l, "http: panic serving") ||
+			strings.Contains(l, "WARNING: DATA RACE") {
+			return l
+		}
+	}
+	return ""
+}
+
+func tail(s string) string {
+	if len(s) > 6000 {
+		return "…" + s[len(s)-6000:]
+	}
+	return s
+}
+
+// standInCore is the core's place at the edge: it counts the requests that
+// reach it.
+type standInCore struct {
+	*httptest.Server
+	ocr, plain atomic.Int64
+}
+
+func newStandInCore(t *testing.T) *standInCore {
+	c := &standInCore{}
+	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		switch {
+		case r.Method == http.MethodPost && r.URL.Path == "/v1/ocr":
+			c.ocr.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"lines":[{"text":"hello"}]}`)
+		case r.Method == http.MethodGet && r.URL.Path == "/":
+			c.plain.Add(1)
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, "<!doctype html><title>ocr</title>")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(c.Close)
+	return c
+}
+
+// sealed is one captured PSK request.
+type sealed struct {
+	body   []byte
+	opener *psk.ResponseOpener
+}
+
+func sealPSK(t *testing.T, key psk.Key) sealed {
+	t.Helper()
+	b, o, err := psk.SealRequest(nil, key, http.MethodPost, "/v1/ocr", "image/png", time.Now(), []byte("fake image bytes"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sealed{b, o}
+}
+
+// send posts s to r and reports the status and the fixed answer's code when
+// it is one.
+func (s sealed) send(t *testing.T, r *replica) (int, string) {
+	t.Helper()
+	res, body := r.do(t, http.MethodPost, "/v1/ocr", psk.RequestMediaType, s.body)
+	if res.StatusCode == http.StatusOK {
+		status, _, plain, err := s.opener.Open(body)
+		if err != nil || status != http.StatusOK || string(plain) != `{"lines":[{"text":"hello"}]}` {
+			t.Fatalf("%s: sealed answer %d %q %v", r.name, status, plain, err)
+		}
+		return http.StatusOK, ""
+	}
+	return res.StatusCode, answerCode(body)
+}
+
+// answerCode returns the code of a fixed JSON answer.
+func answerCode(body []byte) string {
+	for _, id := range []api.ID{api.CannotOpen, api.Busy, api.RateLimited} {
+		if string(api.Lookup(id).Body) == string(body) {
+			return api.Lookup(id).Code
+		}
+	}
+	return string(body)
+}
+
+// sharedSetup writes what the replicas share: a key file and a TLS
+// certificate (files mode), and returns the client that trusts it.
+func sharedSetup(t *testing.T) (keyFile string, key psk.Key, env map[string]string, client *http.Client) {
+	t.Helper()
+	dir := t.TempDir()
+	keyFile = filepath.Join(dir, "keys.yaml")
+	b, err := keys.Generate("replicas")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set, err := keys.LoadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lt, err := localtls.Ensure(filepath.Join(dir, "tls"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pem, err := os.ReadFile(lt.CAPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	client = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, ForceAttemptHTTP2: true}}
+	t.Cleanup(client.CloseIdleConnections)
+	env = map[string]string{
+		"SEALOCR_TLS_MODE":   "files",
+		"SEALOCR_TLS_CERT":   lt.CertPath,
+		"SEALOCR_TLS_KEY":    lt.KeyPath,
+		"SEALOCR_KEYS_FILE":  keyFile,
+		"SEALOCR_LOG_LEVEL":  "debug",
+		"SEALOCR_LOG_FORMAT": "json",
+	}
+	return keyFile, set.PSKKeys[0], env, client
+}
+
+// TestReplicasShareRedis runs three sidecar processes on one redis-server
+// (with an append-only file, as the chart's Redis): a PSK request accepted
+// by one replica is refused by the others and by itself after a restart;
+// one client's plain-route limit (3 an hour) holds across the three; with
+// Redis stopped no request is accepted unchecked, the rate limit fails open
+// (or closed where configured), nothing crashes; with Redis back everything
+// recovers without restarting the sidecars, and what was recorded before
+// the outage still counts.
+func TestReplicasShareRedis(t *testing.T) {
+	rs := redistest.Start(t, redistest.Options{Args: []string{"--appendonly", "yes", "--appendfsync", "always"}})
+	core := newStandInCore(t)
+	_, key, env, client := sharedSetup(t)
+	cfgFile := filepath.Join(t.TempDir(), "sidecar.yaml")
+	if err := os.WriteFile(cfgFile, []byte("rate_limit:\n  rate: 6000/m\n  burst: 1000\n  plain_rate: 3/h\n  plain_burst: 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env["SEALOCR_CONFIG"] = cfgFile
+	env["SEALOCR_UPSTREAM"] = core.URL
+	env["SEALOCR_REDIS_URL"] = rs.URL
+	env["SEALOCR_REDIS_TIMEOUT"] = "200ms"
+	var reps []*replica
+	for i := range 3 {
+		e := map[string]string{"SEALOCR_STATE_DIR": t.TempDir()}
+		for k, v := range env {
+			e[k] = v
+		}
+		if i == 2 {
+			e["SEALOCR_RATE_LIMIT_FAIL"] = "closed"
+		}
+		reps = append(reps, startReplica(t, "replica"+strconv.Itoa(i+1), e, client))
+	}
+	for _, r := range reps {
+		r.waitHealthy(t, 60*time.Second)
+	}
+	r1, r2, r3 := reps[0], reps[1], reps[2]
+	expect := func(what string, gotStatus int, gotCode string, wantStatus int, wantCode string) {
+		t.Helper()
+		if gotStatus != wantStatus || gotCode != wantCode {
+			t.Errorf("%s: got %d %q, want %d %q", what, gotStatus, gotCode, wantStatus, wantCode)
+		}
+	}
+	cannotOpen := api.Lookup(api.CannotOpen)
+
+	t.Run("replay across replicas and restarts", func(t *testing.T) {
+		a := sealPSK(t, key)
+		s, c := a.send(t, r1)
+		expect("first sight on replica1", s, c, http.StatusOK, "")
+		s, c = a.send(t, r2)
+		expect("replay to replica2", s, c, cannotOpen.Status, cannotOpen.Code)
+		s, c = a.send(t, r3)
+		expect("replay to replica3", s, c, cannotOpen.Status, cannotOpen.Code)
+		r1.restart(t)
+		s, c = a.send(t, r1)
+		expect("replay to replica1 after its restart", s, c, cannotOpen.Status, cannotOpen.Code)
+		if n := core.ocr.Load(); n != 1 {
+			t.Errorf("the core got %d OCR requests, want 1", n)
+		}
+	})
+
+	t.Run("one limit across replicas", func(t *testing.T) {
+		var allowed []string
+		for i := range 9 {
+			r := reps[i%3]
+			res, body := r.do(t, http.MethodGet, "/", "", nil)
+			switch res.StatusCode {
+			case http.StatusOK:
+				allowed = append(allowed, r.name)
+				if res.Header.Get("RateLimit") == "" {
+					t.Errorf("%s: no RateLimit header on an allowed request", r.name)
+				}
+			case http.StatusTooManyRequests:
+				if answerCode(body) != api.Lookup(api.RateLimited).Code || res.Header.Get("Retry-After") == "" {
+					t.Errorf("%s: refusal %q Retry-After %q", r.name, body, res.Header.Get("Retry-After"))
+				}
+			default:
+				t.Errorf("%s: GET / answered %d %q", r.name, res.StatusCode, body)
+			}
+		}
+		if want := []string{"replica1", "replica2", "replica3"}; strings.Join(allowed, ",") != strings.Join(want, ",") {
+			t.Errorf("allowed %v of 9 requests (3 per replica in turn), want exactly the first three %v: a burst of 3 an hour across all replicas", allowed, want)
+		}
+	})
+
+	// Captured before the outage, replayed during and after it.
+	b := sealPSK(t, key)
+	if s, c := b.send(t, r2); s != http.StatusOK {
+		t.Fatalf("request before the outage: %d %q", s, c)
+	}
+
+	t.Run("redis stopped", func(t *testing.T) {
+		ocrBefore := core.ocr.Load()
+		rs.Stop()
+		for _, r := range reps {
+			s, c := b.send(t, r)
+			if s == http.StatusOK {
+				t.Errorf("%s accepted a replay with Redis down", r.name)
+			}
+			// Never accepted unchecked: the replay check refuses it; on
+			// replica3 (rate_limit.fail=closed) the rate limit already
+			// refuses it with 503 busy.
+			want := cannotOpen
+			if r == r3 {
+				want = api.Lookup(api.Busy)
+			}
+			s, c = sealPSK(t, key).send(t, r)
+			expect(r.name+": fresh request with Redis down", s, c, want.Status, want.Code)
+		}
+		if n := core.ocr.Load(); n != ocrBefore {
+			t.Errorf("the core got %d OCR requests with Redis down", n-ocrBefore)
+		}
+		// The plain bucket is empty (3 an hour, used above): fail open
+		// serves without a check, fail closed refuses with 503 busy.
+		for _, r := range []*replica{r1, r2} {
+			res, body := r.do(t, http.MethodGet, "/", "", nil)
+			if res.StatusCode != http.StatusOK || res.Header.Get("RateLimit") != "" {
+				t.Errorf("%s (fail open): %d %q RateLimit %q, want 200 without RateLimit headers", r.name, res.StatusCode, body, res.Header.Get("RateLimit"))
+			}
+			if n := r.metric(t, "sealocr_sidecar_rate_limit_unchecked_total", ""); n < 1 {
+				t.Errorf("%s: sealocr_sidecar_rate_limit_unchecked_total %v", r.name, n)
+			}
+		}
+		res, body := r3.do(t, http.MethodGet, "/", "", nil)
+		busy := api.Lookup(api.Busy)
+		if res.StatusCode != busy.Status || answerCode(body) != busy.Code || res.Header.Get("Retry-After") == "" {
+			t.Errorf("replica3 (fail closed): %d %q Retry-After %q, want 503 busy with Retry-After", res.StatusCode, body, res.Header.Get("Retry-After"))
+		}
+		for _, r := range reps {
+			r.waitHealthy(t, 5*time.Second) // no crash, health independent of Redis
+			op := `op="replay"` // replica3 refuses at the rate limit, before the replay check
+			if r == r3 {
+				op = `op="rate_limit"`
+			}
+			if n := r.metric(t, "sealocr_sidecar_redis_errors_total", op); n < 1 {
+				t.Errorf("%s: sealocr_sidecar_redis_errors_total{%s} %v", r.name, op, n)
+			}
+			if !strings.Contains(r.log(), `"msg":"redis unavailable"`) {
+				t.Errorf("%s logged no warning", r.name)
+			}
+			if strings.Contains(r.log(), "fake image bytes") {
+				t.Errorf("%s logged the payload", r.name)
+			}
+		}
+	})
+
+	t.Run("redis restarted", func(t *testing.T) {
+		rs.Restart()
+		back := time.Now()
+		// Recovery without restarting the sidecars: fresh requests pass
+		// again on every replica.
+		for _, r := range reps {
+			for {
+				s, c := sealPSK(t, key).send(t, r)
+				if s == http.StatusOK {
+					break
+				}
+				if time.Since(back) > 15*time.Second {
+					t.Fatalf("%s did not recover within 15 s of Redis's restart: %d %q", r.name, s, c)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		t.Logf("all three replicas serve again %s after Redis accepts connections", time.Since(back).Round(time.Millisecond))
+		// The append-only file kept what was recorded before the outage.
+		for _, r := range reps {
+			s, c := b.send(t, r)
+			expect(r.name+": replay of a request recorded before the outage", s, c, cannotOpen.Status, cannotOpen.Code)
+		}
+		res, _ := r1.do(t, http.MethodGet, "/", "", nil)
+		if res.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("replica1 plain route after recovery: %d, want 429 (the bucket survived)", res.StatusCode)
+		}
+		res, _ = r3.do(t, http.MethodGet, "/", "", nil)
+		if res.StatusCode != http.StatusTooManyRequests {
+			t.Errorf("replica3 plain route after recovery: %d, want 429", res.StatusCode)
+		}
+		deadline := time.Now().Add(12 * time.Second)
+		for r1.metric(t, "sealocr_sidecar_redis_up", "") != 1 {
+			if time.Now().After(deadline) {
+				t.Error("sealocr_sidecar_redis_up did not return to 1")
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	})
+	if l := rs.Log(); t.Failed() {
+		t.Logf("redis-server:\n%s", tail(l))
+	}
+}
+
+// TestReplicasOneACMEOrder runs three sidecar processes in ACME mode on one
+// redis-server against pebble: they order the name once, and all three
+// serve the same certificate. pebble validates on one replica's ports; the
+// replica that holds the lock may be another, which answers through the
+// challenge data it stored in Redis.
+func TestReplicasOneACMEOrder(t *testing.T) {
+	peb := pebbletest.Start(t, pebbletest.Options{})
+	rs := redistest.Start(t, redistest.Options{})
+	core := newStandInCore(t)
+	keyFile, _, _, _ := sharedSetup(t)
+	const name = "shared.sidecar.test"
+	var reps []*replica
+	var addrs []string
+	for i := range 3 {
+		listen, httpListen := "127.0.0.1:"+strconv.Itoa(pebbletest.FreePort(t)), "127.0.0.1:"+strconv.Itoa(pebbletest.FreePort(t))
+		if i == 0 {
+			listen, httpListen = "127.0.0.1:"+strconv.Itoa(peb.TLSPort), "127.0.0.1:"+strconv.Itoa(peb.HTTPPort)
+		}
+		addrs = append(addrs, listen)
+		env := map[string]string{
+			"SEALOCR_STATE_DIR":    t.TempDir(),
+			"SEALOCR_KEYS_FILE":    keyFile,
+			"SEALOCR_DOMAINS":      name,
+			"SEALOCR_ACME_CA":      peb.Directory,
+			"SEALOCR_ACME_CA_ROOT": peb.ServerCAFile,
+			"SEALOCR_LISTEN":       listen,
+			"SEALOCR_HTTP_LISTEN":  httpListen,
+			"SEALOCR_UPSTREAM":     core.URL,
+			"SEALOCR_REDIS_URL":    rs.URL,
+			"SEALOCR_LOG_LEVEL":    "debug",
+		}
+		reps = append(reps, startReplica(t, "replica"+strconv.Itoa(i+1), env, nil))
+	}
+	var serials []string
+	for i, r := range reps {
+		addr := addrs[i]
+		tr := &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: peb.Roots, MinVersion: tls.VersionTLS12},
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			},
+		}
+		c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			res, err := c.Get("https://" + name + "/healthz")
+			if err == nil {
+				res.Body.Close()
+				serials = append(serials, res.TLS.PeerCertificates[0].SerialNumber.String())
+				break
+			}
+			if r.exited() {
+				t.Fatalf("%s exited\n%s", r.name, r.log())
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s serves no certificate for %s: %v\npebble:\n%s", r.name, name, err, tail(peb.Log()))
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		tr.CloseIdleConnections()
+	}
+	if serials[0] != serials[1] || serials[1] != serials[2] {
+		t.Errorf("the replicas serve different certificates: serials %v", serials)
+	}
+	if n := strings.Count(peb.Log(), "Added order"); n != 1 {
+		t.Errorf("pebble got %d orders, want 1\n%s", n, tail(peb.Log()))
+	}
+	if n := strings.Count(peb.Log(), "Issued certificate serial"); n != 1 {
+		t.Errorf("pebble issued %d certificates, want 1", n)
+	}
+}
