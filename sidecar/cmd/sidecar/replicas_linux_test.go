@@ -473,7 +473,7 @@ func TestReplicasShareRedis(t *testing.T) {
 		}
 		for _, r := range reps {
 			r.waitHealthy(t, 5*time.Second) // no crash, health independent of Redis
-			op := `op="replay"` // replica3 refuses at the rate limit, before the replay check
+			op := `op="replay"`             // replica3 refuses at the rate limit, before the replay check
 			if r == r3 {
 				op = `op="rate_limit"`
 			}
