@@ -9,10 +9,12 @@ package keys
 
 import (
 	"bytes"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +46,66 @@ type File struct {
 	Legacy []LegacyEntry `yaml:"legacy,omitempty"`
 	// OHTTP holds PEM blocks of type "OHTTP PRIVATE KEY CONFIG".
 	OHTTP string `yaml:"ohttp"`
+	// Seed, base64 (standard) of at least 32 random bytes, derives keys
+	// deterministically (see DeriveSeed): one AES-256-GCM pre-shared key
+	// and two OHTTP key configurations (X25519 as key ID 1,
+	// ML-KEM-768+X25519 as key ID 2), in addition to the keys listed. Every
+	// replica given the same seed has the same keys: the Helm chart
+	// generates one seed per release.
+	Seed string `yaml:"seed,omitempty"`
+}
+
+// MinSeedSize is the least number of bytes a key file's seed holds.
+const MinSeedSize = 32
+
+// SeedPSKIDPrefix starts the ID of the pre-shared key derived from a seed;
+// eight hex digits that depend on the seed follow.
+const SeedPSKIDPrefix = "seed-"
+
+// DeriveSeed returns the keys a seed derives, as key file entries: one
+// AES-256-GCM pre-shared key (ID SeedPSKIDPrefix + 8 hex digits) and the PEM
+// of two OHTTP key configurations (IDs 1 and 2). Each key is HKDF-SHA-256
+// of the seed with its own label, so no derived key reveals another or the
+// seed.
+func DeriveSeed(seed []byte) (PSKEntry, string, error) {
+	if len(seed) < MinSeedSize {
+		return PSKEntry{}, "", fmt.Errorf("%w: seed: want at least %d bytes", ErrInvalid, MinSeedSize)
+	}
+	derive := func(label string, n int) ([]byte, error) {
+		return hkdf.Key(sha256.New, seed, nil, "sealocr key file seed v1 "+label, n)
+	}
+	id, err := derive("psk id", 4)
+	if err != nil {
+		return PSKEntry{}, "", err
+	}
+	secret, err := derive("psk aes-256-gcm", 32)
+	if err != nil {
+		return PSKEntry{}, "", err
+	}
+	e := PSKEntry{ID: SeedPSKIDPrefix + hex.EncodeToString(id), Secret: base64.StdEncoding.EncodeToString(secret)}
+	clear(secret)
+	var pems []byte
+	for _, kc := range []struct {
+		id    uint8
+		kem   ohttp.KEM
+		label string
+	}{{1, ohttp.KEMX25519HKDFSHA256, "ohttp x25519"}, {2, ohttp.KEMMLKEM768X25519, "ohttp mlkem768x25519"}} {
+		priv, err := derive(kc.label, 32) // an X25519 private key; the X-Wing seed
+		if err != nil {
+			return PSKEntry{}, "", err
+		}
+		c, err := ohttp.NewKeyConfig(kc.id, kc.kem, priv, ohttp.DefaultSuites()...)
+		clear(priv)
+		if err != nil {
+			return PSKEntry{}, "", fmt.Errorf("%w: seed: %v", ErrInvalid, err)
+		}
+		p, err := c.MarshalPEM()
+		if err != nil {
+			return PSKEntry{}, "", err
+		}
+		pems = append(pems, p...)
+	}
+	return e, string(pems), nil
 }
 
 // PSKEntry is one pre-shared key.
@@ -115,6 +177,18 @@ func Parse(data []byte) (*Set, error) {
 	}
 	s := &Set{}
 	var errs []error
+	if f.Seed != "" {
+		seed, err := base64.StdEncoding.DecodeString(f.Seed)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: seed is not base64", ErrInvalid))
+		} else if e, pems, err := DeriveSeed(seed); err != nil {
+			errs = append(errs, err)
+		} else {
+			f.PSK = append([]PSKEntry{e}, f.PSK...)
+			f.OHTTP = pems + f.OHTTP
+		}
+		clear(seed)
+	}
 	for i, e := range f.PSK {
 		suite, err := psk.ParseSuite(e.Suite)
 		if err != nil {
