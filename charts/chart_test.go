@@ -3,6 +3,7 @@ package charts
 import (
 	"bytes"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
+
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -49,6 +51,7 @@ var valuesCases = []valuesCase{
 	{name: "public-acme", file: "public-acme-values.yaml", check: checkPublicACME},
 	{name: "existing-core", file: "existing-core-values.yaml", check: checkExistingCore},
 	{name: "hardened", file: "hardened-values.yaml", check: checkHardened},
+	{name: "replicas-redis", file: "replicas-redis-values.yaml", check: checkReplicasRedis},
 }
 
 func TestLintStrict(t *testing.T) {
@@ -87,19 +90,26 @@ func TestRender(t *testing.T) {
 func TestRefuse(t *testing.T) {
 	acme := map[string]any{"tls": map[string]any{"domains": []any{"ocr.example.com"}, "acme": map[string]any{"email": "ops@example.com"}}}
 	secretKeys := map[string]any{"keys": map[string]any{"existingSecret": "k"}}
+	unsafeReplicas := map[string]any{"unsafeReplicasWithoutRedis": true}
 	tests := []struct {
 		name string
 		vals []map[string]any // merged in order
 		want string
 	}{
-		{"acme several replicas on ReadWriteOnce", []map[string]any{acme, secretKeys, {"replicaCount": 3}}, "ACME with 3 replicas needs certificate storage every pod can mount"},
-		{"acme autoscaled on ReadWriteOnce", []map[string]any{acme, secretKeys, {"autoscaling": map[string]any{"enabled": true}}}, "ReadWriteMany"},
+		{"acme several replicas on ReadWriteOnce", []map[string]any{acme, secretKeys, unsafeReplicas, {"replicaCount": 3}}, "ACME with 3 replicas needs certificate storage and locks every pod shares: set redis.enabled=true or redis.url"},
+		{"acme autoscaled on ReadWriteOnce", []map[string]any{acme, secretKeys, unsafeReplicas, {"autoscaling": map[string]any{"enabled": true}}}, "redis.enabled=true"},
 		{"acme without a volume", []map[string]any{acme, {"persistence": map[string]any{"enabled": false}}}, "tls.mode acme needs persistence.enabled=true"},
 		{"acme without domains", []map[string]any{{"tls": map[string]any{"mode": "acme"}}}, "tls.mode acme needs tls.domains"},
 		{"domains without e-mail", []map[string]any{{"tls": map[string]any{"domains": []any{"ocr.example.com"}}}}, "tls.acme.email"},
-		{"generated keys, several replicas", []map[string]any{{"replicaCount": 2, "persistence": map[string]any{"enabled": false}}}, "generated keys are per pod"},
-		{"generated keys, autoscaled", []map[string]any{{"autoscaling": map[string]any{"enabled": true}, "persistence": map[string]any{"enabled": false}}}, "generated keys are per pod"},
-		{"one ReadWriteOnce volume, several replicas", []map[string]any{secretKeys, {"replicaCount": 2}}, "2 replicas cannot share one ReadWriteOnce volume"},
+		{"several replicas without Redis", []map[string]any{{"replicaCount": 2, "persistence": map[string]any{"enabled": false}}}, "2 replicas without shared state: each would keep its own replay cache"},
+		{"autoscaled without Redis", []map[string]any{{"autoscaling": map[string]any{"enabled": true}, "persistence": map[string]any{"enabled": false}}}, "6 replicas without shared state"},
+		{"one ReadWriteOnce volume, several replicas", []map[string]any{secretKeys, unsafeReplicas, {"replicaCount": 2}}, "2 replicas cannot share one ReadWriteOnce volume"},
+		{"two Redis", []map[string]any{{"redis": map[string]any{"enabled": true, "url": "redis://r:6379/0"}}}, "set one of them"},
+		{"Redis password in the URL", []map[string]any{{"redis": map[string]any{"url": "redis://u:hunter2@r:6379/0"}}}, "redis.url must not carry a password"},
+		{"Redis Secret without a URL", []map[string]any{{"redis": map[string]any{"existingSecret": "pw"}}}, "redis.existingSecret is the password of the Redis at redis.url"},
+		{"Redis URL scheme", []map[string]any{{"redis": map[string]any{"url": "http://r:6379"}}}, "url"},
+		{"rate-limit failure policy", []map[string]any{{"rateLimit": map[string]any{"fail": "maybe"}}}, "fail"},
+		{"Redis maxmemory", []map[string]any{{"redis": map[string]any{"maxmemory": "lots"}}}, "maxmemory"},
 		{"files without a Secret", []map[string]any{{"tls": map[string]any{"mode": "files"}}}, "tls.mode files needs tls.existingSecret"},
 		{"TLS Secret outside files mode", []map[string]any{{"tls": map[string]any{"existingSecret": "x"}}}, "set tls.mode=files"},
 		{"legacy CBC without its key", []map[string]any{{"legacyCBC": map[string]any{"enabled": true}}}, "legacyCBC.existingSecret"},
@@ -299,6 +309,7 @@ type serviceMonitor struct {
 // kinds maps apiVersion/kind to a constructor of its API type.
 var kinds = map[string]func() any{
 	"apps/v1/Deployment":                      func() any { return &appsv1.Deployment{} },
+	"apps/v1/StatefulSet":                     func() any { return &appsv1.StatefulSet{} },
 	"v1/Service":                              func() any { return &corev1.Service{} },
 	"v1/ServiceAccount":                       func() any { return &corev1.ServiceAccount{} },
 	"v1/Secret":                               func() any { return &corev1.Secret{} },
@@ -404,13 +415,26 @@ func (m *manifests) secret(name string) *corev1.Secret {
 	return nil
 }
 
+// networkPolicy returns the NetworkPolicy of the sidecar's pods (not the
+// release Redis's).
 func (m *manifests) networkPolicy(t *testing.T) *networkingv1.NetworkPolicy {
 	t.Helper()
-	n := all[networkingv1.NetworkPolicy](m)
+	n := serverPolicies(m)
 	if len(n) != 1 {
-		t.Fatalf("want one NetworkPolicy, got %d", len(n))
+		t.Fatalf("want one NetworkPolicy of the sidecar's pods, got %d", len(n))
 	}
 	return n[0]
+}
+
+// serverPolicies are the NetworkPolicies of the sidecar's pods.
+func serverPolicies(m *manifests) []*networkingv1.NetworkPolicy {
+	var out []*networkingv1.NetworkPolicy
+	for _, np := range all[networkingv1.NetworkPolicy](m) {
+		if np.Spec.PodSelector.MatchLabels["app.kubernetes.io/component"] != "redis" {
+			out = append(out, np)
+		}
+	}
+	return out
 }
 
 func names[T any, P interface {
@@ -518,6 +542,9 @@ func checkInvariants(t *testing.T, m *manifests, vals chartutil.Values) {
 			}
 		}
 		for _, s := range all[corev1.Service](m) {
+			if s.Spec.Selector["app.kubernetes.io/component"] == "redis" {
+				continue // the release's Redis (checkReplicasRedis)
+			}
 			for _, p := range s.Spec.Ports {
 				tp := p.TargetPort
 				switch {
@@ -529,7 +556,7 @@ func checkInvariants(t *testing.T, m *manifests, vals chartutil.Values) {
 				}
 			}
 		}
-		if np := all[networkingv1.NetworkPolicy](m); len(np) > 0 {
+		if np := serverPolicies(m); len(np) > 0 {
 			for _, r := range np[0].Spec.Ingress {
 				if len(r.Ports) == 0 {
 					t.Error("NetworkPolicy ingress rule without ports opens every port, the core's too")
@@ -657,7 +684,7 @@ func checkInvariants(t *testing.T, m *manifests, vals chartutil.Values) {
 				t.Errorf("HorizontalPodAutoscaler targets %s; Deployment replicas %v (must be unset)", h.Spec.ScaleTargetRef.Name, d.Spec.Replicas)
 			}
 		}
-		for _, np := range all[networkingv1.NetworkPolicy](m) {
+		for _, np := range serverPolicies(m) {
 			if !selects(np.Spec.PodSelector.MatchLabels, labels) {
 				t.Errorf("NetworkPolicy selector %v", np.Spec.PodSelector.MatchLabels)
 			}
@@ -721,6 +748,14 @@ func podSpecs(m *manifests) []namedPodSpec {
 	var out []namedPodSpec
 	for _, d := range m.deployments() {
 		out = append(out, namedPodSpec{"Deployment " + d.Name, d.Spec.Template.Spec})
+	}
+	for _, s := range all[appsv1.StatefulSet](m) {
+		spec := *s.Spec.Template.Spec.DeepCopy()
+		for _, c := range s.Spec.VolumeClaimTemplates { // a volume of each pod
+			spec.Volumes = append(spec.Volumes, corev1.Volume{Name: c.Name, VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: c.Name}}})
+		}
+		out = append(out, namedPodSpec{"StatefulSet " + s.Name, spec})
 	}
 	for _, p := range all[corev1.Pod](m) {
 		out = append(out, namedPodSpec{"Pod " + p.Name, p.Spec})
@@ -819,8 +854,9 @@ func checkDefault(t *testing.T, m *manifests) {
 	if env(sc, "SEALOCR_AUTH") != "off" || env(sc, "SEALOCR_RATE_LIMIT") != "60/m" {
 		t.Errorf("auth %q, rate limit %q: want off and 60/m by default", env(sc, "SEALOCR_AUTH"), env(sc, "SEALOCR_RATE_LIMIT"))
 	}
-	if hasEnv(sc, "SEALOCR_KEYS_FILE") {
-		t.Error("generated keys: SEALOCR_KEYS_FILE must stay unset (keys are generated only at the default path)")
+	checkKeysSecret(t, m, sc)
+	if hasEnv(sc, "SEALOCR_REDIS_URL") {
+		t.Error("Redis is off by default")
 	}
 	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
 		t.Errorf("strategy %s with a ReadWriteOnce volume: want Recreate", d.Spec.Strategy.Type)
@@ -844,6 +880,142 @@ func checkDefault(t *testing.T, m *manifests) {
 		t.Fatal("no TLS Secret in local mode")
 	}
 	checkLocalCertificate(t, s)
+}
+
+// checkKeysSecret: without keys.existingSecret the chart makes the key
+// Secret (a seed, kept on uninstall) and the sidecar reads it.
+func checkKeysSecret(t *testing.T, m *manifests, sc *corev1.Container) {
+	t.Helper()
+	if got := env(sc, "SEALOCR_KEYS_FILE"); got != "/etc/sealocr/keys/keys.yaml" {
+		t.Errorf("SEALOCR_KEYS_FILE = %q", got)
+	}
+	ks := m.secret(fullname + "-keys")
+	if ks == nil {
+		t.Fatal("no key Secret")
+	}
+	if ks.Annotations["helm.sh/resource-policy"] != "keep" {
+		t.Error("the key Secret is not kept on uninstall")
+	}
+	// The sidecar's keys.Parse derives the keys from the seed (tested
+	// there); here: one seed of 32 random bytes.
+	seed := regexp.MustCompile(`(?m)^seed: ([A-Za-z0-9+/]{43}=)$`).FindSubmatch(ks.Data["keys.yaml"])
+	if seed == nil {
+		t.Fatalf("the chart's key file holds no seed of 32 bytes")
+	}
+	if b, err := base64.StdEncoding.DecodeString(string(seed[1])); err != nil || len(b) != 32 || bytes.Count(b, b[:1]) == 32 {
+		t.Errorf("seed: %d bytes, %v", len(b), err)
+	}
+	var vol string
+	for _, v := range m.deployment(t).Spec.Template.Spec.Volumes {
+		if v.Name == "sealocr-keys" && v.Secret != nil {
+			vol = v.Secret.SecretName
+		}
+	}
+	if vol != fullname+"-keys" {
+		t.Errorf("key volume from Secret %q", vol)
+	}
+}
+
+// checkReplicasRedis: three ACME replicas on the release's Redis.
+func checkReplicasRedis(t *testing.T, m *manifests) {
+	d := m.deployment(t)
+	pod := d.Spec.Template.Spec
+	sc := container(t, &pod, "sidecar")
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 3 || d.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType {
+		t.Errorf("replicas %v strategy %s: want 3, RollingUpdate", d.Spec.Replicas, d.Spec.Strategy.Type)
+	}
+	want := map[string]string{
+		"SEALOCR_TLS_MODE":            "acme",
+		"SEALOCR_REDIS_URL":           "redis://" + fullname + "-redis." + namespace + ".svc:6379/0",
+		"SEALOCR_REDIS_PASSWORD_FILE": "/etc/sealocr/redis/password",
+		"SEALOCR_RATE_LIMIT_FAIL":     "closed",
+		"SEALOCR_REDIS_TIMEOUT":       "250ms",
+	}
+	for k, v := range want {
+		if got := env(sc, k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	checkKeysSecret(t, m, sc)
+	if n := len(all[corev1.PersistentVolumeClaim](m)); n != 0 {
+		t.Errorf("%d PersistentVolumeClaims: the sidecars keep nothing on a volume with Redis", n)
+	}
+	for _, v := range pod.Volumes {
+		if v.Name == "sealocr-state" && v.EmptyDir == nil {
+			t.Errorf("state volume %+v: want an emptyDir", v.VolumeSource)
+		}
+	}
+	if len(pod.TopologySpreadConstraints) != 1 || pod.TopologySpreadConstraints[0].TopologyKey != "kubernetes.io/hostname" ||
+		!selects(pod.TopologySpreadConstraints[0].LabelSelector.MatchLabels, d.Spec.Template.Labels) {
+		t.Errorf("topology spread %+v: want one over hostnames selecting the pods", pod.TopologySpreadConstraints)
+	}
+	if len(all[policyv1.PodDisruptionBudget](m)) != 1 {
+		t.Error("no PodDisruptionBudget")
+	}
+
+	// The Redis: one StatefulSet with a volume, configured safe.
+	sts := all[appsv1.StatefulSet](m)
+	if len(sts) != 1 || sts[0].Name != fullname+"-redis" || *sts[0].Spec.Replicas != 1 || len(sts[0].Spec.VolumeClaimTemplates) != 1 {
+		t.Fatalf("want one Redis StatefulSet with a volume claim, got %v", sts)
+	}
+	sec := m.secret(fullname + "-redis")
+	if sec == nil {
+		t.Fatal("no Redis Secret")
+	}
+	pw := string(sec.Data["password"])
+	conf := string(sec.Data["redis.conf"])
+	for _, line := range []string{"appendonly yes", "maxmemory-policy noeviction", "requirepass " + pw, "dir /data", "maxmemory 200mb"} {
+		if len(pw) < 32 || !strings.Contains(conf, line+"\n") {
+			t.Errorf("redis.conf lacks %q (password %d characters)", line, len(pw))
+		}
+	}
+	rp := sts[0].Spec.Template.Spec
+	rc := container(t, &rp, "redis")
+	if !slices.Equal(rc.Command, []string{"redis-server", "/etc/redis/redis.conf"}) || strings.Contains(strings.Join(rc.Args, " "), pw) {
+		t.Errorf("redis runs %v %v: want the config file, never the password on the command line", rc.Command, rc.Args)
+	}
+	for _, e := range rc.Env {
+		if strings.Contains(e.Value, pw) {
+			t.Errorf("redis env %s holds the password", e.Name)
+		}
+	}
+	svc := m.service(t, fullname+"-redis")
+	if !selects(svc.Spec.Selector, sts[0].Spec.Template.Labels) || selects(svc.Spec.Selector, d.Spec.Template.Labels) {
+		t.Errorf("Redis Service selector %v", svc.Spec.Selector)
+	}
+	m.service(t, fullname) // the sidecars' Service
+	if selects(m.service(t, fullname).Spec.Selector, sts[0].Spec.Template.Labels) {
+		t.Error("the public Service selects the Redis pod")
+	}
+
+	// Only the sidecars reach Redis; Redis reaches nothing; the sidecars
+	// may reach Redis.
+	var rnp *networkingv1.NetworkPolicy
+	for _, np := range all[networkingv1.NetworkPolicy](m) {
+		if np.Name == fullname+"-redis" {
+			rnp = np
+		}
+	}
+	if rnp == nil {
+		t.Fatal("no Redis NetworkPolicy")
+	}
+	if !selects(rnp.Spec.PodSelector.MatchLabels, sts[0].Spec.Template.Labels) || len(rnp.Spec.Egress) != 0 ||
+		!slices.Contains(rnp.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) || len(rnp.Spec.Ingress) != 1 ||
+		len(rnp.Spec.Ingress[0].From) != 1 || !selects(rnp.Spec.Ingress[0].From[0].PodSelector.MatchLabels, d.Spec.Template.Labels) ||
+		selects(rnp.Spec.Ingress[0].From[0].PodSelector.MatchLabels, sts[0].Spec.Template.Labels) {
+		t.Errorf("Redis NetworkPolicy %+v: want ingress from the sidecars only, no egress", rnp.Spec)
+	}
+	toRedis := false
+	for _, e := range m.networkPolicy(t).Spec.Egress {
+		for _, to := range e.To {
+			if to.PodSelector != nil && selects(to.PodSelector.MatchLabels, sts[0].Spec.Template.Labels) {
+				toRedis = true
+			}
+		}
+	}
+	if !toRedis {
+		t.Error("the sidecars' NetworkPolicy does not let them reach Redis")
+	}
 }
 
 // checkLocalCertificate verifies the chart-made certificate: signed by the
@@ -1067,6 +1239,12 @@ func TestSidecarAcceptsChartEnv(t *testing.T) {
 				v := e.Value
 				if e.ValueFrom != nil {
 					v = strings.Repeat("k", 32) // a Secret's value
+				}
+				if e.Name == "SEALOCR_REDIS_PASSWORD_FILE" { // a file of a Secret volume, read by --check-config
+					v = filepath.Join(t.TempDir(), "password")
+					if err := os.WriteFile(v, []byte(strings.Repeat("p", 32)), 0o600); err != nil {
+						t.Fatal(err)
+					}
 				}
 				cmd.Env = append(cmd.Env, e.Name+"="+v)
 			}

@@ -90,6 +90,59 @@ sealocr.maxReplicas is the most pods the release may run at once.
 {{- end }}
 
 {{/*
+sealocr.sharedState is "true" when the replicas share their state on Redis
+(redis.enabled or redis.url), else "".
+*/}}
+{{- define "sealocr.sharedState" -}}
+{{- if or .Values.redis.enabled .Values.redis.url }}true{{ end }}
+{{- end }}
+
+{{/*
+sealocr.usePVC is "true" when the sidecar's state folder is the
+persistence volume: not with shared state (certificates and locks live in
+Redis, keys in a Secret), where it is an emptyDir.
+*/}}
+{{- define "sealocr.usePVC" -}}
+{{- if and .Values.persistence.enabled (not (include "sealocr.sharedState" .)) }}true{{ end }}
+{{- end }}
+
+{{/*
+sealocr.redisURL is the URL the sidecar reaches Redis at.
+*/}}
+{{- define "sealocr.redisURL" -}}
+{{- if .Values.redis.enabled }}
+{{- printf "redis://%s-redis.%s.svc:6379/0" (include "sealocr.fullname" .) .Release.Namespace }}
+{{- else }}
+{{- .Values.redis.url }}
+{{- end }}
+{{- end }}
+
+{{/*
+sealocr.redisPasswordSecret is the Secret holding the Redis password, "" for
+none.
+*/}}
+{{- define "sealocr.redisPasswordSecret" -}}
+{{- if .Values.redis.enabled }}
+{{- printf "%s-redis" (include "sealocr.fullname" .) }}
+{{- else }}
+{{- .Values.redis.existingSecret }}
+{{- end }}
+{{- end }}
+
+{{/*
+sealocr.keysSecret is the Secret holding the key file: keys.existingSecret,
+or the one the chart makes once (a seed every replica derives the same keys
+from).
+*/}}
+{{- define "sealocr.keysSecret" -}}
+{{- default (printf "%s-keys" (include "sealocr.fullname" .)) .Values.keys.existingSecret }}
+{{- end }}
+
+{{- define "sealocr.keysSecretKey" -}}
+{{- ternary .Values.keys.secretKey "keys.yaml" (ne .Values.keys.existingSecret "") }}
+{{- end }}
+
+{{/*
 sealocr.validate refuses dangerous or incomplete combinations with the
 reason. values.schema.json checks each value alone; this checks them together.
 */}}
@@ -97,23 +150,34 @@ reason. values.schema.json checks each value alone; this checks them together.
 {{- $mode := include "sealocr.tlsMode" . }}
 {{- $max := include "sealocr.maxReplicas" . | int }}
 {{- $p := .Values.persistence }}
+{{- $shared := include "sealocr.sharedState" . }}
+{{- $r := .Values.redis }}
 {{- $errs := list }}
+{{- if and $r.enabled $r.url }}
+{{- $errs = append $errs "redis.enabled deploys a Redis and redis.url names another: set one of them" }}
+{{- end }}
+{{- if and $r.existingSecret (not $r.url) }}
+{{- $errs = append $errs "redis.existingSecret is the password of the Redis at redis.url, which is empty" }}
+{{- end }}
+{{- if and $r.url (regexMatch "^[a-z]+://[^/@]*:[^/@]*@" $r.url) }}
+{{- $errs = append $errs "redis.url must not carry a password (it would be logged and visible in the pod spec): put it in a Secret and set redis.existingSecret" }}
+{{- end }}
+{{- if and (gt $max 1) (not $shared) (not .Values.unsafeReplicasWithoutRedis) }}
+{{- $errs = append $errs (printf "%d replicas without shared state: each would keep its own replay cache and rate limits, so a captured request could be replayed to another replica and a client would get %d times its limit: set redis.enabled=true (a Redis deployed with the release) or redis.url (yours), or unsafeReplicasWithoutRedis=true" $max $max) }}
+{{- end }}
 {{- if and (eq $mode "acme") (not .Values.tls.domains) }}
 {{- $errs = append $errs "tls.mode acme needs tls.domains: the names to obtain certificates for" }}
 {{- end }}
 {{- if and (eq .Values.tls.mode "auto") .Values.tls.domains (not .Values.tls.acme.email) }}
 {{- $errs = append $errs "tls.domains is set without tls.acme.email: set the e-mail for public ACME certificates, or tls.mode=local to use the names in a private certificate" }}
 {{- end }}
-{{- if and (eq $mode "acme") (not $p.enabled) }}
-{{- $errs = append $errs "tls.mode acme needs persistence.enabled=true: without a volume every restart requests new certificates, into the ACME CA's rate limits" }}
+{{- if and (eq $mode "acme") (not $p.enabled) (not $shared) }}
+{{- $errs = append $errs "tls.mode acme needs persistence.enabled=true (or Redis: redis.enabled or redis.url): without storage every restart requests new certificates, into the ACME CA's rate limits" }}
 {{- end }}
-{{- if and (eq $mode "acme") (gt $max 1) (ne $p.accessMode "ReadWriteMany") }}
-{{- $errs = append $errs (printf "ACME with %d replicas needs certificate storage every pod can mount: set persistence.accessMode=ReadWriteMany (with a storage class that provides it), or run one replica" $max) }}
+{{- if and (eq $mode "acme") (gt $max 1) (not $shared) (ne $p.accessMode "ReadWriteMany") }}
+{{- $errs = append $errs (printf "ACME with %d replicas needs certificate storage and locks every pod shares: set redis.enabled=true or redis.url (or persistence.accessMode=ReadWriteMany), or run one replica" $max) }}
 {{- end }}
-{{- if and (not .Values.keys.existingSecret) (gt $max 1) }}
-{{- $errs = append $errs (printf "generated keys are per pod, so %d replicas would each have different keys: create a key Secret (sealctl keygen) and set keys.existingSecret" $max) }}
-{{- end }}
-{{- if and $p.enabled (not $p.existingClaim) (gt $max 1) (ne $p.accessMode "ReadWriteMany") }}
+{{- if and (include "sealocr.usePVC" .) (not $p.existingClaim) (gt $max 1) (ne $p.accessMode "ReadWriteMany") }}
 {{- $errs = append $errs (printf "%d replicas cannot share one %s volume: set persistence.accessMode=ReadWriteMany, or persistence.enabled=false (with keys.existingSecret and tls.mode local or files nothing needs it)" $max $p.accessMode) }}
 {{- end }}
 {{- if and (eq $mode "files") (not .Values.tls.existingSecret) }}
@@ -189,9 +253,19 @@ files on read-only Secret volumes, or secretKeyRef.
   value: {{ printf "http://127.0.0.1:%d" (int .Values.core.port) | quote }}
 - name: SEALOCR_STATE_DIR
   value: /var/lib/sealocr
-{{- if .Values.keys.existingSecret }}
 - name: SEALOCR_KEYS_FILE
-  value: {{ printf "/etc/sealocr/keys/%s" .Values.keys.secretKey | quote }}
+  value: {{ printf "/etc/sealocr/keys/%s" (include "sealocr.keysSecretKey" .) | quote }}
+{{- if include "sealocr.sharedState" . }}
+- name: SEALOCR_REDIS_URL
+  value: {{ include "sealocr.redisURL" . | quote }}
+{{- if include "sealocr.redisPasswordSecret" . }}
+- name: SEALOCR_REDIS_PASSWORD_FILE
+  value: /etc/sealocr/redis/password
+{{- end }}
+- name: SEALOCR_REDIS_TIMEOUT
+  value: {{ .Values.redis.timeout | quote }}
+- name: SEALOCR_RATE_LIMIT_FAIL
+  value: {{ .Values.rateLimit.fail | quote }}
 {{- end }}
 {{- if eq $mode "acme" }}
 - name: SEALOCR_TLS_MODE
@@ -362,9 +436,12 @@ volumeMounts:
     mountPath: /etc/sealocr/tls
     readOnly: true
 {{- end }}
-{{- if .Values.keys.existingSecret }}
   - name: sealocr-keys
     mountPath: /etc/sealocr/keys
+    readOnly: true
+{{- if include "sealocr.redisPasswordSecret" . }}
+  - name: sealocr-redis
+    mountPath: /etc/sealocr/redis
     readOnly: true
 {{- end }}
 {{- if .Values.auth.jwt.existingSecret }}
@@ -384,7 +461,7 @@ sealocr.sidecarVolumes are the volumes sealocr.sidecarContainer mounts.
 */}}
 {{- define "sealocr.sidecarVolumes" -}}
 - name: sealocr-state
-{{- if .Values.persistence.enabled }}
+{{- if include "sealocr.usePVC" . }}
   persistentVolumeClaim:
     claimName: {{ default (include "sealocr.fullname" .) .Values.persistence.existingClaim }}
 {{- else }}
@@ -405,11 +482,18 @@ sealocr.sidecarVolumes are the volumes sealocr.sidecarContainer mounts.
       - key: tls.key
         path: tls.key
 {{- end }}
-{{- if .Values.keys.existingSecret }}
 - name: sealocr-keys
   secret:
-    secretName: {{ .Values.keys.existingSecret }}
+    secretName: {{ include "sealocr.keysSecret" . }}
     defaultMode: 0440
+{{- with include "sealocr.redisPasswordSecret" . }}
+- name: sealocr-redis
+  secret:
+    secretName: {{ . }}
+    defaultMode: 0440
+    items:
+      - key: {{ ternary "password" $.Values.redis.secretKey $.Values.redis.enabled }}
+        path: password
 {{- end }}
 {{- if .Values.auth.jwt.existingSecret }}
 - name: sealocr-jwt
