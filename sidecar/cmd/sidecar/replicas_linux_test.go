@@ -21,10 +21,13 @@ import (
 	"time"
 
 	"github.com/sealocr/sealocr/sidecar/api"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/bhttp"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
 	"github.com/sealocr/sealocr/sidecar/internal/localtls"
 	"github.com/sealocr/sealocr/sidecar/internal/redisstate/redistest"
+	"github.com/sealocr/sealocr/sidecar/internal/route"
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
 )
 
@@ -294,6 +297,48 @@ func (s sealed) send(t *testing.T, r *replica) (int, string) {
 	return res.StatusCode, answerCode(body)
 }
 
+// capturedOHTTP is one captured Oblivious HTTP request (inner Date now).
+type capturedOHTTP struct {
+	enc []byte
+	cc  *ohttp.ClientContext
+}
+
+func sealOHTTP(t *testing.T, set *keys.Set) capturedOHTTP {
+	t.Helper()
+	breq := &bhttp.Request{Method: http.MethodPost, Scheme: "https", Authority: "ocr", Path: "/v1/ocr",
+		Header:  []bhttp.Field{{Name: "content-type", Value: "image/png"}, {Name: "date", Value: time.Now().UTC().Format(http.TimeFormat)}},
+		Content: []byte("fake image bytes")}
+	inner, err := breq.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := set.Public[0]
+	enc, cc, err := ohttp.EncapsulateRequest(cfg, cfg.Suites()[0], inner)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return capturedOHTTP{enc, cc}
+}
+
+// send posts the request to r: 200 with the inner answer checked, or the
+// outer status and fixed answer's code.
+func (o capturedOHTTP) send(t *testing.T, r *replica) (int, string) {
+	t.Helper()
+	res, body := r.do(t, http.MethodPost, route.OHTTPPath, ohttp.RequestMediaType, o.enc)
+	if res.StatusCode != http.StatusOK {
+		return res.StatusCode, answerCode(body)
+	}
+	dec, err := o.cc.DecapsulateResponse(body)
+	if err != nil {
+		t.Fatalf("%s: %v", r.name, err)
+	}
+	bres, err := bhttp.ParseResponse(dec, bhttp.Limits{})
+	if err != nil || bres.Status != http.StatusOK || string(bres.Content) != `{"lines":[{"text":"hello"}]}` {
+		t.Fatalf("%s: inner answer %+v %v", r.name, bres, err)
+	}
+	return http.StatusOK, ""
+}
+
 // answerCode returns the code of a fixed JSON answer.
 func answerCode(body []byte) string {
 	for _, id := range []api.ID{api.CannotOpen, api.Busy, api.RateLimited} {
@@ -306,7 +351,7 @@ func answerCode(body []byte) string {
 
 // sharedSetup writes what the replicas share: a key file and a TLS
 // certificate (files mode), and returns the client that trusts it.
-func sharedSetup(t *testing.T) (keyFile string, key psk.Key, env map[string]string, client *http.Client) {
+func sharedSetup(t *testing.T) (keyFile string, set *keys.Set, env map[string]string, client *http.Client) {
 	t.Helper()
 	dir := t.TempDir()
 	keyFile = filepath.Join(dir, "keys.yaml")
@@ -317,7 +362,7 @@ func sharedSetup(t *testing.T) (keyFile string, key psk.Key, env map[string]stri
 	if err := os.WriteFile(keyFile, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	set, err := keys.LoadFile(keyFile)
+	set, err = keys.LoadFile(keyFile)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +387,7 @@ func sharedSetup(t *testing.T) (keyFile string, key psk.Key, env map[string]stri
 		"SEALOCR_LOG_LEVEL":  "debug",
 		"SEALOCR_LOG_FORMAT": "json",
 	}
-	return keyFile, set.PSKKeys[0], env, client
+	return keyFile, set, env, client
 }
 
 // TestReplicasShareRedis runs three sidecar processes on one redis-server
@@ -356,7 +401,8 @@ func sharedSetup(t *testing.T) (keyFile string, key psk.Key, env map[string]stri
 func TestReplicasShareRedis(t *testing.T) {
 	rs := redistest.Start(t, redistest.Options{Args: []string{"--appendonly", "yes", "--appendfsync", "always"}})
 	core := newStandInCore(t)
-	_, key, env, client := sharedSetup(t)
+	_, set, env, client := sharedSetup(t)
+	key := set.PSKKeys[0]
 	cfgFile := filepath.Join(t.TempDir(), "sidecar.yaml")
 	if err := os.WriteFile(cfgFile, []byte("rate_limit:\n  rate: 6000/m\n  burst: 1000\n  plain_rate: 3/h\n  plain_burst: 3\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -396,11 +442,20 @@ func TestReplicasShareRedis(t *testing.T) {
 		expect("replay to replica2", s, c, cannotOpen.Status, cannotOpen.Code)
 		s, c = a.send(t, r3)
 		expect("replay to replica3", s, c, cannotOpen.Status, cannotOpen.Code)
+		o := sealOHTTP(t, set)
+		s, c = o.send(t, r1)
+		expect("OHTTP first sight on replica1", s, c, http.StatusOK, "")
+		s, c = o.send(t, r2)
+		expect("OHTTP replay to replica2", s, c, cannotOpen.Status, cannotOpen.Code)
+		s, c = o.send(t, r3)
+		expect("OHTTP replay to replica3", s, c, cannotOpen.Status, cannotOpen.Code)
 		r1.restart(t)
 		s, c = a.send(t, r1)
 		expect("replay to replica1 after its restart", s, c, cannotOpen.Status, cannotOpen.Code)
-		if n := core.ocr.Load(); n != 1 {
-			t.Errorf("the core got %d OCR requests, want 1", n)
+		s, c = o.send(t, r1)
+		expect("OHTTP replay to replica1 after its restart", s, c, cannotOpen.Status, cannotOpen.Code)
+		if n := core.ocr.Load(); n != 2 {
+			t.Errorf("the core got %d OCR requests, want 2 (one PSK, one OHTTP)", n)
 		}
 	})
 
@@ -437,20 +492,21 @@ func TestReplicasShareRedis(t *testing.T) {
 	t.Run("redis stopped", func(t *testing.T) {
 		ocrBefore := core.ocr.Load()
 		rs.Stop()
+		busy := api.Lookup(api.Busy)
 		for _, r := range reps {
+			// Nothing is accepted unchecked: a replay and fresh requests
+			// alike get 503 busy with Retry-After (on replica3, with
+			// rate_limit.fail=closed, already from the rate limit).
 			s, c := b.send(t, r)
-			if s == http.StatusOK {
-				t.Errorf("%s accepted a replay with Redis down", r.name)
-			}
-			// Never accepted unchecked: the replay check refuses it; on
-			// replica3 (rate_limit.fail=closed) the rate limit already
-			// refuses it with 503 busy.
-			want := cannotOpen
-			if r == r3 {
-				want = api.Lookup(api.Busy)
-			}
+			expect(r.name+": replay with Redis down", s, c, busy.Status, busy.Code)
 			s, c = sealPSK(t, key).send(t, r)
-			expect(r.name+": fresh request with Redis down", s, c, want.Status, want.Code)
+			expect(r.name+": fresh PSK request with Redis down", s, c, busy.Status, busy.Code)
+			s, c = sealOHTTP(t, set).send(t, r)
+			expect(r.name+": fresh OHTTP request with Redis down", s, c, busy.Status, busy.Code)
+			res, _ := r.do(t, http.MethodPost, "/v1/ocr", psk.RequestMediaType, sealPSK(t, key).body)
+			if res.Header.Get("Retry-After") == "" {
+				t.Errorf("%s: 503 without Retry-After", r.name)
+			}
 		}
 		if n := core.ocr.Load(); n != ocrBefore {
 			t.Errorf("the core got %d OCR requests with Redis down", n-ocrBefore)
@@ -467,7 +523,6 @@ func TestReplicasShareRedis(t *testing.T) {
 			}
 		}
 		res, body := r3.do(t, http.MethodGet, "/", "", nil)
-		busy := api.Lookup(api.Busy)
 		if res.StatusCode != busy.Status || answerCode(body) != busy.Code || res.Header.Get("Retry-After") == "" {
 			t.Errorf("replica3 (fail closed): %d %q Retry-After %q, want 503 busy with Retry-After", res.StatusCode, body, res.Header.Get("Retry-After"))
 		}
@@ -507,6 +562,10 @@ func TestReplicasShareRedis(t *testing.T) {
 			}
 		}
 		t.Logf("all three replicas serve again %s after Redis accepts connections", time.Since(back).Round(time.Millisecond))
+		for _, r := range reps {
+			s, c := sealOHTTP(t, set).send(t, r)
+			expect(r.name+": fresh OHTTP request after recovery", s, c, http.StatusOK, "")
+		}
 		// The append-only file kept what was recorded before the outage.
 		for _, r := range reps {
 			s, c := b.send(t, r)
