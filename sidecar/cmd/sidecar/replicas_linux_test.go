@@ -657,6 +657,18 @@ func TestReplicasOneACMEOrder(t *testing.T) {
 	if serials[0] != serials[1] || serials[1] != serials[2] {
 		t.Errorf("the replicas serve different certificates: serials %v", serials)
 	}
+	var ordered []string
+	for _, r := range reps {
+		if strings.Contains(r.log(), "certificate obtained successfully") {
+			ordered = append(ordered, r.name)
+		}
+	}
+	// pebble validates on replica1's ports; when another replica ordered,
+	// replica1 answered the challenge from the data in Redis.
+	t.Logf("ordered by %v; served by all three with serial %s", ordered, serials[0])
+	if len(ordered) != 1 {
+		t.Errorf("replicas that obtained the certificate: %v, want exactly one", ordered)
+	}
 	if n := strings.Count(peb.Log(), "Added order"); n != 1 {
 		t.Errorf("pebble got %d orders, want 1\n%s", n, tail(peb.Log()))
 	}
