@@ -153,6 +153,21 @@ func (r *rateStore) Take(key string, p ratelimit.Policy, _ time.Time) ratelimit.
 	return ratelimit.Decision{Allowed: d.Allowed, Remaining: d.Remaining, RetryAfter: d.RetryAfter, Reset: d.Reset}
 }
 
+// Peek reports, without taking a token, whether the bucket of key under p
+// has one (ratelimit.Peeker). Failures follow the policy as in Take, without
+// counting an unchecked request.
+func (r *rateStore) Peek(key string, p ratelimit.Policy, _ time.Time) ratelimit.Decision {
+	if p.Off() {
+		return ratelimit.Decision{Allowed: true, Remaining: math.MaxInt32}
+	}
+	d, err := r.l.Peek(context.Background(), p.Name+"\x00"+key, redisstate.PerSecond(p.Rate, p.Burst))
+	if err != nil {
+		r.s.fail("rate_limit", err)
+		return ratelimit.Decision{Allowed: !r.closed, Unavailable: true, RetryAfter: time.Second}
+	}
+	return ratelimit.Decision{Allowed: d.Allowed, Remaining: d.Remaining, RetryAfter: d.RetryAfter, Reset: d.Reset}
+}
+
 // redisReplay is the replay.Store on Redis (SET NX PX of a hash of the
 // partition and key), shared by every replica.
 type redisReplay struct {

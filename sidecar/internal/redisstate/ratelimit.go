@@ -133,3 +133,27 @@ func (l *Limiter) AllowWith(ctx context.Context, client string, lim Limit, n int
 	return Decision{Allowed: res.Allowed > 0, Limit: lim.Burst, Remaining: res.Remaining,
 		RetryAfter: max(res.RetryAfter, 0), Reset: max(res.ResetAfter, 0)}, nil
 }
+
+// Peek reports, without taking an event, whether client's bucket under lim
+// holds one: Allowed when an event would be allowed now, with Remaining the
+// events left. Errors as for Allow.
+func (l *Limiter) Peek(ctx context.Context, client string, lim Limit) (Decision, error) {
+	if err := lim.valid(); err != nil {
+		return Decision{}, err
+	}
+	ctx, cancel := l.c.Context(ctx)
+	defer cancel()
+	rl := redis_rate.Limit{Rate: lim.Rate, Period: lim.Period, Burst: lim.Burst}
+	// A cost of 0 runs the same script without moving the bucket's state.
+	res, err := l.rl.AllowN(ctx, hashedKey(l.prefix, "rate", l.namespace, []byte(client), l.hashKey), rl, 0)
+	if err != nil {
+		return Decision{}, Wrap("rate limit peek", err)
+	}
+	d := Decision{Allowed: res.Remaining >= 1, Limit: lim.Burst, Remaining: res.Remaining, Reset: max(res.ResetAfter, 0)}
+	if !d.Allowed {
+		// The time until the bucket holds one event again.
+		emission := lim.Period / time.Duration(lim.Rate)
+		d.RetryAfter = max(res.ResetAfter-time.Duration(lim.Burst-1)*emission, 0)
+	}
+	return d, nil
+}

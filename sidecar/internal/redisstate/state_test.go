@@ -151,6 +151,14 @@ func TestLimiter(t *testing.T) {
 	}
 	const client = "203.0.113.7"
 
+	// Peek takes nothing: a new bucket is full, and stays full.
+	for range 3 {
+		d, err := ls[1].Peek(ctx, client, limit)
+		if err != nil || !d.Allowed || d.Remaining != 4 {
+			t.Fatalf("peek of a new bucket: %+v %v", d, err)
+		}
+	}
+
 	// The burst holds across three replicas: 4 allowed in all, then denied.
 	var allowed int
 	for i := range 9 {
@@ -176,6 +184,9 @@ func TestLimiter(t *testing.T) {
 		}
 		if d.Reset < 30*time.Second || d.Reset > 40*time.Second {
 			t.Errorf("denied event %d: Reset %s, want ~40s (four events of 10 s)", i, d.Reset)
+		}
+		if p, err := ls[(i+1)%3].Peek(ctx, client, limit); err != nil || p.Allowed || p.RetryAfter <= 0 || p.RetryAfter > 10*time.Second {
+			t.Errorf("peek of the empty bucket: %+v %v, want not allowed, RetryAfter in (0, 10s]", p, err)
 		}
 	}
 	if allowed != 4 {
