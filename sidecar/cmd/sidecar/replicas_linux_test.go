@@ -595,9 +595,11 @@ func TestReplicasShareRedis(t *testing.T) {
 
 // TestReplicasOneACMEOrder runs three sidecar processes in ACME mode on one
 // redis-server against pebble: they order the name once, and all three
-// serve the same certificate. pebble validates on one replica's ports; the
-// replica that holds the lock may be another, which answers through the
-// challenge data it stored in Redis.
+// serve the same certificate. pebble validates on replica1's ports, but
+// replica1 manages no name at start (on-demand only): replicas 2 and 3
+// contend for the lock, the winner orders, and replica1 answers the
+// challenge from the data the winner stored in Redis; then replica1 serves
+// the certificate from Redis without ordering.
 func TestReplicasOneACMEOrder(t *testing.T) {
 	peb := pebbletest.Start(t, pebbletest.Options{})
 	rs := redistest.Start(t, redistest.Options{})
@@ -615,7 +617,6 @@ func TestReplicasOneACMEOrder(t *testing.T) {
 		env := map[string]string{
 			"SEALOCR_STATE_DIR":    t.TempDir(),
 			"SEALOCR_KEYS_FILE":    keyFile,
-			"SEALOCR_DOMAINS":      name,
 			"SEALOCR_ACME_CA":      peb.Directory,
 			"SEALOCR_ACME_CA_ROOT": peb.ServerCAFile,
 			"SEALOCR_LISTEN":       listen,
@@ -624,11 +625,16 @@ func TestReplicasOneACMEOrder(t *testing.T) {
 			"SEALOCR_REDIS_URL":    rs.URL,
 			"SEALOCR_LOG_LEVEL":    "debug",
 		}
+		if i == 0 {
+			env["SEALOCR_ACME_ON_DEMAND_ALLOW"] = name
+		} else {
+			env["SEALOCR_DOMAINS"] = name
+		}
 		reps = append(reps, startReplica(t, "replica"+strconv.Itoa(i+1), env, nil))
 	}
 	var serials []string
-	for i, r := range reps {
-		addr := addrs[i]
+	for _, i := range []int{1, 2, 0} { // replica1 last: it must find the certificate in Redis
+		r, addr := reps[i], addrs[i]
 		tr := &http.Transport{
 			TLSClientConfig: &tls.Config{RootCAs: peb.Roots, MinVersion: tls.VersionTLS12},
 			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
@@ -666,8 +672,8 @@ func TestReplicasOneACMEOrder(t *testing.T) {
 	// pebble validates on replica1's ports; when another replica ordered,
 	// replica1 answered the challenge from the data in Redis.
 	t.Logf("ordered by %v; served by all three with serial %s", ordered, serials[0])
-	if len(ordered) != 1 {
-		t.Errorf("replicas that obtained the certificate: %v, want exactly one", ordered)
+	if len(ordered) != 1 || ordered[0] == "replica1" {
+		t.Errorf("replicas that obtained the certificate: %v, want exactly one of replica2 and replica3", ordered)
 	}
 	if n := strings.Count(peb.Log(), "Added order"); n != 1 {
 		t.Errorf("pebble got %d orders, want 1\n%s", n, tail(peb.Log()))
