@@ -60,7 +60,7 @@ type replica struct {
 // startReplica starts a sidecar with env (plus PATH, HOME and the listen
 // and metrics addresses, which it chooses) and stops it when the test ends,
 // failing the test if it crashed meanwhile. It does not wait for it.
-func startReplica(t *testing.T, name string, env map[string]string, client *http.Client) *replica {
+func startReplica(t testing.TB, name string, env map[string]string, client *http.Client) *replica {
 	t.Helper()
 	r := &replica{name: name, env: map[string]string{}, client: client}
 	for k, v := range env {
@@ -88,7 +88,7 @@ func startReplica(t *testing.T, name string, env map[string]string, client *http
 	return r
 }
 
-func (r *replica) start(t *testing.T) {
+func (r *replica) start(t testing.TB) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), beSidecar + "=1"}
@@ -115,7 +115,7 @@ func (r *replica) exited() bool {
 }
 
 // stop sends SIGTERM and waits (SIGKILL after 20 s).
-func (r *replica) stop(t *testing.T) {
+func (r *replica) stop(t testing.TB) {
 	if r.cmd == nil {
 		return
 	}
@@ -133,7 +133,7 @@ func (r *replica) stop(t *testing.T) {
 
 // restart stops the process and starts it again with the same
 // configuration and addresses.
-func (r *replica) restart(t *testing.T) {
+func (r *replica) restart(t testing.TB) {
 	t.Helper()
 	r.stop(t)
 	r.start(t)
@@ -149,7 +149,7 @@ func (r *replica) log() string {
 }
 
 // waitHealthy waits until /healthz answers 200.
-func (r *replica) waitHealthy(t *testing.T, within time.Duration) {
+func (r *replica) waitHealthy(t testing.TB, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
@@ -172,7 +172,7 @@ func (r *replica) waitHealthy(t *testing.T, within time.Duration) {
 }
 
 // do sends a request and reads the whole answer.
-func (r *replica) do(t *testing.T, method, path, contentType string, body []byte) (*http.Response, []byte) {
+func (r *replica) do(t testing.TB, method, path, contentType string, body []byte) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(method, r.url+path, bytes.NewReader(body))
 	if err != nil {
@@ -195,7 +195,7 @@ func (r *replica) do(t *testing.T, method, path, contentType string, body []byte
 
 // metric returns the sum of the samples of name (any labels matching
 // labels, a substring such as `op="replay"`) on the metrics listener.
-func (r *replica) metric(t *testing.T, name, labels string) float64 {
+func (r *replica) metric(t testing.TB, name, labels string) float64 {
 	t.Helper()
 	res, err := http.Get(r.metrics)
 	if err != nil {
@@ -246,7 +246,7 @@ type standInCore struct {
 	ocr, plain atomic.Int64
 }
 
-func newStandInCore(t *testing.T) *standInCore {
+func newStandInCore(t testing.TB) *standInCore {
 	c := &standInCore{}
 	c.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -273,7 +273,7 @@ type sealed struct {
 	opener *psk.ResponseOpener
 }
 
-func sealPSK(t *testing.T, key psk.Key) sealed {
+func sealPSK(t testing.TB, key psk.Key) sealed {
 	t.Helper()
 	b, o, err := psk.SealRequest(nil, key, http.MethodPost, "/v1/ocr", "image/png", time.Now(), []byte("fake image bytes"))
 	if err != nil {
@@ -284,7 +284,7 @@ func sealPSK(t *testing.T, key psk.Key) sealed {
 
 // send posts s to r and reports the status and the fixed answer's code when
 // it is one.
-func (s sealed) send(t *testing.T, r *replica) (int, string) {
+func (s sealed) send(t testing.TB, r *replica) (int, string) {
 	t.Helper()
 	res, body := r.do(t, http.MethodPost, "/v1/ocr", psk.RequestMediaType, s.body)
 	if res.StatusCode == http.StatusOK {
@@ -303,7 +303,7 @@ type capturedOHTTP struct {
 	cc  *ohttp.ClientContext
 }
 
-func sealOHTTP(t *testing.T, set *keys.Set) capturedOHTTP {
+func sealOHTTP(t testing.TB, set *keys.Set) capturedOHTTP {
 	t.Helper()
 	breq := &bhttp.Request{Method: http.MethodPost, Scheme: "https", Authority: "ocr", Path: "/v1/ocr",
 		Header:  []bhttp.Field{{Name: "content-type", Value: "image/png"}, {Name: "date", Value: time.Now().UTC().Format(http.TimeFormat)}},
@@ -322,7 +322,7 @@ func sealOHTTP(t *testing.T, set *keys.Set) capturedOHTTP {
 
 // send posts the request to r: 200 with the inner answer checked, or the
 // outer status and fixed answer's code.
-func (o capturedOHTTP) send(t *testing.T, r *replica) (int, string) {
+func (o capturedOHTTP) send(t testing.TB, r *replica) (int, string) {
 	t.Helper()
 	res, body := r.do(t, http.MethodPost, route.OHTTPPath, ohttp.RequestMediaType, o.enc)
 	if res.StatusCode != http.StatusOK {
@@ -351,7 +351,7 @@ func answerCode(body []byte) string {
 
 // sharedSetup writes what the replicas share: a key file and a TLS
 // certificate (files mode), and returns the client that trusts it.
-func sharedSetup(t *testing.T) (keyFile string, set *keys.Set, env map[string]string, client *http.Client) {
+func sharedSetup(t testing.TB) (keyFile string, set *keys.Set, env map[string]string, client *http.Client) {
 	t.Helper()
 	dir := t.TempDir()
 	keyFile = filepath.Join(dir, "keys.yaml")
@@ -680,5 +680,80 @@ func TestReplicasOneACMEOrder(t *testing.T) {
 	}
 	if n := strings.Count(peb.Log(), "Issued certificate serial"); n != 1 {
 		t.Errorf("pebble issued %d certificates, want 1", n)
+	}
+}
+
+// BenchmarkReplicas reports the requests per second (PSK, through a
+// stand-in core that answers at once) of one sidecar with its state in
+// memory, one on Redis, and three on one Redis, sent by 8 clients round
+// robin. On a machine with few cores the processes share them: the figure
+// shows the cost of the shared state, not the scaling of a cluster.
+func BenchmarkReplicas(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		n     int
+		redis bool
+	}{{"memory-1", 1, false}, {"redis-1", 1, true}, {"redis-3", 3, true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			core := newStandInCore(b)
+			_, set, env, client := sharedSetup(b)
+			env["SEALOCR_UPSTREAM"], env["SEALOCR_LOG_LEVEL"] = core.URL, "warn"
+			env["SEALOCR_RATE_LIMIT"] = "off"
+			if bc.redis {
+				env["SEALOCR_REDIS_URL"] = redistest.Start(b, redistest.Options{}).URL
+			}
+			var reps []*replica
+			for i := range bc.n {
+				e := map[string]string{"SEALOCR_STATE_DIR": b.TempDir()}
+				for k, v := range env {
+					e[k] = v
+				}
+				reps = append(reps, startReplica(b, "replica"+strconv.Itoa(i+1), e, client))
+			}
+			for _, r := range reps {
+				r.waitHealthy(b, 60*time.Second)
+			}
+			bodies := make([][]byte, b.N)
+			for i := range bodies {
+				bodies[i] = sealPSK(b, set.PSKKeys[0]).body
+			}
+			var next atomic.Int64
+			var failed atomic.Int64
+			b.ResetTimer()
+			start := time.Now()
+			done := make(chan struct{})
+			for range 8 {
+				go func() {
+					defer func() { done <- struct{}{} }()
+					for {
+						i := int(next.Add(1)) - 1
+						if i >= b.N {
+							return
+						}
+						r := reps[i%len(reps)]
+						req, _ := http.NewRequest(http.MethodPost, r.url+"/v1/ocr", bytes.NewReader(bodies[i]))
+						req.Header.Set("Content-Type", psk.RequestMediaType)
+						res, err := client.Do(req)
+						if err != nil {
+							failed.Add(1)
+							continue
+						}
+						_, _ = io.Copy(io.Discard, res.Body)
+						res.Body.Close()
+						if res.StatusCode != http.StatusOK {
+							failed.Add(1)
+						}
+					}
+				}()
+			}
+			for range 8 {
+				<-done
+			}
+			b.StopTimer()
+			if n := failed.Load(); n > 0 {
+				b.Fatalf("%d of %d requests failed", n, b.N)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+		})
 	}
 }
