@@ -295,6 +295,10 @@ func Handler(o Options) http.Handler {
 		// Failed authentications count against the address's shared bucket,
 		// and once it is empty no credentials are checked from there.
 		refuse := func(w http.ResponseWriter, r *http.Request, d ratelimit.Decision) {
+			if d.Unavailable { // a shared store that cannot be asked, failing closed
+				api.Write(w, api.Busy)
+				return
+			}
 			ratelimit.SetHeaders(w.Header(), o.RateShared, d)
 			limited.WithLabelValues(o.RateShared.Name).Inc()
 			api.Write(w, api.RateLimited)
