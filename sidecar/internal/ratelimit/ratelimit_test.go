@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/sealocr/sealocr/sidecar/api"
 )
 
 func TestParseRate(t *testing.T) {
@@ -170,5 +172,35 @@ func TestPeekTakesNothing(t *testing.T) {
 	}
 	if d := m.Peek("a", p, now.Add(time.Second)); !d.Allowed {
 		t.Fatalf("peek after refill: %+v", d)
+	}
+}
+
+// downStore is a shared store whose backend cannot be asked (the fault a
+// Redis outage causes; the real one is tested with redis-server in
+// sidecar/cmd/sidecar): it answers per its failure policy.
+type downStore struct{ open bool }
+
+func (s downStore) Take(string, Policy, time.Time) Decision {
+	return Decision{Allowed: s.open, Unavailable: true, RetryAfter: time.Second}
+}
+
+// TestMiddlewareStoreUnavailable: fail open serves without RateLimit
+// headers; fail closed answers 503 busy with Retry-After, not 429.
+func TestMiddlewareStoreUnavailable(t *testing.T) {
+	for _, open := range []bool{true, false} {
+		limited := 0
+		l := &Limiter{Store: downStore{open}, Key: func(*http.Request) string { return "a" },
+			Policy:    func(*http.Request) (Policy, bool) { return Policy{Name: "default", Rate: 1, Burst: 2}, true },
+			OnLimited: func(*http.Request, Policy) { limited++ }}
+		h := l.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }))
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, httptest.NewRequest(http.MethodPost, "/v1/ocr", nil))
+		busy := api.Lookup(api.Busy)
+		switch {
+		case open && (w.Code != 204 || w.Header().Get("RateLimit") != "" || w.Header().Get("RateLimit-Policy") != ""):
+			t.Errorf("fail open: %d RateLimit %q, want 204 without RateLimit headers", w.Code, w.Header().Get("RateLimit"))
+		case !open && (w.Code != busy.Status || w.Body.String() != string(busy.Body) || w.Header().Get("Retry-After") == "" || limited != 0):
+			t.Errorf("fail closed: %d %q Retry-After %q limited %d, want 503 busy, not counted as rate limited", w.Code, w.Body, w.Header().Get("Retry-After"), limited)
+		}
 	}
 }
