@@ -37,6 +37,7 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
+	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -172,8 +173,9 @@ func (h *helmEnv) admission(ctx context.Context, rel *release.Release, ready fun
 	return append(problems, failed...)
 }
 
-// expectedPods is the number of Pods the Deployments in rel's manifest ask
-// for: their replicas, or their autoscaler's minimum.
+// expectedPods is the number of Pods the Deployments and StatefulSets (the
+// chart's Redis) in rel's manifest ask for: their replicas, or their
+// autoscaler's minimum.
 func expectedPods(rel *release.Release) (int, error) {
 	m, err := decodeAll(releaseutil.SplitManifests(rel.Manifest))
 	if err != nil {
@@ -192,6 +194,13 @@ func expectedPods(rel *release.Release) (int, error) {
 					replicas = int(*hpa.Spec.MinReplicas)
 				}
 			}
+		}
+		n += replicas
+	}
+	for _, s := range all[appsv1.StatefulSet](m) {
+		replicas := 1
+		if s.Spec.Replicas != nil {
+			replicas = int(*s.Spec.Replicas)
 		}
 		n += replicas
 	}
@@ -292,6 +301,28 @@ func (h *helmEnv) uninstall(t *testing.T, rel *release.Release) {
 			testHooks[hook.Kind+"/"+hook.Name] = true
 		}
 	}
+	// A StatefulSet's claims (the chart's Redis data: certificates, ACME
+	// account, replay entries) outlive it by Kubernetes' default retention
+	// policy, as the chart's own volume does by its keep annotation.
+	var claimPrefixes []string
+	if m, err := decodeAll(releaseutil.SplitManifests(rel.Manifest)); err == nil {
+		for _, sts := range all[appsv1.StatefulSet](m) {
+			for _, tmpl := range sts.Spec.VolumeClaimTemplates {
+				claimPrefixes = append(claimPrefixes, tmpl.Name+"-"+sts.Name+"-")
+			}
+		}
+	}
+	retained := func(l leftover) bool {
+		if l.kind != "PersistentVolumeClaim" {
+			return false
+		}
+		for _, p := range claimPrefixes {
+			if strings.HasPrefix(l.name, p) {
+				return true
+			}
+		}
+		return false
+	}
 	var kept []leftover
 	err := poll(ctx, 60*time.Second, nil, func(ctx context.Context) error {
 		all, err := h.leftovers(ctx)
@@ -302,7 +333,7 @@ func (h *helmEnv) uninstall(t *testing.T, rel *release.Release) {
 		kept = nil
 		for _, l := range all {
 			switch {
-			case l.keep, testHooks[l.kind+"/"+l.name] && l.testHook:
+			case l.keep, testHooks[l.kind+"/"+l.name] && l.testHook, retained(l):
 				kept = append(kept, l)
 			default:
 				left = append(left, l)
@@ -318,7 +349,10 @@ func (h *helmEnv) uninstall(t *testing.T, rel *release.Release) {
 	}
 	for _, k := range kept {
 		why := "helm.sh/resource-policy: keep"
-		if !k.keep {
+		switch {
+		case retained(k):
+			why = "a StatefulSet's claim, retained by default"
+		case !k.keep:
 			why = "a `helm test` hook"
 		}
 		t.Logf("left on purpose (%s): %s", why, k)
@@ -440,8 +474,8 @@ func testRefuse(t *testing.T, c *cluster) {
 			"tls":          map[string]any{"domains": []any{"ocr.example.com"}, "acme": map[string]any{"email": "ops@example.com"}},
 			"keys":         map[string]any{"existingSecret": "k"},
 			"replicaCount": 3,
-		}, "ACME with 3 replicas needs certificate storage every pod can mount"},
-		{"generated keys with replicas", map[string]any{"replicaCount": 2, "persistence": map[string]any{"enabled": false}}, "generated keys are per pod"},
+		}, "ACME with 3 replicas needs certificate storage and locks every pod shares"},
+		{"replicas without shared state", map[string]any{"replicaCount": 2, "persistence": map[string]any{"enabled": false}}, "2 replicas without shared state"},
 		{"privilege escalation (schema)", map[string]any{"securityContext": map[string]any{"allowPrivilegeEscalation": true}}, "allowPrivilegeEscalation"},
 	}
 	for _, tt := range tests {
