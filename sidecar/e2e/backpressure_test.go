@@ -283,8 +283,12 @@ func newGoClient(t *testing.T, s *sidecar, mode client.Mode, mutate func(*client
 	return c
 }
 
-// holdSlot occupies one of the sidecar's max_concurrent request slots: a
-// POST whose body never comes. It is released when the test ends.
+// holdSlot keeps the sidecar busy: a POST that declares a body as large as
+// the sidecar's whole max_buffered_bytes (holdBytes) and sends one byte of
+// it. The sidecar reads bodies before it gives out request slots, so the
+// hold is on the byte budget: every other body gets 503 busy until the test
+// ends. The sidecar must run with SEALOCR_MAX_BUFFERED_BYTES=holdBytes and a
+// body_grace longer than the test.
 func holdSlot(t *testing.T, s *sidecar) {
 	t.Helper()
 	conn, err := tls.Dial("tcp", s.addr, &tls.Config{RootCAs: s.caPool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
@@ -292,25 +296,29 @@ func holdSlot(t *testing.T, s *sidecar) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	_, err = io.WriteString(conn, "POST /v1/ocr HTTP/1.1\r\nHost: "+s.addr+"\r\nContent-Type: application/sealocr-psk\r\nContent-Length: 100000\r\n\r\nx")
+	_, err = io.WriteString(conn, "POST /v1/ocr HTTP/1.1\r\nHost: "+s.addr+"\r\nContent-Type: application/sealocr-psk\r\nContent-Length: "+strconv.Itoa(holdBytes)+"\r\n\r\nx")
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The sidecar takes the slot once it has read the headers.
 	deadline := time.Now().Add(10 * time.Second)
-	for metric(t, s.metrics, "sealocr_sidecar_inflight") < 1 {
+	for metric(t, s.metrics, "sealocr_sidecar_buffered_bytes") < holdBytes {
 		if time.Now().After(deadline) {
-			t.Fatal("the held request never took a slot")
+			t.Fatal("the held request never took the byte budget")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 }
 
+// holdBytes is the byte budget of a sidecar that holdSlot keeps busy.
+const holdBytes = 100000
+
 // TestBackpressureDeadline: against a sidecar that stays busy (its one
 // request slot held), retries end at the caller's deadline, with the
 // server's answer.
 func TestBackpressureDeadline(t *testing.T) {
-	s := newSidecar(t, map[string]string{"SEALOCR_MAX_CONCURRENT": "1", "SEALOCR_LOG_LEVEL": "info"})
+	s := newSidecar(t, map[string]string{"SEALOCR_MAX_CONCURRENT": "1", "SEALOCR_LOG_LEVEL": "info",
+		"SEALOCR_MAX_BUFFERED_BYTES": strconv.Itoa(holdBytes), "SEALOCR_MAX_BODY_BYTES": strconv.Itoa(holdBytes),
+		"SEALOCR_BODY_GRACE": "10m"})
 	ohttpClient := newGoClient(t, s, client.ModeOHTTP, func(c *client.Config) { c.MaxRetries = 1000 })
 	if _, err := ohttpClient.OHTTPKeys(context.Background()); err != nil { // cache the keys while the slot is free
 		t.Fatal(err)

@@ -211,8 +211,11 @@ func metricValue(t *testing.T, url, name string) float64 {
 	return sum
 }
 
-// holdSlots occupies n of the sidecar's request slots with POSTs whose
-// bodies never come, until release is called.
+// holdSlots keeps the sidecar busy with n POSTs that each declare a body of
+// holdBytes and send one byte of it, until release is called. The sidecar
+// reads bodies before it gives out request slots, so the hold is on its
+// byte budget (SEALOCR_MAX_BUFFERED_BYTES = n × holdBytes, a body_grace
+// longer than the test): every other body gets 503 busy meanwhile.
 func holdSlots(t *testing.T, sc sidecarInfo, n int) (release func()) {
 	t.Helper()
 	host := strings.TrimPrefix(sc.url, "https://")
@@ -230,19 +233,22 @@ func holdSlots(t *testing.T, sc sidecarInfo, n int) (release func()) {
 			t.Fatal(err)
 		}
 		conns = append(conns, c)
-		if _, err := io.WriteString(c, "POST /v1/ocr HTTP/1.1\r\nHost: "+host+"\r\nContent-Type: application/sealocr-psk\r\nContent-Length: 100000\r\n\r\nx"); err != nil {
+		if _, err := io.WriteString(c, "POST /v1/ocr HTTP/1.1\r\nHost: "+host+"\r\nContent-Type: application/sealocr-psk\r\nContent-Length: "+strconv.Itoa(holdBytes)+"\r\n\r\nx"); err != nil {
 			t.Fatal(err)
 		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for metricValue(t, sc.metrics, "sealocr_sidecar_inflight") < float64(n) {
+	for metricValue(t, sc.metrics, "sealocr_sidecar_buffered_bytes") < float64(n*holdBytes) {
 		if time.Now().After(deadline) {
-			t.Fatal("the held requests did not take their slots")
+			t.Fatal("the held requests did not take the byte budget")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	return release
 }
+
+// holdBytes is what each holdSlots request reserves.
+const holdBytes = 100000
 
 // countPosts counts the page's POSTs to url.
 func countPosts(reqs []request, url string) int {
@@ -264,7 +270,9 @@ func TestBrowserBusy(t *testing.T) {
 	coreURL := startCore(t)
 	// A: at most one OHTTP request per 6 s. B: four request slots at once.
 	limited := startSidecarEnv(t, coreURL, "SEALOCR_RATE_LIMIT=10/m", "SEALOCR_RATE_LIMIT_BURST=1")
-	narrow := startSidecarEnv(t, coreURL, "SEALOCR_MAX_CONCURRENT=4", "SEALOCR_RATE_LIMIT=off")
+	narrow := startSidecarEnv(t, coreURL, "SEALOCR_MAX_CONCURRENT=4", "SEALOCR_RATE_LIMIT=off",
+		"SEALOCR_MAX_BUFFERED_BYTES="+strconv.Itoa(4*holdBytes), "SEALOCR_MAX_BODY_BYTES="+strconv.Itoa(holdBytes),
+		"SEALOCR_BODY_GRACE=10m")
 	ctx := browserFor(t, limited.spki+","+narrow.spki, 3*time.Minute)
 	gwA, gwB := limited.url+"/.well-known/ohttp-gateway", narrow.url+"/.well-known/ohttp-gateway"
 	// 429 and 503 answers are logged by Chromium as failed loads.

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"go.uber.org/zap"
 
 	"github.com/sealocr/sealocr/sidecar/api"
@@ -64,9 +66,10 @@ func perClientLimit(n int, log *zap.Logger) middleware {
 // budget is a byte budget shared by all requests: the total of the request
 // bodies held in memory at once.
 type budget struct {
-	mu   sync.Mutex
-	max  int64
-	used int64
+	mu    sync.Mutex
+	max   int64
+	used  int64
+	gauge prometheus.Gauge // sealocr_sidecar_buffered_bytes; may be nil
 }
 
 // take reserves n bytes; false when the budget cannot hold them now.
@@ -77,12 +80,21 @@ func (b *budget) take(n int64) bool {
 		return false
 	}
 	b.used += n
+	b.report()
 	return true
+}
+
+// report publishes the bytes in use; b.mu is held.
+func (b *budget) report() {
+	if b.gauge != nil {
+		b.gauge.Set(float64(b.used))
+	}
 }
 
 func (b *budget) give(n int64) {
 	b.mu.Lock()
 	b.used -= n
+	b.report()
 	b.mu.Unlock()
 }
 

@@ -220,12 +220,13 @@ func Handler(o Options) http.Handler {
 		o.BodyGrace = 5 * time.Second
 	}
 	inflight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_sidecar_inflight", Help: "Requests in progress."})
+	buffered := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_sidecar_buffered_bytes", Help: "Bytes of request bodies reserved or held in memory (max_buffered_bytes bounds it)."})
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "sealocr_sidecar_request_seconds", Help: "Request duration by status class.",
 		Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 	}, []string{"class"})
 	if o.Registry != nil {
-		o.Registry.MustRegister(inflight, duration)
+		o.Registry.MustRegister(inflight, buffered, duration)
 	}
 
 	if g, ok := o.Gateway.(interface{ Rules() route.Rules }); ok {
@@ -349,7 +350,7 @@ func Handler(o Options) http.Handler {
 		rateClass,
 		perClientLimit(o.MaxConcurrentPerClient, o.Logger),
 		bufferBody(bodyRules{max: o.MaxBodyBytes, minRate: float64(o.BodyMinRate), grace: o.BodyGrace,
-			budget: &budget{max: o.MaxBufferedBytes}, log: o.Logger}),
+			budget: &budget{max: o.MaxBufferedBytes, gauge: buffered}, log: o.Logger}),
 		concurrencyLimit(o.MaxConcurrent, inflight),
 	)
 }
