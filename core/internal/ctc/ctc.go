@@ -56,6 +56,19 @@ func (d *Dict) Classes() int { return len(d.chars) }
 type Result struct {
 	Text       string
 	Confidence float64
+	// Chars are the decoded characters with the time steps they were read
+	// at, in order; their concatenation is Text.
+	Chars []Char
+	// Steps is the number of time steps of the model output the line was
+	// decoded from.
+	Steps int
+}
+
+// Char is one decoded character and the run of time steps (First to Last,
+// inclusive) whose most likely class it was.
+type Char struct {
+	Text        string
+	First, Last int
 }
 
 // Decode greedily decodes one line: probs holds steps × classes values in
@@ -67,6 +80,7 @@ func (d *Dict) Decode(probs []float32, steps int) (Result, error) {
 	}
 	var b strings.Builder
 	var sum float64
+	var chars []Char
 	kept := 0
 	prev := -1
 	for t := 0; t < steps; t++ {
@@ -81,13 +95,16 @@ func (d *Dict) Decode(probs []float32, steps int) (Result, error) {
 			b.WriteString(d.chars[best])
 			sum += float64(bestP)
 			kept++
+			chars = append(chars, Char{Text: d.chars[best], First: t, Last: t})
+		} else if best != 0 {
+			chars[len(chars)-1].Last = t
 		}
 		prev = best
 	}
 	if kept == 0 {
-		return Result{}, nil
+		return Result{Steps: steps}, nil
 	}
-	return Result{Text: b.String(), Confidence: sum / float64(kept)}, nil
+	return Result{Text: b.String(), Confidence: sum / float64(kept), Chars: chars, Steps: steps}, nil
 }
 
 // DecodeBatch decodes a batch output of shape [batch, steps, classes].

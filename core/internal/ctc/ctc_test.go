@@ -112,3 +112,21 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+func TestDecodePositions(t *testing.T) {
+	d := NewDict([]string{"a", "b"}) // blank a b
+	// a a _ _ b b a : a at steps 0-1, b at 4-5, a at 6.
+	r, err := d.Decode(frames(3, []int{1, 1, 0, 0, 2, 2, 1}, []float32{.9, .9, .9, .9, .9, .9, .9}), 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Char{{"a", 0, 1}, {"b", 4, 5}, {"a", 6, 6}}
+	if r.Text != "aba" || r.Steps != 7 || len(r.Chars) != len(want) {
+		t.Fatalf("got %+v", r)
+	}
+	for i, c := range r.Chars {
+		if c != want[i] {
+			t.Fatalf("char %d: got %+v, want %+v", i, c, want[i])
+		}
+	}
+}

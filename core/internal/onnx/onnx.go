@@ -59,6 +59,61 @@ type Options struct {
 	// IntraOpThreads is the number of threads one Run may use (0: ONNX
 	// Runtime's default, one per core).
 	IntraOpThreads int
+	// GraphOptimization is ONNX Runtime's graph optimization level:
+	// "disable", "basic", "extended" or "all" ("": ONNX Runtime's default,
+	// all).
+	GraphOptimization string
+	// NoSpin stops the intra-op threads from spinning while they wait for
+	// work (session.intra_op.allow_spinning=0), which leaves the cores to
+	// other runs and processes on a shared machine.
+	NoSpin bool
+	// NoMemPattern and NoCPUArena turn off ONNX Runtime's memory pattern
+	// planning and its CPU memory arena.
+	NoMemPattern, NoCPUArena bool
+}
+
+var graphLevels = map[string]ort.GraphOptimizationLevel{
+	"disable":  ort.GraphOptimizationLevelDisableAll,
+	"basic":    ort.GraphOptimizationLevelEnableBasic,
+	"extended": ort.GraphOptimizationLevelEnableExtended,
+	"all":      ort.GraphOptimizationLevelEnableAll,
+}
+
+// apply sets o on opts.
+func (o Options) apply(opts *ort.SessionOptions) error {
+	if o.IntraOpThreads > 0 {
+		if err := opts.SetIntraOpNumThreads(o.IntraOpThreads); err != nil {
+			return err
+		}
+	}
+	if err := opts.SetInterOpNumThreads(1); err != nil {
+		return err
+	}
+	if o.GraphOptimization != "" {
+		l, ok := graphLevels[o.GraphOptimization]
+		if !ok {
+			return fmt.Errorf("unknown graph optimization level %q", o.GraphOptimization)
+		}
+		if err := opts.SetGraphOptimizationLevel(l); err != nil {
+			return err
+		}
+	}
+	if o.NoSpin {
+		if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			return err
+		}
+	}
+	if o.NoMemPattern {
+		if err := opts.SetMemPattern(false); err != nil {
+			return err
+		}
+	}
+	if o.NoCPUArena {
+		if err := opts.SetCpuMemArena(false); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Session is one loaded model with a single float32 input and output.
@@ -86,12 +141,7 @@ func NewSession(modelPath string, o Options) (*Session, error) {
 		return nil, fmt.Errorf("onnx: %w", err)
 	}
 	defer opts.Destroy()
-	if o.IntraOpThreads > 0 {
-		if err := opts.SetIntraOpNumThreads(o.IntraOpThreads); err != nil {
-			return nil, fmt.Errorf("onnx: %w", err)
-		}
-	}
-	if err := opts.SetInterOpNumThreads(1); err != nil {
+	if err := o.apply(opts); err != nil {
 		return nil, fmt.Errorf("onnx: %w", err)
 	}
 	s, err := ort.NewDynamicAdvancedSession(modelPath, []string{ins[0].Name}, []string{outs[0].Name}, opts)

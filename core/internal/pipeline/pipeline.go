@@ -68,6 +68,9 @@ func ParseMode(s string) (Mode, error) {
 type Config struct {
 	ModelsDir string // folder with the model files named in the manifest
 	Threads   int    // intra-op threads per ONNX session (0: one per core)
+	// Session tunes every ONNX Runtime session further; its IntraOpThreads
+	// is replaced by Threads.
+	Session onnx.Options
 
 	DetLimitSide int    // detection resize limit (960)
 	DetLimitType string // "max" (default) or "min"
@@ -75,6 +78,9 @@ type Config struct {
 	Cls          classify.Options
 	Rec          recognize.Options
 	DropScore    float64 // lines below this confidence are dropped (0.5)
+	// LineWholeImage reads the whole image as the line in line mode, as
+	// before the text's extent was found first (see Engine.Run).
+	LineWholeImage bool
 }
 
 // Engine holds the loaded models, each owned by its stage. It is safe for
@@ -129,7 +135,8 @@ func Load(cfg Config) (*Engine, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("pipeline: models (run `make models`): %w", err)
 	}
-	so := onnx.Options{IntraOpThreads: cfg.Threads}
+	so := cfg.Session
+	so.IntraOpThreads = cfg.Threads
 	session := func(role string) (*onnx.Session, error) {
 		s, err := onnx.NewSession(paths[role], so)
 		if err != nil {
@@ -257,12 +264,15 @@ func (e *Engine) Run(ctx context.Context, img image.Image, o Options) (*Result, 
 	return res, nil
 }
 
-// detect returns the text boxes of page, or in line mode one box that is
-// the whole page.
+// detect returns the text boxes of page, or in line mode one box: the
+// line's extent (see lineBox).
 func (e *Engine) detect(ctx context.Context, page *raster.Image, mode Mode) ([]geom.Quad, error) {
 	if mode == ModeLine {
-		w, h := float64(page.W), float64(page.H)
-		return []geom.Quad{{{X: 0, Y: 0}, {X: w, Y: 0}, {X: w, Y: h}, {X: 0, Y: h}}}, nil
+		q, err := e.lineBox(ctx, page)
+		if err != nil {
+			return nil, err
+		}
+		return []geom.Quad{q}, nil
 	}
 	boxes, err := e.det.Detect(ctx, page)
 	if err != nil {
@@ -275,10 +285,52 @@ func (e *Engine) detect(ctx context.Context, page *raster.Image, mode Mode) ([]g
 	return quads, nil
 }
 
-// crop cuts every box out of page; in line mode the page is the line.
+// lineBox finds the extent of the one line of text a line-mode image
+// holds: the detector runs on the image with a margin of its background
+// colour around it (so that text touching the edges is found too), and the
+// line is the smallest rotated rectangle around every box found, so a
+// slightly rotated line is straightened by the crop. The box is kept
+// inside the image. Without any box found, or with
+// Config.LineWholeImage, the line is the whole image.
+func (e *Engine) lineBox(ctx context.Context, page *raster.Image) (geom.Quad, error) {
+	w, h := float64(page.W), float64(page.H)
+	whole := geom.Quad{{X: 0, Y: 0}, {X: w, Y: 0}, {X: w, Y: h}, {X: 0, Y: h}}
+	if e.cfg.LineWholeImage {
+		return whole, nil
+	}
+	m := max(page.H/2, 8)
+	boxes, err := e.det.Detect(ctx, raster.Pad(page, m))
+	if err != nil {
+		return geom.Quad{}, err
+	}
+	var pts []geom.Point
+	for _, b := range boxes {
+		for _, p := range b.Quad {
+			pts = append(pts, geom.Point{X: p.X - float64(m), Y: p.Y - float64(m)})
+		}
+	}
+	if len(pts) == 0 {
+		return whole, nil
+	}
+	q := geom.OrderClockwise(geom.MinAreaRect(pts).Points())
+	for i := range q {
+		q[i].X = min(max(q[i].X, 0), w)
+		q[i].Y = min(max(q[i].Y, 0), h)
+	}
+	if cw, ch := crop.Size(q); cw < 2 || ch < 2 {
+		return whole, nil
+	}
+	return q, nil
+}
+
+// crop cuts every box out of page; in line mode without a box found, the
+// page is the line.
 func (e *Engine) crop(page *raster.Image, boxes []geom.Quad, mode Mode) []*raster.Image {
-	if mode == ModeLine {
-		return []*raster.Image{page}
+	if mode == ModeLine && len(boxes) == 1 {
+		w, h := float64(page.W), float64(page.H)
+		if boxes[0] == (geom.Quad{{X: 0, Y: 0}, {X: w, Y: 0}, {X: w, Y: h}, {X: 0, Y: h}}) {
+			return []*raster.Image{page}
+		}
 	}
 	return crop.Quads(page, boxes)
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"image"
 	"image/color"
+	"slices"
 )
 
 // Image is an image of W x H pixels with 3 interleaved float32 channels in
@@ -162,4 +163,51 @@ func Rotate180(src *Image) *Image {
 		copy(out.Pix[3*i:3*i+3], src.Pix[3*(n-1-i):3*(n-1-i)+3])
 	}
 	return out
+}
+
+// Pad returns src with m pixels added on every side, filled with src's
+// background: the per-channel median of its border pixels.
+func Pad(src *Image, m int) *Image {
+	return PadSides(src, m, m, Background(src))
+}
+
+// PadSides returns src with mx columns added left and right and my rows
+// above and below, filled with bg (B, G, R).
+func PadSides(src *Image, mx, my int, bg [3]float32) *Image {
+	mx, my = max(mx, 0), max(my, 0)
+	out := New(src.W+2*mx, src.H+2*my)
+	for i := 0; i < len(out.Pix); i += 3 {
+		copy(out.Pix[i:i+3], bg[:])
+	}
+	for y := 0; y < src.H; y++ {
+		copy(out.Pix[out.Offset(mx, y+my):], src.Pix[src.Offset(0, y):src.Offset(0, y)+3*src.W])
+	}
+	return out
+}
+
+// Background is the per-channel median of src's border pixels (black for an
+// empty image).
+func Background(src *Image) [3]float32 {
+	var bg [3]float32
+	if src.W <= 0 || src.H <= 0 {
+		return bg
+	}
+	var vals [3][]float32
+	add := func(x, y int) {
+		b, g, r := src.BGR(x, y)
+		vals[0], vals[1], vals[2] = append(vals[0], b), append(vals[1], g), append(vals[2], r)
+	}
+	for x := 0; x < src.W; x++ {
+		add(x, 0)
+		add(x, src.H-1)
+	}
+	for y := 1; y < src.H-1; y++ {
+		add(0, y)
+		add(src.W-1, y)
+	}
+	for c := range vals {
+		slices.Sort(vals[c])
+		bg[c] = vals[c][len(vals[c])/2]
+	}
+	return bg
 }

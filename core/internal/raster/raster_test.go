@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"math"
 	"math/rand"
+	"slices"
 	"testing"
 
 	"github.com/sealocr/sealocr/core/internal/geom"
@@ -280,5 +281,45 @@ func BenchmarkResize(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		Resize(src, 960, 544)
+	}
+}
+
+func TestPad(t *testing.T) {
+	// A 4x3 image: border 200 except one dark border pixel, interior 0.
+	src := New(4, 3)
+	for i := range src.Pix {
+		src.Pix[i] = 200
+	}
+	o := src.Offset(1, 1)
+	src.Pix[o], src.Pix[o+1], src.Pix[o+2] = 0, 0, 0
+	o = src.Offset(0, 0)
+	src.Pix[o] = 10
+	before := append([]float32(nil), src.Pix...)
+	if bg := Background(src); bg != [3]float32{200, 200, 200} {
+		t.Fatalf("background %v, want the border's median 200", bg)
+	}
+	out := Pad(src, 2)
+	if out.W != 8 || out.H != 7 {
+		t.Fatalf("size %dx%d, want 8x7", out.W, out.H)
+	}
+	for y := 0; y < out.H; y++ {
+		for x := 0; x < out.W; x++ {
+			b, g, r := out.BGR(x, y)
+			want := [3]float32{200, 200, 200}
+			if x >= 2 && x < 6 && y >= 2 && y < 5 {
+				want[0], want[1], want[2] = src.BGR(x-2, y-2)
+			}
+			if [3]float32{b, g, r} != want {
+				t.Fatalf("pixel (%d,%d) = %v, want %v", x, y, [3]float32{b, g, r}, want)
+			}
+		}
+	}
+	if !slices.Equal(src.Pix, before) {
+		t.Fatal("Pad modified its input")
+	}
+	if out := PadSides(src, 1, 0, [3]float32{1, 2, 3}); out.W != 6 || out.H != 3 {
+		t.Fatalf("PadSides size %dx%d, want 6x3", out.W, out.H)
+	} else if b, g, r := out.BGR(5, 2); b != 1 || g != 2 || r != 3 {
+		t.Fatalf("PadSides fill %v %v %v", b, g, r)
 	}
 }

@@ -17,13 +17,27 @@ import (
 	"github.com/sealocr/sealocr/core/internal/raster"
 )
 
-// Options tune the recognizer; zero values take PaddleOCR's PP-OCRv4
-// defaults.
+// Options tune the recognizer; zero values take the defaults in brackets.
 type Options struct {
-	Height    int // input height (48)
-	BaseWidth int // minimum batch width (320)
-	MaxWidth  int // cap on the batch width, bounding memory per run (3200)
-	Batch     int // lines per run (6); 1 disables batching
+	Height   int // input height (48)
+	MaxWidth int // cap on the batch width, bounding memory per run (3200)
+	Batch    int // lines per run (6); 1 disables batching
+
+	// PaddleWidths batches as PaddleOCR does: every line of a batch is
+	// padded to the widest of the batch and to at least BaseWidth. Off by
+	// default: each line is read at its own width (see Recognize).
+	PaddleWidths bool
+	BaseWidth    int // PaddleWidths only: minimum batch width (320)
+	// WidthSpread bounds how much wider than the narrowest line of a batch
+	// its widest may be, as a fraction (0.15); lines beyond start a new
+	// batch. Not with PaddleWidths.
+	WidthSpread float64
+
+	// InkGap inserts a space between two characters where the line image
+	// has no ink over more than this fraction of the height of its ink
+	// (0.25; negative: never). PP-OCRv4 drops most spaces between words on
+	// the tight crops detection makes; see inkSpaces.
+	InkGap float64
 }
 
 func (o Options) withDefaults() Options {
@@ -38,6 +52,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Batch <= 0 {
 		o.Batch = 6
+	}
+	if o.WidthSpread <= 0 {
+		o.WidthSpread = 0.15
+	}
+	if o.InkGap == 0 {
+		o.InkGap = 0.25
 	}
 	return o
 }
@@ -64,24 +84,47 @@ func (r *Recognizer) WithBatch(batch int) *Recognizer {
 
 // Recognize returns one result per crop, in the order given. It does not
 // modify crops.
+//
+// Lines are sorted by aspect ratio and read in batches of up to Batch. By
+// default each line is resized to the model height at its own width (no
+// minimum width) and a batch holds only lines whose widths differ by at most
+// WidthSpread, so the padding of a line, and so its result, depends on its
+// neighbours only through a few columns of background. With PaddleWidths,
+// every batch is padded to its widest line and to at least BaseWidth, as
+// PaddleOCR does.
 func (r *Recognizer) Recognize(ctx context.Context, crops []*raster.Image) ([]ctc.Result, error) {
 	res := make([]ctc.Result, len(crops))
-	idx := make([]int, len(crops))
+	lines := crops
+	idx := make([]int, len(lines))
 	for i := range idx {
 		idx[i] = i
 	}
-	ratio := func(i int) float64 { return float64(crops[i].W) / float64(max(crops[i].H, 1)) }
+	ratio := func(i int) float64 { return float64(lines[i].W) / float64(max(lines[i].H, 1)) }
 	sort.SliceStable(idx, func(a, b int) bool { return ratio(idx[a]) < ratio(idx[b]) })
 	h := r.o.Height
+	// width is the model-input width line i is read at.
+	width := func(i int) int {
+		return min(max(preprocess.LineWidth(lines[i].W, lines[i].H, h, r.o.MaxWidth), h), r.o.MaxWidth)
+	}
 	var buf []float32
-	for start := 0; start < len(idx); start += r.o.Batch {
-		end := min(start+r.o.Batch, len(idx))
-		n := end - start
-		maxRatio := float64(r.o.BaseWidth) / float64(h)
-		for _, i := range idx[start:end] {
-			maxRatio = math.Max(maxRatio, ratio(i))
+	for start := 0; start < len(idx); {
+		end := start + 1
+		var w int
+		if r.o.PaddleWidths {
+			end = min(start+r.o.Batch, len(idx))
+			maxRatio := float64(r.o.BaseWidth) / float64(h)
+			for _, i := range idx[start:end] {
+				maxRatio = math.Max(maxRatio, ratio(i))
+			}
+			w = min(int(float64(h)*maxRatio), r.o.MaxWidth)
+		} else {
+			limit := float64(width(idx[start])) * (1 + r.o.WidthSpread)
+			for end < len(idx) && end-start < r.o.Batch && float64(width(idx[end])) <= limit {
+				end++
+			}
+			w = width(idx[end-1])
 		}
-		w := min(int(float64(h)*maxRatio), r.o.MaxWidth)
+		n := end - start
 		per := 3 * h * w
 		if cap(buf) < n*per {
 			buf = make([]float32, n*per)
@@ -89,7 +132,7 @@ func (r *Recognizer) Recognize(ctx context.Context, crops []*raster.Image) ([]ct
 		in := buf[:n*per]
 		clear(in)
 		for k, i := range idx[start:end] {
-			preprocess.LineInput(in[k*per:(k+1)*per], crops[i], h, w)
+			preprocess.LineInput(in[k*per:(k+1)*per], lines[i], h, w)
 		}
 		out, shape, err := r.s.Run(ctx, in, []int64{int64(n), 3, int64(h), int64(w)})
 		if err != nil {
@@ -100,8 +143,9 @@ func (r *Recognizer) Recognize(ctx context.Context, crops []*raster.Image) ([]ct
 			return nil, fmt.Errorf("recognize: %w", err)
 		}
 		for k, i := range idx[start:end] {
-			res[i] = dec[k]
+			res[i] = inkSpaces(lines[i], dec[k], preprocess.LineWidth(lines[i].W, lines[i].H, h, w), w, r.o.InkGap)
 		}
+		start = end
 	}
 	return res, nil
 }

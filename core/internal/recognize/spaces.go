@@ -1,0 +1,118 @@
+package recognize
+
+import (
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/sealocr/sealocr/core/internal/ctc"
+	"github.com/sealocr/sealocr/core/internal/raster"
+)
+
+// inkSpaces returns r with a space inserted between two neighbouring
+// characters when the line image shows a gap between them: a run of
+// columns without ink wider than gap times the height of the line's ink.
+// Characters are placed on the image by the time steps CTC read them at
+// (step t covers input columns t*w/steps to (t+1)*w/steps, of which the
+// first rw hold the line resized to the model height). Ink is every pixel
+// further from the background colour (see raster.Background) than half
+// the line's contrast. Spaces the model emitted are kept; a decimal point
+// or comma between digits never gets one.
+func inkSpaces(line *raster.Image, r ctc.Result, rw, w int, gap float64) ctc.Result {
+	if gap <= 0 || len(r.Chars) < 2 || r.Steps == 0 || rw <= 0 || line.W < 2 || line.H < 2 {
+		return r
+	}
+	cols, inkH := inkColumns(line)
+	if inkH == 0 {
+		return r
+	}
+	// x maps a step position to a column of line.
+	x := func(step float64) int {
+		in := (step + 0.5) * float64(w) / float64(r.Steps)
+		return min(max(int(in*float64(line.W)/float64(rw)), 0), line.W-1)
+	}
+	center := func(c ctc.Char) float64 { return float64(c.First+c.Last) / 2 }
+	out := ctc.Result{Confidence: r.Confidence, Steps: r.Steps, Chars: make([]ctc.Char, 0, len(r.Chars))}
+	var b strings.Builder
+	for i, c := range r.Chars {
+		if i > 0 {
+			p := r.Chars[i-1]
+			if p.Text != " " && c.Text != " " && !inNumber(r.Chars, i) {
+				run, longest := 0, 0
+				for cx := x(center(p)); cx <= x(center(c)); cx++ {
+					if cols[cx] {
+						run = 0
+						continue
+					}
+					run++
+					longest = max(longest, run)
+				}
+				if float64(longest) > gap*float64(inkH) {
+					out.Chars = append(out.Chars, ctc.Char{Text: " ", First: p.Last + 1, Last: c.First - 1})
+					b.WriteByte(' ')
+				}
+			}
+		}
+		out.Chars = append(out.Chars, c)
+		b.WriteString(c.Text)
+	}
+	out.Text = b.String()
+	return out
+}
+
+// inNumber reports whether the characters i-1 and i are the separator and
+// a digit, or a digit and the separator, of a decimal number ("1159.10",
+// "1,024"): the narrow ink of a point leaves a wide gap but is never
+// followed or preceded by a space inside a number.
+func inNumber(cs []ctc.Char, i int) bool {
+	digit := func(k int) bool {
+		return k >= 0 && k < len(cs) && len(cs[k].Text) == 1 && cs[k].Text[0] >= '0' && cs[k].Text[0] <= '9'
+	}
+	sep := func(k int) bool { return cs[k].Text == "." || cs[k].Text == "," }
+	return (sep(i-1) && digit(i-2) && digit(i)) || (sep(i) && digit(i-1) && digit(i+1))
+}
+
+// inkColumns reports for each column of img whether it has ink in the
+// middle 70% of the rows (a crop may catch the edges of the lines above
+// and below), and the height in rows of the ink band (rows with ink in
+// at least 1% of the columns).
+func inkColumns(img *raster.Image) (cols []bool, inkH int) {
+	bg := raster.Background(img)
+	gray := func(i int) float64 { return float64(img.Pix[i]+img.Pix[i+1]+img.Pix[i+2]) / 3 }
+	g := float64(bg[0]+bg[1]+bg[2]) / 3
+	dist := make([]float64, img.W*img.H)
+	for k := range dist {
+		dist[k] = math.Abs(gray(3*k) - g)
+	}
+	sorted := slices.Clone(dist)
+	slices.Sort(sorted)
+	contrast := sorted[len(sorted)*98/100]
+	if contrast < 16 {
+		return nil, 0
+	}
+	thr := contrast / 2
+	y0, y1 := img.H*15/100, img.H-img.H*15/100
+	cols = make([]bool, img.W)
+	top, bottom := -1, -1
+	for y := 0; y < img.H; y++ {
+		n := 0
+		for xx := 0; xx < img.W; xx++ {
+			if dist[y*img.W+xx] > thr {
+				n++
+				if y >= y0 && y < y1 {
+					cols[xx] = true
+				}
+			}
+		}
+		if n >= max(2, img.W/100) {
+			if top < 0 {
+				top = y
+			}
+			bottom = y
+		}
+	}
+	if top < 0 {
+		return nil, 0
+	}
+	return cols, bottom - top + 1
+}

@@ -1,0 +1,73 @@
+package recognize
+
+import (
+	"testing"
+
+	"github.com/sealocr/sealocr/core/internal/ctc"
+	"github.com/sealocr/sealocr/core/internal/raster"
+)
+
+// blocks draws a 40-pixel-high white line with a 20-pixel-high black block
+// of width 10 at each x, and returns it with the CTC characters "a" read
+// at one step per 8 columns over each block's centre.
+func blocks(xs []int) (*raster.Image, ctc.Result) {
+	img := raster.New(200, 40)
+	for i := range img.Pix {
+		img.Pix[i] = 255
+	}
+	var r ctc.Result
+	for _, x0 := range xs {
+		for y := 10; y < 30; y++ {
+			for x := x0; x < x0+10; x++ {
+				o := img.Offset(x, y)
+				img.Pix[o], img.Pix[o+1], img.Pix[o+2] = 0, 0, 0
+			}
+		}
+		s := (x0 + 5) / 8
+		r.Chars = append(r.Chars, ctc.Char{Text: "a", First: s, Last: s})
+		r.Text += "a"
+	}
+	r.Steps, r.Confidence = 25, 0.9
+	return img, r
+}
+
+func TestInkSpaces(t *testing.T) {
+	// Gaps of 2, 3 and 0 columns between letters, 12 (0.6 of the ink height)
+	// between the words.
+	img, r := blocks([]int{20, 32, 45, 67, 77}) // ink 20 rows high
+	tests := []struct {
+		gap  float64
+		want string
+	}{
+		{0, "aaaaa"},     // off
+		{0.3, "aaa aa"},  // the word gap only
+		{0.9, "aaaaa"},   // no gap that wide
+		{0.1, "aa a aa"}, // 3 columns > 2, 2 columns not
+		{-1, "aaaaa"},    // never
+	}
+	for _, tc := range tests {
+		// The line is read at its own size: 200 columns in, 25 steps out.
+		got := inkSpaces(img, r, 200, 200, tc.gap)
+		if got.Text != tc.want || got.Confidence != r.Confidence {
+			t.Errorf("gap %.1f: got %q, want %q", tc.gap, got.Text, tc.want)
+		}
+	}
+	// A blank line (no contrast) is left alone.
+	blank := raster.New(200, 40)
+	if got := inkSpaces(blank, r, 200, 200, 0.3); got.Text != r.Text {
+		t.Errorf("blank line: got %q", got.Text)
+	}
+}
+
+func TestInkSpacesKeepNumbersWhole(t *testing.T) {
+	// "1.5 5": the point and the digits around it are 12 columns apart,
+	// as are the last two digits; only the last gap is a space.
+	img, r := blocks([]int{20, 42, 64, 86})
+	for i, s := range []string{"1", ".", "5", "5"} {
+		r.Chars[i].Text = s
+	}
+	r.Text = "1.55"
+	if got := inkSpaces(img, r, 200, 200, 0.3); got.Text != "1.5 5" {
+		t.Errorf("got %q, want %q", got.Text, "1.5 5")
+	}
+}
