@@ -290,7 +290,8 @@ func (e *Engine) detect(ctx context.Context, page *raster.Image, mode Mode) ([]g
 // colour around it (so that text touching the edges is found too), and the
 // line is the smallest rotated rectangle around every box found, so a
 // slightly rotated line is straightened by the crop. The box is kept
-// inside the image. Without any box found, or with
+// inside the image. Without any box found, with a box spanning at least
+// 90% of the width and 60% of the height (a tight crop already), or with
 // Config.LineWholeImage, the line is the whole image.
 func (e *Engine) lineBox(ctx context.Context, page *raster.Image) (geom.Quad, error) {
 	w, h := float64(page.W), float64(page.H)
@@ -317,7 +318,10 @@ func (e *Engine) lineBox(ctx context.Context, page *raster.Image) (geom.Quad, er
 		q[i].X = min(max(q[i].X, 0), w)
 		q[i].Y = min(max(q[i].Y, 0), h)
 	}
-	if cw, ch := crop.Size(q); cw < 2 || ch < 2 {
+	// A box this close to the whole image means the image is already a
+	// tight crop of the line: read all of it, as before, rather than cut
+	// into the ascenders and descenders.
+	if cw, ch := crop.Size(q); cw < 2 || ch < 2 || (float64(cw) >= 0.9*w && float64(ch) >= 0.6*h) {
 		return whole, nil
 	}
 	return q, nil

@@ -4,6 +4,9 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode"
+
+	"golang.org/x/text/width"
 
 	"github.com/sealocr/sealocr/core/internal/ctc"
 	"github.com/sealocr/sealocr/core/internal/raster"
@@ -16,8 +19,8 @@ import (
 // (step t covers input columns t*w/steps to (t+1)*w/steps, of which the
 // first rw hold the line resized to the model height). Ink is every pixel
 // further from the background colour (see raster.Background) than half
-// the line's contrast. Spaces the model emitted are kept; a decimal point
-// or comma between digits never gets one.
+// the line's contrast. Spaces the model emitted are kept; see spaceable and
+// inNumber for where a space never goes.
 func inkSpaces(line *raster.Image, r ctc.Result, rw, w int, gap float64) ctc.Result {
 	if gap <= 0 || len(r.Chars) < 2 || r.Steps == 0 || rw <= 0 || line.W < 2 || line.H < 2 {
 		return r
@@ -37,7 +40,7 @@ func inkSpaces(line *raster.Image, r ctc.Result, rw, w int, gap float64) ctc.Res
 	for i, c := range r.Chars {
 		if i > 0 {
 			p := r.Chars[i-1]
-			if p.Text != " " && c.Text != " " && !inNumber(r.Chars, i) {
+			if spaceable(p.Text, c.Text) && !inNumber(r.Chars, i) {
 				run, longest := 0, 0
 				for cx := x(center(p)); cx <= x(center(c)); cx++ {
 					if cols[cx] {
@@ -58,6 +61,32 @@ func inkSpaces(line *raster.Image, r ctc.Result, rw, w int, gap float64) ctc.Res
 	}
 	out.Text = b.String()
 	return out
+}
+
+// spaceable reports whether a space may go between a and b: not next to a
+// space, not between two wide (CJK) characters — Chinese and Japanese put
+// no spaces between ideographs however loosely they are set — and not next
+// to wide punctuation (，：、（） and the like), whose glyphs are half empty.
+func spaceable(a, b string) bool {
+	if a == " " || b == " " {
+		return false
+	}
+	wa, pa := kind(a)
+	wb, pb := kind(b)
+	return !(wa && wb) && !pa && !pb
+}
+
+// kind reports whether s's first rune is wide (East Asian wide or
+// fullwidth) and whether it is wide punctuation or a symbol.
+func kind(s string) (wide, widePunct bool) {
+	for _, c := range s {
+		switch width.LookupRune(c).Kind() {
+		case width.EastAsianWide, width.EastAsianFullwidth:
+			return true, !unicode.IsLetter(c) && !unicode.IsNumber(c)
+		}
+		return false, false
+	}
+	return false, false
 }
 
 // inNumber reports whether the characters i-1 and i are the separator and

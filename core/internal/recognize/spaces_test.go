@@ -71,3 +71,21 @@ func TestInkSpacesKeepNumbersWhole(t *testing.T) {
 		t.Errorf("got %q, want %q", got.Text, "1.5 5")
 	}
 }
+
+func TestInkSpacesNotBetweenIdeographs(t *testing.T) {
+	// 中 国 ， a b with 12-column gaps everywhere: no space between the
+	// ideographs nor next to the wide comma, one between a and b; with x
+	// for the comma, spaces around the Latin run.
+	img, r := blocks([]int{20, 42, 64, 86, 108})
+	for i, s := range []string{"中", "国", "，", "a", "b"} {
+		r.Chars[i].Text = s
+	}
+	r.Text = "中国，ab"
+	if got := inkSpaces(img, r, 200, 200, 0.3); got.Text != "中国，a b" {
+		t.Errorf("got %q, want %q", got.Text, "中国，a b")
+	}
+	r.Chars[2].Text, r.Text = "x", "中国xab"
+	if got := inkSpaces(img, r, 200, 200, 0.3); got.Text != "中国 x a b" {
+		t.Errorf("got %q, want %q", got.Text, "中国 x a b")
+	}
+}
