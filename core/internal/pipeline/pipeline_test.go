@@ -311,8 +311,9 @@ var pageBounds = map[string]pageBound{
 	"white_font_transparent.png": {0.010, true, "0/5: RapidOCR's test assertion (first line), read exactly"},
 	"ch_doc_server.png": {1.010, false, "2/2 = 1.0: label asserted for the ch_doc server recognizer, another " +
 		"model; PP-OCRv4 mobile keeps no line above the drop score, so the bound only catches spurious output"},
-	"test_letterbox_like.jpg": {0.770, false, "60/79 = 0.760: label is another pipeline's single merged line; " +
-		"this pipeline reads it as 8 boxes and the label is matched to one of them"},
+	"test_letterbox_like.jpg": {0.783, false, "61/79 = 0.772: label is another pipeline's single merged line; " +
+		"this pipeline reads it as 8 boxes and the label is matched to one of them; since issue 12 the output " +
+		"has the space the image shows in \"cuda execution\", which the label lacks (60/79 before)"},
 	"text_vertical_words.png": {0.210, false, "2/10 = 0.200: label is traditional script from another model; " +
 		"PP-OCRv4 prints the simplified variants 参 and 见"},
 	"11.jpg":                  {0.010, true, "0/203: parity reference, the labels are PP-OCRv4's own output"},
@@ -343,7 +344,8 @@ func bestMatch(got []string, want string) string {
 }
 
 // TestParityPage11 holds the pipeline to the reference PaddleOCR output for
-// PaddleOCR's own sample page: all 16 lines, in reading order.
+// PaddleOCR's own sample page: all 16 lines, in reading order, spaces
+// aside.
 func TestParityPage11(t *testing.T) {
 	e := enginetest.Engine(t)
 	res := ocrFile(t, e, "paddleocr/pages/11.jpg", pipeline.ModeDocument)
@@ -352,13 +354,17 @@ func TestParityPage11(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := strings.Split(strings.TrimSpace(string(gt)), "\n")
+	// The reference is PP-OCRv4's output through PaddleOCR, which drops
+	// most spaces; the core puts one where the image shows a gap (issue
+	// 12: "OEM ODM"), so parity is of the characters, spaces removed.
+	noSpace := func(s string) string { return strings.ReplaceAll(normalize(s, "NFKC"), " ", "") }
 	var got []string
 	for _, l := range res.Lines {
-		got = append(got, normalize(l.Text, "NFKC"))
+		got = append(got, noSpace(l.Text))
 	}
 	wantSet := map[string]int{}
 	for _, w := range want {
-		wantSet[normalize(w, "NFKC")]++
+		wantSet[noSpace(w)]++
 	}
 	hits := 0
 	for _, g := range got {

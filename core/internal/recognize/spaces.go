@@ -19,8 +19,9 @@ import (
 // (step t covers input columns t*w/steps to (t+1)*w/steps, of which the
 // first rw hold the line resized to the model height). Ink is every pixel
 // further from the background colour (see raster.Background) than half
-// the line's contrast. Spaces the model emitted are kept; see spaceable and
-// inNumber for where a space never goes.
+// the line's contrast. Between two digits the gap must be twice as wide.
+// Spaces the model emitted are kept; see spaceable and inNumber for where a
+// space never goes.
 func inkSpaces(line *raster.Image, r ctc.Result, rw, w int, gap float64) ctc.Result {
 	if gap <= 0 || len(r.Chars) < 2 || r.Steps == 0 || rw <= 0 || line.W < 2 || line.H < 2 {
 		return r
@@ -50,7 +51,11 @@ func inkSpaces(line *raster.Image, r ctc.Result, rw, w int, gap float64) ctc.Res
 					run++
 					longest = max(longest, run)
 				}
-				if float64(longest) > gap*float64(inkH) {
+				need := gap
+				if digit(p.Text) && digit(c.Text) {
+					need *= 2 // a narrow 1 among tabular digits leaves a wide gap
+				}
+				if float64(longest) > need*float64(inkH) {
 					out.Chars = append(out.Chars, ctc.Char{Text: " ", First: p.Last + 1, Last: c.First - 1})
 					b.WriteByte(' ')
 				}
@@ -94,15 +99,16 @@ func kind(s string) (wide, widePunct bool) {
 // "1,024"): the narrow ink of a point leaves a wide gap but is never
 // followed or preceded by a space inside a number.
 func inNumber(cs []ctc.Char, i int) bool {
-	digit := func(k int) bool {
-		return k >= 0 && k < len(cs) && len(cs[k].Text) == 1 && cs[k].Text[0] >= '0' && cs[k].Text[0] <= '9'
-	}
+	digit := func(k int) bool { return k >= 0 && k < len(cs) && digit(cs[k].Text) }
 	sep := func(k int) bool { return cs[k].Text == "." || cs[k].Text == "," }
 	return (sep(i-1) && digit(i-2) && digit(i)) || (sep(i) && digit(i-1) && digit(i+1))
 }
 
+// digit reports whether s is one ASCII digit.
+func digit(s string) bool { return len(s) == 1 && s[0] >= '0' && s[0] <= '9' }
+
 // inkColumns reports for each column of img whether it has ink in the
-// middle 70% of the rows (a crop may catch the edges of the lines above
+// middle 90% of the rows (a crop may catch the edges of the lines above
 // and below), and the height in rows of the ink band (rows with ink in
 // at least 1% of the columns).
 func inkColumns(img *raster.Image) (cols []bool, inkH int) {
@@ -120,7 +126,7 @@ func inkColumns(img *raster.Image) (cols []bool, inkH int) {
 		return nil, 0
 	}
 	thr := contrast / 2
-	y0, y1 := img.H*15/100, img.H-img.H*15/100
+	y0, y1 := img.H*5/100, img.H-img.H*5/100
 	cols = make([]bool, img.W)
 	top, bottom := -1, -1
 	for y := 0; y < img.H; y++ {

@@ -61,14 +61,19 @@ func TestInkSpaces(t *testing.T) {
 
 func TestInkSpacesKeepNumbersWhole(t *testing.T) {
 	// "1.5 5": the point and the digits around it are 12 columns apart,
-	// as are the last two digits; only the last gap is a space.
+	// as are the last two digits; only the last gap can be a space.
 	img, r := blocks([]int{20, 42, 64, 86})
 	for i, s := range []string{"1", ".", "5", "5"} {
 		r.Chars[i].Text = s
 	}
 	r.Text = "1.55"
-	if got := inkSpaces(img, r, 200, 200, 0.3); got.Text != "1.5 5" {
-		t.Errorf("got %q, want %q", got.Text, "1.5 5")
+	// Between two digits the gap must be twice the threshold: 12 columns
+	// are more than 2 × 0.25 × 20, not more than 2 × 0.3 × 20.
+	if got := inkSpaces(img, r, 200, 200, 0.25); got.Text != "1.5 5" {
+		t.Errorf("gap 0.25: got %q, want %q", got.Text, "1.5 5")
+	}
+	if got := inkSpaces(img, r, 200, 200, 0.3); got.Text != "1.55" {
+		t.Errorf("gap 0.3: got %q, want %q", got.Text, "1.55")
 	}
 }
 
