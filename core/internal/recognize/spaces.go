@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/text/width"
 
@@ -84,12 +85,10 @@ func spaceable(a, b string) bool {
 // kind reports whether s's first rune is wide (East Asian wide or
 // fullwidth) and whether it is wide punctuation or a symbol.
 func kind(s string) (wide, widePunct bool) {
-	for _, c := range s {
-		switch width.LookupRune(c).Kind() {
-		case width.EastAsianWide, width.EastAsianFullwidth:
-			return true, !unicode.IsLetter(c) && !unicode.IsNumber(c)
-		}
-		return false, false
+	c, _ := utf8.DecodeRuneInString(s)
+	switch width.LookupRune(c).Kind() {
+	case width.EastAsianWide, width.EastAsianFullwidth:
+		return true, !unicode.IsLetter(c) && !unicode.IsNumber(c)
 	}
 	return false, false
 }
