@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sealocr/sealocr/sidecar/api"
+	"github.com/sealocr/sealocr/sidecar/internal/bodybuf"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/bhttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/legacycbc"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
@@ -96,6 +97,7 @@ type Options struct {
 // Gateway is the http.Handler.
 type Gateway struct {
 	o        Options
+	bufs     *bodybuf.Pool // request bodies read here (outside the server's chain)
 	rules    route.Rules
 	log      *zap.Logger
 	requests *prometheus.CounterVec
@@ -131,7 +133,7 @@ func New(o Options) *Gateway {
 	if o.Rand == nil {
 		o.Rand = rand.Reader
 	}
-	g := &Gateway{o: o, log: o.Logger,
+	g := &Gateway{o: o, log: o.Logger, bufs: bodybuf.New(0),
 		rules: route.Rules{LegacyEnabled: o.LegacyEnabled, LegacyPath: o.LegacyPath, Plain: o.Plain}}
 	g.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sealocr_sidecar_requests_total",
@@ -235,30 +237,35 @@ func (g *Gateway) refuse(w http.ResponseWriter, mode string, err error) {
 const maxPrealloc = 8 << 20
 
 // readBody reads the (already size-limited) body; false means an answer
-// was written. The buffer is sized once from Content-Length (up to
-// maxPrealloc) rather than grown by doubling, which at 1 MiB cost a dozen
-// reallocations and copies.
-func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, mode string) ([]byte, bool) {
+// was written. A body the server has read under its byte budget is taken
+// as it is. Otherwise the buffer comes from the gateway's pool, sized once
+// from Content-Length (up to maxPrealloc) rather than grown by doubling,
+// which at 1 MiB cost a dozen reallocations and copies; the caller gives
+// held back to the pool when it is done with body (nil: nothing to give).
+func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, mode string) (body, held []byte, ok bool) {
 	if b, ok := r.Body.(interface{ Bytes() []byte }); ok { // read by the server, under its budget
-		return b.Bytes(), true
+		return b.Bytes(), nil, true
 	}
 	n := int64(0)
 	if r.ContentLength > 0 {
 		n = min(r.ContentLength, maxPrealloc)
 	}
-	buf := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead))
+	held = g.bufs.Get(int(n) + bytes.MinRead)
+	// The capacity is capped at len(held), which Put clears: a longer body
+	// moves to a new buffer rather than past what the pool clears.
+	buf := bytes.NewBuffer(held[:0:len(held)])
 	_, err := buf.ReadFrom(r.Body)
-	body := buf.Bytes()
 	if err != nil {
+		g.bufs.Put(held)
 		id := api.CannotOpen
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			id = api.TooLarge
 		}
 		g.refuse(w, mode, api.NewError(id, fmt.Errorf("read body: %w", err)))
-		return nil, false
+		return nil, nil, false
 	}
-	return body, true
+	return buf.Bytes(), held, true
 }
 
 // forward sends plaintext upstream; transport failures become the fixed
@@ -282,10 +289,11 @@ func (g *Gateway) forward(ctx context.Context, mode, method, path, contentType s
 }
 
 func (g *Gateway) psk(w http.ResponseWriter, r *http.Request) {
-	body, ok := g.readBody(w, r, "psk")
+	body, held, ok := g.readBody(w, r, "psk")
 	if !ok {
 		return
 	}
+	defer g.bufs.Put(held) // the plaintext is opened in place: cleared there
 	set := g.o.Keys.Current()
 	// The target is bound as sent on the wire (PROTOCOL.md section 1.2):
 	// r.RequestURI, not the re-escaped r.URL.RequestURI().
@@ -353,10 +361,11 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		api.Write(w, api.EncryptionRequired)
 		return
 	}
-	body, ok := g.readBody(w, r, "ohttp")
+	body, held, ok := g.readBody(w, r, "ohttp")
 	if !ok {
 		return
 	}
+	defer g.bufs.Put(held)
 	inner, rc, err := set.OHTTP.DecapsulateRequest(body)
 	if err != nil {
 		id := api.CannotOpen

@@ -28,6 +28,7 @@ type fixture struct {
 	gw       *Gateway
 	set      *keys.Set
 	upstream *httptest.Server
+	up       *upstream.Proxy // the gateway's Forwarder to upstream
 	got      chan *http.Request
 	gotBody  chan []byte
 }
@@ -79,6 +80,7 @@ func newFixture(t testing.TB, legacy bool) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.up = up
 	f.gw = New(Options{
 		Keys: staticKeys{set}, Upstream: up,
 		Replay:        psk.NewMemoryReplayCache(1000, nil),

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/auth"
+	"github.com/sealocr/sealocr/sidecar/internal/bodybuf"
 	"github.com/sealocr/sealocr/sidecar/internal/clientip"
 	"github.com/sealocr/sealocr/sidecar/internal/route"
 )
@@ -104,6 +105,7 @@ type bodyRules struct {
 	minRate float64       // bytes per second, after grace
 	grace   time.Duration // time before minRate applies
 	budget  *budget
+	bufs    *bodybuf.Pool // lends the buffers; nil allocates
 	log     *zap.Logger
 }
 
@@ -154,8 +156,12 @@ func bufferBody(o bodyRules) middleware {
 				next.ServeHTTP(w, r)
 				return
 			}
-			buf, reserved, err := o.read(w, r)
+			buf, held, reserved, err := o.read(w, r)
 			defer o.budget.give(reserved)
+			// Cleared and recycled once the handler is done with it: the
+			// gateway opens PSK requests in place and the upstream call
+			// stops reading the body before it returns.
+			defer o.bufs.Put(held)
 			if err != nil {
 				id := api.CannotOpen
 				switch {
@@ -170,20 +176,22 @@ func bufferBody(o bodyRules) middleware {
 				api.Write(w, id)
 				return
 			}
+			buf = buf[:len(buf):len(buf)] // an append moves out of the pooled buffer
 			r.Body, r.ContentLength = &Buffered{Reader: bytes.NewReader(buf), b: buf}, int64(len(buf))
 			next.ServeHTTP(w, r)
 		})
 	}
 }
 
-// read reads r's body; it returns the bytes and how much budget it holds
-// (to give back whatever the outcome).
-func (o bodyRules) read(w http.ResponseWriter, r *http.Request) (buf []byte, reserved int64, err error) {
+// read reads r's body; it returns the bytes, the buffer that holds them (to
+// give back to o.bufs) and how much budget it holds (to give back whatever
+// the outcome).
+func (o bodyRules) read(w http.ResponseWriter, r *http.Request) (body, buf []byte, reserved int64, err error) {
 	if r.ContentLength > o.max {
-		return nil, 0, fmt.Errorf("%w: content length %d", errTooLarge, r.ContentLength)
+		return nil, nil, 0, fmt.Errorf("%w: content length %d", errTooLarge, r.ContentLength)
 	}
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
-		return nil, 0, nil
+		return nil, nil, 0, nil
 	}
 	rc := http.NewResponseController(w)
 	defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
@@ -193,10 +201,21 @@ func (o bodyRules) read(w http.ResponseWriter, r *http.Request) (buf []byte, res
 	}
 	if r.ContentLength > 0 {
 		if !o.budget.take(r.ContentLength) {
-			return nil, 0, errNoBudget
+			return nil, nil, 0, errNoBudget
 		}
 		reserved = r.ContentLength
-		buf = make([]byte, r.ContentLength)
+		buf = o.bufs.Get(int(r.ContentLength))
+		// A pooled buffer is rounded up to its size class (by at most a
+		// quarter): the budget holds what it really takes, or the body
+		// gets an exact buffer.
+		if extra := int64(cap(buf)) - r.ContentLength; extra > 0 {
+			if o.budget.take(extra) {
+				reserved += extra
+			} else {
+				o.bufs.Put(buf)
+				buf = make([]byte, r.ContentLength)
+			}
+		}
 	}
 	n := 0
 	for {
@@ -206,13 +225,13 @@ func (o bodyRules) read(w http.ResponseWriter, r *http.Request) (buf []byte, res
 				_ = rc.SetReadDeadline(due(n))
 				m, err := r.Body.Read(one[:])
 				if m > 0 {
-					return nil, reserved, fmt.Errorf("%w: body longer than its length", errTooLarge)
+					return nil, buf, reserved, fmt.Errorf("%w: body longer than its length", errTooLarge)
 				}
 				if err == io.EOF {
-					return buf, reserved, nil
+					return buf, buf, reserved, nil
 				}
 				if err != nil {
-					return nil, reserved, err
+					return nil, buf, reserved, err
 				}
 				continue
 			}
@@ -220,33 +239,34 @@ func (o bodyRules) read(w http.ResponseWriter, r *http.Request) (buf []byte, res
 			// the limit and the budget, which holds the buffer's size.
 			size := min(max(2*int64(len(buf)), readChunk), o.max+1)
 			if size <= int64(len(buf)) {
-				return nil, reserved, fmt.Errorf("%w: chunked body", errTooLarge)
+				return nil, buf, reserved, fmt.Errorf("%w: chunked body", errTooLarge)
 			}
 			if !o.budget.take(size - int64(len(buf))) {
-				return nil, reserved, errNoBudget
+				return nil, buf, reserved, errNoBudget
 			}
 			reserved = size
-			nb := make([]byte, size)
+			nb := o.bufs.Get(int(size))
 			copy(nb, buf)
+			o.bufs.Put(buf)
 			buf = nb
 		}
 		_ = rc.SetReadDeadline(due(n))
 		m, err := r.Body.Read(buf[n:])
 		n += m
 		if time.Now().After(due(n)) {
-			return nil, reserved, fmt.Errorf("%w: %d bytes in %s", errTooSlow, n, time.Since(start).Round(time.Millisecond))
+			return nil, buf, reserved, fmt.Errorf("%w: %d bytes in %s", errTooSlow, n, time.Since(start).Round(time.Millisecond))
 		}
 		if err == io.EOF {
 			if r.ContentLength > 0 && int64(n) < r.ContentLength {
-				return nil, reserved, io.ErrUnexpectedEOF
+				return nil, buf, reserved, io.ErrUnexpectedEOF
 			}
 			if int64(n) > o.max {
-				return nil, reserved, fmt.Errorf("%w: chunked body", errTooLarge)
+				return nil, buf, reserved, fmt.Errorf("%w: chunked body", errTooLarge)
 			}
-			return buf[:n], reserved, nil
+			return buf[:n], buf, reserved, nil
 		}
 		if err != nil {
-			return nil, reserved, err
+			return nil, buf, reserved, err
 		}
 	}
 }

@@ -52,6 +52,7 @@ import (
 
 	"github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/auth"
+	"github.com/sealocr/sealocr/sidecar/internal/bodybuf"
 	"github.com/sealocr/sealocr/sidecar/internal/clientip"
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
 	"github.com/sealocr/sealocr/sidecar/internal/route"
@@ -350,7 +351,7 @@ func Handler(o Options) http.Handler {
 		rateClass,
 		perClientLimit(o.MaxConcurrentPerClient, o.Logger),
 		bufferBody(bodyRules{max: o.MaxBodyBytes, minRate: float64(o.BodyMinRate), grace: o.BodyGrace,
-			budget: &budget{max: o.MaxBufferedBytes, gauge: buffered}, log: o.Logger}),
+			budget: &budget{max: o.MaxBufferedBytes, gauge: buffered}, bufs: bodybuf.New(0), log: o.Logger}),
 		concurrencyLimit(o.MaxConcurrent, inflight),
 	)
 }

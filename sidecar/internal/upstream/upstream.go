@@ -32,6 +32,7 @@ import (
 	"net/textproto"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -148,7 +149,11 @@ func newTransport(t Target, timeout time.Duration) *http.Transport {
 	return &http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return d.DialContext(ctx, t.Network, t.Address)
+			c, err := d.DialContext(ctx, t.Network, t.Address)
+			if err != nil {
+				return nil, err
+			}
+			return upstreamConn{c}, nil
 		},
 		MaxIdleConns:           64,
 		MaxIdleConnsPerHost:    64,
@@ -231,13 +236,17 @@ func (p *Proxy) Do(ctx context.Context, method, path string, header http.Header,
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	var rd io.Reader = http.NoBody
-	if len(body) > 0 {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), http.NoBody)
 	if err != nil {
 		return nil, fmt.Errorf("upstream: %w: %v", ErrBadRequest, err)
+	}
+	if len(body) > 0 {
+		// The transport may go on reading a request body after RoundTrip
+		// returns (an early answer); body is the caller's again when Do
+		// returns, so every reader handed out is revoked first.
+		lent := &lentBodies{b: body}
+		defer lent.revoke()
+		req.Body, req.GetBody, req.ContentLength = lent.open(), lent.getBody, int64(len(body))
 	}
 	req.Header = canonicalHeader(header)
 	cleanRequestHeader(req.Header)
@@ -270,6 +279,91 @@ func (p *Proxy) Do(ctx context.Context, method, path string, header http.Header,
 		h.Set(api.RequestIDHeader, req.Header.Get(api.RequestIDHeader))
 	}
 	return &Response{Status: res.StatusCode, Header: h, Body: b}, nil
+}
+
+// lentBodies hands the transport readers over the caller's body: the first
+// one and one per retry (GetBody). After revoke, none of them touches the
+// body any more, whatever the transport's goroutines still do: a read
+// fails, and the request with it.
+type lentBodies struct {
+	mu      sync.Mutex
+	b       []byte
+	revoked bool
+}
+
+// errRevoked fails a transport's read of a request body after Do returned.
+var errRevoked = errors.New("upstream: request body read after the call ended")
+
+func (l *lentBodies) open() io.ReadCloser { return &lentBody{l: l} }
+
+func (l *lentBodies) getBody() (io.ReadCloser, error) { return l.open(), nil }
+
+func (l *lentBodies) revoke() {
+	l.mu.Lock()
+	l.revoked, l.b = true, nil
+	l.mu.Unlock()
+}
+
+// lentBody reads l.b from its own offset. It has no WriteTo on purpose:
+// the copy into the transport's buffer happens under the lock.
+type lentBody struct {
+	l   *lentBodies
+	off int
+}
+
+func (r *lentBody) Read(p []byte) (int, error) {
+	r.l.mu.Lock()
+	defer r.l.mu.Unlock()
+	if r.l.revoked {
+		return 0, errRevoked
+	}
+	if r.off >= len(r.l.b) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.l.b[r.off:])
+	r.off += n
+	return n, nil
+}
+
+func (r *lentBody) Close() error { return nil }
+
+// writeTo writes up to n bytes of what is left in one Write.
+func (r *lentBody) writeTo(w io.Writer, n int64) (int64, error) {
+	r.l.mu.Lock()
+	defer r.l.mu.Unlock()
+	if r.l.revoked {
+		return 0, errRevoked
+	}
+	rest := r.l.b[r.off:]
+	if int64(len(rest)) > n {
+		rest = rest[:n]
+	}
+	m, err := w.Write(rest)
+	r.off += m
+	return int64(m), err
+}
+
+// upstreamConn is a connection to the upstream that sends a request body
+// held in memory (a lentBody, which net/http hands over inside an
+// io.LimitedReader) with one write instead of 32 KiB copies: each write
+// wakes the upstream's reader, and at 1 MiB the 32 wake-ups cost more than
+// the bytes. Any other body is copied as before.
+type upstreamConn struct{ net.Conn }
+
+// ReadFrom implements io.ReaderFrom, which net/http's transport uses to
+// send a request body.
+func (c upstreamConn) ReadFrom(r io.Reader) (int64, error) {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		if b, ok := lr.R.(*lentBody); ok {
+			n, err := b.writeTo(c.Conn, lr.N)
+			lr.N -= n
+			return n, err
+		}
+	}
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
 }
 
 // callError wraps err from a call made with ctx in the sentinel it maps to.

@@ -597,3 +597,87 @@ func rawHeader(kv ...string) http.Header {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// An upstream that answers before it has read the body: Do returns with the
+// answer while the transport may still be sending. The caller then reuses
+// the body's memory (the sidecar recycles it); none of what it writes there
+// afterwards may reach the upstream.
+func TestDoBodyNotReadAfterReturn(t *testing.T) {
+	const size = 8 << 20
+	got := make(chan []byte, 1)
+	url := startCore(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "14") // complete without the handler's end
+		_, _ = io.WriteString(w, `{"early":true}`)
+		_ = http.NewResponseController(w).Flush()
+		time.Sleep(100 * time.Millisecond) // the caller has its answer and reuses the body
+		b, _ := io.ReadAll(r.Body)
+		got <- b
+	}))
+	p := newProxy(t, Options{URL: url, Timeout: 5 * time.Second})
+	body := bytes.Repeat([]byte{'a'}, size)
+	res, err := p.Do(context.Background(), http.MethodPost, "/v1/ocr", http.Header{"Content-Type": {"image/png"}}, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(res.Body) != `{"early":true}` {
+		t.Fatalf("answer %q", res.Body)
+	}
+	for i := range body {
+		body[i] = 'Z'
+	}
+	select {
+	case b := <-got:
+		if n := bytes.Count(b, []byte{'Z'}); n > 0 {
+			t.Fatalf("the upstream received %d bytes written into the body after Do returned (of %d received)", n, len(b))
+		}
+		t.Logf("the upstream received %d of %d bytes, all from before Do returned", len(b), size)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream handler did not finish")
+	}
+}
+
+// countingConn records the writes made to it.
+type countingConn struct {
+	net.Conn // nil: only Write is called
+	writes   []int
+	data     bytes.Buffer
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes = append(c.writes, len(p))
+	return c.data.Write(p)
+}
+
+// The transport hands a request body to the connection's ReadFrom inside an
+// io.LimitedReader: a body held in memory goes out in one write (not 32
+// KiB copies), at most the limit's bytes, and not at all once revoked.
+// Other readers are copied unchanged.
+func TestUpstreamConnWritesBodyOnce(t *testing.T) {
+	body := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
+	l := &lentBodies{b: body}
+	c := &countingConn{}
+	lr := &io.LimitedReader{R: l.open(), N: int64(len(body) - 10)}
+	n, err := upstreamConn{c}.ReadFrom(lr)
+	if err != nil || n != int64(len(body)-10) || lr.N != 0 {
+		t.Fatalf("ReadFrom = %d, %v; left %d", n, err, lr.N)
+	}
+	if len(c.writes) != 1 || !bytes.Equal(c.data.Bytes(), body[:len(body)-10]) {
+		t.Fatalf("%d writes %v; %d bytes sent", len(c.writes), c.writes[:min(len(c.writes), 5)], c.data.Len())
+	}
+
+	l.revoke()
+	c = &countingConn{}
+	if _, err := (upstreamConn{c}).ReadFrom(&io.LimitedReader{R: l.open(), N: 10}); !errors.Is(err, errRevoked) || c.data.Len() != 0 {
+		t.Fatalf("after revoke: %v, %d bytes sent", err, c.data.Len())
+	}
+	if _, err := l.open().Read(make([]byte, 10)); !errors.Is(err, errRevoked) {
+		t.Fatalf("Read after revoke: %v", err)
+	}
+
+	c = &countingConn{}
+	other := strings.NewReader("another body")
+	if n, err := (upstreamConn{c}).ReadFrom(io.LimitReader(other, 7)); err != nil || n != 7 || c.data.String() != "another" {
+		t.Fatalf("other reader: %d, %v, %q", n, err, c.data.String())
+	}
+}
