@@ -121,11 +121,12 @@ func New(eng Engine, o Options) *API {
 
 	r := mux.NewRouter()
 	r.HandleFunc("/v1/ocr", a.ocr).Methods(http.MethodPost)
-	r.HandleFunc("/v1/models", a.modelsHandler).Methods(http.MethodGet)
+	// HEAD wherever GET (RFC 9110 section 9.3.2): net/http drops the body.
+	r.HandleFunc("/v1/models", a.modelsHandler).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	}).Methods(http.MethodGet)
-	r.HandleFunc("/readyz", a.readyz).Methods(http.MethodGet)
+	}).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc("/readyz", a.readyz).Methods(http.MethodGet, http.MethodHead)
 	if o.ExtraRoutes != nil {
 		o.ExtraRoutes(r)
 	}

@@ -275,6 +275,21 @@ func TestModelsAndHealth(t *testing.T) {
 			t.Fatalf("%s: %d %s", p, res.StatusCode, body)
 		}
 	}
+	// HEAD is answered wherever GET is, with the headers and no body (a
+	// real server: net/http drops the body).
+	srv := httptest.NewServer(a)
+	defer srv.Close()
+	for _, p := range []string{"/v1/models", "/healthz", "/readyz"} {
+		res, err := srv.Client().Head(srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/json" || len(body) != 0 {
+			t.Fatalf("HEAD %s: %d %q %q", p, res.StatusCode, res.Header.Get("Content-Type"), body)
+		}
+	}
 }
 
 // noSpace drops spaces: PP-OCRv4's Chinese recognizer often omits the space
