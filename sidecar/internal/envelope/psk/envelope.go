@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -223,6 +224,14 @@ func (o *ResponseOpener) Format(f fmt.State, _ rune) { io.WriteString(f, "psk.Re
 // nil means crypto/rand.Reader. The returned body has media type
 // [RequestMediaType]; the ResponseOpener opens the matching response.
 func SealRequest(rand io.Reader, key Key, method, target, contentType string, now time.Time, plaintext []byte) ([]byte, *ResponseOpener, error) {
+	return AppendSealRequest(nil, rand, key, method, target, contentType, now, plaintext)
+}
+
+// AppendSealRequest is [SealRequest] appending the body to dst and returning
+// the extended slice (nil on error), so that a client can reuse one buffer
+// for its requests: pass buf[:0] once the previous request is sent.
+// plaintext must not overlap dst's spare capacity.
+func AppendSealRequest(dst []byte, rand io.Reader, key Key, method, target, contentType string, now time.Time, plaintext []byte) ([]byte, *ResponseOpener, error) {
 	if !validKeyID(key.id) || !key.suite.Valid() {
 		return nil, nil, fmt.Errorf("%w: zero Key", ErrInvalid)
 	}
@@ -237,9 +246,10 @@ func SealRequest(rand io.Reader, key Key, method, target, contentType string, no
 		return nil, nil, err
 	}
 	salt, nonce := sn[:SaltSize], sn[SaltSize:]
-	body := make([]byte, 0, 5+len(key.id)+8+len(sn)+1+len(contentType)+len(plaintext)+TagSize)
-	body = appendRequestHeader(body, key.suite, key.id, uint64(now.Unix()), salt, nonce, contentType)
-	aad, err := requestAAD(body, method, target)
+	out := slices.Grow(dst, 5+len(key.id)+8+len(sn)+1+len(contentType)+len(plaintext)+TagSize)
+	start := len(out)
+	out = appendRequestHeader(out, key.suite, key.id, uint64(now.Unix()), salt, nonce, contentType)
+	aad, err := requestAAD(out[start:], method, target)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: method or target length", ErrInvalid)
 	}
@@ -248,15 +258,15 @@ func SealRequest(rand io.Reader, key Key, method, target, contentType string, no
 		return nil, nil, err
 	}
 	defer k.clear()
-	body, err = gcmSeal(key.suite, body, k.bytes(), nonce, plaintext, aad)
+	out, err = gcmSeal(key.suite, out, k.bytes(), nonce, plaintext, aad)
 	if err != nil {
 		return nil, nil, err
 	}
-	o := &ResponseOpener{suite: key.suite, binding: binding(key.suite, aad, body)}
+	o := &ResponseOpener{suite: key.suite, binding: binding(key.suite, aad, out[start:])}
 	if o.key, err = responseKey(key.suite, key.secretBytes(), salt, nonce); err != nil {
 		return nil, nil, err
 	}
-	return body, o, nil
+	return out, o, nil
 }
 
 // Open authenticates and decrypts a response body of media type

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -427,5 +428,47 @@ func TestSecretsNotPrinted(t *testing.T) {
 	}
 	if !key.Equal(key) || key.Equal(testKey(t, "visible-id", 1)) {
 		t.Error("Equal")
+	}
+}
+
+// AppendSealRequest gives the vector's bytes after whatever dst holds, and
+// a reused buffer (the previous body's [:0]) seals the next request in place
+// of the old one without allocating it again.
+func TestAppendSealRequest(t *testing.T) {
+	v := loadVector(t)
+	key, err := NewKey(v.KeyID, unhex(t, v.Key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(v.Time, 0)
+	rnd := func() io.Reader { return bytes.NewReader(append(unhex(t, v.Salt), unhex(t, v.Nonce)...)) }
+	prefix := []byte("kept")
+	out, opener, err := AppendSealRequest(prefix, rnd(), key, v.Method, v.Target, v.ContentType, now, unhex(t, v.Plaintext))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out[:4]) != "kept" || hex.EncodeToString(out[4:]) != v.RequestBody {
+		t.Fatalf("appended body:\n got %x\nwant kept‖%s", out, v.RequestBody)
+	}
+	if _, _, pt, err := opener.Open(unhex(t, v.ResponseBody)); err != nil || !bytes.Equal(pt, unhex(t, v.ResponsePlaintext)) {
+		t.Fatalf("opener of an appended request: %v", err)
+	}
+
+	buf := make([]byte, 0, 64<<10)
+	ks := testKeySet(t, key)
+	replay := NewMemoryReplayCache(8, nil)
+	for i := range 3 {
+		plain := bytes.Repeat([]byte{byte('a' + i)}, 1000*(3-i)) // shorter each time
+		body, _, err := AppendSealRequest(buf[:0], nil, key, "POST", "/v1/ocr", "image/png", now, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if &body[0] != &buf[:1][0] {
+			t.Fatal("the buffer was not reused")
+		}
+		req, err := OpenRequest(ks, "POST", "/v1/ocr", body, now, 0, replay)
+		if err != nil || !bytes.Equal(req.Plaintext(), plain) {
+			t.Fatalf("request %d: %v", i, err)
+		}
 	}
 }
