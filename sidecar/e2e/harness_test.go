@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/sealocr/sealocr/sidecar/api"
+	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
 )
 
 // Shared state set up by TestMain.
@@ -173,15 +173,9 @@ func goBuild(out, pkg, cgo string) error {
 	return nil
 }
 
-// freePort returns a port that was free a moment ago on 127.0.0.1.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
+// freePort returns a port that was free a moment ago on 127.0.0.1 and that
+// no other test helper of this process handed out (pebbletest.Port).
+func freePort() (int, error) { return pebbletest.Port() }
 
 // process is a child process with its output captured to files and its own
 // HOME and TMPDIR, so that every file it writes can be inspected.

@@ -204,18 +204,9 @@ func (o bodyRules) read(w http.ResponseWriter, r *http.Request) (body, buf []byt
 			return nil, nil, 0, errNoBudget
 		}
 		reserved = r.ContentLength
+		// The budget counts body bytes; the pooled buffer holding them is
+		// up to a quarter larger (its size class).
 		buf = o.bufs.Get(int(r.ContentLength))
-		// A pooled buffer is rounded up to its size class (by at most a
-		// quarter): the budget holds what it really takes, or the body
-		// gets an exact buffer.
-		if extra := int64(cap(buf)) - r.ContentLength; extra > 0 {
-			if o.budget.take(extra) {
-				reserved += extra
-			} else {
-				o.bufs.Put(buf)
-				buf = make([]byte, r.ContentLength)
-			}
-		}
 	}
 	n := 0
 	for {

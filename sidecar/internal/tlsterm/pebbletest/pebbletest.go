@@ -14,6 +14,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -166,18 +167,55 @@ func waitOK(t testing.TB, p *Pebble, c *http.Client, url string) []byte {
 	}
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+// handedOut holds the ports FreePort and FreeUDPAndTCPPort have returned in
+// this process: a port is free only until someone listens on it, so one
+// handed out but not yet taken (pebble's validation ports, a sidecar still
+// starting) could otherwise come back from the next call.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// claim records port as handed out; false if it already was.
+func claim(port int) bool {
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	if handedOut.ports[port] {
+		return false
+	}
+	handedOut.ports[port] = true
+	return true
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
+// that no earlier call in this process returned.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := Port()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
 }
 
-// FreeUDPAndTCPPort returns a port free for both UDP and TCP on 127.0.0.1.
+// Port is FreePort for callers without a testing.TB.
+func Port() (int, error) {
+	for range 100 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		_ = ln.Close()
+		if claim(port) {
+			return port, nil
+		}
+	}
+	return 0, errors.New("pebbletest: no free port that was not handed out before")
+}
+
+// FreeUDPAndTCPPort returns a port free for both UDP and TCP on 127.0.0.1,
+// not returned before in this process.
 func FreeUDPAndTCPPort(t testing.TB) int {
 	t.Helper()
 	for range 50 {
@@ -190,7 +228,9 @@ func FreeUDPAndTCPPort(t testing.TB) int {
 		_ = pc.Close()
 		if err == nil {
 			_ = ln.Close()
-			return port
+			if claim(port) {
+				return port
+			}
 		}
 	}
 	t.Fatal("no port free for both UDP and TCP")
