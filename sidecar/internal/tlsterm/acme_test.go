@@ -123,10 +123,14 @@ func TestACMEChallenges(t *testing.T) {
 		t.Run(tc.challenge, func(t *testing.T) {
 			t.Parallel()
 			challenge, _, _ := strings.Cut(tc.challenge, " ")
+			// One name per subtest: certmagic keeps the challenges in
+			// progress in one map per process, keyed by name, and these
+			// subtests run in parallel.
+			name := strings.ReplaceAll(tc.challenge, " ", "-") + ".sidecar.test"
 			peb := pebbletest.Start(t, pebbletest.Options{NonceReject: tc.nonce})
-			s := startACME(t, peb, ACME{Domains: []string{"sidecar.test"}, Challenges: []string{challenge}})
-			c := s.waitCert(t, "sidecar.test", 30*time.Second, nil)
-			if c.Subject.CommonName != "sidecar.test" && (len(c.DNSNames) != 1 || c.DNSNames[0] != "sidecar.test") {
+			s := startACME(t, peb, ACME{Domains: []string{name}, Challenges: []string{challenge}})
+			c := s.waitCert(t, name, 30*time.Second, nil)
+			if c.Subject.CommonName != name && (len(c.DNSNames) != 1 || c.DNSNames[0] != name) {
 				t.Errorf("certificate names %v", c.DNSNames)
 			}
 			if n := testutil.ToFloat64(s.term.src.(*acmeSource).challenges.WithLabelValues(challenge)); n < 1 {
@@ -142,14 +146,14 @@ func TestACMEChallenges(t *testing.T) {
 
 			// The certificate serves HTTPS with h2; HTTP redirects there.
 			tr := &http.Transport{
-				TLSClientConfig:   &tls.Config{RootCAs: peb.Roots, ServerName: "sidecar.test"},
+				TLSClientConfig:   &tls.Config{RootCAs: peb.Roots, ServerName: name},
 				ForceAttemptHTTP2: true,
 				DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 					return (&net.Dialer{}).DialContext(ctx, network, s.addr)
 				},
 			}
 			defer tr.CloseIdleConnections()
-			res, err := (&http.Client{Transport: tr}).Get("https://sidecar.test/x")
+			res, err := (&http.Client{Transport: tr}).Get("https://" + name + "/x")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -159,14 +163,14 @@ func TestACMEChallenges(t *testing.T) {
 				t.Errorf("body %q", b)
 			}
 			req, _ := http.NewRequest(http.MethodGet, "http://"+s.http+"/a?b=c", nil)
-			req.Host = "sidecar.test"
+			req.Host = name
 			noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 			res, err = noFollow.Do(req)
 			if err != nil {
 				t.Fatal(err)
 			}
 			res.Body.Close()
-			if res.StatusCode != http.StatusPermanentRedirect || res.Header.Get("Location") != "https://sidecar.test/a?b=c" {
+			if res.StatusCode != http.StatusPermanentRedirect || res.Header.Get("Location") != "https://"+name+"/a?b=c" {
 				t.Errorf("redirect %d %q", res.StatusCode, res.Header.Get("Location"))
 			}
 			req.Host = "evil.example"
