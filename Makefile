@@ -23,11 +23,13 @@ build:
 
 ## run: fetch models if missing, build, start core (127.0.0.1:8081) and sidecar (https://127.0.0.1:8443)
 run: models build
-	@trap 'kill 0' INT TERM; \
-	./$(BIN)/core & \
+	@core=; sidecar=; \
+	stop() { trap - INT TERM; kill $$core $$sidecar 2>/dev/null; wait; }; \
+	trap 'stop; exit 0' INT TERM; \
+	./$(BIN)/core & core=$$!; \
 	for i in $$(seq 1 240); do ./$(BIN)/core healthcheck >/dev/null 2>&1 && break; sleep 0.5; done; \
-	./$(BIN)/core healthcheck >/dev/null || { echo "core did not become ready" >&2; kill 0; exit 1; }; \
-	./$(BIN)/sidecar & \
+	./$(BIN)/core healthcheck >/dev/null || { echo "core did not become ready" >&2; stop; exit 1; }; \
+	./$(BIN)/sidecar & sidecar=$$!; \
 	sleep 1; \
 	echo ""; \
 	echo "sealocr is running. OCR a sample image through the encrypted path:"; \
