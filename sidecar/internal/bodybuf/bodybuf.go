@@ -125,8 +125,8 @@ func (p *Pool) Put(b []byte) {
 	}
 }
 
-// Idle returns the bytes of buffers waiting in the pool.
-func (p *Pool) Idle() int64 {
+// idleBytes returns the bytes of buffers waiting in the pool.
+func (p *Pool) idleBytes() int64 {
 	if p == nil {
 		return 0
 	}

@@ -33,15 +33,15 @@ func TestReuse(t *testing.T) {
 	p := New(0)
 	b := p.Get(1<<20 + 74)
 	p.Put(b)
-	if p.Idle() != int64(cap(b)) {
-		t.Fatalf("idle %d after one Put of %d", p.Idle(), cap(b))
+	if p.idleBytes() != int64(cap(b)) {
+		t.Fatalf("idle %d after one Put of %d", p.idleBytes(), cap(b))
 	}
 	c := p.Get(1<<20 + 1000) // same class
 	if &c[:1][0] != &b[:1][0] {
 		t.Fatal("a buffer of the same class was not reused")
 	}
-	if p.Idle() != 0 {
-		t.Fatalf("idle %d after Get", p.Idle())
+	if p.idleBytes() != 0 {
+		t.Fatalf("idle %d after Get", p.idleBytes())
 	}
 }
 
@@ -97,8 +97,8 @@ func TestIdleBound(t *testing.T) {
 	for _, b := range bufs {
 		p.Put(b)
 	}
-	if p.Idle() != 3<<20 {
-		t.Fatalf("idle %d, want the bound %d", p.Idle(), 3<<20)
+	if p.idleBytes() != 3<<20 {
+		t.Fatalf("idle %d, want the bound %d", p.idleBytes(), 3<<20)
 	}
 }
 
@@ -109,7 +109,7 @@ func TestNilPoolAllocates(t *testing.T) {
 		t.Fatalf("nil pool: len %d cap %d", len(b), cap(b))
 	}
 	p.Put(b) // no panic, nothing kept
-	if p.Idle() != 0 {
+	if p.idleBytes() != 0 {
 		t.Fatal("nil pool kept a buffer")
 	}
 }
@@ -118,8 +118,8 @@ func TestNilPoolAllocates(t *testing.T) {
 func TestPutForeign(t *testing.T) {
 	p := New(0)
 	p.Put(make([]byte, 100<<10+3))
-	if p.Idle() != 0 {
-		t.Fatalf("kept a foreign slice: idle %d", p.Idle())
+	if p.idleBytes() != 0 {
+		t.Fatalf("kept a foreign slice: idle %d", p.idleBytes())
 	}
 }
 
