@@ -14,12 +14,15 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -164,6 +167,47 @@ type Set struct {
 	OHTTP      *ohttp.Gateway // nil when the file has no OHTTP configs
 	Public     []ohttp.PublicKeyConfig
 	LoadedAt   time.Time
+	// material is a digest of what the file means, not of how it is
+	// written: of the seed when there is one, else of every key's parsed
+	// bytes in a canonical order. See DeriveKey.
+	material [sha256.Size]byte
+}
+
+// DeriveKey returns n bytes derived (HKDF-SHA-256, label as the info) from
+// the key material the file holds: from the seed when the file has one,
+// else from the parsed keys themselves (each PSK's ID, suite and secret,
+// each legacy key, each OHTTP private key configuration), sorted. Two files
+// that hold the same keys derive the same bytes whatever their comments,
+// layout or order, so replicas given equivalent files agree (the hash key
+// of rate-limit buckets in Redis); with a seed, replicas agree as long as
+// they share it, even while a rotation adds keys to one file first.
+func (s *Set) DeriveKey(label string, n int) ([]byte, error) {
+	return hkdf.Key(sha256.New, s.material[:], nil, label, n)
+}
+
+// materialDigest hashes the length-prefixed parts of each key, the keys
+// sorted so that their order in the file does not count.
+func materialDigest(keys [][][]byte) [sha256.Size]byte {
+	enc := make([][]byte, len(keys))
+	for i, parts := range keys {
+		for _, p := range parts {
+			enc[i] = binary.BigEndian.AppendUint64(enc[i], uint64(len(p)))
+			enc[i] = append(enc[i], p...)
+		}
+	}
+	slices.SortFunc(enc, bytes.Compare)
+	h := sha256.New()
+	h.Write([]byte("sealocr key material v1"))
+	for _, e := range enc {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(e)))
+		h.Write(n[:])
+		h.Write(e)
+		clear(e)
+	}
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
 }
 
 // Parse reads a key file's bytes.
@@ -177,6 +221,16 @@ func Parse(data []byte) (*Set, error) {
 	}
 	s := &Set{}
 	var errs []error
+	// material collects the parsed key bytes for the digest behind
+	// DeriveKey; with a seed, the seed alone.
+	var material [][][]byte
+	defer func() {
+		for _, parts := range material {
+			for _, p := range parts {
+				clear(p)
+			}
+		}
+	}()
 	if f.Seed != "" {
 		seed, err := base64.StdEncoding.DecodeString(f.Seed)
 		if err != nil {
@@ -186,8 +240,14 @@ func Parse(data []byte) (*Set, error) {
 		} else {
 			f.PSK = append([]PSKEntry{e}, f.PSK...)
 			f.OHTTP = pems + f.OHTTP
+			s.material = materialDigest([][][]byte{{[]byte("seed"), seed}})
 		}
 		clear(seed)
+	}
+	keep := func(parts ...[]byte) {
+		if f.Seed == "" {
+			material = append(material, parts)
+		}
 	}
 	for i, e := range f.PSK {
 		suite, err := psk.ParseSuite(e.Suite)
@@ -216,6 +276,7 @@ func Parse(data []byte) (*Set, error) {
 		s.PSKKeys = append(s.PSKKeys, k)
 		s.PSKIDs = append(s.PSKIDs, e.ID)
 		s.pskDigests = append(s.pskDigests, sha256.Sum256(secret))
+		keep([]byte("psk"), []byte(e.ID), []byte(suite.String()), bytes.Clone(secret))
 		clear(secret)
 	}
 	for i, e := range f.Legacy {
@@ -236,6 +297,7 @@ func Parse(data []byte) (*Set, error) {
 		if err := s.addLegacy(alg, secret, required); err != nil {
 			errs = append(errs, fmt.Errorf("%w: legacy[%d]: %v", ErrInvalid, i, err))
 		}
+		keep([]byte("legacy"), []byte(alg), bytes.Clone(secret))
 		clear(secret)
 	}
 	ks, err := psk.NewKeySet(s.PSKKeys...)
@@ -254,7 +316,17 @@ func Parse(data []byte) (*Set, error) {
 			for _, c := range cfgs {
 				s.Public = append(s.Public, c.PublicConfig())
 			}
+			for rest := []byte(f.OHTTP); ; {
+				var b *pem.Block
+				if b, rest = pem.Decode(rest); b == nil {
+					break
+				}
+				keep([]byte("ohttp"), b.Bytes)
+			}
 		}
+	}
+	if f.Seed == "" {
+		s.material = materialDigest(material)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
