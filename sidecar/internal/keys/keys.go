@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -213,11 +214,8 @@ func materialDigest(keys [][][]byte) [sha256.Size]byte {
 // Parse reads a key file's bytes.
 func Parse(data []byte) (*Set, error) {
 	var f File
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		// yaml errors quote at most a line and column, never values.
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	if err := decodeFile(data, &f); err != nil {
+		return nil, err
 	}
 	s := &Set{}
 	var errs []error
@@ -335,6 +333,83 @@ func Parse(data []byte) (*Set, error) {
 		return nil, fmt.Errorf("%w: no keys", ErrInvalid)
 	}
 	return s, nil
+}
+
+// decodeFile decodes a key file strictly (unknown keys refused). Its errors
+// give positions only: yaml.v3 quotes the offending value in its messages
+// ("cannot unmarshal !!str `c2VjcmV0...`"), and a secret pasted into a field
+// of another type would reach the start-up error and the reload log line.
+func decodeFile(data []byte, f *File) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return fmt.Errorf("%w: not valid YAML%s", ErrInvalid, yamlLines(err.Error(), nil, false))
+	}
+	if root.Kind == 0 {
+		return nil // empty file: "no keys" below
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(f)
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return fmt.Errorf("%w: not valid YAML%s", ErrInvalid, yamlLines(err.Error(), nil, false))
+	}
+	var errs []error
+	for _, m := range te.Errors {
+		what := "a value of the wrong type (psk and legacy are lists of id/secret entries; ohttp and seed are strings)"
+		key := strings.Contains(m, " not found in type ")
+		if key {
+			what = "an unknown key (known: psk, legacy, ohttp, seed; in entries: id, suite, secret, algorithm, legacy_mac)"
+		}
+		errs = append(errs, fmt.Errorf("%w: %s%s", ErrInvalid, what, yamlLines(m, &root, key)))
+	}
+	return errors.Join(errs...)
+}
+
+// yamlLines returns " at line L, column C" for the line number a yaml.v3
+// message names, or "" when it names none. The column, looked up in root
+// when given, is the first node's on that line for a key (first) and the
+// last one's for a value. Nothing else of the message is kept.
+func yamlLines(msg string, root *yaml.Node, first bool) string {
+	_, rest, ok := strings.Cut(msg, "line ")
+	if !ok {
+		return ""
+	}
+	n := 0
+	for _, c := range rest {
+		if c < '0' || c > '9' || n > 1e7 {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n == 0 {
+		return ""
+	}
+	if col := columnOn(root, n, first); col > 0 {
+		return fmt.Sprintf(" at line %d, column %d", n, col)
+	}
+	return fmt.Sprintf(" at line %d", n)
+}
+
+// columnOn is the smallest (first) or largest column of a node on line in
+// the tree, or 0.
+func columnOn(n *yaml.Node, line int, first bool) int {
+	if n == nil {
+		return 0
+	}
+	best := 0
+	if n.Line == line && n.Column > 0 {
+		best = n.Column
+	}
+	for _, c := range n.Content {
+		if col := columnOn(c, line, first); col > 0 && (best == 0 || (first && col < best) || (!first && col > best)) {
+			best = col
+		}
+	}
+	return best
 }
 
 // addLegacy adds a legacy key unless its bytes are a PSK secret.
