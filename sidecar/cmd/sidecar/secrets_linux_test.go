@@ -144,3 +144,54 @@ func TestSecretsNeverEchoed(t *testing.T) {
 		}
 	})
 }
+
+// TestKeyFileWritableByOthers (audit finding #14): a key file that group or
+// others may write is refused at start and at a hot reload, as a TLS key
+// readable by them is; before, it was loaded and reloaded without a word,
+// so a local user could add a key of their own. Read bits stay allowed (a
+// Kubernetes Secret is mounted 0644).
+func TestKeyFileWritableByOthers(t *testing.T) {
+	keyFile, _, env, client := sharedSetup(t)
+	for _, mode := range []os.FileMode{0o666, 0o620, 0o602} {
+		t.Run("start "+mode.String(), func(t *testing.T) {
+			if err := os.Chmod(keyFile, mode); err != nil {
+				t.Fatal(err)
+			}
+			out := runToExit(t, env)
+			if !strings.Contains(out, "group or others may write it; chmod 600 it") {
+				t.Errorf("the refusal does not say what to do:\n%s", tail(out))
+			}
+		})
+	}
+	if err := os.Chmod(keyFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := startReplica(t, "modes", env, client)
+	r.waitHealthy(t, 60*time.Second)
+	// A reload of a file made writable by others is refused; the keys in
+	// force stay.
+	b, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := keyFile + ".new"
+	if err := os.WriteFile(tmp, append([]byte("# swapped\n"), b...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(tmp, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, keyFile); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(r.log(), "reload failed") {
+		if time.Now().After(deadline) {
+			t.Fatalf("a key file writable by others was reloaded without a word:\n%s", tail(r.log()))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(r.log(), "group or others may write it") {
+		t.Errorf("the reload failure does not say why:\n%s", tail(r.log()))
+	}
+}

@@ -541,8 +541,19 @@ func EnsureDevFile(path string) (bool, error) {
 	return true, nil
 }
 
-// LoadFile reads and parses a key file.
+// LoadFile reads and parses a key file. A file that group or others may
+// write is refused, as a TLS private key readable by them is: whoever can
+// write it can add a key of their own (or swap the OHTTP configuration
+// clients are offered). Read bits are left to the operator (a Kubernetes
+// Secret is mounted 0644 by default).
 func LoadFile(path string) (*Set, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	if m := fi.Mode().Perm(); m&0o022 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %04o: group or others may write it; chmod 600 it", ErrInvalid, path, m)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
