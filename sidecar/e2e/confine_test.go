@@ -128,8 +128,11 @@ func rawPSK(t *testing.T, s *sidecar, r sealedPSK) (*http.Response, []byte) {
 // section 1.2), with characters Go's url package would re-escape. A `"` in
 // the path: the request must open (and, its path being off the inner-route
 // allowlist, get the sealed 403), where before the fix the sidecar bound the
-// re-escaped form (%22) and refused it as cannot_open. A `"` in the query:
-// the request opens and the upstream gets the target as sent.
+// re-escaped form (%22) and refused it as cannot_open. A `"` in the query
+// opens too, and gets the sealed 403 without reaching the upstream: it is not
+// a valid RFC 9112 request-target, which an upstream other than Go's could
+// read differently (audit finding #13). Sub-delimiters in the query (`'`,
+// `(`, `!`, `*`): the request opens and the upstream gets the target as sent.
 func TestPSKTargetAsSent(t *testing.T) {
 	rec := newHeaderRecorder(t)
 	s := newSidecar(t, map[string]string{"SEALOCR_UPSTREAM": rec.srv.URL})
@@ -143,6 +146,16 @@ func TestPSKTargetAsSent(t *testing.T) {
 	}
 
 	r = sealPSK(t, key, `/v1/ocr?mode=line&tag="x"`, "image/png", []byte("IMAGE"), time.Now())
+	res, body = rawPSK(t, s, r)
+	status, _, content = openPSK(t, "psk "+r.target, r, res, body)
+	if a := api.Lookup(api.RouteNotAllowed); status != a.Status || string(content) != string(a.Body) {
+		t.Errorf("%s: inner answer %d %s, want the sealed route_not_allowed", r.target, status, content)
+	}
+	if seen := rec.requests(); len(seen) != 0 {
+		t.Fatalf("a target that is not valid per RFC 9112 reached the upstream: %q", seen[0].RequestURI)
+	}
+
+	r = sealPSK(t, key, `/v1/ocr?mode=line&tag='x'(!*)`, "image/png", []byte("IMAGE"), time.Now())
 	res, body = rawPSK(t, s, r)
 	status, _, content = openPSK(t, "psk "+r.target, r, res, body)
 	if status != http.StatusOK || string(content) != `{"text":"recorded"}` {

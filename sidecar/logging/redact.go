@@ -33,6 +33,8 @@ const (
 //
 //   - PEM blocks, from "-----BEGIN" to the closing "-----" of the matching
 //     "-----END ...-----" line (or to the end of s if there is none): "[pem]".
+//   - the password of a URL's user information, "scheme://user:password@":
+//     "scheme://user:[masked]@".
 //   - JSON Web Tokens, "eyJ" followed by base64url characters, a ".", a
 //     second non-empty segment and a "." with an optional third segment, plus
 //     any further ".segment" (JWE): "[jwt]".
@@ -73,6 +75,7 @@ func Redact(s string) string {
 		return s
 	}
 	s = redactPEM(s)
+	s = redactURLPasswords(s)
 	s = redactJWT(s)
 	s = redactSchemes(s)
 	s = redactAssignments(s)
@@ -170,6 +173,35 @@ func redactPEM(s string) string {
 		}
 		rw.replace(start, end, tokenPEM)
 		pos = end
+	}
+	return rw.result()
+}
+
+// redactURLPasswords masks the password in "scheme://user:password@host".
+// The user information ends at the last "@" before the authority ends (a
+// "/", "?", "#", blank, quote or bracket), as RFC 3986 reads it.
+func redactURLPasswords(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	rw := rewriter{s: s}
+	for pos := 0; ; {
+		i := strings.Index(s[pos:], "://")
+		if i < 0 {
+			break
+		}
+		start := pos + i + len("://")
+		end := start
+		for end < len(s) && !strings.ContainsRune("/?# \t\r\n\"'`<>[]{}()", rune(s[end])) {
+			end++
+		}
+		at := strings.LastIndexByte(s[start:end], '@')
+		if at >= 0 {
+			if colon := strings.IndexByte(s[start:start+at], ':'); colon >= 0 {
+				rw.replace(start+colon+1, start+at, tokenMasked)
+			}
+		}
+		pos = max(end, start)
 	}
 	return rw.result()
 }

@@ -62,6 +62,10 @@ func TestRedact(t *testing.T) {
 		{"uuid", "request 123e4567-e89b-12d3-a456-426614174000 done", "request 123e4567-e89b-12d3-a456-426614174000 done"},
 		{"long lowercase path", "/usr/local/share/sealocr/models/recognizer/latest/model", "/usr/local/share/sealocr/models/recognizer/latest/model"},
 		{"ip and port", "dial 127.0.0.1:8443", "dial 127.0.0.1:8443"},
+		{"url password", `tls.acme.ca "https://acme:Qz!Kx$Vm@ca.example/dir": bad`, `tls.acme.ca "https://acme:[masked]@ca.example/dir": bad`},
+		{"url password with @", "redis://u:p@ss@[::1]:6379/0", "redis://u:[masked]@[::1]:6379/0"},
+		{"url user only", "ftp://anonymous@host/x", "ftp://anonymous@host/x"},
+		{"url without user", "https://host:443/a@b", "https://host:443/a@b"},
 		{"short number", "took 1234567890 ns", "took 1234567890 ns"},
 
 		// PRC resident ID numbers.

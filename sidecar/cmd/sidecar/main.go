@@ -32,6 +32,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/gateway"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
+	"github.com/sealocr/sealocr/sidecar/internal/redisstate"
 	"github.com/sealocr/sealocr/sidecar/internal/replay"
 	"github.com/sealocr/sealocr/sidecar/internal/server"
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm"
@@ -139,15 +140,26 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var sh *sharedState
 	var certStorage certmagic.Storage
 	if cfg.Redis.URL != "" {
-		hashKey, err := deriveHashKey(cfg.KeysFile)
+		// The key that hashes client addresses in Redis derives from the
+		// parsed key material (or the seed), so replicas whose key files
+		// hold the same keys share rate-limit buckets whatever the files'
+		// comments or layout; whoever reads Redis cannot recover an address
+		// by trying them all.
+		hashKey, err := store.Current().DeriveKey("sealocr redis key hash v1", 32)
 		if err != nil {
-			return err
+			return fmt.Errorf("redis: hash key: %w", err)
 		}
 		if sh, err = openShared(cfg, getenv, hashKey, log, reg); err != nil {
 			return err
 		}
 		defer sh.client.Close()
-		if err := sh.client.Ping(ctx); err != nil {
+		// Prove that this user may write under the prefix; a refusal (an ACL
+		// key pattern that does not cover it) stops the start, an outage
+		// only warns.
+		if err := sh.client.CheckAccess(ctx, cfg.Redis.Prefix); redisstate.IsReply(err) {
+			return fmt.Errorf("redis: cannot write under the key prefix %q (give the ACL user ~%s* or change redis.prefix): %w",
+				cfg.Redis.Prefix, cfg.Redis.Prefix, err)
+		} else if err != nil {
 			log.Warn("redis does not answer yet; serving per the failure policy until it does",
 				zap.String("redis", sh.client.Redacted()), zap.Error(err))
 		}

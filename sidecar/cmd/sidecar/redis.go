@@ -2,12 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/hkdf"
-	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -36,9 +34,19 @@ type sharedState struct {
 	log     *zap.Logger
 
 	errs      *prometheus.CounterVec // op
+	noperm    *prometheus.CounterVec // op
 	unchecked prometheus.Counter
 	up        prometheus.Gauge
 	lastWarn  atomic.Int64 // Unix nanoseconds of the last failure warning
+	lastPerm  atomic.Int64 // Unix nanoseconds of the last NOPERM error line
+}
+
+// due reports whether a line throttled by last may be written now (and
+// claims it): at most one per interval, however many requests fail.
+func due(last *atomic.Int64, interval time.Duration) bool {
+	now := time.Now().UnixNano()
+	prev := last.Load()
+	return now-prev >= int64(interval) && last.CompareAndSwap(prev, now)
 }
 
 // warnEvery bounds the failure warnings: one per interval, however many
@@ -58,6 +66,10 @@ func openShared(cfg config.Config, getenv func(string) string, hashKey []byte, l
 			Name: "sealocr_sidecar_redis_errors_total",
 			Help: "Redis calls that failed (unreachable, deadline, server error), by operation (replay, rate_limit, ping).",
 		}, []string{"op"}),
+		noperm: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sealocr_sidecar_redis_permission_errors_total",
+			Help: "Redis calls refused with NOPERM (the ACL user may not write under redis.prefix), by operation; each also refuses its request, whatever rate_limit.fail says.",
+		}, []string{"op"}),
 		unchecked: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sealocr_sidecar_rate_limit_unchecked_total",
 			Help: "Requests served without a rate-limit check because Redis could not be asked (rate_limit.fail=open).",
@@ -69,19 +81,29 @@ func openShared(cfg config.Config, getenv func(string) string, hashKey []byte, l
 	}
 	for _, op := range []string{"replay", "rate_limit", "ping"} {
 		s.errs.WithLabelValues(op)
+		s.noperm.WithLabelValues(op)
 	}
 	if reg != nil {
-		reg.MustRegister(s.errs, s.unchecked, s.up)
+		reg.MustRegister(s.errs, s.noperm, s.unchecked, s.up)
 	}
 	return s, nil
 }
 
-// fail counts a failed call and warns, at most once per warnEvery.
+// fail counts a failed call and warns, at most once per warnEvery. A
+// NOPERM refusal is a configuration mistake, not an outage: it is counted
+// on its own metric and logged as an error once a second while it lasts.
 func (s *sharedState) fail(op string, err error) {
 	s.errs.WithLabelValues(op).Inc()
-	now := time.Now().UnixNano()
-	last := s.lastWarn.Load()
-	if now-last < int64(warnEvery) || !s.lastWarn.CompareAndSwap(last, now) {
+	if errors.Is(err, redisstate.ErrPermission) {
+		s.noperm.WithLabelValues(op).Inc()
+		if !due(&s.lastPerm, time.Second) {
+			return
+		}
+		s.log.Error("redis refused a write under the key prefix (NOPERM): fix the ACL user's key pattern or redis.prefix; requests are refused until then",
+			zap.String("op", op), zap.String("prefix", s.prefix), zap.String("redis", s.client.Redacted()))
+		return
+	}
+	if !due(&s.lastWarn, warnEvery) {
 		return
 	}
 	s.log.Warn("redis unavailable", zap.String("op", op), zap.String("redis", s.client.Redacted()), zap.Error(err))
@@ -108,18 +130,6 @@ func (s *sharedState) watch(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// deriveHashKey derives the key that hashes client addresses in Redis from
-// the key file's bytes (HKDF-SHA-256): replicas that share a key file share
-// it, and whoever reads Redis cannot recover an address by trying them all.
-func deriveHashKey(keysFile string) ([]byte, error) {
-	b, err := os.ReadFile(keysFile)
-	if err != nil {
-		return nil, fmt.Errorf("redis: hash key: %w", err)
-	}
-	defer clear(b)
-	return hkdf.Key(sha256.New, b, nil, "sealocr redis key hash v1", 32)
-}
-
 // rateStore is the ratelimit.Store on Redis: one GCRA bucket per policy and
 // client shared by every replica. Redis's clock decides; now is unused.
 type rateStore struct {
@@ -144,7 +154,7 @@ func (r *rateStore) Take(key string, p ratelimit.Policy, _ time.Time) ratelimit.
 	d, err := r.l.AllowWith(context.Background(), p.Name+"\x00"+key, redisstate.PerSecond(p.Rate, p.Burst), 1)
 	if err != nil {
 		r.s.fail("rate_limit", err)
-		if r.closed {
+		if r.closed || errors.Is(err, redisstate.ErrPermission) {
 			return ratelimit.Decision{Unavailable: true, RetryAfter: time.Second}
 		}
 		r.s.unchecked.Inc()
@@ -163,7 +173,8 @@ func (r *rateStore) Peek(key string, p ratelimit.Policy, _ time.Time) ratelimit.
 	d, err := r.l.Peek(context.Background(), p.Name+"\x00"+key, redisstate.PerSecond(p.Rate, p.Burst))
 	if err != nil {
 		r.s.fail("rate_limit", err)
-		return ratelimit.Decision{Allowed: !r.closed, Unavailable: true, RetryAfter: time.Second}
+		closed := r.closed || errors.Is(err, redisstate.ErrPermission)
+		return ratelimit.Decision{Allowed: !closed, Unavailable: true, RetryAfter: time.Second}
 	}
 	return ratelimit.Decision{Allowed: d.Allowed, Remaining: d.Remaining, RetryAfter: d.RetryAfter, Reset: d.Reset}
 }

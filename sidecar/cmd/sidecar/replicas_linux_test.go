@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +27,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
 	"github.com/sealocr/sealocr/sidecar/internal/localtls"
+	"github.com/sealocr/sealocr/sidecar/internal/redisstate"
 	"github.com/sealocr/sealocr/sidecar/internal/redisstate/redistest"
 	"github.com/sealocr/sealocr/sidecar/internal/route"
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
@@ -393,7 +395,8 @@ func sharedSetup(t testing.TB) (keyFile string, set *keys.Set, env map[string]st
 // TestReplicasShareRedis runs three sidecar processes on one redis-server
 // (with an append-only file, as the chart's Redis): a PSK request accepted
 // by one replica is refused by the others and by itself after a restart;
-// one client's plain-route limit (3 an hour) holds across the three; with
+// one client's plain-route limit (3 an hour) holds across the three, one of
+// them reading a copy of the key file with a comment added; with
 // Redis stopped no request is accepted unchecked, the rate limit fails open
 // (or closed where configured), nothing crashes; with Redis back everything
 // recovers without restarting the sidecars, and what was recorded before
@@ -401,10 +404,21 @@ func sharedSetup(t testing.TB) (keyFile string, set *keys.Set, env map[string]st
 func TestReplicasShareRedis(t *testing.T) {
 	rs := redistest.Start(t, redistest.Options{Args: []string{"--appendonly", "yes", "--appendfsync", "always"}})
 	core := newStandInCore(t)
-	_, set, env, client := sharedSetup(t)
+	keyFile, set, env, client := sharedSetup(t)
 	key := set.PSKKeys[0]
 	cfgFile := filepath.Join(t.TempDir(), "sidecar.yaml")
 	if err := os.WriteFile(cfgFile, []byte("rate_limit:\n  rate: 6000/m\n  burst: 1000\n  plain_rate: 3/h\n  plain_burst: 3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Replica 2's key file holds the same keys with an operator's comment
+	// on top: the replicas must still share their rate-limit buckets (the
+	// hash key derives from the keys, not from the file's bytes).
+	kb, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	editedKeyFile := filepath.Join(t.TempDir(), "keys.yaml")
+	if err := os.WriteFile(editedKeyFile, append([]byte("# rotated on Tuesday, ticket 1234\n"), kb...), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env["SEALOCR_CONFIG"] = cfgFile
@@ -416,6 +430,9 @@ func TestReplicasShareRedis(t *testing.T) {
 		e := map[string]string{"SEALOCR_STATE_DIR": t.TempDir()}
 		for k, v := range env {
 			e[k] = v
+		}
+		if i == 1 {
+			e["SEALOCR_KEYS_FILE"] = editedKeyFile
 		}
 		if i == 2 {
 			e["SEALOCR_RATE_LIMIT_FAIL"] = "closed"
@@ -756,4 +773,102 @@ func BenchmarkReplicas(b *testing.B) {
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 		})
 	}
+}
+
+// TestReplicaRedisACL runs the sidecar as a real Redis ACL user. Limited to
+// another key pattern than its prefix, it refuses to start, saying why.
+// Limited to its prefix (~sealocr:*), it starts and serves, and every key it
+// writes is under the prefix (with redis_rate's own "rate:" in front, the
+// rate limit was refused with NOPERM and fail-open served everything
+// unchecked). When the ACL changes under a running sidecar, the NOPERM is
+// counted, logged as an error, and the request is refused with 503 busy even
+// with rate_limit.fail=open: fail-open never hides it.
+func TestReplicaRedisACL(t *testing.T) {
+	rs := redistest.Start(t, redistest.Options{})
+	core := newStandInCore(t)
+	_, _, env, client := sharedSetup(t)
+	admin, err := redisstate.Open(redisstate.Options{URL: rs.URL, Timeout: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	ctx := context.Background()
+	acl := func(pattern string) {
+		t.Helper()
+		if err := admin.Redis().Do(ctx, "ACL", "SETUSER", "sidecar", "on", ">acl-password", "resetkeys", pattern, "+@all").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u, err := url.Parse(rs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User("sidecar")
+	env["SEALOCR_UPSTREAM"] = core.URL
+	env["SEALOCR_REDIS_URL"] = u.String()
+	env["SEALOCR_REDIS_PASSWORD_ENV"] = "REDIS_PW"
+	env["REDIS_PW"] = "acl-password"
+	env["SEALOCR_RATE_LIMIT_FAIL"] = "open"
+
+	t.Run("refuses to start without write access", func(t *testing.T) {
+		acl("~someone-else:*")
+		r := &replica{name: "limited", env: env, client: client}
+		r.env["SEALOCR_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
+		r.env["SEALOCR_METRICS_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
+		r.env["HOME"] = t.TempDir()
+		r.env["SEALOCR_STATE_DIR"] = t.TempDir()
+		r.start(t)
+		select {
+		case <-r.done:
+		case <-time.After(30 * time.Second):
+			r.stop(t)
+			t.Fatalf("the sidecar started without write access under its prefix\n%s", tail(r.log()))
+		}
+		if r.cmd.ProcessState.Success() {
+			t.Error("the sidecar exited 0")
+		}
+		if out := r.out.String(); !strings.Contains(out, `cannot write under the key prefix "sealocr:"`) ||
+			!strings.Contains(out, "~sealocr:*") || strings.Contains(out, "acl-password") {
+			t.Errorf("start-up error does not say what to fix (or shows the password):\n%s", tail(out))
+		}
+	})
+
+	t.Run("serves under its prefix, NOPERM refuses loudly", func(t *testing.T) {
+		acl("~sealocr:*")
+		env["SEALOCR_STATE_DIR"] = t.TempDir()
+		r := startReplica(t, "acl", env, client)
+		r.waitHealthy(t, 60*time.Second)
+		for range 3 {
+			if res, body := r.do(t, http.MethodGet, "/", "", nil); res.StatusCode != http.StatusOK || res.Header.Get("RateLimit") == "" {
+				t.Fatalf("GET / as the prefix-limited user: %d %q RateLimit=%q", res.StatusCode, body, res.Header.Get("RateLimit"))
+			}
+		}
+		keys, err := admin.Redis().Keys(ctx, "*").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) == 0 {
+			t.Error("no rate-limit bucket was written")
+		}
+		for _, k := range keys {
+			if !strings.HasPrefix(k, "sealocr:") {
+				t.Errorf("key %q outside the prefix", k)
+			}
+		}
+		acl("~someone-else:*")
+		res, body := r.do(t, http.MethodGet, "/", "", nil)
+		if busy := api.Lookup(api.Busy); res.StatusCode != busy.Status || answerCode(body) != busy.Code {
+			t.Errorf("GET / after the ACL lost the prefix: %d %q, want %d %s (fail-open must not hide NOPERM)",
+				res.StatusCode, body, busy.Status, busy.Code)
+		}
+		if n := r.metric(t, "sealocr_sidecar_redis_permission_errors_total", `op="rate_limit"`); n < 1 {
+			t.Errorf("permission errors metric %v, want at least 1", n)
+		}
+		if n := r.metric(t, "sealocr_sidecar_rate_limit_unchecked_total", ""); n != 0 {
+			t.Errorf("%v requests served unchecked, want none", n)
+		}
+		if !strings.Contains(r.log(), "NOPERM") || !strings.Contains(r.log(), `"level":"error"`) {
+			t.Errorf("no error line about NOPERM:\n%s", tail(r.log()))
+		}
+	})
 }

@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -93,6 +94,19 @@ func sign(t *testing.T, m jwt.SigningMethod, kid string, key any, claims jwt.Map
 	return s
 }
 
+// signHeader is sign with one more header parameter.
+func signHeader(t *testing.T, m jwt.SigningMethod, kid string, key any, claims jwt.MapClaims, name string, value any) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(m, claims)
+	tok.Header["kid"] = kid
+	tok.Header[name] = value
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func good() jwt.MapClaims {
 	return jwt.MapClaims{"sub": "alice", "iss": "https://idp.example", "aud": "sealocr",
 		"exp": t0.Add(time.Hour).Unix(), "nbf": t0.Add(-time.Minute).Unix(), "iat": t0.Unix()}
@@ -159,6 +173,13 @@ func TestJWT(t *testing.T) {
 		{"alg none", noneTok, false},
 		{"signed by another RSA key", sign(t, jwt.SigningMethodRS256, "rsa", k.rsa2, good()), false},
 		{"tampered payload", tampered, false},
+		// RFC 7519 §2: NumericDate is a JSON number; RFC 7515 §4.1.11: a
+		// crit extension the recipient does not understand is refused.
+		{"exp as a string", sign(t, jwt.SigningMethodES256, "ec", k.ec, with(good(), "exp", strconv.FormatInt(t0.Add(time.Hour).Unix(), 10))), false},
+		{"nbf as a string", sign(t, jwt.SigningMethodES256, "ec", k.ec, with(good(), "nbf", strconv.FormatInt(t0.Unix(), 10))), false},
+		{"iat as a string", sign(t, jwt.SigningMethodES256, "ec", k.ec, with(good(), "iat", strconv.FormatInt(t0.Unix(), 10))), false},
+		{"unknown crit", signHeader(t, jwt.SigningMethodES256, "ec", k.ec, good(), "crit", []string{"x-sealocr-unknown"}), false},
+		{"empty crit", signHeader(t, jwt.SigningMethodES256, "ec", k.ec, good(), "crit", []string{}), false},
 		{"garbage", "a.b.c", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -279,11 +280,17 @@ func (v *jwtVerifier) fetch(ctx context.Context) error {
 	v.mu.Unlock()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.o.JWKSURL, nil)
 	if err != nil {
-		return fmt.Errorf("%w: JWKS URL: %v", ErrKeySource, err)
+		return fmt.Errorf("%w: JWKS URL does not parse", ErrKeySource)
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	res, err := v.o.HTTPClient.Do(req)
 	if err != nil {
+		// A *url.Error repeats the URL, whose query or user information may
+		// hold a credential: keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("%w: JWKS URL: %v", ErrKeySource, err)
 	}
 	defer res.Body.Close()
@@ -376,6 +383,40 @@ func (v *jwtVerifier) maybeRefresh() {
 // possible ones), for the parser's method allowlist.
 var allAlgs = []string{"HS256", "RS256", "ES256", "EdDSA"}
 
+// strictToken refuses what the JWT library lets through but the RFCs do
+// not: a "crit" header parameter, since this verifier understands no JWS
+// extension (RFC 7515 §4.1.11: a recipient that does not understand a
+// listed extension must refuse; an empty list is invalid too), and time
+// claims that are not JSON numbers (RFC 7519 §2 NumericDate; the library
+// accepts "exp":"1999999999" as a string).
+func strictToken(t *jwt.Token) error {
+	if _, has := t.Header["crit"]; has {
+		return errors.New("crit header parameter (no extension is understood)")
+	}
+	parts := strings.Split(t.Raw, ".")
+	if len(parts) != 3 {
+		return errors.New("not a compact JWS")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return errors.New("payload is not base64url")
+	}
+	var claims map[string]json.RawMessage
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return errors.New("payload is not a JSON object")
+	}
+	for _, name := range [...]string{"exp", "nbf", "iat"} {
+		v, ok := claims[name]
+		if !ok {
+			continue
+		}
+		if len(v) == 0 || !(v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) {
+			return fmt.Errorf("claim %s is not a JSON number", name)
+		}
+	}
+	return nil
+}
+
 // verify checks a compact JWS and returns its subject.
 func (v *jwtVerifier) verify(ctx context.Context, tok string) (Identity, error) {
 	opts := []jwt.ParserOption{
@@ -393,6 +434,9 @@ func (v *jwtVerifier) verify(ctx context.Context, tok string) (Identity, error) 
 	}
 	var claims jwt.RegisteredClaims
 	_, err := jwt.ParseWithClaims(tok, &claims, func(t *jwt.Token) (any, error) {
+		if err := strictToken(t); err != nil {
+			return nil, err
+		}
 		kid, _ := t.Header["kid"].(string)
 		k, ok := v.lookup(ctx, kid)
 		if !ok {

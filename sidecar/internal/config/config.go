@@ -580,10 +580,10 @@ func (c Config) validateTLS(add func(string, ...any)) {
 			add("tls.acme.on_demand_max %d out of range 1..100000", a.OnDemandMax)
 		}
 		if a.OnDemandAsk != "" && !httpURL(a.OnDemandAsk) {
-			add("tls.acme.on_demand_ask %q: want an http(s) URL", a.OnDemandAsk)
+			add("tls.acme.on_demand_ask %q: want an http(s) URL", upstream.RedactURL(a.OnDemandAsk))
 		}
 		if a.CA != "" && !httpURL(a.CA) {
-			add("tls.acme.ca %q: want an http(s) directory URL", a.CA)
+			add("tls.acme.ca %q: want an http(s) directory URL", upstream.RedactURL(a.CA))
 		}
 		if a.CA != "" && a.Staging {
 			add("tls.acme.staging selects Let's Encrypt staging and cannot be combined with tls.acme.ca")
@@ -644,7 +644,7 @@ func (c Config) validateAuth(add func(string, ...any)) {
 	if j.JWKSURL != "" {
 		u, err := url.Parse(j.JWKSURL)
 		if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && upstream.IsLoopback(u.Hostname()))) {
-			add("auth.jwt.jwks_url %q: want an https URL (http only on loopback)", j.JWKSURL)
+			add("auth.jwt.jwks_url %q: want an https URL (http only on loopback)", upstream.RedactURL(j.JWKSURL))
 		}
 	}
 	if j.JWKSRefresh < time.Minute || j.JWKSRefresh > 24*time.Hour {

@@ -159,9 +159,10 @@ func DefaultInner(method, path string) bool {
 
 // innerAllowed reports whether an inner request of method to target (origin
 // form, path and query) may be forwarded: its path, without the query, must
-// be on the allowlist. A target that is not in origin form never is.
+// be on the allowlist. A target that is not a valid origin-form
+// request-target (route.ValidTarget) never is.
 func (g *Gateway) innerAllowed(method, target string) bool {
-	if !strings.HasPrefix(target, "/") || strings.HasPrefix(target, "//") || strings.ContainsAny(target, "#\\") {
+	if !route.ValidTarget(target) || strings.HasPrefix(target, "//") {
 		return false
 	}
 	path, _, _ := strings.Cut(target, "?")

@@ -29,21 +29,38 @@ func TestInnerAllowlist(t *testing.T) {
 	cases := []struct {
 		method, target string
 		allowed        bool
+		ohttpOnly      bool // a target an HTTP/1.1 or HTTP/2 request line cannot carry
 	}{
-		{"POST", "/v1/ocr?mode=line", true},
-		{"GET", "/v1/models", true},
-		{"GET", "/metrics", false},
-		{"POST", "/metrics", false},
-		{"GET", "/readyz", false},
-		{"GET", "/healthz", false},
-		{"GET", "/", false},
-		{"GET", "/static/app.js", false},
-		{"PUT", "/v1/ocr", false},
-		{"DELETE", "/v1/models", false},
-		{"POST", "/v1/ocr/../metrics", false},
-		{"POST", "/v1/%6Fcr", false},
-		{"POST", "//v1/ocr", false},
-		{"POST", "/unknown", false},
+		{"POST", "/v1/ocr?mode=line", true, false},
+		{"GET", "/v1/models", true, false},
+		{"GET", "/metrics", false, false},
+		{"POST", "/metrics", false, false},
+		{"GET", "/readyz", false, false},
+		{"GET", "/healthz", false, false},
+		{"GET", "/", false, false},
+		{"GET", "/static/app.js", false, false},
+		{"PUT", "/v1/ocr", false, false},
+		{"DELETE", "/v1/models", false, false},
+		{"POST", "/v1/ocr/../metrics", false, false},
+		{"POST", "/v1/%6Fcr", false, false},
+		{"POST", "//v1/ocr", false, false},
+		{"POST", "/unknown", false, false},
+		{"POST", "/v1/ocr?mode=line&x=%20%E4%B8%AD", true, false},
+		{"POST", "/v1/ocr?mode=line&note=a;b:c@d/e?f!$'()*+,=~", true, false},
+		// Not a valid request-target (RFC 9112 §3.2, RFC 3986): a raw
+		// space would split the upstream request line, and a non-Go OCR
+		// server could read the rest as its own version or next request.
+		{"POST", "/v1/ocr?mode=line x", false, true},
+		{"POST", "/v1/ocr?mode=line HTTP/1.1\r\nX-Injected: 1", false, true},
+		{"POST", "/v1/ocr?x=\x00", false, true},
+		{"POST", "/v1/ocr?x=\x7f", false, true},
+		{"POST", "/v1/ocr?x=\"<>", false, true},
+		{"POST", "/v1/ocr?x=%zz", false, true},
+		{"POST", "/v1/ocr?x=%4", false, true},
+		{"POST", "/v1/ocr?x=中", false, true},
+		{"POST", "/v1/ocr?x={}|^`", false, true},
+		{"POST", "/v1/ocr?x=[1]", false, true},
+		{"POST", "/v1/ocr\t", false, true},
 	}
 	check := func(t *testing.T, status int, ct string, body []byte, allowed bool) {
 		t.Helper()
@@ -95,7 +112,7 @@ func TestInnerAllowlist(t *testing.T) {
 			}
 			check(t, bres.Status, ct, bres.Content, c.allowed)
 		})
-		if c.method != "POST" || c.target == "//v1/ocr" {
+		if c.method != "POST" || c.target == "//v1/ocr" || c.ohttpOnly {
 			continue // PSK requests are POSTs to the outer target
 		}
 		t.Run("psk "+c.method+" "+c.target, func(t *testing.T) {

@@ -14,12 +14,16 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -164,19 +168,67 @@ type Set struct {
 	OHTTP      *ohttp.Gateway // nil when the file has no OHTTP configs
 	Public     []ohttp.PublicKeyConfig
 	LoadedAt   time.Time
+	// material is a digest of what the file means, not of how it is
+	// written: of the seed when there is one, else of every key's parsed
+	// bytes in a canonical order. See DeriveKey.
+	material [sha256.Size]byte
+}
+
+// DeriveKey returns n bytes derived (HKDF-SHA-256, label as the info) from
+// the key material the file holds: from the seed when the file has one,
+// else from the parsed keys themselves (each PSK's ID, suite and secret,
+// each legacy key, each OHTTP private key configuration), sorted. Two files
+// that hold the same keys derive the same bytes whatever their comments,
+// layout or order, so replicas given equivalent files agree (the hash key
+// of rate-limit buckets in Redis); with a seed, replicas agree as long as
+// they share it, even while a rotation adds keys to one file first.
+func (s *Set) DeriveKey(label string, n int) ([]byte, error) {
+	return hkdf.Key(sha256.New, s.material[:], nil, label, n)
+}
+
+// materialDigest hashes the length-prefixed parts of each key, the keys
+// sorted so that their order in the file does not count.
+func materialDigest(keys [][][]byte) [sha256.Size]byte {
+	enc := make([][]byte, len(keys))
+	for i, parts := range keys {
+		for _, p := range parts {
+			enc[i] = binary.BigEndian.AppendUint64(enc[i], uint64(len(p)))
+			enc[i] = append(enc[i], p...)
+		}
+	}
+	slices.SortFunc(enc, bytes.Compare)
+	h := sha256.New()
+	h.Write([]byte("sealocr key material v1"))
+	for _, e := range enc {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(len(e)))
+		h.Write(n[:])
+		h.Write(e)
+		clear(e)
+	}
+	var out [sha256.Size]byte
+	h.Sum(out[:0])
+	return out
 }
 
 // Parse reads a key file's bytes.
 func Parse(data []byte) (*Set, error) {
 	var f File
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		// yaml errors quote at most a line and column, never values.
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	if err := decodeFile(data, &f); err != nil {
+		return nil, err
 	}
 	s := &Set{}
 	var errs []error
+	// material collects the parsed key bytes for the digest behind
+	// DeriveKey; with a seed, the seed alone.
+	var material [][][]byte
+	defer func() {
+		for _, parts := range material {
+			for _, p := range parts {
+				clear(p)
+			}
+		}
+	}()
 	if f.Seed != "" {
 		seed, err := base64.StdEncoding.DecodeString(f.Seed)
 		if err != nil {
@@ -186,8 +238,14 @@ func Parse(data []byte) (*Set, error) {
 		} else {
 			f.PSK = append([]PSKEntry{e}, f.PSK...)
 			f.OHTTP = pems + f.OHTTP
+			s.material = materialDigest([][][]byte{{[]byte("seed"), seed}})
 		}
 		clear(seed)
+	}
+	keep := func(parts ...[]byte) {
+		if f.Seed == "" {
+			material = append(material, parts)
+		}
 	}
 	for i, e := range f.PSK {
 		suite, err := psk.ParseSuite(e.Suite)
@@ -216,6 +274,7 @@ func Parse(data []byte) (*Set, error) {
 		s.PSKKeys = append(s.PSKKeys, k)
 		s.PSKIDs = append(s.PSKIDs, e.ID)
 		s.pskDigests = append(s.pskDigests, sha256.Sum256(secret))
+		keep([]byte("psk"), []byte(e.ID), []byte(suite.String()), bytes.Clone(secret))
 		clear(secret)
 	}
 	for i, e := range f.Legacy {
@@ -236,6 +295,7 @@ func Parse(data []byte) (*Set, error) {
 		if err := s.addLegacy(alg, secret, required); err != nil {
 			errs = append(errs, fmt.Errorf("%w: legacy[%d]: %v", ErrInvalid, i, err))
 		}
+		keep([]byte("legacy"), []byte(alg), bytes.Clone(secret))
 		clear(secret)
 	}
 	ks, err := psk.NewKeySet(s.PSKKeys...)
@@ -254,7 +314,17 @@ func Parse(data []byte) (*Set, error) {
 			for _, c := range cfgs {
 				s.Public = append(s.Public, c.PublicConfig())
 			}
+			for rest := []byte(f.OHTTP); ; {
+				var b *pem.Block
+				if b, rest = pem.Decode(rest); b == nil {
+					break
+				}
+				keep([]byte("ohttp"), b.Bytes)
+			}
 		}
+	}
+	if f.Seed == "" {
+		s.material = materialDigest(material)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -263,6 +333,83 @@ func Parse(data []byte) (*Set, error) {
 		return nil, fmt.Errorf("%w: no keys", ErrInvalid)
 	}
 	return s, nil
+}
+
+// decodeFile decodes a key file strictly (unknown keys refused). Its errors
+// give positions only: yaml.v3 quotes the offending value in its messages
+// ("cannot unmarshal !!str `c2VjcmV0...`"), and a secret pasted into a field
+// of another type would reach the start-up error and the reload log line.
+func decodeFile(data []byte, f *File) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return fmt.Errorf("%w: not valid YAML%s", ErrInvalid, yamlLines(err.Error(), nil, false))
+	}
+	if root.Kind == 0 {
+		return nil // empty file: "no keys" below
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(f)
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return fmt.Errorf("%w: not valid YAML%s", ErrInvalid, yamlLines(err.Error(), nil, false))
+	}
+	var errs []error
+	for _, m := range te.Errors {
+		what := "a value of the wrong type (psk and legacy are lists of id/secret entries; ohttp and seed are strings)"
+		key := strings.Contains(m, " not found in type ")
+		if key {
+			what = "an unknown key (known: psk, legacy, ohttp, seed; in entries: id, suite, secret, algorithm, legacy_mac)"
+		}
+		errs = append(errs, fmt.Errorf("%w: %s%s", ErrInvalid, what, yamlLines(m, &root, key)))
+	}
+	return errors.Join(errs...)
+}
+
+// yamlLines returns " at line L, column C" for the line number a yaml.v3
+// message names, or "" when it names none. The column, looked up in root
+// when given, is the first node's on that line for a key (first) and the
+// last one's for a value. Nothing else of the message is kept.
+func yamlLines(msg string, root *yaml.Node, first bool) string {
+	_, rest, ok := strings.Cut(msg, "line ")
+	if !ok {
+		return ""
+	}
+	n := 0
+	for _, c := range rest {
+		if c < '0' || c > '9' || n > 1e7 {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n == 0 {
+		return ""
+	}
+	if col := columnOn(root, n, first); col > 0 {
+		return fmt.Sprintf(" at line %d, column %d", n, col)
+	}
+	return fmt.Sprintf(" at line %d", n)
+}
+
+// columnOn is the smallest (first) or largest column of a node on line in
+// the tree, or 0.
+func columnOn(n *yaml.Node, line int, first bool) int {
+	if n == nil {
+		return 0
+	}
+	best := 0
+	if n.Line == line && n.Column > 0 {
+		best = n.Column
+	}
+	for _, c := range n.Content {
+		if col := columnOn(c, line, first); col > 0 && (best == 0 || (first && col < best) || (!first && col > best)) {
+			best = col
+		}
+	}
+	return best
 }
 
 // addLegacy adds a legacy key unless its bytes are a PSK secret.
@@ -394,8 +541,19 @@ func EnsureDevFile(path string) (bool, error) {
 	return true, nil
 }
 
-// LoadFile reads and parses a key file.
+// LoadFile reads and parses a key file. A file that group or others may
+// write is refused, as a TLS private key readable by them is: whoever can
+// write it can add a key of their own (or swap the OHTTP configuration
+// clients are offered). Read bits are left to the operator (a Kubernetes
+// Secret is mounted 0644 by default).
 func LoadFile(path string) (*Set, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("keys: %w", err)
+	}
+	if m := fi.Mode().Perm(); m&0o022 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %04o: group or others may write it; chmod 600 it", ErrInvalid, path, m)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)

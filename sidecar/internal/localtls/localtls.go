@@ -10,10 +10,12 @@
 //	tls/cert.pem    the leaf certificate
 //	tls/key.pem     the leaf's private key (0600)
 //
-// Keys are ECDSA P-256 in PKCS #8. The CA is valid for ten years; the leaf for
+// Keys are ECDSA P-256 in PKCS #8. The CA carries critical name constraints
+// (localhost, 127.0.0.0/8, ::1), so it can vouch for nothing else; a CA made
+// before it had them is replaced. The CA is valid for ten years; the leaf for
 // a year, and Ensure issues a new one when the leaf is missing, unreadable,
 // expired, within RenewBefore of expiry, or not signed by the current CA.
-// Folders are created 0700 and every file is written to a temporary file and
+// Folders are created (or narrowed to) 0700 and every file is written to a temporary file and
 // renamed into place, so a crash never leaves half a file behind.
 package localtls
 
@@ -144,13 +146,21 @@ func (l *Local) TLSConfig() *tls.Config {
 }
 
 // mkdir creates dir (and its parents) with mode 0700 when it does not exist.
-// An existing folder is left as it is.
+// An existing folder that group or others may enter is narrowed to 0700
+// when this user owns it; a folder it cannot change (a volume's mount point
+// owned by another user, as Kubernetes mounts them) is left as it is, since
+// the keys in it are 0600 files written by rename.
 func mkdir(dir string) error {
 	fi, err := os.Stat(dir)
 	switch {
 	case err == nil && !fi.IsDir():
 		return fmt.Errorf("localtls: %s is not a folder", dir)
 	case err == nil:
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(dir, 0o700); err != nil && !errors.Is(err, fs.ErrPermission) {
+				return fmt.Errorf("localtls: %w", err)
+			}
+		}
 		return nil
 	case !errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("localtls: %w", err)
@@ -192,7 +202,43 @@ func loadCA(certPath, keyPath string, now time.Time) (*x509.Certificate, *ecdsa.
 	if !now.Before(ca.NotAfter) {
 		return nil, nil, nil // expired: start over
 	}
+	if !constrained(ca) {
+		// A CA from before name constraints could sign any name for the
+		// clients told to trust it: replace it (CACreated tells them).
+		return nil, nil, nil
+	}
 	return ca, key, nil
+}
+
+// Name constraints of the CA (RFC 5280 §4.2.1.10, critical): it can sign
+// only the names the leaf covers, so a stolen ca-key.pem cannot
+// impersonate any other site to a client that trusts ca.pem.
+var (
+	permittedDNS = []string{"localhost"}
+	permittedIPs = []*net.IPNet{
+		{IP: net.IPv4(127, 0, 0, 0).To4(), Mask: net.CIDRMask(8, 32)},
+		{IP: net.IPv6loopback, Mask: net.CIDRMask(128, 128)},
+	}
+)
+
+// constrained reports whether ca carries exactly the name constraints
+// createCA gives it.
+func constrained(ca *x509.Certificate) bool {
+	if !ca.PermittedDNSDomainsCritical || len(ca.PermittedDNSDomains) != len(permittedDNS) ||
+		len(ca.PermittedIPRanges) != len(permittedIPs) {
+		return false
+	}
+	for i, d := range permittedDNS {
+		if ca.PermittedDNSDomains[i] != d {
+			return false
+		}
+	}
+	for i, n := range permittedIPs {
+		if n.String() != ca.PermittedIPRanges[i].String() {
+			return false
+		}
+	}
+	return true
 }
 
 // readKeyFile reads a private key file and refuses one that group or others
@@ -226,6 +272,10 @@ func createCA(certPath, keyPath string, now time.Time) (*x509.Certificate, *ecds
 		BasicConstraintsValid: true,
 		MaxPathLenZero:        true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+
+		PermittedDNSDomainsCritical: true,
+		PermittedDNSDomains:         permittedDNS,
+		PermittedIPRanges:           permittedIPs,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {

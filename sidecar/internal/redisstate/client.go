@@ -15,8 +15,10 @@ package redisstate
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -249,11 +251,56 @@ func (c *Client) Ping(ctx context.Context) error {
 func (c *Client) Close() error { return c.rdb.Close() }
 
 // Wrap wraps a non-nil error of a Redis call in ErrUnavailable with the
-// operation's name; nil stays nil. The error text carries no key and no
-// value, only the operation and the cause (e.g. "connection refused").
+// operation's name, and in ErrPermission too when Redis answered NOPERM;
+// nil stays nil. The error text carries no key and no value, only the
+// operation and the cause (e.g. "connection refused").
 func Wrap(op string, err error) error {
 	if err == nil {
 		return nil
 	}
+	if redis.IsPermissionError(err) {
+		return fmt.Errorf("%w: %w: %s: %w", ErrUnavailable, ErrPermission, op, err)
+	}
 	return fmt.Errorf("%w: %s: %w", ErrUnavailable, op, err)
+}
+
+// IsReply reports whether err carries an error reply of the Redis server
+// (NOPERM, WRONGTYPE, NOSCRIPT, ...): Redis was reached and refused, as
+// opposed to a connection that failed or a deadline that passed.
+func IsReply(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re)
+}
+
+// CheckAccess proves that this client may write what the sidecar writes
+// under prefix: a replay entry (SET NX PX) and a rate-limit bucket (the
+// GCRA script), each on a probe key of its own that is deleted again. A
+// sidecar calls it at start and refuses to start on an error that
+// IsReply (an ACL user limited to another key pattern, a read-only
+// replica); an error that is not a reply (Redis down) leaves the decision
+// to the failure policy. Empty prefix means DefaultPrefix.
+func (c *Client) CheckAccess(ctx context.Context, prefix string) error {
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	var nonce [12]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return err
+	}
+	probe := hex.EncodeToString(nonce[:])
+	if _, err := NewReplay(c, ReplayOptions{Prefix: prefix, Namespace: "probe"}).Seen(ctx, []byte(probe), 10*time.Second); err != nil {
+		return err
+	}
+	l, err := NewLimiter(c, LimiterOptions{Prefix: prefix, Namespace: "probe"})
+	if err != nil {
+		return err
+	}
+	if _, err := l.AllowWith(ctx, probe, Limit{Rate: 1, Period: time.Second, Burst: 1}, 1); err != nil {
+		return err
+	}
+	dctx, cancel := c.Context(ctx)
+	defer cancel()
+	return Wrap("access check cleanup", c.rdb.Del(dctx,
+		hashedKey(prefix, "replay", "probe", []byte(probe), nil),
+		hashedKey(prefix, "rate", "probe", []byte(probe), nil)).Err())
 }

@@ -15,4 +15,9 @@ var (
 	// refused, deadline exceeded, server error): the shared state could not
 	// be read or written, and the caller applies its failure policy.
 	ErrUnavailable = errors.New("redis: unavailable")
+	// ErrPermission is wrapped, beside ErrUnavailable, by the error of a
+	// call that Redis refused with NOPERM: the ACL user may not run the
+	// command or touch the key. It is a configuration mistake, not an
+	// outage, so no failure policy may hide it (see CheckAccess).
+	ErrPermission = errors.New("redis: permission denied (NOPERM): the ACL user cannot write under the key prefix")
 )

@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
 )
 
 // Limit is a GCRA limit: Rate events per Period on average, with bursts of
@@ -54,8 +56,8 @@ type LimiterOptions struct {
 	// Limit is the limit Allow applies; zero leaves only AllowWith, for
 	// callers with a policy per request.
 	Limit Limit
-	// Prefix starts every key (after redis_rate's own "rate:"); empty
-	// means DefaultPrefix.
+	// Prefix starts every key (redis_rate's own "rate:" is taken off, see
+	// ownKeys); empty means DefaultPrefix.
 	Prefix string
 	// Namespace separates limiters that share a Redis.
 	Namespace string
@@ -94,7 +96,7 @@ func NewLimiter(c *Client, o LimiterOptions) (*Limiter, error) {
 	if o.Prefix == "" {
 		o.Prefix = DefaultPrefix
 	}
-	return &Limiter{c: c, rl: redis_rate.NewLimiter(c.rdb), prefix: o.Prefix, namespace: o.Namespace, limit: o.Limit,
+	return &Limiter{c: c, rl: redis_rate.NewLimiter(ownKeys{c.rdb}), prefix: o.Prefix, namespace: o.Namespace, limit: o.Limit,
 		hashKey: bytes.Clone(o.HashKey)}, nil
 }
 
@@ -156,4 +158,47 @@ func (l *Limiter) Peek(ctx context.Context, client string, lim Limit) (Decision,
 		d.RetryAfter = max(res.ResetAfter-time.Duration(lim.Burst-1)*emission, 0)
 	}
 	return d, nil
+}
+
+// libraryPrefix is the prefix redis_rate puts before every key it is given.
+const libraryPrefix = "rate:"
+
+// ownKeys is the Redis client as redis_rate sees it, with the library's
+// fixed "rate:" taken off every key: the keys the Limiter hands in already
+// start with the configured prefix, so every key the sidecar writes lives
+// under that prefix alone, and an ACL user limited to it (~sealocr:*) can
+// run the limiter.
+type ownKeys struct{ *redis.Client }
+
+func (o ownKeys) own(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = strings.TrimPrefix(k, libraryPrefix)
+	}
+	return out
+}
+
+// Eval implements redis_rate's client interface.
+func (o ownKeys) Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
+	return o.Client.Eval(ctx, script, o.own(keys), args...)
+}
+
+// EvalSha implements redis_rate's client interface.
+func (o ownKeys) EvalSha(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd {
+	return o.Client.EvalSha(ctx, sha1, o.own(keys), args...)
+}
+
+// EvalRO implements redis_rate's client interface.
+func (o ownKeys) EvalRO(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd {
+	return o.Client.EvalRO(ctx, script, o.own(keys), args...)
+}
+
+// EvalShaRO implements redis_rate's client interface.
+func (o ownKeys) EvalShaRO(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd {
+	return o.Client.EvalShaRO(ctx, sha1, o.own(keys), args...)
+}
+
+// Del implements redis_rate's client interface.
+func (o ownKeys) Del(ctx context.Context, keys ...string) *redis.IntCmd {
+	return o.Client.Del(ctx, o.own(keys)...)
 }

@@ -282,7 +282,7 @@ func TestLimiter(t *testing.T) {
 
 	t.Run("keys hashed", func(t *testing.T) {
 		for _, k := range allKeys(t, cs[0]) {
-			if !strings.HasPrefix(k, "rate:"+DefaultPrefix+"rate:") {
+			if !strings.HasPrefix(k, DefaultPrefix+"rate:") {
 				t.Errorf("key %q lacks the prefix", k)
 			}
 			if strings.Contains(k, client) || strings.Contains(k, "203.0.113") || strings.Contains(k, "clients") {

@@ -126,3 +126,37 @@ func (rs Rules) Middleware(next http.Handler) http.Handler {
 		next.ServeHTTP(w, r.WithContext(WithKind(r.Context(), rs.Classify(r))))
 	})
 }
+
+// ValidTarget reports whether target is a request-target in origin form
+// as RFC 9112 §3.2.1 defines it: "/" and path segments, optionally "?" and
+// a query, every byte a pchar of RFC 3986 (unreserved, sub-delims, ":",
+// "@", or "%" and two hex digits), "/" or, in the query, "?". An inner
+// request (OHTTP's Binary HTTP path, a PSK envelope's bound target) is
+// forwarded only when it is one: a raw space, control byte, quote or
+// non-ASCII byte would reach the upstream's request line, where a server
+// other than Go's may split it differently (another version, a smuggled
+// header or request).
+func ValidTarget(target string) bool {
+	if !strings.HasPrefix(target, "/") {
+		return false
+	}
+	for i := 0; i < len(target); i++ {
+		switch c := target[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0:
+		case c == '?': // starts the query; the query may hold more
+		case c == '%':
+			if i+2 >= len(target) || !isHex(target[i+1]) || !isHex(target[i+2]) {
+				return false
+			}
+			i += 2
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}

@@ -64,3 +64,28 @@ func TestMiddlewareOnce(t *testing.T) {
 		t.Errorf("without the middleware: %s", k)
 	}
 }
+
+func TestValidTarget(t *testing.T) {
+	for target, want := range map[string]bool{
+		"/v1/ocr":                     true,
+		"/v1/ocr?mode=line&cls=false": true,
+		"/v1/ocr?a=%20%2F&b=?c":       true,
+		"/":                           true,
+		"":                            false,
+		"v1/ocr":                      false,
+		"*":                           false,
+		"http://core/v1/ocr":          false,
+		"/v1/ocr?mode=line x":         false,
+		"/v1/ocr?x=%2":                false,
+		"/v1/ocr?x=%g0":               false,
+		"/v1/ocr#frag":                false,
+		"/v1/ocr\\..\\metrics":        false,
+		"/v1/ocr?x=\"":                false,
+		"/v1/ocr?x=é":                 false,
+		"/v1/ocr\r\nHost: evil":       false,
+	} {
+		if got := ValidTarget(target); got != want {
+			t.Errorf("ValidTarget(%q) = %v, want %v", target, got, want)
+		}
+	}
+}
