@@ -114,6 +114,8 @@ func TestRefuse(t *testing.T) {
 		{"TLS Secret outside files mode", []map[string]any{{"tls": map[string]any{"existingSecret": "x"}}}, "set tls.mode=files"},
 		{"legacy CBC without its key", []map[string]any{{"legacyCBC": map[string]any{"enabled": true}}}, "legacyCBC.existingSecret"},
 		{"auth without credentials", []map[string]any{{"auth": map[string]any{"mode": "required", "jwt": map[string]any{"issuer": "https://i/"}}}}, "auth.mode required needs a credential source"},
+		{"public certificates without auth", []map[string]any{acme}, "tls.mode acme serves public certificates with auth.mode off: anyone on the internet could OCR"},
+		{"public certificates with optional auth", []map[string]any{acme, {"auth": map[string]any{"mode": "optional", "apiKeys": map[string]any{"existingSecret": "k"}}}}, "with auth.mode optional"},
 		{"JWT Secret without keys named", []map[string]any{{"auth": map[string]any{"jwt": map[string]any{"existingSecret": "jwt"}}}}, "names no key in it"},
 		{"unquoted off", []map[string]any{{"auth": map[string]any{"mode": false}}}, "mode"},
 		{"bad rate", []map[string]any{{"rateLimit": map[string]any{"rate": "60 per minute"}}}, "rate"},
@@ -1053,12 +1055,14 @@ func checkPublicACME(t *testing.T, m *manifests) {
 	d := m.deployment(t)
 	sc := container(t, &d.Spec.Template.Spec, "sidecar")
 	for k, want := range map[string]string{
-		"SEALOCR_TLS_MODE":     "acme",
-		"SEALOCR_DOMAINS":      "ocr.example.com",
-		"SEALOCR_ACME_EMAIL":   "ops@example.com",
-		"SEALOCR_ACME_STAGING": "false",
-		"SEALOCR_HTTP_LISTEN":  ":8080",
-		"SEALOCR_LISTEN":       ":8443",
+		"SEALOCR_TLS_MODE":                      "acme",
+		"SEALOCR_DOMAINS":                       "ocr.example.com",
+		"SEALOCR_ACME_EMAIL":                    "ops@example.com",
+		"SEALOCR_ACME_STAGING":                  "false",
+		"SEALOCR_HTTP_LISTEN":                   ":8080",
+		"SEALOCR_LISTEN":                        ":8443",
+		"SEALOCR_AUTH":                          "required",
+		"SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED": "",
 	} {
 		if got := env(sc, k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)

@@ -7,6 +7,7 @@
 //	sealctl ocr [flags] IMAGE|DIR|-... recognise text
 //	sealctl keygen [--out FILE] [--id ID] [--suite SUITE]
 //	sealctl keys [--server URL] [--ca FILE]
+//	sealctl apikey new [--id ID]
 //	sealctl version
 //
 // Run "sealctl COMMAND -h" for the flags of a command.
@@ -56,6 +57,7 @@ Usage:
   sealctl ocr [flags] IMAGE|DIR|-... recognise the text of images (sealed requests)
   sealctl keygen [--out FILE] [--id ID] [--suite SUITE]  write a new key file (mode 0600)
   sealctl keys [--server URL] [--ca FILE]  list the gateway's Oblivious HTTP keys
+  sealctl apikey new [--id ID]       make an API key; print it once with its key-file entry
   sealctl version                    print the version
 
 Run "sealctl COMMAND -h" for the flags of a command.
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runKeygen(args[1:], env, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], env, stdout, stderr)
+	case "apikey":
+		return runAPIKey(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "sealctl", buildVersion())
 		return nil
