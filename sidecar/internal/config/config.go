@@ -11,6 +11,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -414,12 +415,35 @@ func expandHome(p string, getenv func(string) string) string {
 	return p
 }
 
+// usageHead starts the sidecar's --help.
+const usageHead = `sidecar terminates TLS, opens the encrypted payload (PSK envelope, Oblivious HTTP,
+legacy CBC), authenticates, rate-limits and forwards plaintext to the OCR core on loopback.
+
+Usage:
+  sidecar [flags]           serve (see README.md: Configuration)
+  sidecar --check-config    validate, print the effective configuration and exit
+  sidecar --help-config     print every setting and exit
+`
+
+// Usage writes the sidecar's --help to w.
+func Usage(w io.Writer) {
+	var c Config
+	configs.Usage(w, usageHead, &c, options(&c, func(string) string { return "" }))
+}
+
+// WriteSettings writes every setting of the sidecar (--help-config) to w.
+func WriteSettings(w io.Writer) {
+	var c Config
+	configs.WriteSettings(w, &c, options(&c, func(string) string { return "" }))
+}
+
 // options configure the shared loader; SEALOCR_RATE_LIMIT is the one
 // variable that sets two fields.
 func options(c *Config, getenv func(string) string) configs.Options {
 	return configs.Options{Program: "sidecar", ConfigEnv: ConfigEnv, Getenv: getenv, Vars: []configs.Var{{
 		Name: "SEALOCR_RATE_LIMIT",
 		Doc:  `"off" turns rate limiting off; a rate ("120/m") sets rate_limit.rate and turns it on`,
+		Keys: []string{"rate_limit.enabled", "rate_limit.rate"},
 		Set: func(v string) error {
 			if strings.TrimSpace(v) == Off {
 				c.RateLimit.Enabled = false

@@ -266,14 +266,18 @@ func TestLoadErrors(t *testing.T) {
 		env  map[string]string
 		want []string
 	}{
-		{name: "unknown key", file: "listen: 127.0.0.1:1\nlisten_addr: x\n", want: []string{"listen_addr", "not found"}},
+		{name: "unknown key", file: "listen: 127.0.0.1:1\nlisten_addr: x\n", want: []string{"sidecar.yaml:2: unknown key listen_addr"}},
+		{name: "typo of a key", file: "rate_limt:\n  rate: 5/m\n", want: []string{"sidecar.yaml:1: unknown key rate_limt (did you mean rate_limit?)"}},
+		{name: "typo of a nested key", file: "tls:\n  mdoe: local\n", want: []string{"sidecar.yaml:2: unknown key tls.mdoe (did you mean tls.mode?)"}},
 		{name: "unknown nested key", file: "tls:\n  mode: local\n  cert: /x\n", want: []string{"cert"}},
-		{name: "wrong type", file: "max_concurrent: many\n", want: []string{"line 1", "many"}},
+		{name: "wrong type", file: "max_concurrent: many\n", want: []string{`sidecar.yaml:1: max_concurrent: want a whole number (got "many")`}},
 		{name: "two documents", file: "listen: a:1\n---\nlisten: b:2\n", want: []string{"one YAML document"}},
 		{name: "missing file", args: []string{"--config", "/nonexistent/sidecar.yaml"}, want: []string{"/nonexistent/sidecar.yaml"}},
 		{name: "bad env values", env: map[string]string{"SEALOCR_MAX_CONCURRENT": "x", "SEALOCR_LEGACY_CBC": "maybe", "SEALOCR_REPLAY_WINDOW": "5"},
-			want: []string{"SEALOCR_MAX_CONCURRENT", "SEALOCR_LEGACY_CBC", "SEALOCR_REPLAY_WINDOW"}},
-		{name: "unknown flag", args: []string{"--nope"}, want: []string{"nope"}},
+			want: []string{"SEALOCR_MAX_CONCURRENT=x: want a whole number", "SEALOCR_LEGACY_CBC=maybe: want true or false",
+				"SEALOCR_REPLAY_WINDOW=5: want a duration such as 500ms, 30s or 5m"}},
+		{name: "unknown flag", args: []string{"--nope"}, want: []string{"unknown flag --nope"}},
+		{name: "typo of a flag", args: []string{"--upstreem", "http://127.0.0.1:1"}, want: []string{"unknown flag --upstreem (did you mean --upstream?)"}},
 		{name: "extra argument", args: []string{"serve"}, want: []string{"unexpected arguments"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
