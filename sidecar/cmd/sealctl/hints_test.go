@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"net"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	wire "github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/client/clienttest"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
 )
@@ -52,6 +54,20 @@ func TestFailureHints(t *testing.T) {
 		if err == nil || !strings.Contains(stderr, "cannot_open") ||
 			!strings.Contains(stderr, `key ID "`+clienttest.PSKKeyID+`" from `+other+"; check --keys and --key-id") {
 			t.Errorf("err = %v, stderr = %q", err, stderr)
+		}
+	})
+	t.Run("core unreachable behind the sidecar", func(t *testing.T) {
+		// What the sidecar's gateway seals when the core does not answer.
+		down := clienttest.NewServer(t, func(context.Context, clienttest.Request) (int, string, []byte) {
+			a := wire.Lookup(wire.UpstreamUnavailable)
+			return a.Status, a.ContentType, a.Body
+		})
+		for _, mode := range []string{"psk", "ohttp"} {
+			_, stderr, err := runCmd(t, nil, "ocr", "--mode", mode, "--server", down.URL, "--ca", down.CAFile, "--keys", down.KeysFile, img)
+			if err == nil || !strings.Contains(stderr, "sidecar answered (sealed) 502 upstream_unavailable") ||
+				!strings.Contains(stderr, "the sidecar could not reach the OCR server behind it") || strings.Contains(stderr, "core answered") {
+				t.Errorf("%s: err = %v, stderr = %q", mode, err, stderr)
+			}
 		}
 	})
 	for _, c := range []struct {
