@@ -21,19 +21,39 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/sidecar ./sidecar/cmd/sidecar
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/sealctl ./sidecar/cmd/sealctl
 
-## run: fetch models if missing, build, start core (127.0.0.1:8081) and sidecar (https://127.0.0.1:8443)
+## run: fetch models if missing, build, start core (127.0.0.1:8081) and sidecar (https://127.0.0.1:8443) with
+## the local profile (rate limits that fit one person's batch; production keeps the defaults, see README)
 run: models build
 	@core=; sidecar=; \
 	stop() { trap - INT TERM; kill $$core $$sidecar 2>/dev/null; wait; }; \
 	trap 'stop; exit 0' INT TERM; \
+	coreaddr=$${SEALOCR_CORE_LISTEN:-127.0.0.1:8081}; addr=$${SEALOCR_LISTEN:-127.0.0.1:8443}; \
+	if ./$(BIN)/core healthcheck >/dev/null 2>&1; then \
+	  echo "make run: $$coreaddr already answers as a sealocr core: another 'make run' is running (stop it, or set SEALOCR_CORE_LISTEN)" >&2; exit 1; fi; \
 	./$(BIN)/core & core=$$!; \
-	for i in $$(seq 1 240); do ./$(BIN)/core healthcheck >/dev/null 2>&1 && break; sleep 0.5; done; \
-	./$(BIN)/core healthcheck >/dev/null || { echo "core did not become ready" >&2; stop; exit 1; }; \
-	./$(BIN)/sidecar & sidecar=$$!; \
-	sleep 1; \
+	i=0; until ./$(BIN)/core healthcheck >/dev/null 2>&1 && kill -0 $$core 2>/dev/null; do \
+	  if ! kill -0 $$core 2>/dev/null; then wait $$core; \
+	    echo "make run: the core exited (its error is above; is $$coreaddr or its metrics port 127.0.0.1:9091 in use?)" >&2; exit 1; fi; \
+	  i=$$((i+1)); if [ $$i -ge 240 ]; then echo "make run: the core did not become ready in 120 s" >&2; stop; exit 1; fi; \
+	  sleep 0.5; \
+	done; \
+	if [ -f "$(STATE)/ca.pem" ] && ./$(BIN)/sealctl keys --server "https://$$addr" --ca "$(STATE)/ca.pem" >/dev/null 2>&1; then \
+	  echo "make run: https://$$addr already answers as a sealocr sidecar: another 'make run' is running (stop it, or set SEALOCR_LISTEN)" >&2; stop; exit 1; fi; \
+	SEALOCR_RATE_LIMIT=$${SEALOCR_RATE_LIMIT:-6000/m} SEALOCR_RATE_LIMIT_BURST=$${SEALOCR_RATE_LIMIT_BURST:-1000} \
+	  ./$(BIN)/sidecar & sidecar=$$!; \
+	i=0; until [ -f "$(STATE)/ca.pem" ] && ./$(BIN)/sealctl keys --server "https://$$addr" --ca "$(STATE)/ca.pem" >/dev/null 2>&1; do \
+	  if ! kill -0 $$sidecar 2>/dev/null; then wait $$sidecar; \
+	    echo "make run: the sidecar exited (its error is above; is $$addr or its metrics port 127.0.0.1:9443 in use?)" >&2; stop; exit 1; fi; \
+	  i=$$((i+1)); if [ $$i -ge 60 ]; then echo "make run: the sidecar did not answer in 30 s" >&2; stop; exit 1; fi; \
+	  sleep 0.5; \
+	done; \
+	sleep 0.5; \
+	for p in $$core $$sidecar; do kill -0 $$p 2>/dev/null || { echo "make run: a process exited right after starting (see above)" >&2; stop; exit 1; }; done; \
 	echo ""; \
 	echo "sealocr is running. OCR a sample image through the encrypted path:"; \
-	echo "  ./$(BIN)/sealctl ocr --server https://127.0.0.1:8443 --ca $(STATE)/ca.pem --keys $(STATE)/keys.yaml core/testdata/ocr/paddleocr/pages/11.jpg"; \
+	echo "  ./$(BIN)/sealctl ocr --server https://$$addr --ca $(STATE)/ca.pem --keys $(STATE)/keys.yaml core/testdata/ocr/paddleocr/pages/11.jpg"; \
+	echo "or open the WebUI: https://$$addr/ (trust $(STATE)/ca.pem; see README, Open the WebUI)"; \
+	echo "Local profile: rate limit $${SEALOCR_RATE_LIMIT:-6000/m}, burst $${SEALOCR_RATE_LIMIT_BURST:-1000} (production default 60/m, 60)."; \
 	echo "Press Ctrl-C to stop."; \
 	wait
 

@@ -114,6 +114,8 @@ func TestRefuse(t *testing.T) {
 		{"TLS Secret outside files mode", []map[string]any{{"tls": map[string]any{"existingSecret": "x"}}}, "set tls.mode=files"},
 		{"legacy CBC without its key", []map[string]any{{"legacyCBC": map[string]any{"enabled": true}}}, "legacyCBC.existingSecret"},
 		{"auth without credentials", []map[string]any{{"auth": map[string]any{"mode": "required", "jwt": map[string]any{"issuer": "https://i/"}}}}, "auth.mode required needs a credential source"},
+		{"public certificates without auth", []map[string]any{acme}, "tls.mode acme serves public certificates with auth.mode off: anyone on the internet could OCR"},
+		{"public certificates with optional auth", []map[string]any{acme, {"auth": map[string]any{"mode": "optional", "apiKeys": map[string]any{"existingSecret": "k"}}}}, "with auth.mode optional"},
 		{"JWT Secret without keys named", []map[string]any{{"auth": map[string]any{"jwt": map[string]any{"existingSecret": "jwt"}}}}, "names no key in it"},
 		{"unquoted off", []map[string]any{{"auth": map[string]any{"mode": false}}}, "mode"},
 		{"bad rate", []map[string]any{{"rateLimit": map[string]any{"rate": "60 per minute"}}}, "rate"},
@@ -144,6 +146,103 @@ func TestRefuse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPassthrough renders the TLS passthrough objects of each kind for a
+// public release and checks that they route the release's names, by SNI and
+// without terminating TLS, to the sidecar's HTTPS port (issue 24, row 10).
+func TestPassthrough(t *testing.T) {
+	base := map[string]any{
+		"tls":  map[string]any{"domains": []any{"ocr.example.com", "ocr2.example.com"}, "acme": map[string]any{"email": "ops@example.com"}},
+		"auth": map[string]any{"mode": "required", "apiKeys": map[string]any{"existingSecret": "k"}},
+	}
+	c := loadChart(t)
+	render := func(t *testing.T, pt map[string]any) *manifests {
+		t.Helper()
+		vals := chartutil.MergeTables(map[string]any{"passthrough": pt}, deepCopy(t, base))
+		m, err := renderChart(c, vals)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkInvariants(t, m, effectiveValues(t, vals))
+		return m
+	}
+	hosts := []string{"ocr.example.com", "ocr2.example.com"}
+
+	t.Run("none", func(t *testing.T) {
+		m := render(t, map[string]any{"kind": "none"})
+		if len(all[networkingv1.Ingress](m))+len(all[ingressRouteTCP](m))+len(all[tlsRoute](m)) != 0 {
+			t.Error("passthrough objects rendered with kind none")
+		}
+	})
+	t.Run("ingress-nginx", func(t *testing.T) {
+		m := render(t, map[string]any{"kind": "ingress-nginx"})
+		ing := all[networkingv1.Ingress](m)
+		if len(ing) != 1 {
+			t.Fatalf("%d Ingresses", len(ing))
+		}
+		in := ing[0]
+		if in.Annotations["nginx.ingress.kubernetes.io/ssl-passthrough"] != "true" || in.Spec.IngressClassName == nil || *in.Spec.IngressClassName != "nginx" {
+			t.Errorf("annotations %v class %v", in.Annotations, in.Spec.IngressClassName)
+		}
+		var got []string
+		for _, r := range in.Spec.Rules {
+			got = append(got, r.Host)
+			b := r.HTTP.Paths[0].Backend.Service
+			if b.Name != fullname || b.Port.Name != "https" {
+				t.Errorf("host %s goes to %s:%s, want %s:https", r.Host, b.Name, b.Port.Name, fullname)
+			}
+		}
+		if !slices.Equal(got, hosts) {
+			t.Errorf("hosts %v, want %v", got, hosts)
+		}
+	})
+	t.Run("traefik", func(t *testing.T) {
+		m := render(t, map[string]any{"kind": "traefik", "hosts": []any{"a.example.com"}})
+		r := all[ingressRouteTCP](m)
+		if len(r) != 1 {
+			t.Fatalf("%d IngressRouteTCPs", len(r))
+		}
+		s := r[0].Spec
+		if !s.TLS.Passthrough || len(s.Routes) != 1 || s.Routes[0].Match != "HostSNI(`a.example.com`)" ||
+			s.Routes[0].Services[0].Name != fullname || s.Routes[0].Services[0].Port != 443 || !slices.Equal(s.EntryPoints, []string{"websecure"}) {
+			t.Errorf("IngressRouteTCP spec %+v", s)
+		}
+		m = render(t, map[string]any{"kind": "traefik"})
+		if got := all[ingressRouteTCP](m)[0].Spec.Routes[0].Match; got != "HostSNI(`ocr.example.com`) || HostSNI(`ocr2.example.com`)" {
+			t.Errorf("match %q", got)
+		}
+	})
+	t.Run("gateway-api", func(t *testing.T) {
+		m := render(t, map[string]any{"kind": "gateway-api", "gatewayAPI": map[string]any{"parentRefs": []any{
+			map[string]any{"name": "public", "namespace": "gateways", "sectionName": "tls"}}}})
+		r := all[tlsRoute](m)
+		if len(r) != 1 {
+			t.Fatalf("%d TLSRoutes", len(r))
+		}
+		s := r[0].Spec
+		if !slices.Equal(s.Hostnames, hosts) || len(s.ParentRefs) != 1 || s.ParentRefs[0].Name != "public" || s.ParentRefs[0].SectionName != "tls" ||
+			s.Rules[0].BackendRefs[0].Name != fullname || s.Rules[0].BackendRefs[0].Port != 443 {
+			t.Errorf("TLSRoute spec %+v", s)
+		}
+	})
+	for name, pt := range map[string]map[string]any{
+		"gateway-api without a Gateway": {"kind": "gateway-api"},
+		"unknown kind":                  {"kind": "haproxy"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			vals := chartutil.MergeTables(map[string]any{"passthrough": pt}, deepCopy(t, base))
+			if _, err := renderChart(c, vals); err == nil {
+				t.Error("rendered")
+			}
+		})
+	}
+	t.Run("no host", func(t *testing.T) {
+		_, err := renderChart(c, map[string]any{"passthrough": map[string]any{"kind": "traefik"}})
+		if err == nil || !strings.Contains(err.Error(), "routes by host name (SNI): set passthrough.hosts or tls.domains") {
+			t.Errorf("err %v", err)
+		}
+	})
 }
 
 // TestOwnDeployment puts the sidecar into a Deployment of a parent chart
@@ -306,20 +405,65 @@ type serviceMonitor struct {
 	} `json:"spec"`
 }
 
+// ingressRouteTCP is the part of Traefik's traefik.io/v1alpha1
+// IngressRouteTCP the chart renders (passthrough.kind traefik).
+type ingressRouteTCP struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		EntryPoints []string `json:"entryPoints"`
+		Routes      []struct {
+			Match    string `json:"match"`
+			Services []struct {
+				Name string `json:"name"`
+				Port int    `json:"port"`
+			} `json:"services"`
+		} `json:"routes"`
+		TLS struct {
+			Passthrough bool `json:"passthrough"`
+		} `json:"tls"`
+	} `json:"spec"`
+}
+
+// tlsRoute is the part of Gateway API's v1alpha2 TLSRoute the chart
+// renders (passthrough.kind gateway-api).
+type tlsRoute struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata"`
+	Spec              struct {
+		ParentRefs []struct {
+			Name        string `json:"name"`
+			Namespace   string `json:"namespace,omitempty"`
+			SectionName string `json:"sectionName,omitempty"`
+			Port        int    `json:"port,omitempty"`
+		} `json:"parentRefs"`
+		Hostnames []string `json:"hostnames"`
+		Rules     []struct {
+			BackendRefs []struct {
+				Name string `json:"name"`
+				Port int    `json:"port"`
+			} `json:"backendRefs"`
+		} `json:"rules"`
+	} `json:"spec"`
+}
+
 // kinds maps apiVersion/kind to a constructor of its API type.
 var kinds = map[string]func() any{
-	"apps/v1/Deployment":                      func() any { return &appsv1.Deployment{} },
-	"apps/v1/StatefulSet":                     func() any { return &appsv1.StatefulSet{} },
-	"v1/Service":                              func() any { return &corev1.Service{} },
-	"v1/ServiceAccount":                       func() any { return &corev1.ServiceAccount{} },
-	"v1/Secret":                               func() any { return &corev1.Secret{} },
-	"v1/ConfigMap":                            func() any { return &corev1.ConfigMap{} },
-	"v1/PersistentVolumeClaim":                func() any { return &corev1.PersistentVolumeClaim{} },
-	"v1/Pod":                                  func() any { return &corev1.Pod{} },
-	"policy/v1/PodDisruptionBudget":           func() any { return &policyv1.PodDisruptionBudget{} },
-	"autoscaling/v2/HorizontalPodAutoscaler":  func() any { return &autoscalingv2.HorizontalPodAutoscaler{} },
-	"networking.k8s.io/v1/NetworkPolicy":      func() any { return &networkingv1.NetworkPolicy{} },
-	"monitoring.coreos.com/v1/ServiceMonitor": func() any { return &serviceMonitor{} },
+	"networking.k8s.io/v1/Ingress":                func() any { return &networkingv1.Ingress{} },
+	"traefik.io/v1alpha1/IngressRouteTCP":         func() any { return &ingressRouteTCP{} },
+	"gateway.networking.k8s.io/v1alpha2/TLSRoute": func() any { return &tlsRoute{} },
+	"apps/v1/Deployment":                          func() any { return &appsv1.Deployment{} },
+	"apps/v1/StatefulSet":                         func() any { return &appsv1.StatefulSet{} },
+	"v1/Service":                                  func() any { return &corev1.Service{} },
+	"v1/ServiceAccount":                           func() any { return &corev1.ServiceAccount{} },
+	"v1/Secret":                                   func() any { return &corev1.Secret{} },
+	"v1/ConfigMap":                                func() any { return &corev1.ConfigMap{} },
+	"v1/PersistentVolumeClaim":                    func() any { return &corev1.PersistentVolumeClaim{} },
+	"v1/Pod":                                      func() any { return &corev1.Pod{} },
+	"policy/v1/PodDisruptionBudget":               func() any { return &policyv1.PodDisruptionBudget{} },
+	"autoscaling/v2/HorizontalPodAutoscaler":      func() any { return &autoscalingv2.HorizontalPodAutoscaler{} },
+	"networking.k8s.io/v1/NetworkPolicy":          func() any { return &networkingv1.NetworkPolicy{} },
+	"monitoring.coreos.com/v1/ServiceMonitor":     func() any { return &serviceMonitor{} },
 }
 
 var docSep = regexp.MustCompile(`(?m)^---\s*$`)
@@ -1053,12 +1197,14 @@ func checkPublicACME(t *testing.T, m *manifests) {
 	d := m.deployment(t)
 	sc := container(t, &d.Spec.Template.Spec, "sidecar")
 	for k, want := range map[string]string{
-		"SEALOCR_TLS_MODE":     "acme",
-		"SEALOCR_DOMAINS":      "ocr.example.com",
-		"SEALOCR_ACME_EMAIL":   "ops@example.com",
-		"SEALOCR_ACME_STAGING": "false",
-		"SEALOCR_HTTP_LISTEN":  ":8080",
-		"SEALOCR_LISTEN":       ":8443",
+		"SEALOCR_TLS_MODE":                      "acme",
+		"SEALOCR_DOMAINS":                       "ocr.example.com",
+		"SEALOCR_ACME_EMAIL":                    "ops@example.com",
+		"SEALOCR_ACME_STAGING":                  "false",
+		"SEALOCR_HTTP_LISTEN":                   ":8080",
+		"SEALOCR_LISTEN":                        ":8443",
+		"SEALOCR_AUTH":                          "required",
+		"SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED": "",
 	} {
 		if got := env(sc, k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)

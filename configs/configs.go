@@ -34,17 +34,20 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"gopkg.in/yaml.v3"
 )
 
-// Flags are the command-line switches that are not options.
+// Flags are the command-line switches that are not options, and where
+// each option's value came from.
 type Flags struct {
 	// ConfigFile is the configuration file that was read, if any.
 	ConfigFile string
@@ -52,6 +55,16 @@ type Flags struct {
 	CheckConfig bool
 	// Version asks to print the version and exit.
 	Version bool
+	// Help asks for the usage text (-h, --help); print it to standard
+	// output and exit 0.
+	Help bool
+	// HelpConfig asks for every setting (--help-config): YAML key,
+	// environment variable, flag, default (see WriteSettings).
+	HelpConfig bool
+	// Sources maps the key of each option that was set to where:
+	// "FILE:LINE", an environment variable "NAME=VALUE" (the value left out
+	// for redacted options) or a flag "--name". See Annotate.
+	Sources map[string]string
 }
 
 // Var is an environment variable that is not one option's value, such as a
@@ -61,6 +74,8 @@ type Var struct {
 	Name string
 	// Doc describes it.
 	Doc string
+	// Keys are the options it sets, for Flags.Sources.
+	Keys []string
 	// Set applies a non-empty value.
 	Set func(v string) error
 }
@@ -155,28 +170,71 @@ func split(tag string) []string {
 	return strings.Split(tag, ",")
 }
 
-// parse converts s to a value of f's type.
-func (f Field) parse(s string) (reflect.Value, error) {
-	v := reflect.New(f.typ).Elem()
+// want says what a value of f's type looks like, for errors.
+func (f Field) want() string {
 	switch {
 	case f.typ == durationType:
-		d, err := time.ParseDuration(s)
+		return "want a duration such as 500ms, 30s or 5m"
+	case f.typ.Kind() == reflect.Bool:
+		return "want true or false"
+	case f.typ.Kind() == reflect.Int || f.typ.Kind() == reflect.Int64:
+		return "want a whole number"
+	case f.typ.Kind() == reflect.Slice:
+		return "want a list (comma-separated in the environment and flags)"
+	}
+	return "want a string"
+}
+
+// placeholder names the kind of value f takes in the usage text.
+func (f Field) placeholder() string {
+	k := f.Key[strings.LastIndexByte(f.Key, '.')+1:]
+	switch {
+	case f.typ == durationType:
+		return "DURATION"
+	case f.typ.Kind() == reflect.Bool:
+		return ""
+	case f.typ.Kind() == reflect.Int || f.typ.Kind() == reflect.Int64:
+		return "N"
+	case f.typ.Kind() == reflect.Slice:
+		return "LIST"
+	case strings.HasSuffix(k, "listen"):
+		return "ADDR"
+	case strings.HasSuffix(k, "file") || strings.HasSuffix(k, "lib") || strings.HasSuffix(k, "_root"):
+		return "FILE"
+	case strings.HasSuffix(k, "dir") || k == "models":
+		return "DIR"
+	case strings.HasSuffix(k, "url") || k == "upstream":
+		return "URL"
+	case strings.HasSuffix(k, "mode") || strings.HasSuffix(k, "level") || strings.HasSuffix(k, "format"):
+		return "MODE"
+	}
+	return "VALUE"
+}
+
+// parse converts s to a value of f's type; an error says what is wanted
+// (never a parser's text).
+func (f Field) parse(s string) (reflect.Value, error) {
+	v := reflect.New(f.typ).Elem()
+	bad := errors.New(f.want())
+	switch {
+	case f.typ == durationType:
+		d, err := time.ParseDuration(strings.TrimSpace(s))
 		if err != nil {
-			return v, err
+			return v, bad
 		}
 		v.SetInt(int64(d))
 	case f.typ.Kind() == reflect.String:
 		v.SetString(s)
 	case f.typ.Kind() == reflect.Bool:
-		b, err := strconv.ParseBool(s)
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
 		if err != nil {
-			return v, err
+			return v, bad
 		}
 		v.SetBool(b)
 	case f.typ.Kind() == reflect.Int || f.typ.Kind() == reflect.Int64:
-		n, err := strconv.ParseInt(s, 10, f.typ.Bits())
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, f.typ.Bits())
 		if err != nil {
-			return v, err
+			return v, bad
 		}
 		v.SetInt(n)
 	case f.typ.Kind() == reflect.Slice && f.typ.Elem().Kind() == reflect.String:
@@ -227,12 +285,14 @@ func EnvVars(dst any, o Options) []string {
 // flagValue records a flag's parsed value to apply after the environment.
 type flagValue struct {
 	f       Field
+	name    string
 	pending *[]pendingFlag
 }
 
 type pendingFlag struct {
-	index []int
-	v     reflect.Value
+	f    Field
+	name string
+	v    reflect.Value
 }
 
 func (fv flagValue) String() string { return "" }
@@ -242,14 +302,14 @@ func (fv flagValue) Set(s string) error {
 	if err != nil {
 		return err
 	}
-	*fv.pending = append(*fv.pending, pendingFlag{fv.f.index, v})
+	*fv.pending = append(*fv.pending, pendingFlag{fv.f, fv.name, v})
 	return nil
 }
 
 func (fv flagValue) IsBoolFlag() bool { return fv.f.typ.Kind() == reflect.Bool }
 
-// usage is the flag help of f: its doc, its environment variables and its
-// default.
+// usage is the flag help of f: its doc, then its environment variables
+// and its default in one format: "(env NAME; default VALUE)".
 func (f Field) usage() string {
 	var b strings.Builder
 	b.WriteString(f.Doc)
@@ -268,8 +328,12 @@ func (f Field) usage() string {
 
 // Load applies, over the values already in the struct dst points to (the
 // defaults), the configuration file, then the environment, then the flags
-// in args (without the program name). It returns the other switches and
-// every parse error of any source, joined; dst holds whatever did parse.
+// in args (without the program name). It returns the other switches, where
+// each option came from, and every problem of any source, joined; dst holds
+// whatever did parse. Each problem names what the user wrote: the file and
+// line, the environment variable, or the flag, and what is accepted; an
+// unknown key or flag gets the nearest known one as a suggestion. -h and
+// --help set Flags.Help and are not errors.
 func Load(dst any, args []string, o Options) (Flags, error) {
 	getenv := o.Getenv
 	if getenv == nil {
@@ -277,34 +341,22 @@ func Load(dst any, args []string, o Options) (Flags, error) {
 	}
 	fields := Fields(dst)
 	root := reflect.ValueOf(dst).Elem()
-	var fl Flags
-	fs := flag.NewFlagSet(o.Program, flag.ContinueOnError)
-	cfgDoc := "YAML configuration file"
-	if o.ConfigEnv != "" {
-		cfgDoc += " (env " + o.ConfigEnv + ")"
-	}
-	fs.StringVar(&fl.ConfigFile, "config", getenv(o.ConfigEnv), cfgDoc)
+	fl := Flags{Sources: map[string]string{}}
 	var pending []pendingFlag
-	for _, f := range fields {
-		for i, name := range f.Flags {
-			u := f.usage()
-			if i > 0 {
-				u = "alias of --" + f.Flags[0]
-			}
-			fs.Var(flagValue{f, &pending}, name, u)
-		}
-	}
-	fs.BoolVar(&fl.CheckConfig, "check-config", false, "validate the configuration, print it and exit")
-	fs.BoolVar(&fl.Version, "version", false, "print the version and exit")
+	fs := newFlagSet(o, getenv, fields, &fl, &pending)
 	if err := fs.Parse(args); err != nil {
-		return fl, err
+		if errors.Is(err, flag.ErrHelp) {
+			fl.Help = true
+			return fl, nil
+		}
+		return fl, flagError(err, fs)
 	}
 	if fs.NArg() > 0 {
-		return fl, fmt.Errorf("config: unexpected arguments %q", fs.Args())
+		return fl, fmt.Errorf("config: unexpected arguments %q (every setting is a --flag, an environment variable or a key of --config FILE; --help lists them)", fs.Args())
 	}
 	var errs []error
 	if fl.ConfigFile != "" {
-		if err := loadFile(fl.ConfigFile, dst); err != nil {
+		if err := loadFile(fl.ConfigFile, dst, fl.Sources); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -314,11 +366,16 @@ func Load(dst any, args []string, o Options) (Flags, error) {
 			if s == "" {
 				continue
 			}
+			shown := name + "=" + s
+			if f.redact {
+				shown = name
+			}
 			v, err := f.parse(s)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("config: %s: %w", name, err))
+				errs = append(errs, fmt.Errorf("config: %s: %w", shown, err))
 			} else {
 				root.FieldByIndex(f.index).Set(v)
+				fl.Sources[f.Key] = shown
 			}
 			break // the first variable set wins: canonical over alias
 		}
@@ -326,20 +383,112 @@ func Load(dst any, args []string, o Options) (Flags, error) {
 	for _, v := range o.Vars {
 		if s := getenv(v.Name); s != "" {
 			if err := v.Set(s); err != nil {
-				errs = append(errs, fmt.Errorf("config: %s: %w", v.Name, err))
+				errs = append(errs, fmt.Errorf("config: %s=%s: %w", v.Name, s, err))
+				continue
+			}
+			for _, k := range v.Keys {
+				fl.Sources[k] = v.Name + "=" + s
 			}
 		}
 	}
 	for _, p := range pending {
-		root.FieldByIndex(p.index).Set(p.v)
+		root.FieldByIndex(p.f.index).Set(p.v)
+		fl.Sources[p.f.Key] = "--" + p.name
 	}
 	return fl, errors.Join(errs...)
 }
 
+// newFlagSet declares the options' flags and the switches on a flag set
+// that prints nothing (Usage does): errors are returned, help is Flags.Help.
+func newFlagSet(o Options, getenv func(string) string, fields []Field, fl *Flags, pending *[]pendingFlag) *flag.FlagSet {
+	fs := flag.NewFlagSet(o.Program, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.StringVar(&fl.ConfigFile, "config", getenv(o.ConfigEnv), configDoc(o))
+	for _, f := range fields {
+		for i, name := range f.Flags {
+			u := f.usage()
+			if i > 0 {
+				u = "alias of --" + f.Flags[0]
+			}
+			fs.Var(flagValue{f, name, pending}, name, u)
+		}
+	}
+	fs.BoolVar(&fl.CheckConfig, "check-config", false, "validate the configuration, print it and exit")
+	fs.BoolVar(&fl.HelpConfig, "help-config", false, "print every setting (YAML key, environment variable, flag, default) and exit")
+	fs.BoolVar(&fl.Version, "version", false, "print the version and exit")
+	return fs
+}
+
+func configDoc(o Options) string {
+	d := "YAML configuration file"
+	if o.ConfigEnv != "" {
+		d += " (env " + o.ConfigEnv + ")"
+	}
+	return d
+}
+
+// flagError rewrites the flag package's error: an unknown flag gets the
+// nearest known one; a bad value names the flag and what is accepted.
+func flagError(err error, fs *flag.FlagSet) error {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+		var names []string
+		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+		hint := ""
+		if s := nearest(name, names); s != "" {
+			hint = fmt.Sprintf(" (did you mean --%s?)", s)
+		}
+		return fmt.Errorf("config: unknown flag --%s%s; --help lists the flags, --help-config every setting", name, hint)
+	}
+	return fmt.Errorf("config: %s", strings.Replace(msg, "for flag -", "for flag --", 1))
+}
+
+// nearest returns the candidate closest to s by edit distance, if it is
+// close enough to be a typo of it (at most a third of its length, and 3),
+// else "".
+func nearest(s string, candidates []string) string {
+	best, bestD := "", min(3, max(1, len(s)/3))+1
+	for _, c := range candidates {
+		if d := editDistance(s, c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal-string-alignment distance of a and b in
+// bytes: insertions, deletions, substitutions and swaps of two neighbours
+// (the commonest typo) each count one.
+func editDistance(a, b string) int {
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(a)][len(b)]
+}
+
 // loadFile decodes the YAML file at path over dst: one document, every key
-// declared (aliases renamed to their canonical key). An empty file changes
-// nothing.
-func loadFile(path string, dst any) error {
+// declared (aliases renamed to their canonical key), each option decoded on
+// its own so that a problem names its line and key. An empty file changes
+// nothing. Where each option was set goes into sources.
+func loadFile(path string, dst any, sources map[string]string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
@@ -350,7 +499,7 @@ func loadFile(path string, dst any) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
-		return fmt.Errorf("config: %s: %w", path, err)
+		return fmt.Errorf("config: %s: not valid YAML%s", path, yamlLine(err))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
@@ -364,21 +513,76 @@ func loadFile(path string, dst any) error {
 		return nil
 	}
 	if top.Kind != yaml.MappingNode {
-		return fmt.Errorf("config: %s: line %d: want a mapping of keys", path, top.Line)
+		return fmt.Errorf("config: %s:%d: want a mapping of keys", path, top.Line)
 	}
 	t := reflect.TypeOf(dst).Elem()
-	if err := checkKeys(top, t, ""); err != nil {
-		return fmt.Errorf("config: %s: %w", path, err)
+	var errs []error
+	if err := checkKeys(top, t, "", path); err != nil {
+		errs = append(errs, err)
 	}
-	if err := top.Decode(dst); err != nil {
-		return fmt.Errorf("config: %s: %w", path, err)
+	root := reflect.ValueOf(dst).Elem()
+	for _, f := range Fields(dst) {
+		n := lookup(top, strings.Split(f.Key, "."))
+		if n == nil {
+			continue
+		}
+		v := reflect.New(f.typ)
+		if err := n.Decode(v.Interface()); err != nil {
+			got := ""
+			if n.Kind == yaml.ScalarNode && !f.redact {
+				got = fmt.Sprintf(" (got %q)", n.Value)
+			}
+			errs = append(errs, fmt.Errorf("config: %s:%d: %s: %s%s", path, n.Line, f.Key, f.want(), got))
+			continue
+		}
+		root.FieldByIndex(f.index).Set(v.Elem())
+		sources[f.Key] = fmt.Sprintf("%s:%d", path, n.Line)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// checkKeys rejects undeclared keys of the mapping n, decoded into t, and
-// renames alias keys to their canonical name.
-func checkKeys(n *yaml.Node, t reflect.Type, prefix string) error {
+// yamlLine returns " at line N" for the line a yaml.v3 error names, or "":
+// the rest of the message can quote the file.
+func yamlLine(err error) string {
+	_, rest, ok := strings.Cut(err.Error(), "line ")
+	if !ok {
+		return ""
+	}
+	n := 0
+	for _, c := range rest {
+		if c < '0' || c > '9' || n > 1e7 {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" at line %d", n)
+}
+
+// lookup returns the value node at the key path under the mapping n, or
+// nil.
+func lookup(n *yaml.Node, path []string) *yaml.Node {
+	for _, k := range path {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+			}
+		}
+		n = next
+	}
+	return n
+}
+
+// checkKeys rejects undeclared keys of the mapping n, decoded into t, with
+// the nearest declared key as a suggestion, and renames alias keys to their
+// canonical name.
+func checkKeys(n *yaml.Node, t reflect.Type, prefix, path string) error {
 	keys := map[string]reflect.StructField{}
 	aliases := map[string]string{}
 	collectKeys(t, keys, aliases)
@@ -391,15 +595,23 @@ func checkKeys(n *yaml.Node, t reflect.Type, prefix string) error {
 		}
 		sf, ok := keys[k.Value]
 		if !ok {
-			errs = append(errs, fmt.Errorf("line %d: field %s%s not found in type %s", k.Line, prefix, k.Value, t))
+			hint := ""
+			if s := nearest(k.Value, slices.Collect(maps.Keys(keys))); s != "" {
+				hint = fmt.Sprintf(" (did you mean %s%s?)", prefix, s)
+			}
+			errs = append(errs, fmt.Errorf("config: %s:%d: unknown key %s%s%s", path, k.Line, prefix, k.Value, hint))
 			continue
 		}
 		if seen[k.Value] {
-			errs = append(errs, fmt.Errorf("line %d: %s%s set twice (under its name and an alias)", k.Line, prefix, k.Value))
+			errs = append(errs, fmt.Errorf("config: %s:%d: %s%s set twice (under its name and an alias)", path, k.Line, prefix, k.Value))
 		}
 		seen[k.Value] = true
-		if sf.Type.Kind() == reflect.Struct && sf.Type != durationType && val.Kind == yaml.MappingNode {
-			if err := checkKeys(val, sf.Type, prefix+k.Value+"."); err != nil {
+		if sf.Type.Kind() == reflect.Struct && sf.Type != durationType {
+			if val.Kind != yaml.MappingNode {
+				errs = append(errs, fmt.Errorf("config: %s:%d: %s%s: want a mapping of keys", path, val.Line, prefix, k.Value))
+				continue
+			}
+			if err := checkKeys(val, sf.Type, prefix+k.Value+".", path); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -449,4 +661,118 @@ func Dump(v any, redact func(string) string) string {
 		return "# configuration could not be shown\n"
 	}
 	return string(b)
+}
+
+// Usage writes the usage text of a binary configured by dst: head (what it
+// is, its command lines and subcommands), then every flag with a typed
+// placeholder, its environment variables and default in one format, then a
+// pointer to WriteSettings for the settings that have no flag.
+func Usage(w io.Writer, head string, dst any, o Options) {
+	fmt.Fprint(w, head)
+	fields := Fields(dst)
+	type line struct{ flag, doc string }
+	lines := []line{{"--config FILE", configDoc(o)}}
+	withoutFlag := 0
+	for _, f := range fields {
+		if len(f.Flags) == 0 {
+			withoutFlag++
+			continue
+		}
+		name := "--" + f.Flags[0]
+		if p := f.placeholder(); p != "" {
+			name += " " + p
+		}
+		doc := f.usage()
+		if len(f.Flags) > 1 {
+			doc += "; also --" + strings.Join(f.Flags[1:], ", --")
+		}
+		lines = append(lines, line{name, doc})
+	}
+	lines = append(lines,
+		line{"--check-config", "validate the configuration, print the effective values and exit"},
+		line{"--help-config", "print every setting (YAML key, environment variable, flag, default) and exit"},
+		line{"--version", "print the version and exit"},
+		line{"-h, --help", "print this text and exit"})
+	fmt.Fprintln(w, "\nFlags:")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, l := range lines {
+		fmt.Fprintf(tw, "  %s\t%s\n", l.flag, l.doc)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "\n%d more settings have no flag: set them in the environment or the YAML file; --help-config lists all %d.\n",
+		withoutFlag+len(o.Vars), len(fields)+len(o.Vars))
+	fmt.Fprintln(w, "Precedence: defaults, then the file, then the environment, then flags.")
+}
+
+// WriteSettings writes every setting of dst as a table: YAML key,
+// environment variables, flags, default and description, then the
+// environment variables of o.Vars.
+func WriteSettings(w io.Writer, dst any, o Options) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "YAML KEY\tENVIRONMENT\tFLAG\tDEFAULT\tDESCRIPTION")
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	for _, f := range Fields(dst) {
+		flags := make([]string, len(f.Flags))
+		for i, fl := range f.Flags {
+			flags[i] = "--" + fl
+		}
+		def := f.Default
+		if f.typ.Kind() == reflect.Bool && def == "" {
+			def = "false"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Key, dash(strings.Join(f.Env, ",")), dash(strings.Join(flags, ",")), dash(def), f.Doc)
+	}
+	if o.ConfigEnv != "" {
+		fmt.Fprintf(tw, "-\t%s\t--config\t-\t%s\n", o.ConfigEnv, "YAML configuration file")
+	}
+	for _, v := range o.Vars {
+		fmt.Fprintf(tw, "%s\t%s\t-\t-\t%s\n", dash(strings.Join(v.Keys, ",")), v.Name, v.Doc)
+	}
+	_ = tw.Flush()
+}
+
+// Annotate returns err with each problem that is about an option (a
+// message "config: KEY ...") followed by where that option was set, from
+// fl.Sources: " [from SEALOCR_AUTH=yes]", " [from sidecar.yaml:12]" or
+// " [from --listen]". Problems of other kinds, and options left at their
+// default, are unchanged. nil stays nil.
+func Annotate(err error, fl Flags) error {
+	if err == nil || len(fl.Sources) == 0 {
+		return err
+	}
+	keys := slices.Collect(maps.Keys(fl.Sources))
+	slices.SortFunc(keys, func(a, b string) int { return len(b) - len(a) }) // longest first
+	var out []error
+	for _, e := range leaves(err) {
+		msg := e.Error()
+		rest, ok := strings.CutPrefix(msg, "config: ")
+		if ok {
+			for _, k := range keys {
+				after, found := strings.CutPrefix(rest, k)
+				if found && (after == "" || strings.ContainsRune(" :", rune(after[0]))) && !strings.Contains(fl.Sources[k], msg) {
+					e = fmt.Errorf("%w [from %s]", e, fl.Sources[k])
+					break
+				}
+			}
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
+// leaves flattens errors.Join trees into their leaves, in order.
+func leaves(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leaves(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }

@@ -1,6 +1,7 @@
 package configs
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -102,9 +103,19 @@ func TestSources(t *testing.T) {
 			}
 		})
 	}
-	_, fl, err := load([]string{"--check-config", "--version", "--config", f}, nil)
-	if err != nil || fl != (Flags{ConfigFile: f, CheckConfig: true, Version: true}) {
-		t.Errorf("flags %+v, %v", fl, err)
+	_, fl, err := load([]string{"--check-config", "--version", "--config", f, "--port", "9"}, map[string]string{"T_WAIT": "2s"})
+	want := Flags{ConfigFile: f, CheckConfig: true, Version: true, Sources: map[string]string{
+		"port": "--port", "name": f + ":2", "inner.names": f + ":4", "wait": "T_WAIT=2s"}}
+	if err != nil || !reflect.DeepEqual(fl, want) {
+		t.Errorf("flags %+v, %v\nwant %+v", fl, err, want)
+	}
+	for _, h := range []string{"-h", "--help", "-help"} {
+		if _, fl, err := load([]string{"--port", "1", h}, nil); err != nil || !fl.Help {
+			t.Errorf("%s: help %v, %v; want Flags.Help and no error", h, fl.Help, err)
+		}
+	}
+	if _, fl, err := load([]string{"--help-config"}, nil); err != nil || !fl.HelpConfig {
+		t.Errorf("--help-config: %+v, %v", fl, err)
 	}
 }
 
@@ -118,16 +129,22 @@ func TestRefusals(t *testing.T) {
 	}{
 		{name: "two documents", file: "port: 1\n---\nport: 2\n", want: []string{"want one YAML document"}},
 		{name: "empty second document", file: "port: 1\n---\n", want: []string{"want one YAML document"}},
-		{name: "every unknown key", file: "port: 1\nprot: 2\ninner:\n  nmes: [a]\n",
-			want: []string{"line 2: field prot not found", "line 4: field inner.nmes not found"}},
-		{name: "alias and name", file: "name: a\nold_name: b\n", want: []string{"line 2: name set twice"}},
-		{name: "inline section is not a key", file: "group:\n  port: 1\n", want: []string{"field group not found"}},
+		{name: "every unknown key, with the nearest", file: "port: 1\nprot: 2\ninner:\n  nmes: [a]\n  zzzzzz: 1\n",
+			want: []string{"c.yaml:2: unknown key prot (did you mean port?)", "c.yaml:4: unknown key inner.nmes (did you mean inner.names?)",
+				"c.yaml:5: unknown key inner.zzzzzz\n"}},
+		{name: "alias and name", file: "name: a\nold_name: b\n", want: []string{"c.yaml:2: name set twice"}},
+		{name: "inline section is not a key", file: "group:\n  port: 1\n", want: []string{"unknown key group"}},
+		{name: "section not a mapping", file: "inner: 3\n", want: []string{"c.yaml:1: inner: want a mapping of keys"}},
 		{name: "not a mapping", file: "- port\n", want: []string{"want a mapping"}},
-		{name: "wrong type", file: "port: many\n", want: []string{"line 1", "many"}},
-		{name: "hidden field", file: "hidden: x\n", want: []string{"hidden not found"}},
-		{name: "bad env values", env: map[string]string{"T_PORT": "x", "T_ON": "maybe", "T_WAIT": "5"}, want: []string{"T_PORT", "T_ON", "T_WAIT"}},
-		{name: "bad flag value", args: []string{"--port", "x"}, want: []string{"-port"}},
-		{name: "unknown flag", args: []string{"--nope"}, want: []string{"nope"}},
+		{name: "every wrong type, with key and line", file: "port: many\nwait: 5\non: maybe\ninner:\n  names: x\n",
+			want: []string{`c.yaml:1: port: want a whole number (got "many")`, `c.yaml:2: wait: want a duration such as 500ms, 30s or 5m (got "5")`,
+				`c.yaml:3: on: want true or false (got "maybe")`, `c.yaml:5: inner.names: want a list`}},
+		{name: "redacted value not shown", file: "inner:\n  url: [\"http://u:secret@h/\"]\n", want: []string{"c.yaml:2: inner.url: want a string\n"}},
+		{name: "hidden field", file: "hidden: x\n", want: []string{"unknown key hidden"}},
+		{name: "bad env values", env: map[string]string{"T_PORT": "x", "T_ON": "maybe", "T_WAIT": "5"},
+			want: []string{"T_PORT=x: want a whole number", "T_ON=maybe: want true or false", "T_WAIT=5: want a duration"}},
+		{name: "bad flag value", args: []string{"--port", "x"}, want: []string{`invalid value "x" for flag --port: want a whole number`}},
+		{name: "unknown flag", args: []string{"--prot", "1"}, want: []string{"unknown flag --prot (did you mean --port?)"}},
 		{name: "argument", args: []string{"serve"}, want: []string{"unexpected arguments"}},
 		{name: "missing file", args: []string{"--config", "/nonexistent/c.yaml"}, want: []string{"/nonexistent/c.yaml"}},
 	} {
@@ -141,9 +158,12 @@ func TestRefusals(t *testing.T) {
 				t.Fatal("Load succeeded")
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
+				if !strings.Contains(err.Error()+"\n", w) {
 					t.Errorf("error %q does not mention %q", err, w)
 				}
+			}
+			if strings.Contains(err.Error(), "secret") || strings.Contains(err.Error(), "strconv") || strings.Contains(err.Error(), "cannot unmarshal") || strings.Contains(err.Error(), "!!") {
+				t.Errorf("error %q carries a value or a parser's text", err)
 			}
 		})
 	}
@@ -181,5 +201,39 @@ func TestUsage(t *testing.T) {
 	f := Fields(&testConfig{})
 	if got := f[0].usage(); got != "the port (env T_PORT; default 80)" {
 		t.Errorf("usage %q", got)
+	}
+	var b strings.Builder
+	o := Options{Program: "t", ConfigEnv: "T_CONFIG", Vars: []Var{{Name: "T_SWITCH", Keys: []string{"on"}, Doc: "a switch"}}}
+	Usage(&b, "Usage: t [flags]\n", &testConfig{}, o)
+	for _, want := range []string{"Usage: t [flags]\n", "--port N ", "--wait DURATION ", "--name VALUE ", "--on  ", "also --old-name",
+		"--config FILE ", "--help-config ", "4 more settings have no flag", "--help-config lists all 8."} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("usage lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	WriteSettings(&b, &testConfig{}, o)
+	for _, want := range []string{"YAML KEY", "port ", "T_PORT", "--port", "inner.url", "T_SWITCH", "false"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("settings lack %q:\n%s", want, b.String())
+		}
+	}
+	if n := strings.Count(b.String(), "\n"); n != 1+len(f)+2 {
+		t.Errorf("%d lines, want a header, %d settings, the config file and one variable:\n%s", n, len(f), b.String())
+	}
+}
+
+// TestAnnotate: a validation problem about an option says where the user set
+// it; others are left alone.
+func TestAnnotate(t *testing.T) {
+	fl := Flags{Sources: map[string]string{"port": "T_PORT=0", "inner.names": "c.yaml:4", "on": "--on"}}
+	err := Annotate(errors.Join(errors.New("config: port 0 out of range"), errors.New("config: inner.names: empty"),
+		errors.New("config: ports are odd"), errors.New("config: name is bad"), errors.New("other")), fl)
+	want := "config: port 0 out of range [from T_PORT=0]\nconfig: inner.names: empty [from c.yaml:4]\nconfig: ports are odd\nconfig: name is bad\nother"
+	if err.Error() != want {
+		t.Errorf("got\n%s\nwant\n%s", err, want)
+	}
+	if Annotate(nil, fl) != nil {
+		t.Error("nil annotated")
 	}
 }

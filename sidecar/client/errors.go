@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/sealocr/sealocr/sidecar/api"
 )
 
 // ErrOpenResponse reports a response that could not be opened: the sealed or
@@ -57,13 +59,31 @@ type ServerError struct {
 	RetryAfter time.Duration
 }
 
+// FromSidecar reports whether the answer was made by the sidecar itself
+// rather than by the OCR server behind it: every outer answer, and the
+// sealed answers of the sidecar's upstream handling (the core could not be
+// reached, timed out, or answered too much).
+func (e *ServerError) FromSidecar() bool {
+	if !e.Sealed {
+		return true
+	}
+	switch e.Code {
+	case api.CodeUpstreamUnavailable, api.CodeUpstreamTimeout, api.CodeUpstreamTooLarge, api.CodeRouteNotAllowed:
+		return true
+	}
+	return false
+}
+
 // Error implements error.
 func (e *ServerError) Error() string {
 	var b strings.Builder
 	b.WriteString("sealocr client: ")
-	if e.Sealed {
+	switch {
+	case e.Sealed && e.FromSidecar():
+		b.WriteString("sidecar answered (sealed) ")
+	case e.Sealed:
 		b.WriteString("core answered ")
-	} else {
+	default:
 		b.WriteString("server answered ")
 	}
 	fmt.Fprintf(&b, "%d", e.Status)

@@ -100,15 +100,30 @@ func (p retryPolicy) backoff(n int, retryAfter time.Duration, u float64) time.Du
 	return retryAfter + time.Duration(u*float64(ceil))
 }
 
+// IsUnreachable reports whether err is a failure to connect at all: the
+// connection was refused, the name did not resolve, or the dial timed out
+// or found no route. No request reached a server, and the client does not
+// retry it: a server that is not running does not start by itself, and a
+// caller (sealctl) says so at once rather than after minutes of backoff.
+func IsUnreachable(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	var dns *net.DNSError
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.As(err, &dns)
+}
+
 // retryable reports whether an attempt that ended in err may be tried
-// again: busy and rate-limited answers, and transport failures where no
-// answer arrived (the connection was refused, reset or closed, or the
-// attempt timed out) while the call's own context is still alive. The
-// latter include requests the server may already have processed; resending
-// them is safe only because OCR is idempotent (it changes no state), and
-// each resend is a new sealed request, never a replay of the old bytes.
+// again: busy and rate-limited answers, and transport failures after a
+// connection was made where no answer arrived (the connection was reset or
+// closed, or the attempt timed out) while the call's own context is still
+// alive. A failure to connect (IsUnreachable) is final. The others include
+// requests the server may already have processed; resending them is safe
+// only because OCR is idempotent (it changes no state), and each resend is
+// a new sealed request, never a replay of the old bytes.
 func retryable(call context.Context, err error) bool {
-	if call.Err() != nil {
+	if call.Err() != nil || IsUnreachable(err) {
 		return false
 	}
 	if IsBusy(err) {
@@ -126,7 +141,7 @@ func retryable(call context.Context, err error) bool {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded), // the attempt's timeout
 		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.ECONNRESET),
 		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed):
 		return true
 	case errors.As(err, &ne) && ne.Timeout():

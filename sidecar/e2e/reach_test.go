@@ -223,3 +223,22 @@ func isSidecarCell(c cell) bool {
 	}
 	return false
 }
+
+// TestPlainAnswerHeadersOnce: a plain route through the sidecar to the real
+// core's WebUI carries each security header and the request ID once: the
+// sidecar's value, not the sidecar's and the core's side by side (before:
+// Referrer-Policy, X-Content-Type-Options and X-Request-ID came twice).
+func TestPlainAnswerHeadersOnce(t *testing.T) {
+	s := newSidecar(t, nil)
+	for _, path := range []string{"/", "/healthz"} {
+		res, _ := s.do(t, http.MethodGet, path, "", nil)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, res.StatusCode)
+		}
+		for _, h := range []string{"Referrer-Policy", "X-Content-Type-Options", "X-Request-Id", "Strict-Transport-Security", "Content-Type"} {
+			if n := len(res.Header.Values(h)); n != 1 {
+				t.Errorf("GET %s: %s %d times: %q", path, h, n, res.Header.Values(h))
+			}
+		}
+	}
+}

@@ -194,6 +194,16 @@ reason. values.schema.json checks each value alone; this checks them together.
 {{- if and (ne .Values.auth.mode "off") (not (or $jwtKeys .Values.auth.apiKeys.existingSecret)) }}
 {{- $errs = append $errs (printf "auth.mode %s needs a credential source: auth.jwt.jwksURL, auth.jwt.existingSecret (with jwksKey, publicKeys or hs256Key), or auth.apiKeys.existingSecret" .Values.auth.mode) }}
 {{- end }}
+{{- if and (eq $mode "acme") (ne .Values.auth.mode "required") (not .Values.unsafePublicUnauthenticated) }}
+{{- $errs = append $errs (printf "tls.mode acme serves public certificates with auth.mode %s: anyone on the internet could OCR through the release. Set auth.mode \"required\" with auth.apiKeys.existingSecret (a Secret holding the entry `sealctl apikey new` prints) or auth.jwt; or unsafePublicUnauthenticated=true to serve everyone" .Values.auth.mode) }}
+{{- end }}
+{{- $pt := .Values.passthrough }}
+{{- if and (ne $pt.kind "none") (not (or $pt.hosts .Values.tls.domains)) }}
+{{- $errs = append $errs (printf "passthrough.kind %s routes by host name (SNI): set passthrough.hosts or tls.domains" $pt.kind) }}
+{{- end }}
+{{- if and (eq $pt.kind "gateway-api") (not $pt.gatewayAPI.parentRefs) }}
+{{- $errs = append $errs "passthrough.kind gateway-api needs passthrough.gatewayAPI.parentRefs: the Gateway listener (protocol TLS, tls.mode Passthrough) to attach to" }}
+{{- end }}
 {{- if and $j.existingSecret (not (or $j.jwksKey $j.publicKeys $j.hs256Key)) }}
 {{- $errs = append $errs "auth.jwt.existingSecret is set but names no key in it: set auth.jwt.jwksKey, publicKeys or hs256Key" }}
 {{- end }}
@@ -321,6 +331,10 @@ files on read-only Secret volumes, or secretKeyRef.
 {{- $a := .Values.auth }}
 - name: SEALOCR_AUTH
   value: {{ $a.mode | quote }}
+{{- if .Values.unsafePublicUnauthenticated }}
+- name: SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED
+  value: "true"
+{{- end }}
 {{- with $a.jwt.issuer }}
 - name: SEALOCR_AUTH_JWT_ISSUER
   value: {{ . | quote }}

@@ -18,6 +18,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/sealocr/sealocr/configs"
 	"github.com/sealocr/sealocr/core/internal/config"
 	"github.com/sealocr/sealocr/core/internal/decode"
 	"github.com/sealocr/sealocr/core/internal/httpapi"
@@ -54,14 +55,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return healthcheck(ctx, args[1:], getenv, stdout)
 	}
 	cfg, fl, err := config.Load(args, getenv)
-	if err != nil {
-		return err
-	}
-	if fl.Version {
+	switch {
+	case fl.Help:
+		config.Usage(stdout)
+		return nil
+	case fl.HelpConfig:
+		config.WriteSettings(stdout)
+		return nil
+	case fl.Version && err == nil:
 		fmt.Fprintln(stdout, "sealocr core", buildVersion())
 		return nil
 	}
-	if err := cfg.Validate(); err != nil {
+	// Every problem at once: what did not parse and what is not valid, each
+	// with where it was set.
+	if err := configs.Annotate(errors.Join(err, cfg.Validate()), fl); err != nil {
 		return err
 	}
 	if fl.CheckConfig {

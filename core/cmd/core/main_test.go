@@ -24,7 +24,15 @@ func TestRunFlags(t *testing.T) {
 		{"check config", []string{"--check-config"}, map[string]string{"HOME": "/h"}, "configuration ok", ""},
 		{"non-loopback refused", []string{"--check-config", "--listen", "0.0.0.0:8081"}, nil, "", "not a loopback address"},
 		{"every problem at once", []string{"--check-config", "--workers", "0", "--timeout", "1ms"}, nil, "", "timeout"},
-		{"bad env", []string{"--check-config"}, map[string]string{"SEALOCR_CORE_THREADS": "x"}, "", "SEALOCR_CORE_THREADS"},
+		{"bad env", []string{"--check-config"}, map[string]string{"SEALOCR_CORE_THREADS": "x"}, "", "SEALOCR_CORE_THREADS=x: want a whole number"},
+		// A variable that does not parse and one that is out of range: both
+		// reported, each naming the variable the user set.
+		{"two bad variables", []string{"--check-config"}, map[string]string{"SEALOCR_CORE_WORKERS": "x", "SEALOCR_CORE_QUEUE": "-5"}, "",
+			"config: SEALOCR_CORE_WORKERS=x: want a whole number\nconfig: queue -5 out of range 0..10000 [from SEALOCR_CORE_QUEUE=-5]"},
+		{"flag typo", []string{"--workres", "2"}, nil, "", "unknown flag --workres (did you mean --workers?)"},
+		{"help", []string{"--help"}, nil, "core healthcheck [flags]", ""},
+		{"short help", []string{"-h"}, nil, "--max-body-bytes N", ""},
+		{"every setting", []string{"--help-config"}, nil, "SEALOCR_CORE_UNSAFE_ALLOW_REMOTE_METRICS", ""},
 		{"healthcheck without server", []string{"healthcheck", "--listen", "127.0.0.1:1"}, nil, "", "healthcheck"},
 		{"missing runtime", []string{"--ort-lib", "/nonexistent/libonnxruntime.so.1", "--listen", "127.0.0.1:0"}, nil, "", "make models"},
 	}

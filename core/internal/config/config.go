@@ -8,6 +8,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -66,8 +67,33 @@ type Flags = configs.Flags
 // environment. It returns the configuration unvalidated.
 func Load(args []string, getenv func(string) string) (Config, Flags, error) {
 	c := Default(getenv)
-	fl, err := configs.Load(&c, args, configs.Options{Program: "core", ConfigEnv: ConfigEnv, Getenv: getenv})
+	fl, err := configs.Load(&c, args, options(getenv))
 	return c, fl, err
+}
+
+// options configure the shared loader.
+func options(getenv func(string) string) configs.Options {
+	return configs.Options{Program: "core", ConfigEnv: ConfigEnv, Getenv: getenv}
+}
+
+// usageHead starts the core's --help.
+const usageHead = `core is sealocr's OCR server: plain HTTP on loopback, behind the sidecar.
+
+Usage:
+  core [flags]                   serve (see README.md: The core)
+  core healthcheck [flags]       exit 0 when the core at --listen is ready (for probes and scripts)
+  core --check-config            validate, print the effective configuration and exit
+  core --help-config             print every setting and exit
+`
+
+// Usage writes the core's --help to w.
+func Usage(w io.Writer) {
+	configs.Usage(w, usageHead, &Config{}, options(nil))
+}
+
+// WriteSettings writes every setting of the core (--help-config) to w.
+func WriteSettings(w io.Writer) {
+	configs.WriteSettings(w, &Config{}, options(nil))
 }
 
 // EnvVars returns the names of the environment variables Load reads, besides

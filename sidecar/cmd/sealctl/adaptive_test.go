@@ -212,7 +212,7 @@ func TestOCRCancelStopsWaiting(t *testing.T) {
 	var out, errOut strings.Builder
 	start := time.Now()
 	err := run(ctx, []string{"ocr", "--server", srv.URL, "--ca", srv.CAFile, "--keys", srv.KeysFile,
-		"--concurrency", "2", "--max-retries", "1000", dir}, env(map[string]string{"HOME": t.TempDir()}), &out, &errOut)
+		"--concurrency", "2", "--max-retries", "1000", dir}, env(map[string]string{"HOME": t.TempDir()}), strings.NewReader(""), &out, &errOut)
 	if el := time.Since(start); el > 4*time.Second {
 		t.Errorf("took %s after a 1.5 s cancellation", el)
 	}

@@ -4,9 +4,10 @@
 //
 // Usage:
 //
-//	sealctl ocr [flags] IMAGE|DIR...   recognise text
+//	sealctl ocr [flags] IMAGE|DIR|-... recognise text
 //	sealctl keygen [--out FILE] [--id ID] [--suite SUITE]
 //	sealctl keys [--server URL] [--ca FILE]
+//	sealctl apikey new [--id ID]
 //	sealctl version
 //
 // Run "sealctl COMMAND -h" for the flags of a command.
@@ -30,7 +31,7 @@ var version = ""
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	var code exitCode
 	switch {
@@ -53,9 +54,10 @@ func (c exitCode) Error() string { return fmt.Sprintf("exit status %d", int(c)) 
 const usage = `sealctl is the command-line client of a sealocr sidecar.
 
 Usage:
-  sealctl ocr [flags] IMAGE|DIR...   recognise the text of images (sealed requests)
+  sealctl ocr [flags] IMAGE|DIR|-... recognise the text of images (sealed requests)
   sealctl keygen [--out FILE] [--id ID] [--suite SUITE]  write a new key file (mode 0600)
   sealctl keys [--server URL] [--ca FILE]  list the gateway's Oblivious HTTP keys
+  sealctl apikey new [--id ID]       make an API key; print it once with its key-file entry
   sealctl version                    print the version
 
 Run "sealctl COMMAND -h" for the flags of a command.
@@ -64,12 +66,12 @@ $XDG_STATE_HOME/sealocr or ~/.local/state/sealocr; holds ca.pem and keys.yaml).
 `
 
 // run is the whole program; main only adds the process around it.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitCode(2)
 	}
-	env := environment{getenv: getenv}
+	env := environment{getenv: getenv, stdin: stdin}
 	switch args[0] {
 	case "ocr":
 		return runOCR(ctx, args[1:], env, stdout, stderr)
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runKeygen(args[1:], env, stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], env, stdout, stderr)
+	case "apikey":
+		return runAPIKey(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, "sealctl", buildVersion())
 		return nil
@@ -98,9 +102,11 @@ func buildVersion() string {
 	return "dev"
 }
 
-// environment resolves defaults from environment variables.
+// environment resolves defaults from environment variables, and holds
+// standard input (the input "-").
 type environment struct {
 	getenv func(string) string
+	stdin  io.Reader
 }
 
 // stateDir is SEALOCR_STATE_DIR, $XDG_STATE_HOME/sealocr or

@@ -31,7 +31,7 @@ func runCmd(t *testing.T, getenv func(string) string, args ...string) (stdout, s
 		getenv = env(map[string]string{"HOME": t.TempDir()})
 	}
 	var out, errOut bytes.Buffer
-	err = run(context.Background(), args, getenv, &out, &errOut)
+	err = run(context.Background(), args, getenv, strings.NewReader(""), &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 
@@ -124,14 +124,32 @@ func TestOCRSingleFile(t *testing.T) {
 			}
 		})
 	}
-	t.Run("json as returned", func(t *testing.T) {
+	t.Run("json: one line per file, one file too", func(t *testing.T) {
 		stdout, _, err := runCmd(t, nil, append(base, "--json", img)...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, _ := json.Marshal(clienttest.CannedResponse(18))
+		resp, _ := json.Marshal(clienttest.CannedResponse(18))
+		want, _ := json.Marshal(struct {
+			File     string          `json:"file"`
+			Response json.RawMessage `json:"response"`
+		}{img, resp})
 		if stdout != string(want)+"\n" {
 			t.Errorf("stdout = %q, want %q", stdout, want)
+		}
+	})
+	t.Run("standard input", func(t *testing.T) {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append(base, "--format", "tsv", "-"), env(map[string]string{"HOME": t.TempDir()}),
+			bytes.NewReader(pngBytes(41)), &out, &errOut)
+		if err != nil {
+			t.Fatalf("err = %v, stderr = %s", err, errOut.String())
+		}
+		if out.String() != "-\t0\t0.9900\thello\n-\t1\t0.9500\tworld\n" {
+			t.Errorf("stdout = %q", out.String())
+		}
+		if req, _ := srv.LastRequest(); len(req.Body) != len(pngBytes(41)) {
+			t.Errorf("the core got %d bytes, want the %d of standard input", len(req.Body), len(pngBytes(41)))
 		}
 	})
 	t.Run("doc mode reaches the core", func(t *testing.T) {
@@ -301,7 +319,7 @@ func TestUsage(t *testing.T) {
 	}{
 		{"no command", nil, 2, "Usage:"},
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
-		{"ocr without input", []string{"ocr", "--mode", "ohttp"}, 2, "no IMAGE or DIR given"},
+		{"ocr without input", []string{"ocr", "--mode", "ohttp"}, 2, "no IMAGE, DIR or - given"},
 		{"ocr bad format", []string{"ocr", "--format", "xml", "x.png"}, 2, "unknown --format"},
 		{"ocr bad doc mode", []string{"ocr", "--doc-mode", "page", "x.png"}, 2, "unknown --doc-mode"},
 		{"ocr unknown flag", []string{"ocr", "--nope", "x.png"}, 2, "flag provided but not defined"},

@@ -11,8 +11,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sealocr/sealocr/core/api"
@@ -42,15 +44,31 @@ func imageType(path string) (string, bool) {
 // ocrFlags are the options of the ocr command.
 type ocrFlags struct {
 	server, ca, keys, mode, keyID, docMode, format, pin, kem, tokenFile string
-	json                                                                bool
+	json, recursive                                                     bool
 	concurrency, maxRetries                                             int
 	timeout                                                             time.Duration
 }
 
 // job is one file to recognise; err is set when it failed before sending.
+// A job on standard input reads it from stdin.
 type job struct {
-	path string
+	path  string
+	err   error
+	stdin *stdinSource
+}
+
+// stdinSource is standard input, read once: a file that goes round again
+// reuses the bytes.
+type stdinSource struct {
+	r    io.Reader
+	once sync.Once
+	data []byte
 	err  error
+}
+
+func (s *stdinSource) read() ([]byte, error) {
+	s.once.Do(func() { s.data, s.err = io.ReadAll(s.r) })
+	return s.data, s.err
 }
 
 // result is the outcome of one job.
@@ -59,18 +77,22 @@ type result struct {
 	err error
 }
 
-const ocrUsage = `Usage: sealctl ocr [flags] IMAGE|DIR...
+const ocrUsage = `Usage: sealctl ocr [flags] IMAGE|DIR|-...
 
 Sends each image to the sidecar sealed with a pre-shared key (--mode psk) or
-Oblivious HTTP (--mode ohttp) and prints the recognised text. A DIR stands
-for its image files (png, jpg, jpeg, bmp, tif, tiff, webp, gif; not
-recursive). Output formats:
+Oblivious HTTP (--mode ohttp) and prints the recognised text. "-" reads one
+image from standard input. A DIR stands for its image files (png, jpg, jpeg,
+bmp, tif, tiff, webp, gif), and with --recursive for those of its
+subfolders too; every other file is skipped with a line on stderr.
+Output formats:
   text  the text; with several files, a "==> FILE <==" header before each
-  json  the core's JSON as returned; with several files, one line per file:
-        {"file": FILE, "response": JSON}
+  json  one line per file, whatever their number (JSON Lines):
+        {"file": FILE, "response": JSON}   the core's JSON as returned
+        {"file": FILE, "error": MESSAGE}   a file that failed
   tsv   FILE, line index (from 0), confidence, text; tab-separated, with
         tab, newline and backslash escaped as \t, \n and \\
-Failures go to stderr; the exit status is 1 if any file failed.
+Failures go to stderr, with what to check; the exit status is 1 if any
+file failed. A server that cannot be reached fails at once (no retry).
 
 A busy or rate-limited answer (503 busy, 429) is not a failure: the file is
 sent again, sealed afresh, after the server's Retry-After or a random
@@ -100,6 +122,8 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 	fs.StringVar(&f.docMode, "doc-mode", "", "OCR mode: document or line (default: the core's, document)")
 	fs.StringVar(&f.format, "format", "text", "output: text, json or tsv")
 	fs.BoolVar(&f.json, "json", false, "same as --format json")
+	fs.BoolVar(&f.recursive, "recursive", false, "take the images of a DIR's subfolders too")
+	fs.BoolVar(&f.recursive, "r", false, "same as --recursive")
 	fs.IntVar(&f.concurrency, "concurrency", 4, "files in flight at once, at most (fewer while the server is busy)")
 	fs.IntVar(&f.maxRetries, "max-retries", defaultMaxRetries, "retries per file after a busy or rate-limited answer or no answer (0: none)")
 	fs.StringVar(&f.tokenFile, "token-file", "", "file holding a bearer credential (JWT or API key) for a sidecar that requires authentication (or env SEALOCR_TOKEN)")
@@ -138,7 +162,10 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 		problems = append(problems, "--max-retries must not be negative")
 	}
 	if len(inputs) == 0 {
-		problems = append(problems, "no IMAGE or DIR given")
+		problems = append(problems, "no IMAGE, DIR or - given")
+	}
+	if n := slices.Index(inputs, "-"); n >= 0 && slices.Index(inputs[n+1:], "-") >= 0 {
+		problems = append(problems, `"-" (standard input) given twice`)
 	}
 	if len(problems) > 0 {
 		for _, p := range problems {
@@ -188,15 +215,22 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 	}
 	defer c.CloseIdleConnections()
 
-	jobs, anyDir := expand(inputs)
+	jobs, anyDir := expand(inputs, f.recursive, env.stdin, func(path, why string) {
+		fmt.Fprintf(stderr, "sealctl: skipping %s: %s\n", path, why)
+	})
 	lim := newLimiter(f.concurrency)
 	lim.goRound = f.maxRetries > 0
+	h := hints{server: f.server, mode: cfg.Mode, keysFile: f.keys, credential: cfg.Credential != ""}
+	if cfg.PSKKey != nil {
+		h.keyID = cfg.PSKKey.ID()
+	}
 	p := &printer{
 		out: stdout, errOut: stderr, format: f.format,
 		several:  len(jobs) > 1 || anyDir,
 		progress: len(jobs) > 1 && isTerminal(stderr),
 		total:    len(jobs),
 		lim:      lim,
+		hints:    h,
 	}
 	results := process(ctx, c, jobs, lim, client.OCROptions{Mode: f.docMode})
 	failed := 0
@@ -221,12 +255,22 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 	return nil
 }
 
-// expand turns the inputs into jobs in order, a folder into its image
-// files by name. It reports whether any input was a folder.
-func expand(inputs []string) ([]job, bool) {
+// stdinPath is the input that stands for standard input.
+const stdinPath = "-"
+
+// expand turns the inputs into jobs in order: a file as it is, "-" for
+// standard input, a folder into its image files by name (and, recursive,
+// those of its subfolders, depth first by name). Every entry of a folder
+// that is not taken is reported to skip with the reason. It reports
+// whether any input was a folder.
+func expand(inputs []string, recursive bool, stdin io.Reader, skip func(path, why string)) ([]job, bool) {
 	var jobs []job
 	anyDir := false
 	for _, in := range inputs {
+		if in == stdinPath {
+			jobs = append(jobs, job{path: in, stdin: &stdinSource{r: stdin}})
+			continue
+		}
 		fi, err := os.Stat(in)
 		if err != nil {
 			jobs = append(jobs, job{path: in, err: err})
@@ -237,19 +281,34 @@ func expand(inputs []string) ([]job, bool) {
 			continue
 		}
 		anyDir = true
-		entries, err := os.ReadDir(in)
-		if err != nil {
-			jobs = append(jobs, job{path: in, err: err})
-			continue
-		}
-		n := 0
-		for _, e := range entries {
-			if _, ok := imageType(e.Name()); ok && e.Type().IsRegular() {
-				jobs = append(jobs, job{path: filepath.Join(in, e.Name())})
-				n++
+		before := len(jobs)
+		var walk func(dir string)
+		walk = func(dir string) {
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				jobs = append(jobs, job{path: dir, err: err})
+				return
+			}
+			for _, e := range entries {
+				p := filepath.Join(dir, e.Name())
+				switch {
+				case e.IsDir() && recursive:
+					walk(p)
+				case e.IsDir():
+					skip(p, "a folder (--recursive takes subfolders too)")
+				case !e.Type().IsRegular():
+					skip(p, "not a regular file")
+				default:
+					if _, ok := imageType(e.Name()); ok {
+						jobs = append(jobs, job{path: p})
+					} else {
+						skip(p, "not an image file by its name (png, jpg, jpeg, bmp, tif, tiff, webp, gif)")
+					}
+				}
 			}
 		}
-		if n == 0 {
+		walk(in)
+		if len(jobs) == before {
 			jobs = append(jobs, job{path: in, err: errors.New("no image files in folder")})
 		}
 	}
@@ -350,11 +409,17 @@ func ocrFile(ctx context.Context, c *client.Client, j job, opts client.OCROption
 	if err := ctx.Err(); err != nil {
 		return result{err: err}
 	}
-	img, err := os.ReadFile(j.path)
+	var img []byte
+	var err error
+	if j.stdin != nil {
+		img, err = j.stdin.read()
+	} else {
+		img, err = os.ReadFile(j.path)
+		opts.ContentType, _ = imageType(j.path)
+	}
 	if err != nil {
 		return result{err: err}
 	}
-	opts.ContentType, _ = imageType(j.path)
 	raw, err := c.OCRJSON(ctx, img, opts)
 	return result{raw: raw, err: err}
 }
@@ -368,6 +433,7 @@ type printer struct {
 	progress    bool
 	total, n    int
 	lim         *limiter
+	hints       hints
 }
 
 // print writes one result and reports whether it succeeded.
@@ -381,7 +447,15 @@ func (p *printer) print(path string, r result) bool {
 		}
 	}
 	if !ok {
-		fmt.Fprintf(p.errOut, "sealctl: %s: %v\n", path, describe(r.err))
+		msg := p.hints.explain(r.err)
+		fmt.Fprintf(p.errOut, "sealctl: %s: %s\n", path, msg)
+		if p.format == "json" {
+			line, _ := json.Marshal(struct {
+				File  string `json:"file"`
+				Error string `json:"error"`
+			}{path, msg})
+			fmt.Fprintf(p.out, "%s\n", line)
+		}
 	}
 	if p.progress && p.n < p.total {
 		retries, current, _ := p.lim.stats()
@@ -402,13 +476,6 @@ func (p *printer) finish() { p.clearProgress() }
 func (p *printer) write(path string, raw []byte) error {
 	switch p.format {
 	case "json":
-		if !p.several {
-			_, err := p.out.Write(raw)
-			if err == nil && !bytes.HasSuffix(raw, []byte("\n")) {
-				_, err = io.WriteString(p.out, "\n")
-			}
-			return err
-		}
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, raw); err != nil {
 			return fmt.Errorf("%w: %v", client.ErrUnexpectedResponse, err)
@@ -451,14 +518,6 @@ func (p *printer) write(path string, raw []byte) error {
 // escapeTSV escapes backslash, tab, newline and carriage return.
 func escapeTSV(s string) string {
 	return strings.NewReplacer(`\`, `\\`, "\t", `\t`, "\n", `\n`, "\r", `\r`).Replace(s)
-}
-
-// describe adds a hint to well-known failures.
-func describe(err error) error {
-	if errors.Is(err, client.ErrOpenResponse) {
-		return fmt.Errorf("%w (wrong key, or the response was altered)", err)
-	}
-	return err
 }
 
 // isTerminal reports whether w is a character device.

@@ -39,17 +39,19 @@ func TestACMEEncryptedOCR(t *testing.T) {
 	state := t.TempDir()
 	listen := "127.0.0.1:" + strconv.Itoa(peb.TLSPort)
 	env := map[string]string{
-		"HOME":                   state,
-		"SEALOCR_STATE_DIR":      state,
-		"SEALOCR_DOMAINS":        "ocr.sidecar.test",
-		"SEALOCR_ACME_EMAIL":     "ops@sidecar.test",
-		"SEALOCR_ACME_CA":        peb.Directory,
-		"SEALOCR_ACME_CA_ROOT":   peb.ServerCAFile,
-		"SEALOCR_LISTEN":         listen,
-		"SEALOCR_HTTP_LISTEN":    "127.0.0.1:" + strconv.Itoa(peb.HTTPPort),
-		"SEALOCR_UPSTREAM":       core.URL,
-		"SEALOCR_METRICS_LISTEN": "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t)),
-		"SEALOCR_LOG_LEVEL":      "debug",
+		"HOME":              state,
+		"SEALOCR_STATE_DIR": state,
+		"SEALOCR_DOMAINS":   "ocr.sidecar.test",
+		// The ACME path is under test, not authentication.
+		"SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED": "true",
+		"SEALOCR_ACME_EMAIL":                    "ops@sidecar.test",
+		"SEALOCR_ACME_CA":                       peb.Directory,
+		"SEALOCR_ACME_CA_ROOT":                  peb.ServerCAFile,
+		"SEALOCR_LISTEN":                        listen,
+		"SEALOCR_HTTP_LISTEN":                   "127.0.0.1:" + strconv.Itoa(peb.HTTPPort),
+		"SEALOCR_UPSTREAM":                      core.URL,
+		"SEALOCR_METRICS_LISTEN":                "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t)),
+		"SEALOCR_LOG_LEVEL":                     "debug",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr pebbletest.SyncBuffer
@@ -133,5 +135,25 @@ func TestACMEEncryptedOCR(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "fake image bytes") || strings.Contains(stderr.String(), "hello") {
 		t.Error("the log holds payload")
+	}
+}
+
+// TestPublicWithoutAuthRefused: `SEALOCR_DOMAINS=ocr.example.com sidecar`
+// used to start on the internet with auth off; it now refuses, saying how to
+// add a key, and starts with SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED only up to
+// the next check (here: the ACME CA, unreachable on purpose).
+func TestPublicWithoutAuthRefused(t *testing.T) {
+	state := t.TempDir()
+	env := map[string]string{"HOME": state, "SEALOCR_STATE_DIR": state, "SEALOCR_DOMAINS": "ocr.example.com"}
+	getenv := func(k string) string { return env[k] }
+	var out, errOut strings.Builder
+	err := run(t.Context(), nil, getenv, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "anyone on the internet could OCR through this sidecar") ||
+		!strings.Contains(err.Error(), "sealctl apikey new") || !strings.Contains(err.Error(), "SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED") {
+		t.Fatalf("run = %v", err)
+	}
+	env["SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED"] = "true"
+	if err := run(t.Context(), []string{"--check-config"}, getenv, &out, &errOut); err != nil {
+		t.Fatalf("with the unsafe option: %v", err)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/sealocr/sealocr/configs"
 	"github.com/sealocr/sealocr/sidecar/internal/auth"
 	"github.com/sealocr/sealocr/sidecar/internal/clientip"
 	"github.com/sealocr/sealocr/sidecar/internal/config"
@@ -64,14 +65,20 @@ func buildVersion() string {
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, fl, err := config.Load(args, getenv)
-	if err != nil {
-		return err
-	}
-	if fl.Version {
+	switch {
+	case fl.Help:
+		config.Usage(stdout)
+		return nil
+	case fl.HelpConfig:
+		config.WriteSettings(stdout)
+		return nil
+	case fl.Version && err == nil:
 		fmt.Fprintln(stdout, "sealocr sidecar", buildVersion())
 		return nil
 	}
-	if err := errors.Join(cfg.Validate(), cfg.CheckEnvironment(getenv)); err != nil {
+	// Every problem at once: what did not parse and what is not valid, each
+	// with where it was set.
+	if err := configs.Annotate(errors.Join(err, cfg.Validate(), cfg.CheckEnvironment(getenv)), fl); err != nil {
 		return err
 	}
 	if fl.CheckConfig {

@@ -641,6 +641,8 @@ func TestReplicasOneACMEOrder(t *testing.T) {
 			"SEALOCR_UPSTREAM":     core.URL,
 			"SEALOCR_REDIS_URL":    rs.URL,
 			"SEALOCR_LOG_LEVEL":    "debug",
+			// One ACME order is under test, not authentication.
+			"SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED": "true",
 		}
 		if i == 0 {
 			env["SEALOCR_ACME_ON_DEMAND_ALLOW"] = name

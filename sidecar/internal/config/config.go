@@ -11,6 +11,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -181,6 +182,37 @@ type LegacySection struct {
 	// Without it the legacy mode requires credentials (auth.legacy, when
 	// empty, is required rather than auth.mode).
 	UnsafeLegacyAnonymous bool `yaml:"unsafe_legacy_anonymous" env:"SEALOCR_UNSAFE_LEGACY_ANONYMOUS" doc:"admit legacy requests without credentials"`
+	// UnsafePublicUnauthenticated lets a sidecar with public certificates
+	// (tls.mode acme) serve OHTTP requests without requiring credentials:
+	// anyone can fetch the gateway's public key and OCR through it.
+	UnsafePublicUnauthenticated bool `yaml:"unsafe_public_unauthenticated" env:"SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED" doc:"with public certificates (tls.mode acme), serve OHTTP requests without required authentication"`
+}
+
+// OHTTPAuthMode is the auth mode of OHTTP requests: auth.ohttp when set,
+// else auth.mode.
+func (c Config) OHTTPAuthMode() string {
+	if c.Auth.OHTTP != "" {
+		return c.Auth.OHTTP
+	}
+	return c.Auth.Mode
+}
+
+// validatePublic refuses a public server that serves strangers: with
+// certificates from an ACME CA the sidecar is on the internet, and an
+// OHTTP gateway without required authentication OCRs for whoever fetches
+// its public key (a PSK request needs the key, a legacy one credentials
+// unless unsafe_legacy_anonymous).
+func (c Config) validatePublic(add func(string, ...any)) {
+	if c.TLS.Mode != TLSModeACME || c.UnsafePublicUnauthenticated {
+		return
+	}
+	if m, err := auth.ParseMode(c.OHTTPAuthMode()); err != nil || m == auth.Required {
+		return
+	}
+	add("tls.mode acme (public certificates) with authentication %s for OHTTP requests: anyone on the internet could OCR "+
+		"through this sidecar. Require it: create a key with `sealctl apikey new --id NAME`, add the printed entry to an "+
+		"API key file (auth.api_keys_file, SEALOCR_AUTH_API_KEYS_FILE) and set auth.mode required (SEALOCR_AUTH=required); "+
+		"or set unsafe_public_unauthenticated (SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED=true) to serve everyone", c.OHTTPAuthMode())
 }
 
 // LegacyAuthMode is the auth mode of legacy requests: auth.legacy when
@@ -383,12 +415,35 @@ func expandHome(p string, getenv func(string) string) string {
 	return p
 }
 
+// usageHead starts the sidecar's --help.
+const usageHead = `sidecar terminates TLS, opens the encrypted payload (PSK envelope, Oblivious HTTP,
+legacy CBC), authenticates, rate-limits and forwards plaintext to the OCR core on loopback.
+
+Usage:
+  sidecar [flags]           serve (see README.md: Configuration)
+  sidecar --check-config    validate, print the effective configuration and exit
+  sidecar --help-config     print every setting and exit
+`
+
+// Usage writes the sidecar's --help to w.
+func Usage(w io.Writer) {
+	var c Config
+	configs.Usage(w, usageHead, &c, options(&c, func(string) string { return "" }))
+}
+
+// WriteSettings writes every setting of the sidecar (--help-config) to w.
+func WriteSettings(w io.Writer) {
+	var c Config
+	configs.WriteSettings(w, &c, options(&c, func(string) string { return "" }))
+}
+
 // options configure the shared loader; SEALOCR_RATE_LIMIT is the one
 // variable that sets two fields.
 func options(c *Config, getenv func(string) string) configs.Options {
 	return configs.Options{Program: "sidecar", ConfigEnv: ConfigEnv, Getenv: getenv, Vars: []configs.Var{{
 		Name: "SEALOCR_RATE_LIMIT",
 		Doc:  `"off" turns rate limiting off; a rate ("120/m") sets rate_limit.rate and turns it on`,
+		Keys: []string{"rate_limit.enabled", "rate_limit.rate"},
 		Set: func(v string) error {
 			if strings.TrimSpace(v) == Off {
 				c.RateLimit.Enabled = false
@@ -528,6 +583,7 @@ func (c Config) Validate() error {
 	}
 	c.validateTLS(add)
 	c.validateAuth(add)
+	c.validatePublic(add)
 	c.validateRateLimit(add)
 	c.validateRedis(add)
 	if _, err := clientip.New(c.TrustedProxies); err != nil {

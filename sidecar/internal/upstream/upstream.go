@@ -187,8 +187,20 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Header = http.Header{}
 	}
 	r.Header.Set(api.RequestIDHeader, requestID(ctx, r.Header))
+	// The headers the sidecar's middleware already wrote on this answer
+	// (security headers, the request ID) stay the sidecar's: the
+	// upstream's copies are dropped rather than added beside them.
+	own := make([]string, 0, len(w.Header()))
+	for k := range w.Header() {
+		own = append(own, k)
+	}
+	r = r.WithContext(context.WithValue(ctx, ownHeadersKey{}, own))
 	p.rp.ServeHTTP(w, r)
 }
+
+// ownHeadersKey carries, in the upstream request's context, the names of
+// the headers already set on the client's answer.
+type ownHeadersKey struct{}
 
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetURL(p.base) // scheme and host from the configuration; Out.Host cleared
@@ -200,6 +212,12 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 	cleanResponseHeader(res.Header)
 	if res.Header.Get(api.RequestIDHeader) == "" && res.Request != nil {
 		res.Header.Set(api.RequestIDHeader, res.Request.Header.Get(api.RequestIDHeader))
+	}
+	if res.Request != nil {
+		own, _ := res.Request.Context().Value(ownHeadersKey{}).([]string)
+		for _, k := range own {
+			res.Header.Del(k)
+		}
 	}
 	if res.ContentLength > p.maxResp {
 		return fmt.Errorf("content length %d > %d: %w", res.ContentLength, p.maxResp, ErrResponseTooLarge)
