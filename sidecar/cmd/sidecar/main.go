@@ -127,6 +127,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := cfg.CheckLegacyKeys(getenv, len(store.Current().Legacy)); err != nil {
 		return err
 	}
+	if cfg.OHTTPRotation > 0 {
+		if err := store.SetRotation(cfg.OHTTPRotation, nil); err != nil {
+			return fmt.Errorf("ohttp_rotation: %w", err)
+		}
+		log.Info("OHTTP key configurations rotate", zap.Duration("period", cfg.OHTTPRotation))
+	}
 	if cfg.LegacyCBC && cfg.UnsafeLegacyAnonymous {
 		log.Warn("unsafe_legacy_anonymous: legacy requests are admitted without credentials")
 	}

@@ -339,14 +339,16 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		list, err := set.OHTTP.KeyList()
+		// The configurations offered; with rotation the gateway also
+		// accepts those of the periods around (keys.Set.At).
+		list, err := ohttp.MarshalKeyList(set.Public...)
 		if err != nil {
 			g.log.Error("ohttp key list", zap.Error(err))
 			api.Write(w, api.Internal)
 			return
 		}
 		w.Header().Set("Content-Type", ohttp.KeysMediaType)
-		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("Cache-Control", "max-age="+strconv.Itoa(int(set.KeyListMaxAge/time.Second)))
 		w.Header().Set("Content-Length", strconv.Itoa(len(list)))
 		w.WriteHeader(http.StatusOK)
 		if r.Method == http.MethodGet {

@@ -172,7 +172,21 @@ type Set struct {
 	// written: of the seed when there is one, else of every key's parsed
 	// bytes in a canonical order. See DeriveKey.
 	material [sha256.Size]byte
+	// seed is the file's seed (nil without one), kept to derive the OHTTP
+	// configurations of each rotation period (see At).
+	seed []byte
+	// fileOHTTP are the OHTTP configurations the file lists itself, beside
+	// those its seed derives.
+	fileOHTTP []*ohttp.KeyConfig
+	// KeyListMaxAge is how long a client may cache the key list (the
+	// Cache-Control max-age of GET /.well-known/ohttp-gateway): until the
+	// list changes under rotation, else DefaultKeyListMaxAge.
+	KeyListMaxAge time.Duration
 }
+
+// DefaultKeyListMaxAge is how long clients may cache a key list that does
+// not rotate.
+const DefaultKeyListMaxAge = 5 * time.Minute
 
 // DeriveKey returns n bytes derived (HKDF-SHA-256, label as the info) from
 // the key material the file holds: from the seed when the file has one,
@@ -217,7 +231,7 @@ func Parse(data []byte) (*Set, error) {
 	if err := decodeFile(data, &f); err != nil {
 		return nil, err
 	}
-	s := &Set{}
+	s := &Set{KeyListMaxAge: DefaultKeyListMaxAge}
 	var errs []error
 	// material collects the parsed key bytes for the digest behind
 	// DeriveKey; with a seed, the seed alone.
@@ -236,9 +250,15 @@ func Parse(data []byte) (*Set, error) {
 		} else if e, pems, err := DeriveSeed(seed); err != nil {
 			errs = append(errs, err)
 		} else {
+			if f.OHTTP != "" {
+				if cfgs, err := ohttp.ParseKeyConfigsPEM([]byte(f.OHTTP)); err == nil {
+					s.fileOHTTP = cfgs
+				}
+			}
 			f.PSK = append([]PSKEntry{e}, f.PSK...)
 			f.OHTTP = pems + f.OHTTP
 			s.material = materialDigest([][][]byte{{[]byte("seed"), seed}})
+			s.seed = bytes.Clone(seed)
 		}
 		clear(seed)
 	}
