@@ -20,8 +20,8 @@ import (
 
 	"github.com/sealocr/sealocr/configs"
 	"github.com/sealocr/sealocr/sidecar/internal/auth"
-	"github.com/sealocr/sealocr/sidecar/internal/keys"
 	"github.com/sealocr/sealocr/sidecar/internal/clientip"
+	"github.com/sealocr/sealocr/sidecar/internal/keys"
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
 	"github.com/sealocr/sealocr/sidecar/internal/redisstate"
 	"github.com/sealocr/sealocr/sidecar/internal/replay"
