@@ -88,6 +88,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 		}
 		fmt.Fprint(stdout, cfg.Redacted())
+		// When each key was last used here, for a rotation (README: Key rotation).
+		if set, err := keys.LoadFile(cfg.KeysFile); err == nil {
+			if report, err := keys.UsageReport(set, filepath.Join(cfg.StateDir, keys.UsageFile)); err == nil {
+				for _, l := range report {
+					fmt.Fprintln(stdout, "# "+l)
+				}
+			}
+		}
 		fmt.Fprintln(stdout, "# configuration ok")
 		return nil
 	}
@@ -244,7 +252,33 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	routes, innerRoutes := cfg.Routes(), cfg.InnerRoutesList()
+	// When each key was last used: a gauge, and a file in the state folder
+	// for --check-config, written once a minute when it changed and at exit.
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return err
+	}
+	usage := keys.NewUsage(filepath.Join(cfg.StateDir, keys.UsageFile), reg)
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-t.C:
+				if err := usage.Flush(); err != nil {
+					log.Warn("key usage file not written", zap.Error(err))
+				}
+			}
+		}
+	}()
+	defer func() {
+		if err := usage.Flush(); err != nil {
+			log.Warn("key usage file not written", zap.Error(err))
+		}
+	}()
 	gw := gateway.New(gateway.Options{
+		KeyUsage:           usage,
 		Keys:               store,
 		Upstream:           up,
 		Replay:             replays,

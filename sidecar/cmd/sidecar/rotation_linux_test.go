@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +14,10 @@ import (
 	"github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/client"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
 	"github.com/sealocr/sealocr/sidecar/internal/route"
+	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
 )
 
 // TestRotationAcrossReplicas runs two sidecar processes that share a seed,
@@ -126,4 +129,54 @@ func sendOHTTP(t *testing.T, r *replica, cfg ohttp.PublicKeyConfig) (int, string
 	t.Helper()
 	set := &keys.Set{Public: []ohttp.PublicKeyConfig{cfg}}
 	return sealOHTTP(t, set).send(t, r)
+}
+
+// TestKeyLastUsed: a sidecar reports when each pre-shared key last opened a
+// request, as a gauge while it runs and, after it stopped, in
+// --check-config; a key added by a rotation and not used yet is "never".
+func TestKeyLastUsed(t *testing.T) {
+	core := newStandInCore(t)
+	keyFile, set, env, hc := sharedSetup(t)
+	env["SEALOCR_UPSTREAM"] = core.URL
+	env["SEALOCR_STATE_DIR"] = t.TempDir()
+	data, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	added, err := keys.AddPSK(data, "next", psk.DefaultSuite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, added, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Started by hand: the test stops it itself (startReplica's cleanup
+	// takes an exit during the test for a crash).
+	r := &replica{name: "usage", env: env, client: hc}
+	r.env["SEALOCR_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
+	r.env["SEALOCR_METRICS_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
+	r.env["HOME"] = t.TempDir()
+	r.url = "https://" + r.env["SEALOCR_LISTEN"]
+	r.metrics = "http://" + r.env["SEALOCR_METRICS_LISTEN"] + "/metrics"
+	r.start(t)
+	defer r.stop(t)
+	r.waitHealthy(t, 60*time.Second)
+	start := time.Now().Truncate(time.Second)
+	if s, code := sealPSK(t, set.PSKKeys[0]).send(t, r); s != http.StatusOK {
+		t.Fatalf("PSK request: %d %s", s, code)
+	}
+	if got := r.metric(t, "sealocr_sidecar_key_last_used_timestamp_seconds", `key_id="replicas"`); got < float64(start.Unix()) {
+		t.Errorf("last used %v, want at least %d", got, start.Unix())
+	}
+	if got := r.metric(t, "sealocr_sidecar_key_last_used_timestamp_seconds", `key_id="next"`); got != 0 {
+		t.Errorf("an unused key has last used %v", got)
+	}
+	r.stop(t)
+	var out, errOut strings.Builder
+	if err := run(t.Context(), []string{"--check-config"}, func(k string) string { return env[k] }, &out, &errOut); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "# psk next: last used never\n# psk replicas: last used "+start.UTC().Format("2006-01-02T15")) {
+		t.Errorf("--check-config does not report the keys' last use:\n%s", out.String())
+	}
 }

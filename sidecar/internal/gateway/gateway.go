@@ -88,6 +88,10 @@ type Options struct {
 	// result is the inner response's WWW-Authenticate field.
 	Authorize func(ctx context.Context, header http.Header) (identity string, err error)
 
+	// KeyUsage records when each key last opened a request (nil: not
+	// recorded).
+	KeyUsage *keys.Usage
+
 	Logger   *zap.Logger
 	Registry prometheus.Registerer
 	Now      func() time.Time
@@ -313,6 +317,7 @@ func (g *Gateway) psk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.log.Debug("psk request opened", logging.KeyID(req.KeyID()))
+	g.o.KeyUsage.Used("psk", req.KeyID(), g.o.Now())
 	var res *upstream.Response
 	if g.innerAllowed(r.Method, target) {
 		res = g.forward(r.Context(), "psk", r.Method, target, req.ContentType(), req.Plaintext())
@@ -380,6 +385,7 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, "ohttp", api.NewError(id, err))
 		return
 	}
+	g.o.KeyUsage.UsedOHTTP(body[0], g.o.Now()) // the header's key ID
 	breq, err := bhttp.ParseRequest(inner, bhttp.Limits{})
 	var res *upstream.Response
 	switch {
