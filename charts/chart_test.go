@@ -1030,6 +1030,9 @@ func checkDefault(t *testing.T, m *manifests) {
 // Secret (a seed, kept on uninstall) and the sidecar reads it.
 func checkKeysSecret(t *testing.T, m *manifests, sc *corev1.Container) {
 	t.Helper()
+	if got := env(sc, "SEALOCR_OHTTP_ROTATION"); got != "24h" {
+		t.Errorf("SEALOCR_OHTTP_ROTATION = %q: the chart's seed keys rotate daily by default", got)
+	}
 	if got := env(sc, "SEALOCR_KEYS_FILE"); got != "/etc/sealocr/keys/keys.yaml" {
 		t.Errorf("SEALOCR_KEYS_FILE = %q", got)
 	}
@@ -1291,6 +1294,9 @@ func checkHardened(t *testing.T, m *manifests) {
 	}
 	if env(sc, "SEALOCR_KEYS_FILE") != "/etc/sealocr/keys/keys.yaml" {
 		t.Errorf("SEALOCR_KEYS_FILE = %q", env(sc, "SEALOCR_KEYS_FILE"))
+	}
+	if got := env(sc, "SEALOCR_OHTTP_ROTATION"); got != "" {
+		t.Errorf("SEALOCR_OHTTP_ROTATION = %q with keys.existingSecret: a file without a seed cannot rotate", got)
 	}
 	if !strings.Contains(sc.Image, "@sha256:") || !strings.Contains(container(t, &d.Spec.Template.Spec, "core").Image, "@sha256:") {
 		t.Error("digests not used")

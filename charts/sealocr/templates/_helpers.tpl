@@ -265,6 +265,10 @@ files on read-only Secret volumes, or secretKeyRef.
   value: /var/lib/sealocr
 - name: SEALOCR_KEYS_FILE
   value: {{ printf "/etc/sealocr/keys/%s" (include "sealocr.keysSecretKey" .) | quote }}
+{{- if not .Values.keys.existingSecret }}
+- name: SEALOCR_OHTTP_ROTATION
+  value: {{ .Values.keys.ohttpRotation | quote }}
+{{- end }}
 {{- if include "sealocr.sharedState" . }}
 - name: SEALOCR_REDIS_URL
   value: {{ include "sealocr.redisURL" . | quote }}

@@ -25,14 +25,20 @@ func runKeygen(args []string, env environment, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("sealctl keygen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", env.statePath("keys.yaml"), "key file to write (must not exist)")
+	addTo := fs.String("add", "", "add a new pre-shared key to this existing key file instead, leaving its other keys as they are")
 	id := fs.String("id", "key-"+time.Now().UTC().Format("20060102"), "ID of the pre-shared key (1-64 visible ASCII characters)")
 	suiteName := fs.String("suite", psk.DefaultSuite.String(), "suite of the pre-shared key: aes-256-gcm (32-byte key), sm4-gcm or sm4-gcm-sm3 (16-byte SM4 key; HKDF-SHA256 or HKDF-SM3)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: sealctl keygen [--out FILE] [--id ID] [--suite SUITE]\n\nWrites a new key file (mode 0600) with one pre-shared key and two Oblivious HTTP key configurations.")
+		fmt.Fprintln(stderr, "Usage: sealctl keygen [--out FILE] [--id ID] [--suite SUITE]\n       sealctl keygen --add FILE [--id ID] [--suite SUITE]\n\n"+
+			"Writes a new key file (mode 0600) with one pre-shared key and two Oblivious HTTP key configurations;\n"+
+			"with --add, appends one new pre-shared key to an existing key file (for a rotation: README, Key rotation).")
 		fs.PrintDefaults()
 	}
 	if done, err := parseNoArgs(fs, args, stderr); done {
 		return err
+	}
+	if *addTo != "" {
+		return addPSK(*addTo, *id, *suiteName, stdout)
 	}
 	if *out == "" {
 		return errors.New("keygen: no --out given and no state folder (set HOME or SEALOCR_STATE_DIR)")
@@ -151,4 +157,47 @@ func caFile(fs *flag.FlagSet, value string, env environment) string {
 		return ""
 	}
 	return def
+}
+
+// addPSK appends a new pre-shared key to the key file at path, replacing
+// the file atomically (same folder, mode 0600); the sidecar reloads it by
+// itself.
+func addPSK(path, id, suiteName string, stdout io.Writer) error {
+	suite, err := psk.ParseSuite(suiteName)
+	if err != nil {
+		return fmt.Errorf("keygen --add: %w", err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("keygen --add: %w", err)
+	}
+	defer clear(data)
+	out, err := keys.AddPSK(data, id, suite)
+	if err != nil {
+		return fmt.Errorf("keygen --add: %s: %w", path, err)
+	}
+	defer clear(out)
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".keys-*")
+	if err != nil {
+		return fmt.Errorf("keygen --add: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("keygen --add: %w", err)
+	}
+	if _, err := tmp.Write(out); err != nil {
+		tmp.Close()
+		return fmt.Errorf("keygen --add: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("keygen --add: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("keygen --add: %w", err)
+	}
+	fmt.Fprintf(stdout, "added pre-shared key %s (%s) to %s; the other keys are unchanged.\n"+
+		"Give clients the file (sealctl --keys FILE --key-id %s), then remove the old key's entry once its\n"+
+		"sealocr_sidecar_key_last_used_timestamp_seconds stops moving (README: Key rotation).\n", id, suite, path, id)
+	return nil
 }

@@ -95,6 +95,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 		}
 		fmt.Fprint(stdout, cfg.Redacted())
+		// When each key was last used here, for a rotation (README: Key rotation).
+		if set, err := keys.LoadFile(cfg.KeysFile); err == nil {
+			if report, err := keys.UsageReport(set, filepath.Join(cfg.StateDir, keys.UsageFile)); err == nil {
+				for _, l := range report {
+					fmt.Fprintln(stdout, "# "+l)
+				}
+			}
+		}
 		fmt.Fprintln(stdout, "# configuration ok")
 		return nil
 	}
@@ -133,6 +141,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if err := cfg.CheckLegacyKeys(getenv, len(store.Current().Legacy)); err != nil {
 		return err
+	}
+	if cfg.OHTTPRotation > 0 {
+		if err := store.SetRotation(cfg.OHTTPRotation, nil); err != nil {
+			return fmt.Errorf("ohttp_rotation: %w", err)
+		}
+		log.Info("OHTTP key configurations rotate", zap.Duration("period", cfg.OHTTPRotation))
 	}
 	if cfg.LegacyCBC && cfg.UnsafeLegacyAnonymous {
 		log.Warn("unsafe_legacy_anonymous: legacy requests are admitted without credentials")
@@ -245,7 +259,33 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	routes, innerRoutes := cfg.Routes(), cfg.InnerRoutesList()
+	// When each key was last used: a gauge, and a file in the state folder
+	// for --check-config, written once a minute when it changed and at exit.
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return err
+	}
+	usage := keys.NewUsage(filepath.Join(cfg.StateDir, keys.UsageFile), reg)
+	go func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-wctx.Done():
+				return
+			case <-t.C:
+				if err := usage.Flush(); err != nil {
+					log.Warn("key usage file not written", zap.Error(err))
+				}
+			}
+		}
+	}()
+	defer func() {
+		if err := usage.Flush(); err != nil {
+			log.Warn("key usage file not written", zap.Error(err))
+		}
+	}()
 	gw := gateway.New(gateway.Options{
+		KeyUsage:           usage,
 		Keys:               store,
 		Upstream:           up,
 		Replay:             replays,

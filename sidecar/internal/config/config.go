@@ -22,6 +22,7 @@ import (
 	"github.com/sealocr/sealocr/configs"
 	"github.com/sealocr/sealocr/sidecar/internal/auth"
 	"github.com/sealocr/sealocr/sidecar/internal/clientip"
+	"github.com/sealocr/sealocr/sidecar/internal/keys"
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
 	"github.com/sealocr/sealocr/sidecar/internal/redisstate"
 	"github.com/sealocr/sealocr/sidecar/internal/replay"
@@ -165,6 +166,9 @@ type KeysSection struct {
 	ReplayExpectedRate int `yaml:"replay_expected_rate" env:"SEALOCR_REPLAY_EXPECTED_RATE" default:"300" doc:"accepted encrypted requests per second the replay cache must hold; start refused when replay_cache_size is smaller"`
 	// OHTTPRequireDate refuses OHTTP inner requests without a Date field.
 	OHTTPRequireDate bool `yaml:"ohttp_require_date" env:"SEALOCR_OHTTP_REQUIRE_DATE" doc:"refuse OHTTP inner requests without a Date field"`
+	// OHTTPRotation rotates the OHTTP key configurations a key file's seed
+	// derives: a new pair per period (keys.Set.At); 0 is off.
+	OHTTPRotation time.Duration `yaml:"ohttp_rotation" env:"SEALOCR_OHTTP_ROTATION" default:"0s" doc:"rotate the seed's OHTTP key configurations every period (periods start at whole multiples since the Unix epoch, so replicas agree by the clock); 0 is off; at least 10s"`
 }
 
 // LegacySection is the legacy CBC endpoint (AES-256-CBC, SM4-CBC), keyed by
@@ -582,6 +586,9 @@ func (c Config) Validate() error {
 		add("log_format: %v", err)
 	}
 	c.validateTLS(add)
+	if c.OHTTPRotation != 0 && (c.OHTTPRotation < keys.MinRotation || c.OHTTPRotation > 366*24*time.Hour || c.OHTTPRotation%time.Second != 0) {
+		add("ohttp_rotation %s: want 0 (off) or whole seconds from %s to 366 days", c.OHTTPRotation, keys.MinRotation)
+	}
 	c.validateAuth(add)
 	c.validatePublic(add)
 	c.validateRateLimit(add)

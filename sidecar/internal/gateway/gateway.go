@@ -88,6 +88,10 @@ type Options struct {
 	// result is the inner response's WWW-Authenticate field.
 	Authorize func(ctx context.Context, header http.Header) (identity string, err error)
 
+	// KeyUsage records when each key last opened a request (nil: not
+	// recorded).
+	KeyUsage *keys.Usage
+
 	Logger   *zap.Logger
 	Registry prometheus.Registerer
 	Now      func() time.Time
@@ -313,6 +317,7 @@ func (g *Gateway) psk(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.log.Debug("psk request opened", logging.KeyID(req.KeyID()))
+	g.o.KeyUsage.Used("psk", req.KeyID(), g.o.Now())
 	var res *upstream.Response
 	if g.innerAllowed(r.Method, target) {
 		res = g.forward(r.Context(), "psk", r.Method, target, req.ContentType(), req.Plaintext())
@@ -339,14 +344,16 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
-		list, err := set.OHTTP.KeyList()
+		// The configurations offered; with rotation the gateway also
+		// accepts those of the periods around (keys.Set.At).
+		list, err := ohttp.MarshalKeyList(set.Public...)
 		if err != nil {
 			g.log.Error("ohttp key list", zap.Error(err))
 			api.Write(w, api.Internal)
 			return
 		}
 		w.Header().Set("Content-Type", ohttp.KeysMediaType)
-		w.Header().Set("Cache-Control", "max-age=300")
+		w.Header().Set("Cache-Control", "max-age="+strconv.Itoa(int(set.KeyListMaxAge/time.Second)))
 		w.Header().Set("Content-Length", strconv.Itoa(len(list)))
 		w.WriteHeader(http.StatusOK)
 		if r.Method == http.MethodGet {
@@ -378,6 +385,7 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, "ohttp", api.NewError(id, err))
 		return
 	}
+	g.o.KeyUsage.UsedOHTTP(body[0], g.o.Now()) // the header's key ID
 	breq, err := bhttp.ParseRequest(inner, bhttp.Limits{})
 	var res *upstream.Response
 	switch {

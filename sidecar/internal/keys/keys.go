@@ -172,7 +172,21 @@ type Set struct {
 	// written: of the seed when there is one, else of every key's parsed
 	// bytes in a canonical order. See DeriveKey.
 	material [sha256.Size]byte
+	// seed is the file's seed (nil without one), kept to derive the OHTTP
+	// configurations of each rotation period (see At).
+	seed []byte
+	// fileOHTTP are the OHTTP configurations the file lists itself, beside
+	// those its seed derives.
+	fileOHTTP []*ohttp.KeyConfig
+	// KeyListMaxAge is how long a client may cache the key list (the
+	// Cache-Control max-age of GET /.well-known/ohttp-gateway): until the
+	// list changes under rotation, else DefaultKeyListMaxAge.
+	KeyListMaxAge time.Duration
 }
+
+// DefaultKeyListMaxAge is how long clients may cache a key list that does
+// not rotate.
+const DefaultKeyListMaxAge = 5 * time.Minute
 
 // DeriveKey returns n bytes derived (HKDF-SHA-256, label as the info) from
 // the key material the file holds: from the seed when the file has one,
@@ -217,7 +231,7 @@ func Parse(data []byte) (*Set, error) {
 	if err := decodeFile(data, &f); err != nil {
 		return nil, err
 	}
-	s := &Set{}
+	s := &Set{KeyListMaxAge: DefaultKeyListMaxAge}
 	var errs []error
 	// material collects the parsed key bytes for the digest behind
 	// DeriveKey; with a seed, the seed alone.
@@ -236,9 +250,15 @@ func Parse(data []byte) (*Set, error) {
 		} else if e, pems, err := DeriveSeed(seed); err != nil {
 			errs = append(errs, err)
 		} else {
+			if f.OHTTP != "" {
+				if cfgs, err := ohttp.ParseKeyConfigsPEM([]byte(f.OHTTP)); err == nil {
+					s.fileOHTTP = cfgs
+				}
+			}
 			f.PSK = append([]PSKEntry{e}, f.PSK...)
 			f.OHTTP = pems + f.OHTTP
 			s.material = materialDigest([][][]byte{{[]byte("seed"), seed}})
+			s.seed = bytes.Clone(seed)
 		}
 		clear(seed)
 	}
@@ -565,4 +585,77 @@ func LoadFile(path string) (*Set, error) {
 	}
 	s.LoadedAt = time.Now()
 	return s, nil
+}
+
+// AddPSK returns the key file data with one more pre-shared key, a new
+// random secret of suite under id, appended to its psk list; every other
+// line (other keys, the seed, the OHTTP configurations, comments) stays.
+// It refuses an ID the file already holds and a result that does not
+// parse.
+func AddPSK(data []byte, id string, suite psk.Suite) ([]byte, error) {
+	if !suite.Valid() {
+		return nil, fmt.Errorf("%w: unknown suite %s", ErrInvalid, suite)
+	}
+	set, err := Parse(data)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(set.PSKIDs, id) {
+		return nil, fmt.Errorf("%w: the file already holds a pre-shared key with ID %q", ErrInvalid, id)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("%w: not a mapping of keys", ErrInvalid)
+	}
+	root := doc.Content[0]
+	var list *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "psk" {
+			list = root.Content[i+1]
+		}
+	}
+	if list == nil || (list.Kind == yaml.ScalarNode && list.Tag == "!!null") {
+		if list == nil {
+			list = &yaml.Node{}
+			root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "psk"}, list)
+		}
+		*list = yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+	}
+	if list.Kind != yaml.SequenceNode {
+		return nil, fmt.Errorf("%w: psk is not a list", ErrInvalid)
+	}
+	secret := make([]byte, suite.KeySize())
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	entry := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	add := func(k, v string) {
+		entry.Content = append(entry.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k}, &yaml.Node{Kind: yaml.ScalarNode, Value: v})
+	}
+	add("id", id)
+	if suite != psk.DefaultSuite {
+		add("suite", suite.String())
+	}
+	add("secret", base64.StdEncoding.EncodeToString(secret))
+	clear(secret)
+	entry.HeadComment = "added " + time.Now().UTC().Format(time.RFC3339)
+	list.Content = append(list.Content, entry)
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(&doc); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	out := buf.Bytes()
+	check, err := Parse(out)
+	if err != nil {
+		return nil, err
+	}
+	if !slices.Contains(check.PSKIDs, id) || len(check.PSKIDs) != len(set.PSKIDs)+1 {
+		return nil, fmt.Errorf("%w: the new key did not land in the file", ErrInvalid)
+	}
+	return out, nil
 }

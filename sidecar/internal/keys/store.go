@@ -3,6 +3,7 @@ package keys
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -23,6 +24,21 @@ type Store struct {
 	log       *zap.Logger
 	cur       atomic.Pointer[Set]
 	mu        sync.Mutex // serialises reloads
+
+	// rotation, when not zero, rotates the seed's OHTTP configurations
+	// (Set.At); rotated caches the set of the current period.
+	rotation time.Duration
+	now      func() time.Time
+	rotated  atomic.Pointer[rotatedSet]
+}
+
+// rotatedSet is the key set of one rotation period (and offer state) of
+// one loaded file.
+type rotatedSet struct {
+	base      *Set
+	period    int64
+	offerNext bool
+	set       *Set
 }
 
 // NewStore loads path once; legacyEnv is the AES_SECRET_KEY value to add as
@@ -44,8 +60,49 @@ func NewStoreLegacyMAC(path, legacyEnv string, requireMAC bool, log *zap.Logger)
 	return s, nil
 }
 
-// Current returns the key set in force.
-func (s *Store) Current() *Set { return s.cur.Load() }
+// Current returns the key set in force: with rotation, the loaded file's
+// set with the OHTTP configurations of the period now (derived once per
+// period and cached).
+func (s *Store) Current() *Set {
+	base := s.cur.Load()
+	if s.rotation == 0 || base == nil || base.CheckRotation() != nil {
+		return base
+	}
+	now := s.now()
+	p := Period(now, s.rotation)
+	offerNext := time.Unix(0, (p+1)*int64(s.rotation)).Sub(now) <= s.rotation/4
+	if r := s.rotated.Load(); r != nil && r.base == base && r.period == p && r.offerNext == offerNext {
+		return r.set
+	}
+	set, err := base.At(now, s.rotation)
+	if err != nil {
+		s.log.Error("OHTTP key rotation failed; serving the key file's configurations", zap.Error(err))
+		return base
+	}
+	s.rotated.Store(&rotatedSet{base: base, period: p, offerNext: offerNext, set: set})
+	return set
+}
+
+// SetRotation turns on the rotation of the seed's OHTTP configurations
+// with period d (at least MinRotation), on the clock now (nil: time.Now).
+// The key file in force must have a seed (Set.CheckRotation); a reload of a
+// file that has none serves that file's configurations without rotating,
+// with an error in the log.
+func (s *Store) SetRotation(d time.Duration, now func() time.Time) error {
+	if d < MinRotation {
+		return fmt.Errorf("%w: period %s is under %s", ErrRotation, d, MinRotation)
+	}
+	if err := s.cur.Load().CheckRotation(); err != nil {
+		return err
+	}
+	if now == nil {
+		now = time.Now
+	}
+	s.mu.Lock()
+	s.rotation, s.now = d, now
+	s.mu.Unlock()
+	return nil
+}
 
 // Reload reads the file again; on failure the previous set stays.
 func (s *Store) Reload() error {
@@ -60,6 +117,11 @@ func (s *Store) Reload() error {
 			s.log.Error("key file reload failed; keeping the previous keys", zap.Error(err))
 		}
 		return err
+	}
+	if s.rotation > 0 {
+		if err := set.CheckRotation(); err != nil {
+			s.log.Error("the reloaded key file cannot rotate; serving its OHTTP configurations as they are", zap.Error(err))
+		}
 	}
 	prev := s.cur.Swap(set)
 	if prev != nil {
