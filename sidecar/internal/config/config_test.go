@@ -139,6 +139,7 @@ func TestEveryEnvAndFlag(t *testing.T) {
 		"SEALOCR_LEGACY_MAC":                    "required",
 		"SEALOCR_UNSAFE_LEGACY_ANONYMOUS":       "true",
 		"SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED": "true",
+		"SEALOCR_OHTTP_ROTATION":                "1h",
 		"SEALOCR_MAX_BODY_BYTES":                "2048",
 		"SEALOCR_UPSTREAM_TIMEOUT":              "5s",
 		"SEALOCR_MAX_CONCURRENT":                "7",
@@ -201,6 +202,7 @@ func TestEveryEnvAndFlag(t *testing.T) {
 	want.Upstream, want.UnsafeAllowRemoteUpstream, want.LegacyCBC = "unix:///run/core.sock", true, true
 	want.LegacyPath, want.LegacyUpstreamPath, want.MaxBodyBytes = "/old", "/v1/ocr2", 2048
 	want.LegacyMAC, want.UnsafeLegacyAnonymous, want.UnsafePublicUnauthenticated = "required", true, true
+	want.OHTTPRotation = time.Hour
 	want.UpstreamTimeout, want.MaxConcurrent, want.ReplayWindow = 5*time.Second, 7, time.Minute
 	want.ReplayCacheSize, want.PlainRoutes = 99, []string{"GET /a", "HEAD /b/*"}
 	want.ReplayMaxFuture, want.ReplayExpectedRate, want.OHTTPRequireDate = 7*time.Second, 2, true
@@ -785,6 +787,8 @@ var documented = []struct{ src, name, value, key, want string }{
 	{"key", "legacy_mac", "required", "legacy_mac", "required"},
 	{"key", "unsafe_legacy_anonymous", "true", "unsafe_legacy_anonymous", "true"},
 	{"env", "SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED", "true", "unsafe_public_unauthenticated", "true"},
+	{"env", "SEALOCR_OHTTP_ROTATION", "24h", "ohttp_rotation", "24h0m0s"},
+	{"key", "ohttp_rotation", "10s", "ohttp_rotation", "10s"},
 	{"key", "unsafe_public_unauthenticated", "true", "unsafe_public_unauthenticated", "true"},
 	{"env", "SEALOCR_METRICS_LISTEN", "127.0.0.1:9555", "metrics_listen", "127.0.0.1:9555"},
 	{"env", "SEALOCR_UNSAFE_ALLOW_REMOTE_METRICS", "true", "unsafe_allow_remote_metrics", "true"},
