@@ -176,10 +176,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // the memory it has in all (README, Memory).
 const (
 	// nativeReserve is memory outside the Go heap: ONNX Runtime's sessions,
-	// model weights and arenas (detection at 960 pixels and recognition of
-	// long lines peak at about 350 MiB with the weights, measured), C
-	// stacks. The Go runtime's soft limit is GOMEMLIMIT minus this.
-	nativeReserve = 384 << 20
+	// model weights and its shared arena (detection at 960 pixels and
+	// recognition of long lines peak at about 350 MiB with the weights,
+	// measured), C stacks. The Go runtime's soft limit is GOMEMLIMIT minus
+	// this.
+	nativeReserve = 416 << 20
 	// goReserve is Go heap outside the budget: HTTP connections, runtime
 	// metadata, the collector's headroom.
 	goReserve = 64 << 20

@@ -15,6 +15,8 @@ import (
 	_ "image/jpeg" // register JPEG
 	_ "image/png"  // register PNG
 
+	"github.com/sealocr/sealocr/core/internal/raster"
+
 	_ "golang.org/x/image/bmp"  // register BMP
 	_ "golang.org/x/image/tiff" // register TIFF
 	_ "golang.org/x/image/webp" // register WebP
@@ -74,6 +76,10 @@ type Header struct {
 	// of a JPEG whose EXIF orientation asks for it. Every copy is counted
 	// as live: the garbage collector frees the earlier ones at its own pace.
 	DecodeBytes int64
+	// PageExtraBytes is what DecodePage holds besides the page raster
+	// (raster.Image, 12 bytes per pixel) at its peak: DecodeBytes, or for
+	// a 16-bit PNG decoded straight into the page, its alpha plane.
+	PageExtraBytes int64
 }
 
 // Inspect reads the header of data and checks it against the limits
@@ -99,17 +105,22 @@ func Inspect(data []byte, lim Limits) (Header, error) {
 	}
 	px := int64(cfg.Width) * int64(cfg.Height)
 	src := bytesPerPixel(cfg.ColorModel)
-	if ph, ok := readPNGHeader(data); ok && format == "png" && ph.narrowPNG() {
-		src = 0 // decodePNG16 writes the NRGBA result directly
-	}
 	nrgba := int64(4)
 	if cfg.ColorModel == color.NRGBAModel {
 		nrgba = 0 // flatten works in place
+	}
+	if ph, ok := readPNGHeader(data); ok && format == "png" && ph.narrowPNG() {
+		// decodePNG16 writes the NRGBA result directly; decodePNG16Page
+		// writes the page, with an alpha plane when there may be
+		// transparency (tRNS, found only by reading the chunks, counted).
+		h.DecodeBytes, h.PageExtraBytes = 4*px, px
+		return h, nil
 	}
 	h.DecodeBytes = px * (src + nrgba)
 	if format == "jpeg" && jpegOrientation(data) > 1 {
 		h.DecodeBytes += 4 * px
 	}
+	h.PageExtraBytes = h.DecodeBytes
 	return h, nil
 }
 
@@ -163,6 +174,29 @@ func Decode(data []byte, lim Limits) (*image.NRGBA, string, error) {
 		out = orient(out, jpegOrientation(data))
 	}
 	return out, format, nil
+}
+
+// DecodePage decodes data within the limits into the pipeline's page: the
+// pixels of raster.FromImage(Decode(data)). A 16-bit PNG goes straight
+// into the page, scanline by scanline; any other image through Decode, so
+// its 8-bit image and the page exist together for a moment (see Header).
+func DecodePage(data []byte, lim Limits) (*raster.Image, string, error) {
+	h, err := Inspect(data, lim)
+	if err != nil {
+		return nil, h.Format, err
+	}
+	if ph, ok := readPNGHeader(data); ok && h.Format == "png" && ph.narrowPNG() {
+		page, err := decodePNG16Page(data, ph)
+		if err != nil {
+			return nil, h.Format, ErrNotImage
+		}
+		return page, h.Format, nil
+	}
+	img, format, err := Decode(data, lim)
+	if err != nil {
+		return nil, format, err
+	}
+	return raster.FromImage(img), format, nil
 }
 
 // flatten converts any image to opaque NRGBA. Transparent pixels are

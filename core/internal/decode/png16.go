@@ -8,6 +8,8 @@ import (
 	"hash/crc32"
 	"image"
 	"io"
+
+	"github.com/sealocr/sealocr/core/internal/raster"
 )
 
 // pngHeader is what decode needs from a PNG's IHDR chunk.
@@ -49,18 +51,23 @@ func (h pngHeader) narrowPNG() bool {
 // without detail (the bytes are the client's).
 var errPNG = errors.New("png: malformed")
 
-// decodePNG16 decodes a 16-bit, non-interlaced PNG straight into an 8-bit
-// NRGBA image, one scanline at a time, keeping each sample's high byte (as
-// image/png's NRGBA64 converted to NRGBA would, for opaque pixels). Go's
-// image/png would first build the whole image at 8 bytes per pixel; this
-// holds two scanlines besides the result. It checks every chunk's CRC and
-// the zlib checksum, and refuses too little or too much pixel data, like
-// image/png.
-func decodePNG16(data []byte, h pngHeader) (*image.NRGBA, error) {
-	channels := map[int]int{0: 1, 2: 3, 4: 2, 6: 4}[h.colorType]
-	bpp := 2 * channels // bytes per pixel
+// png16 is a parsed 16-bit PNG: its header, its zlib stream and its tRNS
+// colour key (nil without one).
+type png16 struct {
+	h    pngHeader
+	bpp  int // bytes per pixel
+	idat io.Reader
+	trns []byte
+}
+
+// hasAlpha reports whether any pixel may be transparent.
+func (p *png16) hasAlpha() bool { return p.h.colorType == 4 || p.h.colorType == 6 || p.trns != nil }
+
+// parsePNG16 checks every chunk of data (CRC, order of tRNS) and collects
+// the IDAT chunks, without copying them.
+func parsePNG16(data []byte, h pngHeader) (*png16, error) {
+	p := &png16{h: h, bpp: 2 * map[int]int{0: 1, 2: 3, 4: 2, 6: 4}[h.colorType]}
 	var idat []io.Reader
-	var trns []byte
 	rest := data[len(pngSignature):]
 	for seenEnd := false; !seenEnd; {
 		if len(rest) < 12 {
@@ -78,10 +85,10 @@ func decodePNG16(data []byte, h pngHeader) (*image.NRGBA, error) {
 		case "IDAT":
 			idat = append(idat, bytes.NewReader(body))
 		case "tRNS":
-			if len(idat) > 0 || (h.colorType != 0 && h.colorType != 2) || int(n) != bpp {
+			if len(idat) > 0 || (h.colorType != 0 && h.colorType != 2) || int(n) != p.bpp {
 				return nil, errPNG
 			}
-			trns = body
+			p.trns = body
 		case "IEND":
 			seenEnd = true
 		}
@@ -90,41 +97,48 @@ func decodePNG16(data []byte, h pngHeader) (*image.NRGBA, error) {
 	if len(idat) == 0 {
 		return nil, errPNG
 	}
-	zr, err := zlib.NewReader(io.MultiReader(idat...))
+	p.idat = io.MultiReader(idat...)
+	return p, nil
+}
+
+// rows inflates and unfilters the scanlines one at a time, calling fn with
+// each pixel's R, G, B and A high bytes. It refuses too little or too much
+// pixel data and checks the zlib checksum, like image/png.
+func (p *png16) rows(fn func(x, y int, r, g, b, a uint8)) error {
+	zr, err := zlib.NewReader(p.idat)
 	if err != nil {
-		return nil, errPNG
+		return errPNG
 	}
 	defer zr.Close()
-
-	out := image.NewNRGBA(image.Rect(0, 0, h.width, h.height))
-	rowLen := bpp * h.width
-	cur, prev := make([]byte, 1+rowLen), make([]byte, 1+rowLen)
-	for y := 0; y < h.height; y++ {
+	w, bpp, trns := p.h.width, p.bpp, p.trns
+	cur, prev := make([]byte, 1+bpp*w), make([]byte, 1+bpp*w)
+	for y := 0; y < p.h.height; y++ {
 		if _, err := io.ReadFull(zr, cur); err != nil {
-			return nil, errPNG
+			return errPNG
 		}
 		if !unfilter(cur[0], cur[1:], prev[1:], bpp) {
-			return nil, errPNG
+			return errPNG
 		}
-		row := out.Pix[y*out.Stride : y*out.Stride+4*h.width]
 		s := cur[1:]
-		for x := 0; x < h.width; x++ {
-			p, d := s[x*bpp:x*bpp+bpp], row[4*x:4*x+4]
-			switch h.colorType {
+		for x := 0; x < w; x++ {
+			px := s[x*bpp : x*bpp+bpp]
+			switch p.h.colorType {
 			case 0:
-				d[0], d[1], d[2], d[3] = p[0], p[0], p[0], 0xff
-				if trns != nil && p[0] == trns[0] && p[1] == trns[1] {
-					d[3] = 0
+				a := uint8(0xff)
+				if trns != nil && px[0] == trns[0] && px[1] == trns[1] {
+					a = 0
 				}
+				fn(x, y, px[0], px[0], px[0], a)
 			case 2:
-				d[0], d[1], d[2], d[3] = p[0], p[2], p[4], 0xff
-				if trns != nil && bytes.Equal(p, trns) {
-					d[3] = 0
+				a := uint8(0xff)
+				if trns != nil && bytes.Equal(px, trns) {
+					a = 0
 				}
+				fn(x, y, px[0], px[2], px[4], a)
 			case 4:
-				d[0], d[1], d[2], d[3] = p[0], p[0], p[0], p[2]
+				fn(x, y, px[0], px[0], px[0], px[2])
 			case 6:
-				d[0], d[1], d[2], d[3] = p[0], p[2], p[4], p[6]
+				fn(x, y, px[0], px[2], px[4], px[6])
 			}
 		}
 		cur, prev = prev, cur
@@ -132,9 +146,83 @@ func decodePNG16(data []byte, h pngHeader) (*image.NRGBA, error) {
 	// The stream must end here, and reading to its end checks the zlib
 	// checksum.
 	if n, err := zr.Read(make([]byte, 1)); n != 0 || err != io.EOF {
-		return nil, errPNG
+		return errPNG
+	}
+	return nil
+}
+
+// decodePNG16 decodes a 16-bit, non-interlaced PNG straight into an 8-bit
+// NRGBA image, one scanline at a time, keeping each sample's high byte (as
+// image/png's NRGBA64 converted to NRGBA would, for opaque pixels). Go's
+// image/png would first build the whole image at 8 bytes per pixel; this
+// holds two scanlines besides the result.
+func decodePNG16(data []byte, h pngHeader) (*image.NRGBA, error) {
+	p, err := parsePNG16(data, h)
+	if err != nil {
+		return nil, err
+	}
+	out := image.NewNRGBA(image.Rect(0, 0, h.width, h.height))
+	err = p.rows(func(x, y int, r, g, b, a uint8) {
+		i := y*out.Stride + 4*x
+		out.Pix[i], out.Pix[i+1], out.Pix[i+2], out.Pix[i+3] = r, g, b, a
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// decodePNG16Page decodes a 16-bit, non-interlaced PNG straight into the
+// pipeline's float32 page, composited as flatten composites: the same
+// pixels as raster.FromImage(Decode(data)), without the 8-bit image in
+// between. A PNG that may hold transparency also needs one byte per pixel
+// of alpha until it is composited.
+func decodePNG16Page(data []byte, h pngHeader) (*raster.Image, error) {
+	p, err := parsePNG16(data, h)
+	if err != nil {
+		return nil, err
+	}
+	page := raster.New(h.width, h.height)
+	var alpha []uint8
+	if p.hasAlpha() {
+		alpha = make([]uint8, h.width*h.height)
+	}
+	err = p.rows(func(x, y int, r, g, b, a uint8) {
+		i := y*h.width + x
+		page.Pix[3*i], page.Pix[3*i+1], page.Pix[3*i+2] = float32(b), float32(g), float32(r)
+		if alpha != nil {
+			alpha[i] = a
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if alpha == nil {
+		return page, nil
+	}
+	// flatten's arithmetic, on B, G, R floats holding 8-bit values.
+	var lum, wsum float64
+	for i, a8 := range alpha {
+		a := float64(a8) / 255
+		if a == 0 {
+			continue
+		}
+		q := page.Pix[3*i : 3*i+3]
+		lum += a * (0.299*float64(q[2]) + 0.587*float64(q[1]) + 0.114*float64(q[0]))
+		wsum += a
+	}
+	bg := uint32(255)
+	if wsum > 0 && lum/wsum > 160 {
+		bg = 0
+	}
+	for i, a8 := range alpha {
+		a := uint32(a8)
+		q := page.Pix[3*i : 3*i+3]
+		for c := range q {
+			q[c] = float32((uint32(q[c])*a + bg*(255-a) + 127) / 255)
+		}
+	}
+	return page, nil
 }
 
 // unfilter reverses a PNG scanline filter (RFC 2083 section 6) in place.

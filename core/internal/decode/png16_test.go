@@ -12,7 +12,10 @@ import (
 	"image/png"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"testing"
+
+	"github.com/sealocr/sealocr/core/internal/raster"
 )
 
 // noisy16 is a w×h image of the given 16-bit type filled with random samples
@@ -266,4 +269,49 @@ func TestPNG16Allocates(t *testing.T) {
 	}
 	t.Logf("Decode of a %dx%d 16-bit PNG allocated %d bytes (%.2f per pixel)", w, h, got, float64(got)/(w*h))
 	runtime.KeepAlive(img)
+}
+
+// TestDecodePageMatches checks that DecodePage gives the pixels of
+// raster.FromImage(Decode(data)) for 16-bit PNGs (opaque, with alpha on a
+// light and on a dark page, with a tRNS key) and for an 8-bit one.
+func TestDecodePageMatches(t *testing.T) {
+	light := image.NewNRGBA64(image.Rect(0, 0, 9, 7))
+	for y := 0; y < 7; y++ {
+		for x := 0; x < 9; x++ {
+			light.SetNRGBA64(x, y, color.NRGBA64{0xffff, 0xf000, 0xe000, uint16(x * 8000)})
+		}
+	}
+	enc := func(m image.Image) []byte {
+		var b bytes.Buffer
+		if err := png.Encode(&b, m); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	key := []byte{0x12, 0x34}
+	rows := []byte{0, 0x12, 0x34, 0x80, 0, 1, 0x12, 0x34, 0x00, 0x00}
+	cases := map[string][]byte{
+		"rgba":         enc(noisy16(31, 17, "rgba")),
+		"rgb":          enc(noisy16(31, 17, "rgb")),
+		"gray":         enc(noisy16(31, 17, "gray")),
+		"light alpha":  enc(light),
+		"gray tRNS":    rawPNG(2, 2, 16, 0, 0, rows, chunk("tRNS", key)),
+		"8-bit sample": enc(sample()),
+	}
+	for name, data := range cases {
+		t.Run(name, func(t *testing.T) {
+			img, _, err := Decode(data, Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := raster.FromImage(img)
+			got, _, err := DecodePage(data, Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.W != want.W || got.H != want.H || !slices.Equal(got.Pix, want.Pix) {
+				t.Fatal("DecodePage differs from raster.FromImage(Decode)")
+			}
+		})
+	}
 }

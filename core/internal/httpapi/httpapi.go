@@ -13,7 +13,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"image"
 	"io"
 	"mime"
 	"net/http"
@@ -32,11 +31,12 @@ import (
 	"github.com/sealocr/sealocr/core/internal/decode"
 	"github.com/sealocr/sealocr/core/internal/pipeline"
 	"github.com/sealocr/sealocr/core/internal/preprocess"
+	"github.com/sealocr/sealocr/core/internal/raster"
 )
 
 // Engine is what the API needs from the pipeline.
 type Engine interface {
-	Run(ctx context.Context, img image.Image, o pipeline.Options) (*pipeline.Result, error)
+	RunPage(ctx context.Context, page *raster.Image, o pipeline.Options) (*pipeline.Result, error)
 	Models() []api.ModelInfo
 }
 
@@ -298,23 +298,22 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time,
 	case err != nil:
 		return nil, fail(api.CodeNotAnImage, "unknown format or bad header")
 	}
-	if err := mem.take(hdr.DecodeBytes + pipeline.PageBytes(hdr.Width, hdr.Height, opts)); err != nil {
+	if err := mem.take(hdr.PageExtraBytes + pipeline.PageBytes(hdr.Width, hdr.Height, opts)); err != nil {
 		return nil, err
 	}
-	img, _, err := decode.Decode(body, a.o.Limits)
+	page, _, err := decode.DecodePage(body, a.o.Limits)
 	if err != nil {
 		return nil, fail(api.CodeNotAnImage, "corrupt or truncated "+formatName(hdr.Format))
 	}
-	body = nil // the bytes are decoded: let the collector have them
+	// The decoder's images are garbage now: their bytes go back to the
+	// budget (GOMEMLIMIT has the collector reclaim them before the heap
+	// grows past it).
+	mem.shrink(mem.held - hdr.PageExtraBytes)
 	a.m.stage.WithLabelValues("decode").Observe(time.Since(t).Seconds())
 
 	opts.Reserve = mem.take
-	// Once the pipeline has its float32 page, the decoded image is
-	// garbage: its bytes go back to the budget (GOMEMLIMIT has the
-	// collector reclaim them before the heap grows past the budget).
-	opts.Converted = func() { mem.shrink(mem.held - hdr.DecodeBytes) }
-	width, height := img.Rect.Dx(), img.Rect.Dy()
-	res, err := a.run(ctx, img, opts)
+	width, height := page.W, page.H
+	res, err := a.eng.RunPage(ctx, page, opts)
 	if err != nil {
 		var re *requestError
 		switch {
@@ -336,12 +335,6 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time,
 	}
 	return &api.Response{Text: res.Text(), Lines: lines, Width: width, Height: height,
 		ElapsedMS: float64(time.Since(start).Microseconds()) / 1000}, nil
-}
-
-// run hands the decoded image to the engine and keeps no reference to it,
-// so that the collector may free it once the pipeline has converted it.
-func (a *API) run(ctx context.Context, img image.Image, o pipeline.Options) (*pipeline.Result, error) {
-	return a.eng.Run(ctx, img, o)
 }
 
 // formatName is the format for a log line: one of the registered names,

@@ -199,10 +199,6 @@ type Options struct {
 	// StageBytes); an error stops the run and is returned as it is. The
 	// caller counts the page itself beforehand (PageBytes).
 	Reserve func(bytes int64) error
-	// Converted, if set, is called once img has been converted to the
-	// page raster: Run holds no reference to img after that, so the caller
-	// may count its memory as free (once the caller drops img too).
-	Converted func()
 }
 
 // rasterBytes is the size of a w×h raster.Image.
@@ -280,6 +276,12 @@ func (r *Result) Text() string {
 // Run reads one decoded image through the stages in the order the package
 // documentation lists them, and times each.
 func (e *Engine) Run(ctx context.Context, img image.Image, o Options) (*Result, error) {
+	return e.RunPage(ctx, raster.FromImage(img), o)
+}
+
+// RunPage is Run on an image already converted to a raster (as
+// decode.DecodePage returns it); it does not modify src.
+func (e *Engine) RunPage(ctx context.Context, src *raster.Image, o Options) (*Result, error) {
 	var timer onnx.Timer
 	ctx = onnx.WithTimer(ctx, &timer)
 	res := &Result{}
@@ -290,11 +292,6 @@ func (e *Engine) Run(ctx context.Context, img image.Image, o Options) (*Result, 
 		*d, last = now.Sub(last), now
 	}
 
-	src := raster.FromImage(img)
-	img = nil
-	if o.Converted != nil {
-		o.Converted()
-	}
 	page := preprocess.Apply(src, o.Preprocess)
 	lap(&tm.Preprocess)
 
