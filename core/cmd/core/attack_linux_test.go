@@ -124,7 +124,10 @@ func TestAttackWidePNGs(t *testing.T) {
 
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "--listen", addr, "--metrics-listen", "", "--threads", "2",
-		"--models", modelsDir, "--ort-lib", lib)
+		"--models", modelsDir, "--ort-lib", lib,
+		// Room for all four one after another on a loaded machine: the test
+		// is about memory, and a deadline would only turn some into busy.
+		"--timeout", "2m")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "GOMEMLIMIT=" + strconv.Itoa(chartMemoryLimit)}
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
