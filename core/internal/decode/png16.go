@@ -41,10 +41,19 @@ func readPNGHeader(data []byte) (pngHeader, bool) {
 }
 
 // narrowPNG reports whether decodePNG16 decodes the PNG of header h:
-// 16 bits per sample, not interlaced, gray, RGB, gray+alpha or RGBA.
+// 16 bits per sample, gray, RGB, gray+alpha or RGBA, interlaced or not.
 func (h pngHeader) narrowPNG() bool {
-	return h.depth == 16 && !h.interlaced && h.width > 0 && h.height > 0 &&
+	return h.depth == 16 && h.width > 0 && h.height > 0 &&
 		(h.colorType == 0 || h.colorType == 2 || h.colorType == 4 || h.colorType == 6)
+}
+
+// adam7Pass is one pass of Adam7 interlacing: the pixels at x0 + i*dx,
+// y0 + j*dy.
+type adam7Pass struct{ x0, y0, dx, dy int }
+
+// adam7 are the seven passes (PNG specification, section 8.2).
+var adam7 = [7]adam7Pass{
+	{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2},
 }
 
 // errPNG is any fault decodePNG16 finds; Decode reports it as ErrNotImage
@@ -101,8 +110,9 @@ func parsePNG16(data []byte, h pngHeader) (*png16, error) {
 	return p, nil
 }
 
-// rows inflates and unfilters the scanlines one at a time, calling fn with
-// each pixel's R, G, B and A high bytes. It refuses too little or too much
+// rows inflates and unfilters the scanlines one at a time (pass by pass
+// when interlaced), calling fn with each pixel's position and its R, G, B
+// and A high bytes. It refuses too little or too much
 // pixel data and checks the zlib checksum, like image/png.
 func (p *png16) rows(fn func(x, y int, r, g, b, a uint8)) error {
 	zr, err := zlib.NewReader(p.idat)
@@ -110,38 +120,51 @@ func (p *png16) rows(fn func(x, y int, r, g, b, a uint8)) error {
 		return errPNG
 	}
 	defer zr.Close()
-	w, bpp, trns := p.h.width, p.bpp, p.trns
-	cur, prev := make([]byte, 1+bpp*w), make([]byte, 1+bpp*w)
-	for y := 0; y < p.h.height; y++ {
-		if _, err := io.ReadFull(zr, cur); err != nil {
-			return errPNG
+	passes := []adam7Pass{{0, 0, 1, 1}} // not interlaced: one pass over every pixel
+	if p.h.interlaced {
+		passes = adam7[:]
+	}
+	bpp, trns := p.bpp, p.trns
+	for _, ps := range passes {
+		// The pass's reduced image; an empty one has no scanlines at all.
+		pw := (p.h.width - ps.x0 + ps.dx - 1) / ps.dx
+		ph := (p.h.height - ps.y0 + ps.dy - 1) / ps.dy
+		if pw <= 0 || ph <= 0 {
+			continue
 		}
-		if !unfilter(cur[0], cur[1:], prev[1:], bpp) {
-			return errPNG
-		}
-		s := cur[1:]
-		for x := 0; x < w; x++ {
-			px := s[x*bpp : x*bpp+bpp]
-			switch p.h.colorType {
-			case 0:
-				a := uint8(0xff)
-				if trns != nil && px[0] == trns[0] && px[1] == trns[1] {
-					a = 0
-				}
-				fn(x, y, px[0], px[0], px[0], a)
-			case 2:
-				a := uint8(0xff)
-				if trns != nil && bytes.Equal(px, trns) {
-					a = 0
-				}
-				fn(x, y, px[0], px[2], px[4], a)
-			case 4:
-				fn(x, y, px[0], px[0], px[0], px[2])
-			case 6:
-				fn(x, y, px[0], px[2], px[4], px[6])
+		cur, prev := make([]byte, 1+bpp*pw), make([]byte, 1+bpp*pw)
+		for y := 0; y < ph; y++ {
+			if _, err := io.ReadFull(zr, cur); err != nil {
+				return errPNG
 			}
+			if !unfilter(cur[0], cur[1:], prev[1:], bpp) {
+				return errPNG
+			}
+			s := cur[1:]
+			oy := ps.y0 + y*ps.dy
+			for x := 0; x < pw; x++ {
+				px, ox := s[x*bpp:x*bpp+bpp], ps.x0+x*ps.dx
+				switch p.h.colorType {
+				case 0:
+					a := uint8(0xff)
+					if trns != nil && px[0] == trns[0] && px[1] == trns[1] {
+						a = 0
+					}
+					fn(ox, oy, px[0], px[0], px[0], a)
+				case 2:
+					a := uint8(0xff)
+					if trns != nil && bytes.Equal(px, trns) {
+						a = 0
+					}
+					fn(ox, oy, px[0], px[2], px[4], a)
+				case 4:
+					fn(ox, oy, px[0], px[0], px[0], px[2])
+				case 6:
+					fn(ox, oy, px[0], px[2], px[4], px[6])
+				}
+			}
+			cur, prev = prev, cur
 		}
-		cur, prev = prev, cur
 	}
 	// The stream must end here, and reading to its end checks the zlib
 	// checksum.
@@ -151,7 +174,7 @@ func (p *png16) rows(fn func(x, y int, r, g, b, a uint8)) error {
 	return nil
 }
 
-// decodePNG16 decodes a 16-bit, non-interlaced PNG straight into an 8-bit
+// decodePNG16 decodes a 16-bit PNG (interlaced or not) straight into an 8-bit
 // NRGBA image, one scanline at a time, keeping each sample's high byte (as
 // image/png's NRGBA64 converted to NRGBA would, for opaque pixels). Go's
 // image/png would first build the whole image at 8 bytes per pixel; this
@@ -172,7 +195,7 @@ func decodePNG16(data []byte, h pngHeader) (*image.NRGBA, error) {
 	return out, nil
 }
 
-// decodePNG16Page decodes a 16-bit, non-interlaced PNG straight into the
+// decodePNG16Page decodes a 16-bit PNG (interlaced or not) straight into the
 // pipeline's float32 page, composited as flatten composites: the same
 // pixels as raster.FromImage(Decode(data)), without the 8-bit image in
 // between. A PNG that may hold transparency also needs one byte per pixel

@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -208,8 +209,8 @@ func TestPNG16Refuses(t *testing.T) {
 }
 
 // TestInspectCounts checks the decode memory Inspect declares: nothing for
-// the decoder's image of a 16-bit PNG (decoded into the result directly),
-// 8 bytes per pixel for an interlaced one (image/png's NRGBA64).
+// the decoder's image of a 16-bit PNG, interlaced or not (decoded into the
+// result directly), 1 + 4 for an 8-bit gray one.
 func TestInspectCounts(t *testing.T) {
 	const w, h = 30, 20
 	px := int64(w * h)
@@ -226,7 +227,7 @@ func TestInspectCounts(t *testing.T) {
 		want int64
 	}{
 		{"16-bit RGBA", buf.Bytes(), 4 * px},
-		{"16-bit interlaced", interlaced, 12 * px},
+		{"16-bit interlaced", interlaced, 4 * px},
 		{"8-bit gray", gray8.Bytes(), 5 * px},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -310,6 +311,82 @@ func TestDecodePageMatches(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got.W != want.W || got.H != want.H || !slices.Equal(got.Pix, want.Pix) {
+				t.Fatal("DecodePage differs from raster.FromImage(Decode)")
+			}
+		})
+	}
+}
+
+// interlaced16 encodes m as an Adam7-interlaced 16-bit RGBA PNG, with the
+// None, Sub and Up filters in turn (image/png never writes interlaced
+// images).
+func interlaced16(m *image.NRGBA64) []byte {
+	w, h := m.Rect.Dx(), m.Rect.Dy()
+	var rows []byte
+	k := 0
+	for _, ps := range adam7 {
+		pw := (w - ps.x0 + ps.dx - 1) / ps.dx
+		ph := (h - ps.y0 + ps.dy - 1) / ps.dy
+		if pw <= 0 || ph <= 0 {
+			continue
+		}
+		prev := make([]byte, 8*pw)
+		for y := 0; y < ph; y++ {
+			cur := make([]byte, 0, 8*pw)
+			for x := 0; x < pw; x++ {
+				i := m.PixOffset(ps.x0+x*ps.dx, ps.y0+y*ps.dy)
+				cur = append(cur, m.Pix[i:i+8]...)
+			}
+			f := byte(k % 3)
+			k++
+			out := make([]byte, len(cur))
+			for i := range cur {
+				switch f {
+				case 0:
+					out[i] = cur[i]
+				case 1:
+					out[i] = cur[i]
+					if i >= 8 {
+						out[i] -= cur[i-8]
+					}
+				case 2:
+					out[i] = cur[i] - prev[i]
+				}
+			}
+			rows = append(append(rows, f), out...)
+			prev = cur
+		}
+	}
+	return rawPNG(w, h, 16, 6, 1, rows)
+}
+
+// TestPNG16Interlaced decodes Adam7-interlaced 16-bit PNGs, sizes where
+// some passes are empty included, and compares with image/png.
+func TestPNG16Interlaced(t *testing.T) {
+	for _, sz := range [][2]int{{13, 11}, {1, 1}, {3, 2}, {8, 8}, {37, 5}} {
+		t.Run(fmt.Sprintf("%dx%d", sz[0], sz[1]), func(t *testing.T) {
+			m := noisy16(sz[0], sz[1], "rgba").(*image.NRGBA64)
+			data := interlaced16(m)
+			ph, ok := readPNGHeader(data)
+			if !ok || !ph.narrowPNG() || !ph.interlaced {
+				t.Fatalf("header %+v", ph)
+			}
+			got, err := decodePNG16(data, ph)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := reference(t, data); !bytes.Equal(got.Pix, want.Pix) {
+				t.Fatalf("differs from image/png:\n got %v\nwant %v", got.Pix, want.Pix)
+			}
+			img, _, err := Decode(data, Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, _, err := DecodePage(data, Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := raster.FromImage(img); !slices.Equal(page.Pix, want.Pix) {
 				t.Fatal("DecodePage differs from raster.FromImage(Decode)")
 			}
 		})
