@@ -228,6 +228,16 @@ func envelopeErrors(t *testing.T, s *sidecar, key psk.Key, cfg ohttp.PublicKeyCo
 	if bres := s.ohttpExchange(t, cfg, suite, raw); bres.Status < 400 {
 		t.Errorf("ohttp inner target: %d, want a refusal", bres.Status)
 	}
+	// An inner method and target outside the route allowlist (OHTTP only:
+	// a PSK envelope's target is its outer path, in clear anyway).
+	breq = &bhttp.Request{Method: strings.ToUpper(errToken), Scheme: "https", Authority: s.addr,
+		Path: "/" + errToken + "?" + errToken, Content: []byte(errCanary)}
+	if raw, err = breq.MarshalBinary(); err != nil {
+		t.Fatal(err)
+	}
+	if bres := s.ohttpExchange(t, cfg, suite, raw); bres.Status < 400 {
+		t.Errorf("ohttp inner route: %d, want a refusal", bres.Status)
+	}
 
 	// Legacy: JSON that does not parse, data that is not base64, and a
 	// sealed body that is not an image.

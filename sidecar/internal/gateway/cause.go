@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"net/http"
 
 	"go.uber.org/zap"
 
@@ -53,6 +54,17 @@ var causes = []struct {
 	{upstream.ErrUnavailable, "upstream_unavailable"},
 	{context.DeadlineExceeded, "deadline"},
 	{context.Canceled, "canceled"},
+}
+
+// knownMethod is method when it is one of RFC 9110's methods (or PATCH),
+// else "other": an inner request's method is the client's text.
+func knownMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "other"
 }
 
 // cause is the log field naming err's cause from the fixed list above
