@@ -392,3 +392,44 @@ func TestPNG16Interlaced(t *testing.T) {
 		})
 	}
 }
+
+// FuzzPNG16 compares the scanline decoder with image/png: whatever 16-bit
+// PNG image/png decodes, decodePNG16 decodes to the same pixels, and
+// DecodePage to the same page as raster.FromImage(Decode); nothing panics.
+func FuzzPNG16(f *testing.F) {
+	var b bytes.Buffer
+	_ = png.Encode(&b, noisy16(7, 5, "rgba"))
+	f.Add(b.Bytes())
+	b.Reset()
+	_ = png.Encode(&b, noisy16(6, 3, "gray"))
+	f.Add(b.Bytes())
+	f.Add(interlaced16(noisy16(9, 9, "rgba").(*image.NRGBA64)))
+	f.Add(rawPNG(2, 2, 16, 0, 0, []byte{0, 0x12, 0x34, 0x80, 0, 1, 0x12, 0x34, 0, 0}, chunk("tRNS", []byte{0x12, 0x34})))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ph, ok := readPNGHeader(data)
+		if !ok || !ph.narrowPNG() || int64(ph.width)*int64(ph.height) > 1<<16 {
+			return
+		}
+		got, err := decodePNG16(data, ph)
+		if _, rerr := png.Decode(bytes.NewReader(data)); rerr != nil {
+			return
+		}
+		if err != nil {
+			t.Fatalf("image/png decodes it, decodePNG16 does not: %v", err)
+		}
+		if want := reference(t, data); !bytes.Equal(got.Pix, want.Pix) {
+			t.Fatal("decodePNG16 differs from image/png")
+		}
+		img, _, err := Decode(data, Limits{})
+		if err != nil {
+			return // e.g. a header DecodeConfig refuses
+		}
+		page, _, err := DecodePage(data, Limits{})
+		if err != nil {
+			t.Fatalf("Decode succeeds, DecodePage does not: %v", err)
+		}
+		if want := raster.FromImage(img); !slices.Equal(page.Pix, want.Pix) {
+			t.Fatal("DecodePage differs from raster.FromImage(Decode)")
+		}
+	})
+}
