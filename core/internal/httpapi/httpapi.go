@@ -305,10 +305,10 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time,
 	if err != nil {
 		return nil, fail(api.CodeNotAnImage, "corrupt or truncated "+formatName(hdr.Format))
 	}
-	// The decoder's images are garbage now: their bytes go back to the
-	// budget (GOMEMLIMIT has the collector reclaim them before the heap
-	// grows past it).
-	mem.shrink(mem.held - hdr.PageExtraBytes)
+	// The body and the decoder's images are garbage now: their bytes go
+	// back to the budget (GOMEMLIMIT has the collector reclaim them before
+	// the heap grows past it).
+	mem.shrink(mem.held - hdr.PageExtraBytes - int64(len(body)))
 	a.m.stage.WithLabelValues("decode").Observe(time.Since(t).Seconds())
 
 	opts.Reserve = mem.take
