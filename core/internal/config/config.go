@@ -28,21 +28,18 @@ type Config struct {
 	Listen string `yaml:"listen" env:"SEALOCR_CORE_LISTEN" flag:"listen" default:"127.0.0.1:8081" doc:"listen address, loopback unless unsafe_allow_remote_listen"`
 	// MetricsListen is the address of /metrics, on a listener of its own:
 	// the API port the sidecar forwards to never serves it. "" turns it off.
-	MetricsListen string `yaml:"metrics_listen" env:"SEALOCR_CORE_METRICS_LISTEN" flag:"metrics-listen" default:"127.0.0.1:9091" doc:"Prometheus /metrics address, loopback unless unsafe_allow_remote_metrics; \"\" for none"`
-	Models        string `yaml:"models" env:"SEALOCR_MODELS" flag:"models" doc:"model folder (default ~/.cache/sealocr/models)"`
-	ORTLib        string `yaml:"ort_lib" env:"SEALOCR_ORT_LIB" flag:"ort-lib" doc:"ONNX Runtime library (default ~/.cache/sealocr/onnxruntime/libonnxruntime.so.1)"`
-	Threads       int    `yaml:"threads" env:"SEALOCR_CORE_THREADS" flag:"threads" default:"0" doc:"intra-op threads per ONNX session, 0 = all cores"`
-	Workers       int    `yaml:"workers" env:"SEALOCR_CORE_WORKERS" flag:"workers" default:"1" doc:"pipeline runs at once"`
-	Queue         int    `yaml:"queue" env:"SEALOCR_CORE_QUEUE" flag:"queue" default:"16" doc:"requests that may wait for a worker"`
-	MaxBodyBytes  int64  `yaml:"max_body_bytes" env:"SEALOCR_CORE_MAX_BODY_BYTES" flag:"max-body-bytes" default:"20971520" doc:"request body limit in bytes"`
-	MaxPixels     int64  `yaml:"max_pixels" env:"SEALOCR_CORE_MAX_PIXELS" flag:"max-pixels" default:"40000000" doc:"image width × height limit"`
-	// MemoryBudget bounds what request bodies, decoded images and the
-	// pipeline's copies hold at once; 0 derives it (see the README's
-	// memory section).
-	MemoryBudget int64         `yaml:"memory_budget" env:"SEALOCR_CORE_MEMORY_BUDGET" flag:"memory-budget" default:"0" doc:"bytes that bodies, decoded images and pipeline copies may hold at once; 0 = derived from GOMEMLIMIT, else from the other limits"`
-	Timeout      time.Duration `yaml:"timeout" env:"SEALOCR_CORE_TIMEOUT" flag:"timeout" default:"30s" doc:"per-request deadline"`
-	LogLevel     string        `yaml:"log_level" env:"SEALOCR_LOG_LEVEL" flag:"log-level" default:"info" doc:"debug|info|warn|error"`
-	LogFormat    string        `yaml:"log_format" env:"SEALOCR_LOG_FORMAT" flag:"log-format" default:"json" doc:"json|console"`
+	MetricsListen string        `yaml:"metrics_listen" env:"SEALOCR_CORE_METRICS_LISTEN" flag:"metrics-listen" default:"127.0.0.1:9091" doc:"Prometheus /metrics address, loopback unless unsafe_allow_remote_metrics; \"\" for none"`
+	Models        string        `yaml:"models" env:"SEALOCR_MODELS" flag:"models" doc:"model folder (default ~/.cache/sealocr/models)"`
+	ORTLib        string        `yaml:"ort_lib" env:"SEALOCR_ORT_LIB" flag:"ort-lib" doc:"ONNX Runtime library (default ~/.cache/sealocr/onnxruntime/libonnxruntime.so.1)"`
+	Threads       int           `yaml:"threads" env:"SEALOCR_CORE_THREADS" flag:"threads" default:"0" doc:"intra-op threads per ONNX session, 0 = all cores"`
+	Workers       int           `yaml:"workers" env:"SEALOCR_CORE_WORKERS" flag:"workers" default:"1" doc:"pipeline runs at once"`
+	Queue         int           `yaml:"queue" env:"SEALOCR_CORE_QUEUE" flag:"queue" default:"16" doc:"requests that may wait for a worker"`
+	MaxBodyBytes  int64         `yaml:"max_body_bytes" env:"SEALOCR_CORE_MAX_BODY_BYTES" flag:"max-body-bytes" default:"20971520" doc:"request body limit in bytes"`
+	MaxPixels     int64         `yaml:"max_pixels" env:"SEALOCR_CORE_MAX_PIXELS" flag:"max-pixels" default:"40000000" doc:"image width × height limit"`
+	MemoryBudget  int64         `yaml:"memory_budget" env:"SEALOCR_CORE_MEMORY_BUDGET" flag:"memory-budget" default:"0" doc:"bytes that request bodies, decoded images and pipeline copies may hold at once (README, Memory); 0 = derived from GOMEMLIMIT, else from the other limits"`
+	Timeout       time.Duration `yaml:"timeout" env:"SEALOCR_CORE_TIMEOUT" flag:"timeout" default:"30s" doc:"per-request deadline"`
+	LogLevel      string        `yaml:"log_level" env:"SEALOCR_LOG_LEVEL" flag:"log-level" default:"info" doc:"debug|info|warn|error"`
+	LogFormat     string        `yaml:"log_format" env:"SEALOCR_LOG_FORMAT" flag:"log-format" default:"json" doc:"json|console"`
 
 	// UnsafeAllowRemoteListen permits a listen address that is not
 	// loopback. It is spelled like the sidecar's unsafe_allow_remote_*
