@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -646,6 +647,36 @@ func checkInvariants(t *testing.T, m *manifests, vals chartutil.Values) {
 		sc := container(t, &pod, "sidecar")
 		if want := fmt.Sprintf("http://127.0.0.1:%d", corePort); env(sc, "SEALOCR_UPSTREAM") != want {
 			t.Errorf("SEALOCR_UPSTREAM = %q, want %q", env(sc, "SEALOCR_UPSTREAM"), want)
+		}
+	})
+
+	t.Run("GOMEMLIMIT from the memory limit", func(t *testing.T) {
+		// The Go runtime of each container learns the container's memory
+		// limit (the core derives its memory budget from it); with no
+		// limit there is nothing to learn.
+		for _, name := range []string{"sidecar", "core"} {
+			c := container(t, &pod, name)
+			if name == "core" && vals["core"].(map[string]any)["mode"] != "bundled" {
+				continue // your own server: the chart sets only core.env
+			}
+			_, limited := c.Resources.Limits[corev1.ResourceMemory]
+			var ref *corev1.ResourceFieldSelector
+			n := 0
+			for _, e := range c.Env {
+				if e.Name == "GOMEMLIMIT" {
+					n++
+					if e.ValueFrom != nil {
+						ref = e.ValueFrom.ResourceFieldRef
+					}
+				}
+			}
+			switch {
+			case !limited && n > 0:
+				t.Errorf("%s: GOMEMLIMIT without a memory limit", name)
+			case limited && (n != 1 || ref == nil || ref.Resource != "limits.memory" ||
+				(ref.ContainerName != "" && ref.ContainerName != name) || (!ref.Divisor.IsZero() && ref.Divisor.Value() != 1)):
+				t.Errorf("%s: want one GOMEMLIMIT from resourceFieldRef limits.memory in bytes, got %d (%+v)", name, n, ref)
+			}
 		}
 	})
 
@@ -1381,6 +1412,9 @@ func TestSidecarAcceptsChartEnv(t *testing.T) {
 			}
 			sc := container(t, &m.deployment(t).Spec.Template.Spec, "sidecar")
 			for _, e := range sc.Env {
+				if e.Name == "GOMEMLIMIT" {
+					continue // the Go runtime's
+				}
 				if !bytes.Contains(src, []byte(`"`+e.Name+`"`)) {
 					t.Errorf("the sidecar does not read %s", e.Name)
 				}
@@ -1389,7 +1423,12 @@ func TestSidecarAcceptsChartEnv(t *testing.T) {
 			cmd.Env = []string{"HOME=/nonexistent"}
 			for _, e := range sc.Env {
 				v := e.Value
-				if e.ValueFrom != nil {
+				switch {
+				case e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil:
+					// What the kubelet writes for limits.memory: bytes.
+					mem := sc.Resources.Limits[corev1.ResourceMemory]
+					v = strconv.FormatInt(mem.Value(), 10)
+				case e.ValueFrom != nil:
 					v = strings.Repeat("k", 32) // a Secret's value
 				}
 				if e.Name == "SEALOCR_REDIS_PASSWORD_FILE" { // a file of a Secret volume, read by --check-config

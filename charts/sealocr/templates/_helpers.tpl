@@ -433,6 +433,14 @@ ports:
 {{- end }}
 env:
 {{- include "sealocr.sidecarEnv" . | nindent 2 }}
+{{- if dig "limits" "memory" "" (default dict .Values.sidecar.resources) }}
+  # The Go runtime collects harder as the heap nears the container's limit,
+  # rather than being OOM-killed past it.
+  - name: GOMEMLIMIT
+    valueFrom:
+      resourceFieldRef:
+        resource: limits.memory
+{{- end }}
 startupProbe:
 {{- include "sealocr.sidecarProbe" (dict "root" . "path" "/healthz" "failureThreshold" (div (int $p.startupTimeoutSeconds) (int $p.periodSeconds))) | nindent 2 }}
 livenessProbe:
@@ -571,6 +579,16 @@ env:
     value: {{ int64 .Values.sidecar.maxBodyBytes | quote }}
   - name: SEALOCR_LOG_FORMAT
     value: json
+{{- if dig "limits" "memory" "" (default dict $c.resources) }}
+  # The container's memory limit, in bytes. The core takes it as all the
+  # memory it may use: it lowers the Go runtime's soft limit by what ONNX
+  # Runtime holds outside the Go heap and derives its memory budget from
+  # the rest (README, Memory).
+  - name: GOMEMLIMIT
+    valueFrom:
+      resourceFieldRef:
+        resource: limits.memory
+{{- end }}
 {{- end }}
 {{- with $c.env }}
   {{- toYaml . | nindent 2 }}

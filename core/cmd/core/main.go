@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -91,15 +92,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer eng.Close()
 
+	budget, goLimit, err := memoryPlan(cfg.MemoryBudget, getenv("GOMEMLIMIT") != "")
+	if err != nil {
+		return err
+	}
 	var ready atomic.Bool
 	h := httpapi.New(eng, httpapi.Options{
-		MaxBody: cfg.MaxBodyBytes,
-		Limits:  decode.Limits{MaxPixels: cfg.MaxPixels},
-		Timeout: cfg.Timeout,
-		Workers: cfg.Workers,
-		Queue:   cfg.Queue,
-		Logger:  log,
-		Ready:   ready.Load,
+		MaxBody:      cfg.MaxBodyBytes,
+		Limits:       decode.Limits{MaxPixels: cfg.MaxPixels},
+		Timeout:      cfg.Timeout,
+		Workers:      cfg.Workers,
+		Queue:        cfg.Queue,
+		Logger:       log,
+		Ready:        ready.Load,
+		MemoryBudget: budget,
 
 		ExtraRoutes: web.Routes,
 	})
@@ -140,7 +146,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Info("metrics listening", zap.String("addr", mln.Addr().String()))
 	}
 	log.Info("core listening", zap.String("addr", ln.Addr().String()), zap.String("version", buildVersion()),
-		zap.String("onnxruntime", onnx.Version()), zap.Int("workers", cfg.Workers), zap.Int("threads", cfg.Threads))
+		zap.String("onnxruntime", onnx.Version()), zap.Int("workers", cfg.Workers), zap.Int("threads", cfg.Threads),
+		zap.Int64("memory_budget", h.MemoryBudget()), zap.Int64("go_memory_limit", goLimit))
 	fmt.Fprintf(stdout, "sealocr core listening on http://%s\n", ln.Addr())
 
 	go func() {
@@ -170,6 +177,45 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// What the core holds besides its memory budget, when GOMEMLIMIT tells it
+// the memory it has in all (README, Memory).
+const (
+	// nativeReserve is memory outside the Go heap: ONNX Runtime's sessions,
+	// model weights and its shared arena (detection at 960 pixels and
+	// recognition of long lines peak at about 350 MiB with the weights,
+	// measured), C stacks. The Go runtime's soft limit is GOMEMLIMIT minus
+	// this.
+	nativeReserve = 416 << 20
+	// goReserve is Go heap outside the budget: HTTP connections, runtime
+	// metadata, the collector's headroom.
+	goReserve = 64 << 20
+)
+
+// memoryPlan returns the memory budget and the Go runtime's soft memory
+// limit (math.MaxInt64 for none). With GOMEMLIMIT set (fromEnv; the chart
+// sets it to the container's memory limit), the core takes it as all the
+// memory it may use, native memory included: it lowers the Go runtime's
+// soft limit by nativeReserve, and, unless configured, derives the budget
+// as what remains after goReserve. Without GOMEMLIMIT the configured budget
+// is used, or (0) httpapi's default.
+func memoryPlan(configured int64, fromEnv bool) (budget, goLimit int64, err error) {
+	goLimit = debug.SetMemoryLimit(-1)
+	if !fromEnv || goLimit == math.MaxInt64 {
+		return configured, goLimit, nil
+	}
+	if goLimit < nativeReserve+goReserve+16<<20 {
+		return 0, 0, fmt.Errorf("GOMEMLIMIT %d is below the %d bytes the core needs (%d outside the Go heap, %d of Go heap, 16 MiB of budget)",
+			goLimit, nativeReserve+goReserve+16<<20, nativeReserve, goReserve)
+	}
+	all := goLimit
+	goLimit = all - nativeReserve
+	debug.SetMemoryLimit(goLimit)
+	if configured > 0 {
+		return configured, goLimit, nil
+	}
+	return goLimit - goReserve, goLimit, nil
 }
 
 // newLogger builds the core's logger through the same redacting encoder as

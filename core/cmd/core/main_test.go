@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"math"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -78,5 +80,47 @@ func TestLoggerRedacts(t *testing.T) {
 		if strings.Contains(out, secret) {
 			t.Errorf("the core's log carries %q: %s", secret, out)
 		}
+	}
+}
+
+// TestMemoryPlan checks the budget derived from GOMEMLIMIT: the Go
+// runtime's soft limit lowered by the native reserve, the budget below it,
+// a configured budget kept, and a limit too small for the core refused.
+func TestMemoryPlan(t *testing.T) {
+	old := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(old) })
+	tests := []struct {
+		name       string
+		limit      int64 // GOMEMLIMIT as the runtime read it; 0: unset
+		configured int64
+		budget     int64
+		goLimit    int64
+		wantErr    bool
+	}{
+		{"unset", 0, 0, 0, math.MaxInt64, false},
+		{"unset, configured", 0, 300 << 20, 300 << 20, math.MaxInt64, false},
+		{"chart's 1 GiB", 1 << 30, 0, 544 << 20, 608 << 20, false},
+		{"1 GiB, configured", 1 << 30, 200 << 20, 200 << 20, 608 << 20, false},
+		{"too small", 400 << 20, 0, 0, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			lim := int64(math.MaxInt64)
+			if tc.limit > 0 {
+				lim = tc.limit
+			}
+			debug.SetMemoryLimit(lim)
+			budget, goLimit, err := memoryPlan(tc.configured, tc.limit > 0)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("accepted a limit below the native reserve")
+				}
+				return
+			}
+			if err != nil || budget != tc.budget || goLimit != tc.goLimit || debug.SetMemoryLimit(-1) != tc.goLimit {
+				t.Fatalf("got budget %d, Go limit %d (runtime %d), err %v; want %d, %d",
+					budget, goLimit, debug.SetMemoryLimit(-1), err, tc.budget, tc.goLimit)
+			}
+		})
 	}
 }

@@ -8,13 +8,14 @@ package decode
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"image"
 	"image/color"
 	"image/draw"
 	_ "image/gif"  // register GIF
 	_ "image/jpeg" // register JPEG
 	_ "image/png"  // register PNG
+
+	"github.com/sealocr/sealocr/core/internal/raster"
 
 	_ "golang.org/x/image/bmp"  // register BMP
 	_ "golang.org/x/image/tiff" // register TIFF
@@ -59,14 +60,31 @@ var MediaTypes = map[string]string{
 func Config(data []byte) (image.Config, string, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
-		return image.Config{}, "", fmt.Errorf("%w: %v", ErrNotImage, err)
+		return image.Config{}, "", ErrNotImage
 	}
 	return cfg, format, nil
 }
 
-// Decode decodes data within the limits and returns an opaque NRGBA image,
-// upright per EXIF, and the detected format.
-func Decode(data []byte, lim Limits) (*image.NRGBA, string, error) {
+// Header is what Inspect learns from an image's header, before anything is
+// decoded.
+type Header struct {
+	Width, Height int
+	Format        string
+	// DecodeBytes is the most memory Decode holds for this image at once:
+	// the decoder's own image, the opaque 8-bit NRGBA copy Decode returns
+	// (none when the decoder's image already is one), and the turned copy
+	// of a JPEG whose EXIF orientation asks for it. Every copy is counted
+	// as live: the garbage collector frees the earlier ones at its own pace.
+	DecodeBytes int64
+	// PageExtraBytes is what DecodePage holds besides the page raster
+	// (raster.Image, 12 bytes per pixel) at its peak: DecodeBytes, or for
+	// a 16-bit PNG decoded straight into the page, its alpha plane.
+	PageExtraBytes int64
+}
+
+// Inspect reads the header of data and checks it against the limits
+// (ErrTooManyPixels when it exceeds them), without decoding any pixel.
+func Inspect(data []byte, lim Limits) (Header, error) {
 	if lim.MaxPixels <= 0 {
 		lim.MaxPixels = DefaultMaxPixels
 	}
@@ -75,24 +93,81 @@ func Decode(data []byte, lim Limits) (*image.NRGBA, string, error) {
 	}
 	cfg, format, err := Config(data)
 	if err != nil {
-		return nil, "", err
+		return Header{}, err
 	}
+	h := Header{Width: cfg.Width, Height: cfg.Height, Format: format}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return nil, format, fmt.Errorf("%w: empty image", ErrNotImage)
+		return h, ErrNotImage
 	}
 	if cfg.Width > lim.MaxSide || cfg.Height > lim.MaxSide ||
 		int64(cfg.Width)*int64(cfg.Height) > lim.MaxPixels {
-		return nil, format, fmt.Errorf("%w: %dx%d", ErrTooManyPixels, cfg.Width, cfg.Height)
+		return h, ErrTooManyPixels
 	}
-	img, _, err := image.Decode(bytes.NewReader(data))
+	px := int64(cfg.Width) * int64(cfg.Height)
+	src := bytesPerPixel(cfg.ColorModel)
+	nrgba := int64(4)
+	if cfg.ColorModel == color.NRGBAModel {
+		nrgba = 0 // flatten works in place
+	}
+	if ph, ok := readPNGHeader(data); ok && format == "png" && ph.narrowPNG() {
+		// decodePNG16 writes the NRGBA result directly; decodePNG16Page
+		// writes the page, with an alpha plane when there may be
+		// transparency (tRNS, found only by reading the chunks, counted).
+		h.DecodeBytes, h.PageExtraBytes = 4*px, px
+		return h, nil
+	}
+	h.DecodeBytes = px * (src + nrgba)
+	if format == "jpeg" && jpegOrientation(data) > 1 {
+		h.DecodeBytes += 4 * px
+	}
+	h.PageExtraBytes = h.DecodeBytes
+	return h, nil
+}
+
+// bytesPerPixel is the size per pixel of the image a decoder returns for
+// color model m (YCbCr counted as 4:4:4, its largest).
+func bytesPerPixel(m color.Model) int64 {
+	switch m {
+	case color.GrayModel, color.AlphaModel:
+		return 1
+	case color.Gray16Model, color.Alpha16Model:
+		return 2
+	case color.YCbCrModel:
+		return 3
+	case color.RGBAModel, color.NRGBAModel, color.CMYKModel, color.NYCbCrAModel:
+		return 4
+	case color.RGBA64Model, color.NRGBA64Model:
+		return 8
+	}
+	if _, ok := m.(color.Palette); ok {
+		return 1
+	}
+	return 8 // unknown: the widest the standard image types use
+}
+
+// Decode decodes data within the limits and returns an opaque NRGBA image,
+// upright per EXIF, and the detected format. A 16-bit PNG is decoded
+// scanline by scanline straight into the 8-bit result (see Inspect for what
+// each format holds).
+func Decode(data []byte, lim Limits) (*image.NRGBA, string, error) {
+	h, err := Inspect(data, lim)
 	if err != nil {
-		return nil, format, fmt.Errorf("%w: %v", ErrNotImage, err)
+		return nil, h.Format, err
+	}
+	format := h.Format
+	var img image.Image
+	if ph, ok := readPNGHeader(data); ok && format == "png" && ph.narrowPNG() {
+		if img, err = decodePNG16(data, ph); err != nil {
+			return nil, format, ErrNotImage
+		}
+	} else if img, _, err = image.Decode(bytes.NewReader(data)); err != nil {
+		return nil, format, ErrNotImage
 	}
 	// A GIF's first frame may be smaller than its logical screen; nothing
 	// may be larger than the header declared and the limits allowed.
 	b := img.Bounds()
-	if b.Dx() > cfg.Width || b.Dy() > cfg.Height || b.Empty() {
-		return nil, format, fmt.Errorf("%w: decoded size differs from header", ErrNotImage)
+	if b.Dx() > h.Width || b.Dy() > h.Height || b.Empty() {
+		return nil, format, ErrNotImage
 	}
 	out := flatten(img)
 	if format == "jpeg" {
@@ -101,13 +176,42 @@ func Decode(data []byte, lim Limits) (*image.NRGBA, string, error) {
 	return out, format, nil
 }
 
+// DecodePage decodes data within the limits into the pipeline's page: the
+// pixels of raster.FromImage(Decode(data)). A 16-bit PNG goes straight
+// into the page, scanline by scanline; any other image through Decode, so
+// its 8-bit image and the page exist together for a moment (see Header).
+func DecodePage(data []byte, lim Limits) (*raster.Image, string, error) {
+	h, err := Inspect(data, lim)
+	if err != nil {
+		return nil, h.Format, err
+	}
+	if ph, ok := readPNGHeader(data); ok && h.Format == "png" && ph.narrowPNG() {
+		page, err := decodePNG16Page(data, ph)
+		if err != nil {
+			return nil, h.Format, ErrNotImage
+		}
+		return page, h.Format, nil
+	}
+	img, format, err := Decode(data, lim)
+	if err != nil {
+		return nil, format, err
+	}
+	return raster.FromImage(img), format, nil
+}
+
 // flatten converts any image to opaque NRGBA. Transparent pixels are
 // composited onto white, unless the visible content is itself light (white
 // text on a transparent page), in which case black keeps it legible.
+//
+// An *image.NRGBA at the origin is changed in place; any other image is
+// copied into a new one.
 func flatten(img image.Image) *image.NRGBA {
 	b := img.Bounds()
-	src := image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	draw.Draw(src, src.Bounds(), img, b.Min, draw.Src)
+	src, ok := img.(*image.NRGBA)
+	if !ok || b.Min != (image.Point{}) || src.Stride != 4*b.Dx() {
+		src = image.NewNRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
+		draw.Draw(src, src.Bounds(), img, b.Min, draw.Src)
+	}
 	if opaque(img) {
 		return src
 	}

@@ -13,8 +13,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"image"
 	"io"
 	"mime"
 	"net/http"
@@ -33,11 +31,12 @@ import (
 	"github.com/sealocr/sealocr/core/internal/decode"
 	"github.com/sealocr/sealocr/core/internal/pipeline"
 	"github.com/sealocr/sealocr/core/internal/preprocess"
+	"github.com/sealocr/sealocr/core/internal/raster"
 )
 
 // Engine is what the API needs from the pipeline.
 type Engine interface {
-	Run(ctx context.Context, img image.Image, o pipeline.Options) (*pipeline.Result, error)
+	RunPage(ctx context.Context, page *raster.Image, o pipeline.Options) (*pipeline.Result, error)
 	Models() []api.ModelInfo
 }
 
@@ -52,6 +51,10 @@ type Options struct {
 	Registry    *prometheus.Registry
 	Ready       func() bool // nil: always ready
 	ExtraRoutes func(r *mux.Router)
+	// MemoryBudget bounds the bytes that request bodies, decoded images and
+	// the pipeline's copies of them hold at once (see the README's memory
+	// section); 0 means DefaultMemoryBudget of the other options.
+	MemoryBudget int64
 }
 
 // Defaults.
@@ -61,6 +64,20 @@ const (
 	DefaultQueue   = 16
 )
 
+// DefaultMemoryBudget is the budget when none is given: enough for every
+// worker to hold the largest image the pixel limit admits (8-bit RGBA, its
+// opaque copy, the float32 page and one page's worth of crops) and for
+// every worker and queued request to hold a body of the largest size. It
+// bounds memory only as the other limits do; set a budget from the memory
+// the core really has (the core derives one from GOMEMLIMIT).
+func DefaultMemoryBudget(o Options) int64 {
+	px := o.Limits.MaxPixels
+	if px <= 0 {
+		px = decode.DefaultMaxPixels
+	}
+	return int64(o.Workers)*px*(4+4+12+12) + int64(o.Workers+o.Queue)*o.MaxBody
+}
+
 // API is the HTTP handler.
 type API struct {
 	eng     Engine
@@ -69,6 +86,7 @@ type API struct {
 	router  *mux.Router
 	slots   chan struct{}
 	waiting atomic.Int64
+	mem     *budget
 	m       metrics
 }
 
@@ -77,6 +95,8 @@ type metrics struct {
 	stage    *prometheus.HistogramVec
 	inflight prometheus.Gauge
 	queued   prometheus.Gauge
+	memUsed  prometheus.Gauge
+	memTotal prometheus.Gauge
 }
 
 // New builds the handler.
@@ -115,8 +135,17 @@ func New(eng Engine, o Options) *API {
 		}, []string{"stage"}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_core_inflight", Help: "Pipeline runs in progress."}),
 		queued:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_core_queued", Help: "Requests waiting for a worker."}),
+		memUsed: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_core_memory_reserved_bytes",
+			Help: "Bytes of the memory budget that requests hold (bodies, decoded images, pipeline copies)."}),
+		memTotal: prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_core_memory_budget_bytes", Help: "The memory budget."}),
 	}
-	o.Registry.MustRegister(a.m.requests, a.m.stage, a.m.inflight, a.m.queued,
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = DefaultMemoryBudget(o)
+		a.o.MemoryBudget = o.MemoryBudget
+	}
+	a.mem = newBudget(o.MemoryBudget, a.m.memUsed)
+	a.m.memTotal.Set(float64(o.MemoryBudget))
+	o.Registry.MustRegister(a.m.requests, a.m.stage, a.m.inflight, a.m.queued, a.m.memUsed, a.m.memTotal,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	r := mux.NewRouter()
@@ -138,6 +167,10 @@ func New(eng Engine, o Options) *API {
 	return a
 }
 
+// MemoryBudget is the memory budget in bytes (Options.MemoryBudget, or its
+// default).
+func (a *API) MemoryBudget() int64 { return a.o.MemoryBudget }
+
 // ServeHTTP implements http.Handler.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.router.ServeHTTP(w, r) }
 
@@ -153,15 +186,23 @@ func (a *API) modelsHandler(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, api.ModelsResponse{Models: a.eng.Models()})
 }
 
-// requestError carries a fixed code for the client and detail for the log.
+// requestError carries a fixed code for the client and, for the log, a
+// fixed reason: a constant of this package, never text derived from the
+// request (a parser's error can quote the bytes it choked on). err is an
+// error of the server's own (pipeline, deadline), logged as well; request
+// parsing never sets it from a parser.
 type requestError struct {
 	code   string
-	detail error
+	reason string
+	err    error
 }
 
-func (e *requestError) Error() string { return e.code + ": " + e.detail.Error() }
+func (e *requestError) Error() string { return e.code + ": " + e.reason }
 
-func fail(code string, detail error) error { return &requestError{code: code, detail: detail} }
+func (e *requestError) Unwrap() error { return e.err }
+
+// fail returns a request error with a fixed reason (a string literal).
+func fail(code, reason string) error { return &requestError{code: code, reason: reason} }
 
 // requestID returns the request's ID (the sidecar sets one on every
 // request it forwards), or a new one for a request without a valid one.
@@ -184,16 +225,22 @@ func (a *API) ocr(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var re *requestError
 		if !errors.As(err, &re) {
-			re = &requestError{code: api.CodeInternal, detail: err}
+			re = &requestError{code: api.CodeInternal, reason: "pipeline failed", err: err}
 		}
 		code = re.code
 		if re.code == api.CodeBusy {
 			w.Header().Set("Retry-After", "1")
 		}
 		writeError(w, re.code)
-		a.log.Info("ocr request failed", zap.String("request_id", rid), zap.String("mode", mode),
-			zap.String("code", re.code), zap.String("detail", re.detail.Error()),
-			zap.Int64("content_length", r.ContentLength), zap.Duration("elapsed", time.Since(start)))
+		fields := []zap.Field{zap.String("request_id", rid), zap.String("mode", mode),
+			zap.String("code", re.code), zap.String("detail", re.reason),
+			zap.Int64("content_length", r.ContentLength), zap.Duration("elapsed", time.Since(start))}
+		if re.err != nil {
+			// The server's own errors (pipeline, deadline, budget): never
+			// built from request bytes.
+			fields = append(fields, zap.String("cause", re.err.Error()))
+		}
+		a.log.Info("ocr request failed", fields...)
 	} else {
 		writeJSON(w, http.StatusOK, resp)
 		a.log.Info("ocr request", zap.String("request_id", rid), zap.String("mode", mode),
@@ -208,46 +255,72 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time,
 	q := r.URL.Query()
 	mode, err := pipeline.ParseMode(q.Get("mode"))
 	if err != nil {
-		return nil, fail(api.CodeBadRequest, err)
+		return nil, fail(api.CodeBadRequest, "unknown mode parameter")
 	}
 	*modeLabel = string(mode)
 	opts := pipeline.Options{Mode: mode}
 	if v := q.Get("cls"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return nil, fail(api.CodeBadRequest, errors.New("bad cls parameter"))
+			return nil, fail(api.CodeBadRequest, "bad cls parameter")
 		}
 		opts.Classify = &b
 	}
 	if opts.Preprocess, err = parsePreprocess(q.Get("preprocess")); err != nil {
-		return nil, fail(api.CodeBadRequest, err)
+		return nil, err
 	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), a.o.Timeout)
 	defer cancel()
 
-	body, err := a.readImage(w, r)
+	// Admission comes before work: the body's bytes are taken from the
+	// memory budget before it is read, a worker slot before anything is
+	// decoded, and the decoded image's bytes (estimated from the header)
+	// before it is decoded.
+	mem := &charge{b: a.mem}
+	defer mem.done()
+	body, err := a.readImage(w, r, mem)
 	if err != nil {
 		return nil, err
 	}
-	t := time.Now()
-	img, _, err := decode.Decode(body, a.o.Limits)
-	switch {
-	case errors.Is(err, decode.ErrTooManyPixels):
-		return nil, fail(api.CodeTooManyPixels, err)
-	case err != nil:
-		return nil, fail(api.CodeNotAnImage, err)
-	}
-	a.m.stage.WithLabelValues("decode").Observe(time.Since(t).Seconds())
-
 	if err := a.acquire(ctx); err != nil {
 		return nil, err
 	}
-	defer a.release()
-	res, err := a.eng.Run(ctx, img, opts)
+	// The memory goes back before the slot: the next request takes the
+	// slot and then the memory.
+	defer func() { mem.done(); a.release() }()
+
+	t := time.Now()
+	hdr, err := decode.Inspect(body, a.o.Limits)
+	switch {
+	case errors.Is(err, decode.ErrTooManyPixels):
+		return nil, fail(api.CodeTooManyPixels, "pixel limit")
+	case err != nil:
+		return nil, fail(api.CodeNotAnImage, "unknown format or bad header")
+	}
+	if err := mem.take(hdr.PageExtraBytes + pipeline.PageBytes(hdr.Width, hdr.Height, opts)); err != nil {
+		return nil, err
+	}
+	page, _, err := decode.DecodePage(body, a.o.Limits)
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fail(api.CodeTimeout, err)
+		return nil, fail(api.CodeNotAnImage, "corrupt or truncated "+formatName(hdr.Format))
+	}
+	// The body and the decoder's images are garbage now: their bytes go
+	// back to the budget (GOMEMLIMIT has the collector reclaim them before
+	// the heap grows past it).
+	mem.shrink(mem.held - hdr.PageExtraBytes - int64(len(body)))
+	a.m.stage.WithLabelValues("decode").Observe(time.Since(t).Seconds())
+
+	opts.Reserve = mem.take
+	width, height := page.W, page.H
+	res, err := a.eng.RunPage(ctx, page, opts)
+	if err != nil {
+		var re *requestError
+		switch {
+		case errors.As(err, &re):
+			return nil, err
+		case ctx.Err() != nil:
+			return nil, &requestError{code: api.CodeTimeout, reason: "deadline", err: err}
 		}
 		return nil, err
 	}
@@ -260,9 +333,18 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time,
 	if lines == nil {
 		lines = []api.Line{}
 	}
-	b := img.Bounds()
-	return &api.Response{Text: res.Text(), Lines: lines, Width: b.Dx(), Height: b.Dy(),
+	return &api.Response{Text: res.Text(), Lines: lines, Width: width, Height: height,
 		ElapsedMS: float64(time.Since(start).Microseconds()) / 1000}, nil
+}
+
+// formatName is the format for a log line: one of the registered names,
+// or "image".
+func formatName(f string) string {
+	switch f {
+	case "png", "jpeg", "gif", "bmp", "tiff", "webp":
+		return f
+	}
+	return "image"
 }
 
 // acquire waits for a worker slot, refusing when the queue is full.
@@ -275,7 +357,7 @@ func (a *API) acquire(ctx context.Context) error {
 	}
 	if a.waiting.Add(1) > int64(a.o.Queue) {
 		a.waiting.Add(-1)
-		return fail(api.CodeBusy, errors.New("queue full"))
+		return fail(api.CodeBusy, "queue full")
 	}
 	a.m.queued.Inc()
 	defer func() { a.waiting.Add(-1); a.m.queued.Dec() }()
@@ -287,7 +369,7 @@ func (a *API) acquire(ctx context.Context) error {
 		// Never processed: the server was too busy, and the client may
 		// come back (busy carries Retry-After), unlike a request that
 		// ran out of time while being recognised.
-		return fail(api.CodeBusy, fmt.Errorf("no worker within the deadline: %w", ctx.Err()))
+		return fail(api.CodeBusy, "no worker within the deadline")
 	}
 }
 
@@ -311,16 +393,19 @@ func parsePreprocess(s string) (preprocess.Options, error) {
 			o.MinSide = 640
 		case "none", "":
 		default:
-			return o, errors.New("unknown preprocess option")
+			return o, fail(api.CodeBadRequest, "unknown preprocess option")
 		}
 	}
 	return o, nil
 }
 
-// readImage returns the image bytes from a raw, multipart or JSON body.
-func (a *API) readImage(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// readImage returns the image bytes from a raw, multipart or JSON body. It
+// takes the body's size from the memory budget first: the declared length
+// (twice for JSON, which holds the text and the decoded bytes), or the body
+// limit when none is declared, and gives back the excess once it is read.
+func (a *API) readImage(w http.ResponseWriter, r *http.Request, mem *charge) ([]byte, error) {
 	if r.ContentLength > a.o.MaxBody {
-		return nil, fail(api.CodeTooLarge, fmt.Errorf("content-length %d", r.ContentLength))
+		return nil, fail(api.CodeTooLarge, "content-length over the limit")
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, a.o.MaxBody)
 	ct := r.Header.Get("Content-Type")
@@ -329,17 +414,35 @@ func (a *API) readImage(w http.ResponseWriter, r *http.Request) ([]byte, error) 
 		mt, err = "application/octet-stream", nil
 	}
 	if err != nil {
-		return nil, fail(api.CodeUnsupportedMedia, err)
+		return nil, fail(api.CodeUnsupportedMedia, "malformed content type")
 	}
+	size := r.ContentLength
+	if size < 0 {
+		size = a.o.MaxBody
+	}
+	if mt == "application/json" {
+		size *= 2
+	}
+	var read func() ([]byte, error)
 	switch {
 	case mt == "application/json":
-		return a.readJSON(r.Body)
+		read = func() ([]byte, error) { return a.readJSON(r.Body) }
 	case mt == "multipart/form-data":
-		return a.readMultipart(r, params["boundary"])
+		read = func() ([]byte, error) { return a.readMultipart(r, params["boundary"]) }
 	case mt == "application/octet-stream" || decode.MediaTypes[mt] != "":
-		return readAll(r.Body)
+		read = func() ([]byte, error) { return readAll(r.Body) }
+	default:
+		return nil, fail(api.CodeUnsupportedMedia, "unsupported content type")
 	}
-	return nil, fail(api.CodeUnsupportedMedia, fmt.Errorf("content type %q", mt))
+	if err := mem.take(size); err != nil {
+		return nil, err
+	}
+	b, err := read()
+	if err != nil {
+		return nil, err
+	}
+	mem.shrink(int64(len(b)))
+	return b, nil
 }
 
 func readAll(rd io.Reader) ([]byte, error) {
@@ -347,12 +450,12 @@ func readAll(rd io.Reader) ([]byte, error) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, fail(api.CodeTooLarge, err)
+			return nil, fail(api.CodeTooLarge, "body over the limit")
 		}
-		return nil, fail(api.CodeBadRequest, err)
+		return nil, fail(api.CodeBadRequest, "body read failed")
 	}
 	if len(b) == 0 {
-		return nil, fail(api.CodeNotAnImage, errors.New("empty body"))
+		return nil, fail(api.CodeNotAnImage, "empty body")
 	}
 	return b, nil
 }
@@ -366,19 +469,19 @@ func (a *API) readJSON(rd io.Reader) ([]byte, error) {
 		Image string `json:"image"`
 	}
 	if err := json.Unmarshal(raw, &req); err != nil {
-		return nil, fail(api.CodeBadRequest, errors.New("invalid JSON body"))
+		return nil, fail(api.CodeBadRequest, "invalid JSON body")
 	}
 	s := req.Image
 	if i := strings.Index(s, ";base64,"); strings.HasPrefix(s, "data:") && i > 0 {
 		s = s[i+len(";base64,"):]
 	}
 	if s == "" {
-		return nil, fail(api.CodeBadRequest, errors.New("missing image field"))
+		return nil, fail(api.CodeBadRequest, "missing image field")
 	}
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
 		if b, err = base64.RawStdEncoding.DecodeString(s); err != nil {
-			return nil, fail(api.CodeBadRequest, errors.New("image field is not base64"))
+			return nil, fail(api.CodeBadRequest, "image field is not base64")
 		}
 	}
 	return b, nil
@@ -386,36 +489,38 @@ func (a *API) readJSON(rd io.Reader) ([]byte, error) {
 
 // readMultipart streams the parts and keeps only the one named "image", in
 // memory: unlike ParseMultipartForm it never spills to a temporary file.
+// Its log reasons are fixed: mime/multipart's errors quote the header line
+// they could not parse.
 func (a *API) readMultipart(r *http.Request, boundary string) ([]byte, error) {
 	if boundary == "" {
-		return nil, fail(api.CodeBadRequest, errors.New("multipart without boundary"))
+		return nil, fail(api.CodeBadRequest, "multipart without boundary")
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return nil, fail(api.CodeBadRequest, err)
+		return nil, fail(api.CodeBadRequest, "multipart reader")
 	}
 	for {
 		p, err := mr.NextPart()
 		if err == io.EOF {
-			return nil, fail(api.CodeBadRequest, errors.New("no image field in multipart body"))
+			return nil, fail(api.CodeBadRequest, "no image field in multipart body")
 		}
 		if err != nil {
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return nil, fail(api.CodeTooLarge, err)
+				return nil, fail(api.CodeTooLarge, "body over the limit")
 			}
-			return nil, fail(api.CodeBadRequest, err)
+			return nil, fail(api.CodeBadRequest, "malformed multipart part")
 		}
 		if p.FormName() != "image" {
 			if _, err := io.Copy(io.Discard, p); err != nil {
-				return nil, fail(api.CodeTooLarge, err)
+				return nil, fail(api.CodeTooLarge, "body over the limit")
 			}
 			continue
 		}
 		if pt := p.Header.Get("Content-Type"); pt != "" {
 			mt, _, _ := mime.ParseMediaType(pt)
 			if mt != "application/octet-stream" && decode.MediaTypes[mt] == "" {
-				return nil, fail(api.CodeUnsupportedMedia, fmt.Errorf("part content type %q", mt))
+				return nil, fail(api.CodeUnsupportedMedia, "unsupported part content type")
 			}
 		}
 		return readAll(p)

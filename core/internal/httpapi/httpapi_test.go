@@ -26,6 +26,7 @@ import (
 	"github.com/sealocr/sealocr/core/api"
 	"github.com/sealocr/sealocr/core/internal/enginetest"
 	"github.com/sealocr/sealocr/core/internal/pipeline"
+	"github.com/sealocr/sealocr/core/internal/raster"
 )
 
 // stubEngine provokes the faults a real engine cannot be made to show on
@@ -35,7 +36,7 @@ type stubEngine struct {
 	err   error
 }
 
-func (s *stubEngine) Run(ctx context.Context, _ image.Image, _ pipeline.Options) (*pipeline.Result, error) {
+func (s *stubEngine) RunPage(ctx context.Context, _ *raster.Image, _ pipeline.Options) (*pipeline.Result, error) {
 	if s.block != nil {
 		select {
 		case <-s.block:

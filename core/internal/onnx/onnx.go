@@ -43,6 +43,24 @@ func Init(libPath string) error {
 		return fmt.Errorf("onnx: load runtime %s: %w", libPath, err)
 	}
 	initPath = libPath
+	// One CPU arena for every session (session.use_env_allocators below),
+	// grown by what each allocation asks for rather than to the next power
+	// of two: the detector's, the classifier's and the recognizer's peaks
+	// share memory instead of each keeping an arena of its own. Measured
+	// on a 40-megapixel page: the core's peak resident memory fell from
+	// about 1.16 GiB to under 1 GiB (README, Memory).
+	mi, err := ort.GetMemoryInfo()
+	if err != nil {
+		return err
+	}
+	cfg, err := ort.NewArenaCfgV2(map[string]int{"arena_extend_strategy": 1})
+	if err != nil {
+		return err
+	}
+	defer cfg.Destroy()
+	if err := ort.CreateAndRegisterAllocator(mi, cfg); err != nil {
+		return fmt.Errorf("onnx: shared allocator: %w", err)
+	}
 	return nil
 }
 
@@ -97,6 +115,10 @@ func (o Options) apply(opts *ort.SessionOptions) error {
 		if err := opts.SetGraphOptimizationLevel(l); err != nil {
 			return err
 		}
+	}
+	// The shared arena Init registers.
+	if err := opts.AddSessionConfigEntry("session.use_env_allocators", "1"); err != nil {
+		return err
 	}
 	if o.NoSpin {
 		if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {

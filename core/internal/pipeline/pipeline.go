@@ -194,6 +194,61 @@ type Options struct {
 	Classify   *bool              // nil: on in document mode, off in line mode
 	Preprocess preprocess.Options // optional normalisation, off by default
 	RecBatch   int                // 0: the configured batch size
+	// Reserve, if set, is called before the stages whose memory depends on
+	// what detection found, with the bytes they will hold (see
+	// StageBytes); an error stops the run and is returned as it is. The
+	// caller counts the page itself beforehand (PageBytes).
+	Reserve func(bytes int64) error
+}
+
+// rasterBytes is the size of a w×h raster.Image.
+func rasterBytes(w, h int) int64 { return int64(w) * int64(h) * 3 * 4 }
+
+// PageBytes is the most memory Run holds for a w×h image before detection,
+// besides the decoded image itself: the float32 raster of the image, and a
+// copy for each preprocess step that changes it (grayscale, contrast, and a
+// resize to the size the options ask for).
+func PageBytes(w, h int, o Options) int64 {
+	n := rasterBytes(w, h)
+	if o.Preprocess.Grayscale {
+		n += rasterBytes(w, h)
+	}
+	if o.Preprocess.AutoContrast {
+		n += rasterBytes(w, h)
+	}
+	if pw, ph := preprocess.Size(w, h, o.Preprocess); pw != w || ph != h {
+		n += rasterBytes(pw, ph)
+	}
+	return n
+}
+
+// reserve calls o.Reserve, if set.
+func (o Options) reserve(n int64) error {
+	if o.Reserve == nil || n <= 0 {
+		return nil
+	}
+	return o.Reserve(n)
+}
+
+// linePadBytes is the padded copy of a w×h page that line mode detects on
+// (see lineBox).
+func linePadBytes(w, h int) int64 {
+	m := max(h/2, 8)
+	return rasterBytes(w+2*m, h+2*m)
+}
+
+// cropBytes is what the crops of boxes hold, twice when the classifier may
+// turn each into a copy.
+func cropBytes(boxes []geom.Quad, classify bool) int64 {
+	var n int64
+	for _, q := range boxes {
+		w, h := crop.Size(q)
+		n += rasterBytes(w, h)
+	}
+	if classify {
+		n *= 2
+	}
+	return n
 }
 
 // Timings break a run down by stage.
@@ -221,6 +276,12 @@ func (r *Result) Text() string {
 // Run reads one decoded image through the stages in the order the package
 // documentation lists them, and times each.
 func (e *Engine) Run(ctx context.Context, img image.Image, o Options) (*Result, error) {
+	return e.RunPage(ctx, raster.FromImage(img), o)
+}
+
+// RunPage is Run on an image already converted to a raster (as
+// decode.DecodePage returns it); it does not modify src.
+func (e *Engine) RunPage(ctx context.Context, src *raster.Image, o Options) (*Result, error) {
 	var timer onnx.Timer
 	ctx = onnx.WithTimer(ctx, &timer)
 	res := &Result{}
@@ -231,11 +292,10 @@ func (e *Engine) Run(ctx context.Context, img image.Image, o Options) (*Result, 
 		*d, last = now.Sub(last), now
 	}
 
-	src := raster.FromImage(img)
 	page := preprocess.Apply(src, o.Preprocess)
 	lap(&tm.Preprocess)
 
-	boxes, err := e.detect(ctx, page, o.Mode)
+	boxes, err := e.detect(ctx, page, o)
 	if err != nil {
 		return nil, err
 	}
@@ -244,6 +304,9 @@ func (e *Engine) Run(ctx context.Context, img image.Image, o Options) (*Result, 
 	boxes = readingOrder(boxes)
 	lap(&tm.Order)
 
+	if err := o.reserve(cropBytes(boxes, o.classifies())); err != nil {
+		return nil, err
+	}
 	crops := e.crop(page, boxes, o.Mode)
 	lap(&tm.Crop)
 
@@ -266,9 +329,9 @@ func (e *Engine) Run(ctx context.Context, img image.Image, o Options) (*Result, 
 
 // detect returns the text boxes of page, or in line mode one box: the
 // line's extent (see lineBox).
-func (e *Engine) detect(ctx context.Context, page *raster.Image, mode Mode) ([]geom.Quad, error) {
-	if mode == ModeLine {
-		q, err := e.lineBox(ctx, page)
+func (e *Engine) detect(ctx context.Context, page *raster.Image, o Options) ([]geom.Quad, error) {
+	if o.Mode == ModeLine {
+		q, err := e.lineBox(ctx, page, o)
 		if err != nil {
 			return nil, err
 		}
@@ -293,11 +356,14 @@ func (e *Engine) detect(ctx context.Context, page *raster.Image, mode Mode) ([]g
 // inside the image. Without any box found, with a box spanning at least
 // 90% of the width and 60% of the height (a tight crop already), or with
 // Config.LineWholeImage, the line is the whole image.
-func (e *Engine) lineBox(ctx context.Context, page *raster.Image) (geom.Quad, error) {
+func (e *Engine) lineBox(ctx context.Context, page *raster.Image, o Options) (geom.Quad, error) {
 	w, h := float64(page.W), float64(page.H)
 	whole := geom.Quad{{X: 0, Y: 0}, {X: w, Y: 0}, {X: w, Y: h}, {X: 0, Y: h}}
 	if e.cfg.LineWholeImage {
 		return whole, nil
+	}
+	if err := o.reserve(linePadBytes(page.W, page.H)); err != nil {
+		return geom.Quad{}, err
 	}
 	m := max(page.H/2, 8)
 	boxes, err := e.det.Detect(ctx, raster.Pad(page, m))
@@ -342,14 +408,19 @@ func (e *Engine) crop(page *raster.Image, boxes []geom.Quad, mode Mode) []*raste
 // classify returns each crop's angle decision, or nil when the request
 // leaves the classifier off (by default in line mode).
 func (e *Engine) classify(ctx context.Context, crops []*raster.Image, o Options) ([]classify.Result, error) {
-	on := o.Mode != ModeLine
-	if o.Classify != nil {
-		on = *o.Classify
-	}
-	if !on || len(crops) == 0 {
+	if !o.classifies() || len(crops) == 0 {
 		return nil, nil
 	}
 	return e.cls.Apply(ctx, crops)
+}
+
+// classifies reports whether the classifier runs: by default in document
+// mode only.
+func (o Options) classifies() bool {
+	if o.Classify != nil {
+		return *o.Classify
+	}
+	return o.Mode != ModeLine
 }
 
 // recognize reads every crop, upright as the classifier turned it. The

@@ -100,6 +100,14 @@ func percentile(hist *[256]int, n int, q float64) int {
 
 // limitSize returns the size a w x h image is scaled to under minSide and
 // maxSide, and whether it differs from w x h.
+// Size is the size of a w×h image after Apply with o.
+func Size(w, h int, o Options) (int, int) {
+	if nw, nh, ok := limitSize(w, h, o.MinSide, o.MaxSide); ok {
+		return nw, nh
+	}
+	return w, h
+}
+
 func limitSize(w, h, minSide, maxSide int) (int, int, bool) {
 	if w <= 0 || h <= 0 {
 		return w, h, false

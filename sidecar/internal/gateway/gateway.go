@@ -177,9 +177,11 @@ func (g *Gateway) innerAllowed(method, target string) bool {
 // returns the fixed answer to seal or encapsulate.
 func (g *Gateway) refuseInner(mode, method, target string) *upstream.Response {
 	g.requests.WithLabelValues(mode, "route_not_allowed").Inc()
-	path, _, _ := strings.Cut(target, "?") // the query may carry user data
+	// The inner method and target were encrypted: a client may put
+	// anything there, so only a known method's name and the target's
+	// size are logged.
 	g.log.Info("inner request outside the allowlist", zap.String("mode", mode),
-		zap.String("method", method), zap.String("path", path))
+		zap.String("method", knownMethod(method)), zap.Int("target_bytes", len(target)))
 	return fixedResponse(api.RouteNotAllowed)
 }
 
@@ -233,7 +235,7 @@ func (g *Gateway) refuse(w http.ResponseWriter, mode string, err error) {
 		outcome = "too_large"
 	}
 	g.requests.WithLabelValues(mode, outcome).Inc()
-	g.log.Info("request refused", zap.String("mode", mode), zap.Stringer("answer", id), zap.Error(err))
+	g.log.Info("request refused", zap.String("mode", mode), zap.Stringer("answer", id), cause(err))
 	api.Write(w, id)
 }
 
@@ -286,7 +288,7 @@ func (g *Gateway) forward(ctx context.Context, mode, method, path, contentType s
 	res, err := g.o.Upstream.Do(ctx, method, path, h, body)
 	if err != nil {
 		g.requests.WithLabelValues(mode, "upstream_error").Inc()
-		g.log.Warn("upstream call failed", zap.String("mode", mode), zap.Error(err))
+		g.log.Warn("upstream call failed", zap.String("mode", mode), cause(err))
 		return upstream.ErrorResponse(err)
 	}
 	g.requests.WithLabelValues(mode, "ok").Inc()
@@ -391,7 +393,7 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil:
 		g.requests.WithLabelValues("ohttp", "refused").Inc()
-		g.log.Info("ohttp inner request malformed", zap.Error(err))
+		g.log.Info("ohttp inner request malformed", cause(err), zap.Int("inner_bytes", len(inner)))
 		res = fixedResponse(api.CannotOpen)
 	case !strings.HasPrefix(breq.Path, "/"):
 		// Only origin-form paths: the authority never chooses a host.
@@ -480,7 +482,7 @@ func (g *Gateway) checkDate(fields []bhttp.Field) (time.Time, *upstream.Response
 		return expiry, nil
 	}
 	g.requests.WithLabelValues("ohttp", "refused").Inc()
-	g.log.Info("ohttp inner request refused", zap.Stringer("answer", api.OHTTPDate), zap.Error(err))
+	g.log.Info("ohttp inner request refused", zap.Stringer("answer", api.OHTTPDate), cause(err))
 	res := fixedResponse(api.OHTTPDate)
 	res.Header.Set(api.HeaderDate, now.UTC().Format(http.TimeFormat))
 	return time.Time{}, res
@@ -504,7 +506,7 @@ func (g *Gateway) authorizeInner(ctx context.Context, fields []bhttp.Field) (str
 		return id, nil
 	}
 	g.requests.WithLabelValues("ohttp", "unauthorized").Inc()
-	g.log.Info("ohttp inner request unauthorized", zap.Error(err))
+	g.log.Info("ohttp inner request unauthorized", cause(err))
 	res := fixedResponse(api.Unauthorized)
 	challenge := "Bearer"
 	var c interface{ Challenge() string }

@@ -163,16 +163,18 @@ func bufferBody(o bodyRules) middleware {
 			// stops reading the body before it returns.
 			defer o.bufs.Put(held)
 			if err != nil {
-				id := api.CannotOpen
+				// Fixed causes only: a body reader's error is not
+				// logged as text.
+				id, why := api.CannotOpen, "read_error"
 				switch {
 				case errors.Is(err, errTooLarge):
-					id = api.TooLarge
+					id, why = api.TooLarge, "too_large"
 				case errors.Is(err, errNoBudget):
-					id = api.Busy
+					id, why = api.Busy, "no_budget"
 				case errors.Is(err, errTooSlow), errors.Is(err, os.ErrDeadlineExceeded):
-					id = api.TooSlow
+					id, why = api.TooSlow, "too_slow"
 				}
-				o.log.Info("request body refused", zap.Stringer("answer", id), zap.Error(err))
+				o.log.Info("request body refused", zap.Stringer("answer", id), zap.String("cause", why))
 				api.Write(w, id)
 				return
 			}

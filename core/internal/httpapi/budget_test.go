@@ -1,0 +1,61 @@
+package httpapi
+
+import (
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sealocr/sealocr/core/api"
+)
+
+func memUsed(a *API) int64 {
+	a.mem.mu.Lock()
+	defer a.mem.mu.Unlock()
+	return a.mem.used
+}
+
+// TestMemoryBudget: an image larger than the whole budget is refused
+// too_many_pixels; one that fits the budget but not what another request
+// holds is refused busy; the memory comes back when a request ends.
+func TestMemoryBudget(t *testing.T) {
+	img := pngBytes(t, 300, 300) // gray: 1 + 4 + 12 bytes per pixel, 1.53 MB
+	t.Run("never fits", func(t *testing.T) {
+		a := New(&stubEngine{}, Options{MemoryBudget: 1 << 20})
+		res, body := do(t, a, http.MethodPost, "/v1/ocr", "image/png", img)
+		if res.StatusCode != http.StatusUnprocessableEntity || errorCode(body) != api.CodeTooManyPixels {
+			t.Fatalf("got %d %s, want 422 too_many_pixels", res.StatusCode, body)
+		}
+	})
+	t.Run("busy while held", func(t *testing.T) {
+		block := make(chan struct{})
+		a := New(&stubEngine{block: block}, Options{Workers: 2, MemoryBudget: 5 << 19}) // 2.5 MiB
+		done := holdRun(t, a, img)
+		// The slot comes first, then the decoded bytes.
+		deadline := time.Now().Add(5 * time.Second)
+		for memUsed(a) < 300*300*17 {
+			if time.Now().After(deadline) {
+				t.Fatalf("the held request has %d bytes of the budget, want at least %d", memUsed(a), 300*300*17)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		res, body := do(t, a, http.MethodPost, "/v1/ocr", "image/png", img)
+		if res.StatusCode != http.StatusServiceUnavailable || errorCode(body) != api.CodeBusy || res.Header.Get("Retry-After") == "" {
+			t.Errorf("second image: %d %s, want 503 busy with Retry-After", res.StatusCode, body)
+		}
+		close(block)
+		<-done
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if res, body := do(t, a, http.MethodPost, "/v1/ocr", "image/png", img); res.StatusCode != http.StatusOK {
+				t.Errorf("after the first ended: %d %s, want 200", res.StatusCode, body)
+			}
+		}()
+		wg.Wait()
+		if used := memUsed(a); used != 0 {
+			t.Errorf("%d bytes of the budget still held after every request ended", used)
+		}
+	})
+}
