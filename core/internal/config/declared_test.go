@@ -68,7 +68,7 @@ func TestREADMETable(t *testing.T) {
 		for _, m := range tick.FindAllStringSubmatch(cells[2], -1) {
 			envs = append(envs, m[1])
 		}
-		if slices.Contains([]string{"config", "check-config", "version"}, flags[0]) {
+		if slices.Contains([]string{"config", "check-config", "help-config", "version"}, flags[0]) {
 			continue
 		}
 		i := slices.IndexFunc(fields, func(f configs.Field) bool { return slices.Contains(f.Flags, flags[0]) })
