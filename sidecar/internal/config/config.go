@@ -214,8 +214,8 @@ func (c Config) validatePublic(add func(string, ...any)) {
 		return
 	}
 	add("tls.mode acme (public certificates) with authentication %s for OHTTP requests: anyone on the internet could OCR "+
-		"through this sidecar. Require it: create a key with `sealctl apikey new --id NAME`, add the printed entry to an "+
-		"API key file (auth.api_keys_file, SEALOCR_AUTH_API_KEYS_FILE) and set auth.mode required (SEALOCR_AUTH=required); "+
+		"through this sidecar. Require it: make a key with the `new` subcommand of `sealctl apikey` (it prints the key and the entry to add to an "+
+		"API key file: auth.api_keys_file, SEALOCR_AUTH_API_KEYS_FILE) and set auth.mode required (SEALOCR_AUTH=required); "+
 		"or set unsafe_public_unauthenticated (SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED=true) to serve everyone", c.OHTTPAuthMode())
 }
 

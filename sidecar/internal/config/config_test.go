@@ -678,7 +678,7 @@ func TestTLSModeResolution(t *testing.T) {
 		{"relative root", map[string]string{"SEALOCR_DOMAINS": "a.example.com", "SEALOCR_ACME_CA_ROOT": "root.pem"}, "acme", ":443", ":80", "ca_root"},
 		// Public certificates serve the internet: OHTTP must require credentials.
 		{"public without auth", map[string]string{"SEALOCR_DOMAINS": "a.example.com", "SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED": ""}, "acme", ":443", ":80",
-			"anyone on the internet could OCR through this sidecar. Require it: create a key with `sealctl apikey new --id NAME`"},
+			"anyone on the internet could OCR through this sidecar. Require it: make a key with the `new` subcommand of `sealctl apikey`"},
 		{"public with optional auth", map[string]string{"SEALOCR_DOMAINS": "a.example.com", "SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED": "",
 			"SEALOCR_AUTH": "optional", "SEALOCR_AUTH_API_KEYS_FILE": "/etc/sealocr/api-keys.yaml"}, "acme", ":443", ":80", "with authentication optional for OHTTP requests"},
 		{"public with auth required", map[string]string{"SEALOCR_DOMAINS": "a.example.com", "SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED": "",
