@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
-	"github.com/sealocr/sealocr/sidecar/logging"
 	"io"
 	"net"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
+	"github.com/sealocr/sealocr/sidecar/logging"
 )
 
 // TestACMEEncryptedOCR runs the sidecar in ACME mode, configured only by
