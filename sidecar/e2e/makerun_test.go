@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,11 +16,13 @@ import (
 // makeRun starts `make run` from the repository root in its own process
 // group with a state folder of the test's, and returns it with its output.
 // The group is killed when the test ends.
-func makeRun(t *testing.T, state string) (*exec.Cmd, *pebbletest.SyncBuffer) {
+func makeRun(t *testing.T, state string, ports runPorts) (*exec.Cmd, *pebbletest.SyncBuffer) {
 	t.Helper()
 	cmd := exec.Command("make", "--no-print-directory", "run")
 	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), "SEALOCR_STATE_DIR="+state)
+	cmd.Env = append(os.Environ(), "SEALOCR_STATE_DIR="+state,
+		"SEALOCR_CORE_LISTEN="+ports.core, "SEALOCR_CORE_METRICS_LISTEN="+ports.coreMetrics,
+		"SEALOCR_LISTEN="+ports.sidecar, "SEALOCR_METRICS_LISTEN="+ports.sidecarMetrics)
 	out := &pebbletest.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -54,6 +57,24 @@ func waitExit(t *testing.T, cmd *exec.Cmd, out *pebbletest.SyncBuffer, within ti
 	}
 }
 
+// runPorts are the four addresses of one `make run`: the defaults
+// (127.0.0.1:8081, 9091, 8443, 9443) through the variables the Makefile and
+// both binaries read, moved to free ports so that tests running beside this
+// one (a core on the default metrics port) cannot collide with it.
+type runPorts struct{ core, coreMetrics, sidecar, sidecarMetrics string }
+
+func freeRunPorts(t *testing.T) runPorts {
+	t.Helper()
+	addr := func() string {
+		p, err := freePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return "127.0.0.1:" + strconv.Itoa(p)
+	}
+	return runPorts{addr(), addr(), addr(), addr()}
+}
+
 // TestMakeRun plays a user's two mistakes against the real `make run`
 // (issue 24, row 1): a port of the sidecar already taken by another program,
 // and a second `make run` beside a running one. Both end non-zero and say
@@ -61,30 +82,28 @@ func waitExit(t *testing.T, cmd *exec.Cmd, out *pebbletest.SyncBuffer, within ti
 // errors, then "sealocr is running", and exited 0. The running one prints
 // the WebUI's address and the local profile.
 func TestMakeRun(t *testing.T) {
-	if !portFree("127.0.0.1:8081") || !portFree("127.0.0.1:8443") || !portFree("127.0.0.1:9091") || !portFree("127.0.0.1:9443") {
-		t.Fatal("make run's ports (8081, 8443, 9091, 9443 on 127.0.0.1) are in use on this machine: stop what holds them")
-	}
-
 	t.Run("sidecar port taken", func(t *testing.T) {
-		l, err := net.Listen("tcp", "127.0.0.1:8443")
+		ports := freeRunPorts(t)
+		l, err := net.Listen("tcp", ports.sidecar)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer l.Close()
-		cmd, out := makeRun(t, t.TempDir())
+		cmd, out := makeRun(t, t.TempDir(), ports)
 		code := waitExit(t, cmd, out, 5*time.Minute)
-		if code == 0 || !strings.Contains(out.String(), "127.0.0.1:8443") ||
+		if code == 0 || !strings.Contains(out.String(), ports.sidecar) ||
 			!strings.Contains(out.String(), "make run: the sidecar exited") || strings.Contains(out.String(), "sealocr is running") {
 			t.Errorf("exit %d, output:\n%s", code, out.String())
 		}
-		if !portFree("127.0.0.1:8081") {
+		if !portFree(ports.core) {
 			t.Error("the core of the failed make run is still listening")
 		}
 	})
 
 	t.Run("second make run", func(t *testing.T) {
 		state := t.TempDir()
-		first, out1 := makeRun(t, state)
+		ports := freeRunPorts(t)
+		first, out1 := makeRun(t, state, ports)
 		deadline := time.Now().Add(5 * time.Minute)
 		for !strings.Contains(out1.String(), "Press Ctrl-C to stop.") {
 			if first.ProcessState != nil || time.Now().After(deadline) || strings.Contains(out1.String(), "make run:") {
@@ -92,12 +111,12 @@ func TestMakeRun(t *testing.T) {
 			}
 			time.Sleep(200 * time.Millisecond)
 		}
-		for _, want := range []string{"open the WebUI: https://127.0.0.1:8443/", "Local profile: rate limit 6000/m"} {
+		for _, want := range []string{"open the WebUI: https://" + ports.sidecar + "/", "Local profile: rate limit 6000/m"} {
 			if !strings.Contains(out1.String(), want) {
 				t.Errorf("make run does not print %q:\n%s", want, out1.String())
 			}
 		}
-		second, out2 := makeRun(t, state)
+		second, out2 := makeRun(t, state, ports)
 		code := waitExit(t, second, out2, 2*time.Minute)
 		if code == 0 || !strings.Contains(out2.String(), "another 'make run' is running") || strings.Contains(out2.String(), "sealocr is running") {
 			t.Errorf("second make run: exit %d, output:\n%s", code, out2.String())

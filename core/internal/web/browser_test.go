@@ -211,7 +211,9 @@ func waitOK(t *testing.T, client *http.Client, url string) {
 // ready. It returns the base URL.
 func startCore(t *testing.T, extra ...string) string {
 	core, _ := binaries(t)
-	u := startProcess(t, "core", core, append([]string{"--listen", "127.0.0.1:0", "--log-format", "console"}, extra...), nil)
+	// Its own metrics port: the default (9091) is make run's, which another
+	// test package may hold at the same time.
+	u := startProcess(t, "core", core, append([]string{"--listen", "127.0.0.1:0", "--metrics-listen", freeAddr(t), "--log-format", "console"}, extra...), nil)
 	waitOK(t, http.DefaultClient, u+"/readyz")
 	return u
 }
