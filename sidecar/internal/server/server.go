@@ -17,7 +17,9 @@
 // Why this order. An answer given before the body was read closes the
 // connection rather than draining the body (closeUnread), so that no refusal
 // waits on a slow client. Health probes are answered before any limiter, so that a
-// flood never makes a liveness probe fail. Client IP comes before auth so
+// flood never makes a liveness probe fail; /readyz reuses the upstream's
+// verdict for a second (readyCache), so that such a flood never reaches the
+// core either. Client IP comes before auth so
 // that refusals can be attributed; auth comes before rate limiting so that
 // an authenticated client is limited by identity (JWT subject, API key ID)
 // rather than by address, and failed authentications draw from the
@@ -233,6 +235,10 @@ func Handler(o Options) http.Handler {
 	if g, ok := o.Gateway.(interface{ Rules() route.Rules }); ok {
 		o.Route = g.Rules()
 	}
+	var ready *readyCache // the core is asked at most once a second
+	if o.Upstream != nil {
+		ready = &readyCache{up: o.Upstream, log: o.Logger, now: time.Now}
+	}
 	health := http.NewServeMux()
 	health.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		api.Write(w, api.Healthy)
@@ -242,11 +248,8 @@ func Handler(o Options) http.Handler {
 			api.Write(w, api.NotReadyKeys)
 			return
 		}
-		if o.Upstream != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-			defer cancel()
-			if err := o.Upstream.Ready(ctx); err != nil {
-				o.Logger.Info("readiness: upstream not ready", zap.Error(err))
+		if ready != nil {
+			if err := ready.ready(r.Context()); err != nil {
 				api.Write(w, api.NotReadyUpstream)
 				return
 			}
