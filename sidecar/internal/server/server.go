@@ -5,7 +5,8 @@
 //	recover → request ID → route → close unread bodies → access log
 //	→ security headers → client IP
 //	→ health (/healthz, /readyz answered here) → auth → strip credentials
-//	→ shared rate limit → per-class rate limit → per-client concurrency
+//	→ defer anonymous OHTTP charges → shared rate limit → per-class rate limit
+//	→ per-client concurrency
 //	→ body buffering (limit, minimum rate, byte budget) → concurrency limit
 //	→ gateway
 //
@@ -28,7 +29,11 @@
 // every request, whatever the auth mode, so they never reach the core. One
 // bucket per client is shared by the PSK, OHTTP and legacy modes (switching
 // modes buys no extra requests); legacy and plain routes have a further
-// bucket of their own. The per-client concurrency bound comes before the
+// bucket of their own. An OHTTP request without outer credentials is not
+// charged here: the gateway charges it once opened, to the identity of its
+// valid inner credentials or else to its address (ratelimit.Deferred), so
+// that strangers behind a relay's one address cannot empty the bucket of a
+// client whose inner credentials are valid. The per-client concurrency bound comes before the
 // body is read, so that one client's slow uploads are few; the body is read
 // into memory under a minimum rate and a byte budget shared by all requests
 // before the global concurrency slot is taken, so that a slow client holds
@@ -267,7 +272,7 @@ func Handler(o Options) http.Handler {
 		o.Registry.MustRegister(limited)
 	}
 
-	var authenticate, rateShared, rateClass middleware // nil when off
+	var authenticate, deferOHTTP, rateShared, rateClass middleware // nil when off
 	var guard auth.Guard
 	if o.RateStore != nil {
 		now := o.Now
@@ -277,6 +282,9 @@ func Handler(o Options) http.Handler {
 		shared := &ratelimit.Limiter{
 			Store: o.RateStore,
 			Policy: func(r *http.Request) (ratelimit.Policy, bool) {
+				if ratelimit.DeferredFrom(r.Context()) != nil {
+					return ratelimit.Policy{}, false // charged once opened
+				}
 				switch classOf(r) {
 				case ClassPSK, ClassOHTTP, ClassLegacy:
 					return o.RateShared, true
@@ -290,6 +298,9 @@ func Handler(o Options) http.Handler {
 		perClass := &ratelimit.Limiter{
 			Store: o.RateStore,
 			Policy: func(r *http.Request) (ratelimit.Policy, bool) {
+				if ratelimit.DeferredFrom(r.Context()) != nil {
+					return ratelimit.Policy{}, false // charged once opened
+				}
 				p, ok := o.RatePolicies[classOf(r)]
 				return p, ok
 			},
@@ -307,6 +318,43 @@ func Handler(o Options) http.Handler {
 			ratelimit.SetHeaders(w.Header(), o.RateShared, d)
 			limited.WithLabelValues(o.RateShared.Name).Inc()
 			api.Write(w, api.RateLimited)
+		}
+		// An OHTTP request without outer credentials is charged once the
+		// gateway has opened it: to the identity of its inner credentials
+		// when they are valid, else to its address (a relay's address is
+		// shared by all its clients: RFC 9458 section 8). So anonymous
+		// garbage from a relay's address empties that address's bucket,
+		// never the bucket of a client whose inner credentials are valid.
+		charge := func(w http.ResponseWriter, r *http.Request, identity string) bool {
+			key := identity
+			if key == "" {
+				key = addrKey(r)
+			}
+			for _, p := range []ratelimit.Policy{o.RateShared, o.RatePolicies[ClassOHTTP]} {
+				if p.Off() {
+					continue
+				}
+				d := o.RateStore.Take(key, p, now())
+				ratelimit.SetHeaders(w.Header(), p, d)
+				switch {
+				case d.Unavailable && !d.Allowed:
+					api.Write(w, api.Busy)
+					return true
+				case !d.Allowed:
+					limited.WithLabelValues(p.Name).Inc()
+					api.Write(w, api.RateLimited)
+					return true
+				}
+			}
+			return false
+		}
+		deferOHTTP = func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if _, ok := auth.IdentityFrom(r.Context()); !ok && classOf(r) == ClassOHTTP {
+					r = r.WithContext(ratelimit.WithDeferred(r.Context(), charge))
+				}
+				next.ServeHTTP(w, r)
+			})
 		}
 		if !o.RateShared.Off() {
 			if pk, ok := o.RateStore.(ratelimit.Peeker); ok {
@@ -350,6 +398,7 @@ func Handler(o Options) http.Handler {
 		healthFirst(health),
 		authenticate,
 		auth.StripCredentials,
+		deferOHTTP,
 		rateShared,
 		rateClass,
 		perClientLimit(o.MaxConcurrentPerClient, o.Logger),
