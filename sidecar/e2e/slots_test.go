@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
@@ -18,7 +19,10 @@ import (
 	"time"
 
 	"github.com/sealocr/sealocr/sidecar/api"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/bhttp"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
+	"github.com/sealocr/sealocr/sidecar/internal/gateway"
 )
 
 // chartMemoryLimit is the sidecar's memory limit in charts/sealocr
@@ -228,5 +232,96 @@ func TestBigBodiesFitTheChartLimit(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOHTTPBodiesFitTheChartLimit (issue 19 #3): 7 clients, each from its
+// own address, post 10 MB OHTTP requests, 8 rounds each, all at once; the
+// sidecar's peak RSS (VmHWM) must stay under the chart's 256 MiB limit.
+// Every answer is the inner OCR answer or 503 busy (the byte budget, which
+// counts every copy of a body). The upstream is a stand-in on 127.0.0.1
+// that reads and drops the body. The audit measured 281 MB before the fix:
+// the pooled ciphertext, the HPKE plaintext and the Binary HTTP content
+// were three copies of which the budget counted one.
+func TestOHTTPBodiesFitTheChartLimit(t *testing.T) {
+	if _, err := os.Stat("/proc/self/status"); err != nil {
+		t.Fatal("needs /proc (Linux)")
+	}
+	var forwarded atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		if n >= 10_000_000 {
+			forwarded.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"lines":[]}`)
+	}))
+	defer up.Close()
+	s := newSidecar(t, map[string]string{"SEALOCR_UPSTREAM": up.URL})
+	cfg := ohttpKeys(t, s)[0]
+	suite := cfg.Suites()[0]
+	content := bytes.Repeat([]byte{0x5a}, 10_000_000)
+	inner := datedInner(t, s, content)
+	const clients, rounds = 7, 8
+	before := vmHWM(t, s.proc.cmd.Process.Pid)
+	var mu sync.Mutex
+	counts := map[string]int{}
+	var wg sync.WaitGroup
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hc := s.clientFrom("127.0.0."+strconv.Itoa(c+1), false, nil)
+			for range rounds {
+				// The inner Date must be fresh: re-encapsulate each round.
+				enc, cc, err := ohttp.EncapsulateRequest(cfg, suite, inner)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				req, _ := http.NewRequest(http.MethodPost, s.url+gateway.OHTTPPath, bytes.NewReader(enc))
+				req.Header.Set("Content-Type", ohttp.RequestMediaType)
+				res, err := hc.Do(req)
+				outcome := ""
+				switch {
+				case err != nil:
+					outcome = "error: " + err.Error()
+				default:
+					body, _ := io.ReadAll(res.Body)
+					res.Body.Close()
+					outcome = strconv.Itoa(res.StatusCode)
+					if res.StatusCode == http.StatusOK {
+						out, err := cc.DecapsulateResponse(body)
+						if err != nil {
+							outcome = "undecryptable answer"
+							break
+						}
+						bres, err := bhttp.ParseResponse(out, bhttp.Limits{})
+						if err != nil || bres.Status != http.StatusOK {
+							outcome = "inner answer not 200"
+						}
+					}
+				}
+				mu.Lock()
+				counts[outcome]++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	peak := vmHWM(t, s.proc.cmd.Process.Pid)
+	load, _ := os.ReadFile("/proc/loadavg")
+	t.Logf("%d clients x %d rounds of 10 MB OHTTP: answers %v, %d forwarded; VmHWM %d MiB before, %d MiB after (chart limit %d MiB); loadavg %s",
+		clients, rounds, counts, forwarded.Load(), before>>20, peak>>20, chartMemoryLimit>>20, strings.TrimSpace(string(load)))
+	if peak >= chartMemoryLimit {
+		t.Errorf("peak RSS %d MiB, over the chart's limit of %d MiB", peak>>20, chartMemoryLimit>>20)
+	}
+	for o, n := range counts {
+		if o != "200" && o != "503" {
+			t.Errorf("%d answers %q, want 200 with the inner answer or 503 busy", n, o)
+		}
+	}
+	if counts["200"] < clients {
+		t.Errorf("only %d of %d requests served: the test proves nothing", counts["200"], clients*rounds)
 	}
 }

@@ -269,13 +269,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 		MaxConcurrent: cfg.MaxConcurrent,
 
-		MaxConcurrentPerClient: cfg.MaxConcurrentPerClient,
-		MaxBufferedBytes:       cfg.MaxBufferedBytes,
-		BodyMinRate:            cfg.BodyMinRate,
-		BodyGrace:              cfg.BodyGrace,
-		HSTS:                   true,
-		Logger:                 log.Named("http"),
-		Registry:               reg,
+		MaxConcurrentPerClient:    cfg.MaxConcurrentPerClient,
+		MaxBufferedBytes:          cfg.MaxBufferedBytes,
+		BodyMinRate:               cfg.BodyMinRate,
+		BodyGrace:                 cfg.BodyGrace,
+		BodyTimeout:               cfg.BodyTimeout,
+		MaxBufferedBytesPerClient: cfg.MaxBufferedBytesPerClient,
+		HSTS:                      true,
+		Logger:                    log.Named("http"),
+		Registry:                  reg,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -241,6 +241,16 @@ func (g *Gateway) refuse(w http.ResponseWriter, mode string, err error) {
 	api.Write(w, id)
 }
 
+// serverBody is a body read by the server under its byte budget
+// (server.Buffered).
+type serverBody interface {
+	Bytes() []byte
+	// Reserve counts n more bytes of this request in the budget.
+	Reserve(n int64) bool
+	// Release gives the body's bytes back before the request ends.
+	Release()
+}
+
 // maxPrealloc bounds the buffer allocated up front from a request's
 // Content-Length; a larger body grows it as it arrives.
 const maxPrealloc = 8 << 20
@@ -375,12 +385,28 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer g.bufs.Put(held)
+	// The HPKE plaintext is a second copy of the body (crypto/hpke opens
+	// into a new slice): the server's byte budget counts it before it
+	// exists, and the ciphertext is given back as soon as it is opened,
+	// so that at most both are held, and only while the AEAD runs.
+	// Binary HTTP content is a view of the plaintext (no third copy),
+	// and the plaintext is zeroed when the request ends.
+	if sb, ok := r.Body.(serverBody); ok {
+		if !sb.Reserve(int64(len(body))) {
+			g.refuse(w, "ohttp", api.NewError(api.Busy, errors.New("byte budget cannot hold the plaintext")))
+			return
+		}
+	}
 	// Without outer credentials the server's rate limiter took no token:
 	// the request is charged here, once, to the identity of its valid
 	// inner credentials, else to its address (ratelimit.Deferred).
 	charge := ratelimit.DeferredFrom(r.Context())
 	limited := func(identity string) bool { return charge != nil && charge(w, r, identity) }
 	inner, rc, err := set.OHTTP.DecapsulateRequest(body)
+	if sb, ok := r.Body.(serverBody); ok {
+		sb.Release() // body is not used again
+	}
+	defer clear(inner)
 	if err != nil {
 		if limited("") {
 			return
@@ -394,7 +420,7 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, "ohttp", api.NewError(id, err))
 		return
 	}
-	breq, err := bhttp.ParseRequest(inner, bhttp.Limits{})
+	breq, err := bhttp.ParseRequestInPlace(inner, bhttp.Limits{})
 	var res *upstream.Response
 	var identity string
 	var expiry time.Time
@@ -558,7 +584,24 @@ func fixedResponse(id api.ID) *upstream.Response {
 // one fixed LegacyError answer. So the status, the body, the work at the
 // core and its counters do not depend on which check failed.
 func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
+	var body []byte
+	var err error
+	sb, buffered := r.Body.(serverBody)
+	if buffered {
+		// Read by the server under its byte budget: taken without a
+		// copy. What OpenAll makes is counted before it exists, each
+		// copy at most the body's length: the JSON string, its base64
+		// decoding, one decryption per key (a refusal that depends on
+		// the body's length and the key count only).
+		body = sb.Bytes()
+		copies := int64(2 + len(g.o.Keys.Current().Legacy))
+		if !sb.Reserve(copies * int64(len(body))) {
+			g.refuse(w, "legacy", api.NewError(api.Busy, errors.New("byte budget cannot hold the plaintext")))
+			return
+		}
+	} else {
+		body, err = io.ReadAll(r.Body)
+	}
 	if err != nil {
 		// Only the body's size (413) is told apart: it depends on nothing
 		// secret.
@@ -571,6 +614,9 @@ func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opened := legacycbc.OpenAll(g.o.Keys.Current().Legacy, body)
+	if buffered {
+		sb.Release() // the ciphertext is not used again
+	}
 	h := http.Header{"Content-Type": {"application/octet-stream"}}
 	if id, ok := api.RequestIDFrom(r.Context()); ok {
 		h.Set(api.RequestIDHeader, id)

@@ -147,7 +147,8 @@ func TestPerClientAndBudget(t *testing.T) {
 		started.Done()
 		<-release
 	})
-	h := Handler(Options{Gateway: gw, MaxConcurrent: 10, MaxConcurrentPerClient: 2, MaxBodyBytes: 1000, MaxBufferedBytes: 2500})
+	h := Handler(Options{Gateway: gw, MaxConcurrent: 10, MaxConcurrentPerClient: 2, MaxBodyBytes: 1000, MaxBufferedBytes: 2500,
+		MaxBufferedBytesPerClient: 1600})
 	send := func(addr string, n int) *httptest.ResponseRecorder {
 		r := httptest.NewRequest("POST", "/v1/ocr", bytes.NewReader(make([]byte, n)))
 		r.RemoteAddr = addr + ":1"

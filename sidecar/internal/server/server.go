@@ -7,7 +7,8 @@
 //	→ health (/healthz, /readyz answered here) → auth → strip credentials
 //	→ defer anonymous OHTTP charges → shared rate limit → per-class rate limit
 //	→ per-client concurrency
-//	→ body buffering (limit, minimum rate, byte budget) → concurrency limit
+//	→ body buffering (limit, minimum rate, total time, byte budget and the
+//	client's share of it) → concurrency limit
 //	→ gateway
 //
 // The route middleware classifies each request once (package route, under
@@ -165,11 +166,18 @@ type Options struct {
 	// MaxBufferedBytes bounds the request bodies held in memory at once
 	// (64 MiB when zero; at least MaxBodyBytes).
 	MaxBufferedBytes int64
+	// MaxBufferedBytesPerClient bounds the bytes of arriving bodies one
+	// client (identity, else address) holds at once (when zero: a quarter
+	// of MaxBufferedBytes, at least MaxBodyBytes).
+	MaxBufferedBytesPerClient int64
 	// BodyMinRate (bytes per second) and BodyGrace: a body must arrive at
 	// BodyMinRate on average once BodyGrace has passed (16 KiB/s and 5 s
 	// when zero).
 	BodyMinRate int64
 	BodyGrace   time.Duration
+	// BodyTimeout bounds the whole body, whatever its rate (2 minutes when
+	// zero).
+	BodyTimeout time.Duration
 	HSTS        bool // send Strict-Transport-Security (on HTTPS listeners)
 	Logger      *zap.Logger
 	Registry    prometheus.Registerer
@@ -226,6 +234,21 @@ func Handler(o Options) http.Handler {
 	}
 	if o.BodyGrace <= 0 {
 		o.BodyGrace = 5 * time.Second
+	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = 2 * time.Minute
+	}
+	if o.MaxBufferedBytesPerClient <= 0 {
+		o.MaxBufferedBytesPerClient = o.MaxBufferedBytes / 4
+	}
+	o.MaxBufferedBytesPerClient = min(max(o.MaxBufferedBytesPerClient, o.MaxBodyBytes), o.MaxBufferedBytes)
+	// With authentication on, anonymous clients together get at most half
+	// of the byte budget and of the slots: the rest waits for clients with
+	// credentials, whatever anonymous traffic does.
+	anonBytes, anonSlots := o.MaxBufferedBytes, o.MaxConcurrent
+	if o.Auth != nil && authOn(o.AuthModes) {
+		anonBytes = max(o.MaxBufferedBytes/2, o.MaxBufferedBytesPerClient)
+		anonSlots = max(o.MaxConcurrent/2, 1)
 	}
 	inflight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_sidecar_inflight", Help: "Requests in progress."})
 	buffered := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_sidecar_buffered_bytes", Help: "Bytes of request bodies reserved or held in memory (max_buffered_bytes bounds it)."})
@@ -402,9 +425,10 @@ func Handler(o Options) http.Handler {
 		rateShared,
 		rateClass,
 		perClientLimit(o.MaxConcurrentPerClient, o.Logger),
-		bufferBody(bodyRules{max: o.MaxBodyBytes, minRate: float64(o.BodyMinRate), grace: o.BodyGrace,
-			budget: &budget{max: o.MaxBufferedBytes, gauge: buffered}, bufs: bodybuf.New(0), log: o.Logger}),
-		concurrencyLimit(o.MaxConcurrent, inflight),
+		bufferBody(bodyRules{max: o.MaxBodyBytes, minRate: float64(o.BodyMinRate), grace: o.BodyGrace, total: o.BodyTimeout,
+			budget: &budget{max: o.MaxBufferedBytes, perClient: o.MaxBufferedBytesPerClient, anonMax: anonBytes, gauge: buffered},
+			bufs:   bodybuf.New(0), log: o.Logger}),
+		concurrencyLimit(o.MaxConcurrent, anonSlots, inflight),
 	)
 }
 
@@ -514,10 +538,32 @@ func securityHeaders(hsts bool) middleware {
 	}
 }
 
-func concurrencyLimit(n int, g prometheus.Gauge) middleware {
+// authOn reports whether any class has authentication on.
+func authOn(modes map[Class]auth.Mode) bool {
+	for _, m := range modes {
+		if m != auth.Off {
+			return true
+		}
+	}
+	return false
+}
+
+// concurrencyLimit bounds the requests in progress to n, of which at most
+// anon may be anonymous (no identity established by then).
+func concurrencyLimit(n, anon int, g prometheus.Gauge) middleware {
 	slots := make(chan struct{}, n)
+	anonSlots := make(chan struct{}, anon)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, ok := auth.IdentityFrom(r.Context()); !ok {
+				select {
+				case anonSlots <- struct{}{}:
+					defer func() { <-anonSlots }()
+				default:
+					api.Write(w, api.Busy)
+					return
+				}
+			}
 			select {
 			case slots <- struct{}{}:
 			default:
