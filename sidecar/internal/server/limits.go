@@ -115,6 +115,18 @@ func (b *budget) take(o owner, n int64, shared bool) bool {
 	return true
 }
 
+// add counts n bytes of o in the shared budget without asking (a copy in
+// progress of bytes counted a moment ago); give(o, n, true) returns them.
+func (b *budget) add(o owner, n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.used += n
+	if o.anon {
+		b.anonUsed += n
+	}
+	b.report()
+}
+
 // give returns n bytes taken by take(o, n, shared).
 func (b *budget) give(o owner, n int64, shared bool) {
 	if n == 0 {
@@ -343,9 +355,11 @@ func (o bodyRules) read(w http.ResponseWriter, r *http.Request, h *hold) (body, 
 				continue
 			}
 			// The buffer is full: double it (from readChunk), within the
-			// declared length or the limit. The client's share counts
-			// the new buffer; while the old one is copied, the shared
-			// budget counts both.
+			// declared length or the limit. The budget and the client's
+			// share must hold the new buffer; while the old one is
+			// copied into it, the budget counts both (the old one
+			// without refusal: it was counted a moment ago, so a body as
+			// large as the whole budget still fits).
 			old := int64(len(buf))
 			size := min(max(2*old, readChunk), limit)
 			if size <= old {
@@ -354,9 +368,7 @@ func (o bodyRules) read(w http.ResponseWriter, r *http.Request, h *hold) (body, 
 			if !h.grow(size - old) {
 				return nil, buf, fmt.Errorf("%w: %d bytes arrived", errNoBudget, n)
 			}
-			if !h.b.take(h.o, old, true) {
-				return nil, buf, fmt.Errorf("%w: %d bytes arrived", errNoBudget, n)
-			}
+			h.b.add(h.o, old)
 			nb := o.bufs.Get(int(size))
 			copy(nb, buf)
 			o.bufs.Put(buf)
