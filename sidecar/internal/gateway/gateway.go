@@ -586,6 +586,7 @@ func fixedResponse(id api.ID) *upstream.Response {
 func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
 	var body []byte
 	var err error
+	legacyKeys := g.o.Keys.Current().Legacy
 	sb, buffered := r.Body.(serverBody)
 	if buffered {
 		// Read by the server under its byte budget: taken without a
@@ -594,7 +595,7 @@ func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
 		// decoding, one decryption per key (a refusal that depends on
 		// the body's length and the key count only).
 		body = sb.Bytes()
-		copies := int64(2 + len(g.o.Keys.Current().Legacy))
+		copies := int64(2 + len(legacyKeys))
 		if !sb.Reserve(copies * int64(len(body))) {
 			g.refuse(w, "legacy", api.NewError(api.Busy, errors.New("byte budget cannot hold the plaintext")))
 			return
@@ -613,7 +614,7 @@ func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, "legacy", api.NewError(id, fmt.Errorf("read body: %w", err)))
 		return
 	}
-	opened := legacycbc.OpenAll(g.o.Keys.Current().Legacy, body)
+	opened := legacycbc.OpenAll(legacyKeys, body)
 	if buffered {
 		sb.Release() // the ciphertext is not used again
 	}

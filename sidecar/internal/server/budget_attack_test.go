@@ -14,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sealocr/sealocr/sidecar/internal/auth"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
+	"github.com/sealocr/sealocr/sidecar/internal/replay"
 )
 
 // upload opens a connection from the loopback address src to srv and posts
@@ -180,5 +183,63 @@ func TestOneClientsShareOfTheBudget(t *testing.T) {
 		if code := postFrom(t, srv, "127.0.0.1", mib, apiKey); code != http.StatusOK {
 			t.Errorf("an authenticated client's 1 MiB body (try %d): %d, want 200", i, code)
 		}
+	}
+}
+
+// bufferedBytes reads sealocr_sidecar_buffered_bytes from reg.
+func bufferedBytes(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "sealocr_sidecar_buffered_bytes" {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatal("no sealocr_sidecar_buffered_bytes")
+	return 0
+}
+
+// TestBudgetComesBackWhole: whatever becomes of a request (served through
+// the real gateway with its OHTTP plaintext reserved and its ciphertext
+// released early, refused too large mid-body, cut too slow, refused busy,
+// garbage), every byte it counted is given back: a leak would end in 503
+// busy for everyone.
+func TestBudgetComesBackWhole(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	rig := newOHTTPRig(t, Options{MaxBodyBytes: 1 << 20, MaxBufferedBytes: 3 << 20, BodyGrace: 200 * time.Millisecond,
+		BodyMinRate: 1000, Registry: reg}, replay.NewMemory(replay.MemoryOptions{}))
+	for range 3 {
+		enc, cc := rig.seal()
+		if code, inner := rig.post(enc, cc, ""); code != http.StatusOK || inner == nil || inner.Status != http.StatusOK {
+			t.Fatalf("OHTTP request: %d", code)
+		}
+		if code, _ := rig.post(bytes.Repeat([]byte{1}, 100_000), nil, ""); code != http.StatusBadRequest {
+			t.Errorf("garbage: %d", code)
+		}
+	}
+	// A chunked body over the limit, a PSK body (no PSK key: refused after reading), a body too slow.
+	req, _ := http.NewRequest(http.MethodPost, rig.srv.URL+"/v1/ocr", io.MultiReader(bytes.NewReader(make([]byte, 2<<20))))
+	req.Header.Set("Content-Type", psk.RequestMediaType)
+	if res, err := rig.client.Do(req); err == nil {
+		res.Body.Close()
+		if res.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("chunked body over the limit: %d", res.StatusCode)
+		}
+	}
+	if code := postFrom(t, rig.srv, "127.0.0.1", 500_000, ""); code != http.StatusBadRequest {
+		t.Errorf("unopenable PSK body: %d", code)
+	}
+	if o, _ := upload(t, rig.srv, "127.0.0.1", 1<<20, 1000, 100*time.Millisecond, nil); !strings.HasPrefix(o, "HTTP/1.1 408") && o != "closed" {
+		t.Errorf("slow body: %q", o)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for bufferedBytes(t, reg) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v bytes still counted after every request ended", bufferedBytes(t, reg))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

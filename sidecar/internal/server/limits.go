@@ -329,19 +329,19 @@ func (o bodyRules) read(w http.ResponseWriter, r *http.Request, h *hold) (body, 
 		}
 		return d
 	}
-	limit := o.max + 1 // unknown length: one byte over the limit tells
+	limit := o.max // unknown length: a byte more than the limit is too large
 	if r.ContentLength > 0 {
 		limit = r.ContentLength
 	}
 	n := 0
 	for {
 		if n == len(buf) {
-			if int64(n) == r.ContentLength { // all declared bytes are in: expect EOF
+			if int64(n) == limit { // all bytes there may be are in: expect EOF
 				var one [1]byte
 				_ = rc.SetReadDeadline(due(n))
 				m, err := r.Body.Read(one[:])
 				if m > 0 {
-					return nil, buf, fmt.Errorf("%w: body longer than its length", errTooLarge)
+					return nil, buf, fmt.Errorf("%w: body longer than its length or the limit", errTooLarge)
 				}
 				if err == io.EOF {
 					return buf, buf, nil
@@ -384,9 +384,6 @@ func (o bodyRules) read(w http.ResponseWriter, r *http.Request, h *hold) (body, 
 		if err == io.EOF {
 			if r.ContentLength > 0 && int64(n) < r.ContentLength {
 				return nil, buf, io.ErrUnexpectedEOF
-			}
-			if int64(n) > o.max {
-				return nil, buf, fmt.Errorf("%w: chunked body", errTooLarge)
 			}
 			return buf[:n], buf, nil
 		}
