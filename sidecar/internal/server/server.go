@@ -36,9 +36,12 @@
 // that strangers behind a relay's one address cannot empty the bucket of a
 // client whose inner credentials are valid. The per-client concurrency bound comes before the
 // body is read, so that one client's slow uploads are few; the body is read
-// into memory under a minimum rate and a byte budget shared by all requests
-// before the global concurrency slot is taken, so that a slow client holds
-// no slot. For OHTTP the credentials may travel inside the encrypted
+// into memory under a minimum rate, a total time and a byte budget shared
+// by all requests before the global concurrency slot is taken, so that a
+// slow client holds no slot. The budget counts bytes as they arrive and
+// every copy of a body; each client holds at most its share of it, and with
+// authentication on anonymous clients together at most half of it and of
+// the slots (Buffered, budget). For OHTTP the credentials may travel inside the encrypted
 // request: a required OHTTP route is only optional at this layer, and the
 // gateway's Authorize hook (see OHTTPAuthorizer) enforces it after
 // decapsulation.
