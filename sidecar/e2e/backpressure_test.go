@@ -284,9 +284,10 @@ func newGoClient(t *testing.T, s *sidecar, mode client.Mode, mutate func(*client
 }
 
 // holdSlot keeps the sidecar busy: a POST that declares a body as large as
-// the sidecar's whole max_buffered_bytes (holdBytes) and sends one byte of
-// it. The sidecar reads bodies before it gives out request slots, so the
-// hold is on the byte budget: every other body gets 503 busy until the test
+// the sidecar's whole max_buffered_bytes (holdBytes) and sends all of it but
+// the last byte (the budget counts what arrived, not what was declared).
+// The sidecar reads bodies before it gives out request slots, so the hold
+// is on the byte budget: every other body gets 503 busy until the test
 // ends. The sidecar must run with SEALOCR_MAX_BUFFERED_BYTES=holdBytes and a
 // body_grace longer than the test.
 func holdSlot(t *testing.T, s *sidecar) {
@@ -296,7 +297,7 @@ func holdSlot(t *testing.T, s *sidecar) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	_, err = io.WriteString(conn, "POST /v1/ocr HTTP/1.1\r\nHost: "+s.addr+"\r\nContent-Type: application/sealocr-psk\r\nContent-Length: "+strconv.Itoa(holdBytes)+"\r\n\r\nx")
+	_, err = io.WriteString(conn, "POST /v1/ocr HTTP/1.1\r\nHost: "+s.addr+"\r\nContent-Type: application/sealocr-psk\r\nContent-Length: "+strconv.Itoa(holdBytes)+"\r\n\r\n"+strings.Repeat("x", holdBytes-1))
 	if err != nil {
 		t.Fatal(err)
 	}

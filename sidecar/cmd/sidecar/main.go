@@ -114,6 +114,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	// Libraries that write to the standard logger (certmagic's challenge
 	// listeners do) go through the redacting logger too.
 	defer zap.RedirectStdLog(log.Named("stdlog"))()
+	if soft := setMemoryLimit(cgroupMemoryMax, getenv); soft > 0 {
+		log.Info("go soft memory limit from the container's", zap.Int64("bytes", soft))
+	}
 
 	// Keys: a development key file is generated on first run only at the
 	// default location in the state directory.
@@ -328,13 +331,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MaxBodyBytes:  cfg.MaxBodyBytes,
 		MaxConcurrent: cfg.MaxConcurrent,
 
-		MaxConcurrentPerClient: cfg.MaxConcurrentPerClient,
-		MaxBufferedBytes:       cfg.MaxBufferedBytes,
-		BodyMinRate:            cfg.BodyMinRate,
-		BodyGrace:              cfg.BodyGrace,
-		HSTS:                   true,
-		Logger:                 log.Named("http"),
-		Registry:               reg,
+		MaxConcurrentPerClient:    cfg.MaxConcurrentPerClient,
+		MaxBufferedBytes:          cfg.MaxBufferedBytes,
+		BodyMinRate:               cfg.BodyMinRate,
+		BodyGrace:                 cfg.BodyGrace,
+		BodyTimeout:               cfg.BodyTimeout,
+		MaxBufferedBytesPerClient: cfg.MaxBufferedBytesPerClient,
+		HSTS:                      true,
+		Logger:                    log.Named("http"),
+		Registry:                  reg,
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

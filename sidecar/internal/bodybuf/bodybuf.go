@@ -106,13 +106,14 @@ func (p *Pool) Get(n int) []byte {
 // Put clears b[:len(b)] and keeps b for a later Get. b must come from Get
 // and its length must cover every byte written since (reslice it no
 // shorter); nothing may use b afterwards. A slice of another capacity, or
-// one over the idle bound, is left to the garbage collector.
+// one over the idle bound, is cleared too and left to the garbage
+// collector.
 func (p *Pool) Put(b []byte) {
+	clear(b) // every buffer, pooled or not: it may hold plaintext
 	c, ok := class(cap(b))
 	if p == nil || !ok || cap(b) != classSize(c) {
 		return
 	}
-	clear(b)
 	p.init()
 	if p.idle.Add(int64(cap(b))) > p.maxIdle {
 		p.idle.Add(-int64(cap(b)))

@@ -126,6 +126,12 @@ type ListenSection struct {
 	// dropped; no slot is held while it arrives.
 	BodyMinRate int64         `yaml:"body_min_rate" env:"SEALOCR_BODY_MIN_RATE" default:"16384" doc:"slowest accepted request body upload, bytes per second after body_grace"`
 	BodyGrace   time.Duration `yaml:"body_grace" env:"SEALOCR_BODY_GRACE" default:"5s" doc:"time a request body may take before body_min_rate applies"`
+	// BodyTimeout bounds a whole request body, whatever its rate.
+	BodyTimeout time.Duration `yaml:"body_timeout" env:"SEALOCR_BODY_TIMEOUT" default:"2m" doc:"longest a whole request body may take to arrive"`
+	// MaxBufferedBytesPerClient bounds the bytes of arriving bodies one
+	// client holds (0: a quarter of max_buffered_bytes, at least
+	// max_body_bytes).
+	MaxBufferedBytesPerClient int64 `yaml:"max_buffered_bytes_per_client" env:"SEALOCR_MAX_BUFFERED_BYTES_PER_CLIENT" default:"0" doc:"bytes of arriving request bodies one client holds at once (0: max_buffered_bytes/4, at least max_body_bytes)"`
 }
 
 // UpstreamSection is the core the sidecar forwards to.
@@ -539,6 +545,12 @@ func (c Config) Validate() error {
 	}
 	if c.BodyGrace < 100*time.Millisecond || c.BodyGrace > 10*time.Minute {
 		add("body_grace %s out of range 100ms..10m", c.BodyGrace)
+	}
+	if c.BodyTimeout < time.Second || c.BodyTimeout > time.Hour {
+		add("body_timeout %s out of range 1s..1h", c.BodyTimeout)
+	}
+	if c.MaxBufferedBytesPerClient != 0 && (c.MaxBufferedBytesPerClient < c.MaxBodyBytes || c.MaxBufferedBytesPerClient > c.MaxBufferedBytes) {
+		add("max_buffered_bytes_per_client %d out of range max_body_bytes..max_buffered_bytes (or 0)", c.MaxBufferedBytesPerClient)
 	}
 	if c.ReplayWindow < time.Second || c.ReplayWindow > 24*time.Hour {
 		add("replay_window %s out of range 1s..24h", c.ReplayWindow)

@@ -185,6 +185,8 @@ func TestEveryEnvAndFlag(t *testing.T) {
 		"SEALOCR_MAX_BUFFERED_BYTES":            "4096",
 		"SEALOCR_BODY_MIN_RATE":                 "100",
 		"SEALOCR_BODY_GRACE":                    "2s",
+		"SEALOCR_BODY_TIMEOUT":                  "30s",
+		"SEALOCR_MAX_BUFFERED_BYTES_PER_CLIENT": "4096",
 		"SEALOCR_ACME_ON_DEMAND_RATE":           "1/m",
 		"SEALOCR_ACME_ON_DEMAND_BURST":          "2",
 		"SEALOCR_ACME_ON_DEMAND_MAX":            "7",
@@ -216,6 +218,7 @@ func TestEveryEnvAndFlag(t *testing.T) {
 	}}
 	want.InnerRoutes, want.MaxConcurrentPerClient, want.MaxBufferedBytes = []string{"POST /v1/ocr"}, 3, 4096
 	want.BodyMinRate, want.BodyGrace = 100, 2*time.Second
+	want.BodyTimeout, want.MaxBufferedBytesPerClient = 30*time.Second, 4096
 	want.TLS.ACME.OnDemandRate, want.TLS.ACME.OnDemandBurst, want.TLS.ACME.OnDemandMax = "1/m", 2, 7
 	want.Auth.Mode = "required"
 	want.Auth.JWT = JWT{Issuer: "https://idp.example", Audience: []string{"sealocr"}, HS256KeyFile: "/k/hs.key",
@@ -874,6 +877,10 @@ var documented = []struct{ src, name, value, key, want string }{
 	{"key", "max_buffered_bytes", "30000000", "max_buffered_bytes", "30000000"},
 	{"key", "body_min_rate", "2000", "body_min_rate", "2000"},
 	{"key", "body_grace", "4s", "body_grace", "4s"},
+	{"env", "SEALOCR_BODY_TIMEOUT", "90s", "body_timeout", "1m30s"},
+	{"key", "body_timeout", "3m", "body_timeout", "3m0s"},
+	{"env", "SEALOCR_MAX_BUFFERED_BYTES_PER_CLIENT", "30000000", "max_buffered_bytes_per_client", "30000000"},
+	{"key", "max_buffered_bytes_per_client", "25000000", "max_buffered_bytes_per_client", "25000000"},
 	{"key", "tls.acme.on_demand_rate", "3/h", "tls.acme.on_demand_rate", "3/h"},
 	{"key", "tls.acme.on_demand_burst", "4", "tls.acme.on_demand_burst", "4"},
 	{"key", "tls.acme.on_demand_max", "11", "tls.acme.on_demand_max", "11"},

@@ -31,6 +31,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
+	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
 	"github.com/sealocr/sealocr/sidecar/internal/replay"
 	"github.com/sealocr/sealocr/sidecar/internal/route"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
@@ -39,6 +40,12 @@ import (
 
 // OHTTPPath is the Oblivious HTTP gateway and key configuration resource.
 const OHTTPPath = route.OHTTPPath
+
+// OHTTPReplayPartition is the replay store partition of every OHTTP
+// request. The record is keyed by the request alone (key ID, KEM, KDF, AEAD
+// and the encapsulated key: ohttp.ResponseContext.ReplayKey), never by an
+// identity the sender chooses.
+const OHTTPReplayPartition = "ohttp"
 
 // Forwarder sends plaintext to the upstream.
 type Forwarder interface {
@@ -55,8 +62,10 @@ type Options struct {
 	Upstream Forwarder
 	// Replay records accepted PSK and OHTTP requests (required). A PSK
 	// request is recorded in its key ID's partition, an OHTTP request in
-	// "ohttp:" + the identity Authorize returned ("ohttp:" when
-	// anonymous). An error from it refuses the request with 503 busy.
+	// the one partition OHTTPReplayPartition under its key configuration
+	// and encapsulated key, whoever sends it: who posts a captured request
+	// (other outer credentials, or none) does not make it fresh again. An
+	// error from it refuses the request with 503 busy.
 	Replay replay.Store
 	// Window is how old a PSK timestamp or an OHTTP Date may be (5 min).
 	Window time.Duration
@@ -239,6 +248,16 @@ func (g *Gateway) refuse(w http.ResponseWriter, mode string, err error) {
 	api.Write(w, id)
 }
 
+// serverBody is a body read by the server under its byte budget
+// (server.Buffered).
+type serverBody interface {
+	Bytes() []byte
+	// Reserve counts n more bytes of this request in the budget.
+	Reserve(n int64) bool
+	// Release gives the body's bytes back before the request ends.
+	Release()
+}
+
 // maxPrealloc bounds the buffer allocated up front from a request's
 // Content-Length; a larger body grows it as it arrives.
 const maxPrealloc = 8 << 20
@@ -376,8 +395,36 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer g.bufs.Put(held)
+	// The HPKE plaintext is a second copy of the body (crypto/hpke opens
+	// into a new slice): the server's byte budget counts it before it
+	// exists, and the ciphertext is given back as soon as it is opened,
+	// so that at most both are held, and only while the AEAD runs.
+	// Binary HTTP content is a view of the plaintext (no third copy),
+	// and the plaintext is zeroed when the request ends.
+	if sb, ok := r.Body.(serverBody); ok {
+		if !sb.Reserve(int64(len(body))) {
+			g.refuse(w, "ohttp", api.NewError(api.Busy, errors.New("byte budget cannot hold the plaintext")))
+			return
+		}
+	}
+	// Without outer credentials the server's rate limiter took no token:
+	// the request is charged here, once, to the identity of its valid
+	// inner credentials, else to its address (ratelimit.Deferred).
+	charge := ratelimit.DeferredFrom(r.Context())
+	limited := func(identity string) bool { return charge != nil && charge(w, r, identity) }
+	var keyID uint8 // the header's key ID, read before the ciphertext is given back
+	if len(body) > 0 {
+		keyID = body[0]
+	}
 	inner, rc, err := set.OHTTP.DecapsulateRequest(body)
+	if sb, ok := r.Body.(serverBody); ok {
+		sb.Release() // body is not used again
+	}
+	defer clear(inner)
 	if err != nil {
+		if limited("") {
+			return
+		}
 		id := api.CannotOpen
 		if errors.Is(err, ohttp.ErrUnknownKey) || errors.Is(err, ohttp.ErrUnsupported) {
 			// RFC 9458 section 5.3: tell the client to refetch the keys
@@ -387,9 +434,11 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, "ohttp", api.NewError(id, err))
 		return
 	}
-	g.o.KeyUsage.UsedOHTTP(body[0], g.o.Now()) // the header's key ID
-	breq, err := bhttp.ParseRequest(inner, bhttp.Limits{})
+	g.o.KeyUsage.UsedOHTTP(keyID, g.o.Now())
+	breq, err := bhttp.ParseRequestInPlace(inner, bhttp.Limits{})
 	var res *upstream.Response
+	var identity string
+	var expiry time.Time
 	switch {
 	case err != nil:
 		g.requests.WithLabelValues("ohttp", "refused").Inc()
@@ -400,38 +449,51 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		g.requests.WithLabelValues("ohttp", "refused").Inc()
 		res = fixedResponse(api.CannotOpen)
 	default:
-		var expiry time.Time
 		if expiry, res = g.checkDate(breq.Header); res != nil {
 			break
 		}
-		var identity string
-		if identity, res = g.authorizeInner(r.Context(), breq.Header); res != nil {
-			break
-		}
+		identity, res = g.authorizeInner(r.Context(), breq.Header)
+	}
+	if res == nil {
 		// RFC 9458 section 6.5: the encapsulated key is fresh for every
-		// request; one seen before is a replay. Checked after
-		// authorization, so that anonymous floods cannot fill a tenant's
-		// share when credentials are required.
-		fresh, err := g.o.Replay.Seen(r.Context(), "ohttp:"+identity, rc.ReplayKey(), expiry)
+		// request; one seen before is a replay, whatever credentials
+		// come with it this time (the key is the request's own, not the
+		// sender's identity). Checked after authorization, so that
+		// anonymous floods cannot fill the OHTTP share when credentials
+		// are required, and before the charge, so that replaying a
+		// captured request draws from the replayer's address, never from
+		// the bucket of the client who sent it first.
+		fresh, err := g.o.Replay.Seen(r.Context(), OHTTPReplayPartition, rc.ReplayKey(), expiry)
 		if err != nil {
+			if limited("") {
+				return
+			}
 			g.refuse(w, "ohttp", api.NewError(api.Busy, fmt.Errorf("replay store: %w", err)))
 			return
 		}
 		if !fresh {
+			if limited("") {
+				return
+			}
 			g.refuse(w, "ohttp", api.NewError(api.CannotOpen, errors.New("replayed encapsulated request")))
 			return
 		}
-		if !g.innerAllowed(breq.Method, breq.Path) {
-			res = g.refuseInner("ohttp", breq.Method, breq.Path)
-			break
-		}
-		ct := ""
-		for _, f := range breq.Header {
-			if strings.EqualFold(f.Name, "content-type") {
-				ct = f.Value
+	}
+	if limited(identity) { // identity is "" unless the inner credentials are valid
+		return
+	}
+	if res == nil {
+		if g.innerAllowed(breq.Method, breq.Path) {
+			ct := ""
+			for _, f := range breq.Header {
+				if strings.EqualFold(f.Name, "content-type") {
+					ct = f.Value
+				}
 			}
+			res = g.forward(r.Context(), "ohttp", breq.Method, breq.Path, ct, breq.Content)
+		} else {
+			res = g.refuseInner("ohttp", breq.Method, breq.Path)
 		}
-		res = g.forward(r.Context(), "ohttp", breq.Method, breq.Path, ct, breq.Content)
 	}
 	bres := &bhttp.Response{Status: res.Status}
 	if ct := res.Header.Get("Content-Type"); ct != "" {
@@ -537,7 +599,25 @@ func fixedResponse(id api.ID) *upstream.Response {
 // one fixed LegacyError answer. So the status, the body, the work at the
 // core and its counters do not depend on which check failed.
 func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(r.Body)
+	var body []byte
+	var err error
+	legacyKeys := g.o.Keys.Current().Legacy
+	sb, buffered := r.Body.(serverBody)
+	if buffered {
+		// Read by the server under its byte budget: taken without a
+		// copy. What OpenAll makes is counted before it exists, each
+		// copy at most the body's length: the JSON string, its base64
+		// decoding, one decryption per key (a refusal that depends on
+		// the body's length and the key count only).
+		body = sb.Bytes()
+		copies := int64(2 + len(legacyKeys))
+		if !sb.Reserve(copies * int64(len(body))) {
+			g.refuse(w, "legacy", api.NewError(api.Busy, errors.New("byte budget cannot hold the plaintext")))
+			return
+		}
+	} else {
+		body, err = io.ReadAll(r.Body)
+	}
 	if err != nil {
 		// Only the body's size (413) is told apart: it depends on nothing
 		// secret.
@@ -549,7 +629,10 @@ func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
 		g.refuse(w, "legacy", api.NewError(id, fmt.Errorf("read body: %w", err)))
 		return
 	}
-	opened := legacycbc.OpenAll(g.o.Keys.Current().Legacy, body)
+	opened := legacycbc.OpenAll(legacyKeys, body)
+	if buffered {
+		sb.Release() // the ciphertext is not used again
+	}
 	h := http.Header{"Content-Type": {"application/octet-stream"}}
 	if id, ok := api.RequestIDFrom(r.Context()); ok {
 		h.Set(api.RequestIDHeader, id)

@@ -41,12 +41,14 @@ func TestSharedBucketAndFailedAuth(t *testing.T) {
 		h.ServeHTTP(w, r)
 		return w.Code
 	}
-	// Three modes, one bucket of 3.
+	// Three modes, one bucket of 3 (an authenticated client: an anonymous
+	// OHTTP request is charged by the gateway once opened, see
+	// TestOHTTPInnerCredentialsChooseTheBucket).
 	got := []int{
-		do("192.0.2.1", "POST", "/v1/ocr", psk.RequestMediaType, ""),
-		do("192.0.2.1", "POST", "/.well-known/ohttp-gateway", "message/ohttp-req", ""),
-		do("192.0.2.1", "POST", "/v1/ocr", psk.RequestMediaType, ""),
-		do("192.0.2.1", "POST", "/.well-known/ohttp-gateway", "message/ohttp-req", ""),
+		do("192.0.2.1", "POST", "/v1/ocr", psk.RequestMediaType, apiKey),
+		do("192.0.2.1", "POST", "/.well-known/ohttp-gateway", "message/ohttp-req", apiKey),
+		do("192.0.2.1", "POST", "/v1/ocr", psk.RequestMediaType, apiKey),
+		do("192.0.2.1", "POST", "/.well-known/ohttp-gateway", "message/ohttp-req", apiKey),
 	}
 	if want := []int{200, 200, 200, 429}; !equalInts(got, want) {
 		t.Errorf("one client across modes: %v, want %v", got, want)
@@ -64,7 +66,7 @@ func TestSharedBucketAndFailedAuth(t *testing.T) {
 		t.Errorf("failed authentications: %v, want %v", got, want)
 	}
 	// Another address is unaffected; health is never limited.
-	if c := do("192.0.2.3", "POST", "/v1/ocr", psk.RequestMediaType, apiKey); c != 200 {
+	if c := do("192.0.2.3", "POST", "/v1/ocr", psk.RequestMediaType, ""); c != 200 {
 		t.Errorf("another address: %d", c)
 	}
 	if c := do("192.0.2.2", "GET", "/healthz", "", ""); c != 200 {
@@ -145,7 +147,8 @@ func TestPerClientAndBudget(t *testing.T) {
 		started.Done()
 		<-release
 	})
-	h := Handler(Options{Gateway: gw, MaxConcurrent: 10, MaxConcurrentPerClient: 2, MaxBodyBytes: 1000, MaxBufferedBytes: 2500})
+	h := Handler(Options{Gateway: gw, MaxConcurrent: 10, MaxConcurrentPerClient: 2, MaxBodyBytes: 1000, MaxBufferedBytes: 2500,
+		MaxBufferedBytesPerClient: 1600})
 	send := func(addr string, n int) *httptest.ResponseRecorder {
 		r := httptest.NewRequest("POST", "/v1/ocr", bytes.NewReader(make([]byte, n)))
 		r.RemoteAddr = addr + ":1"

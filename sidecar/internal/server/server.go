@@ -5,8 +5,10 @@
 //	recover → request ID → route → close unread bodies → access log
 //	→ security headers → client IP
 //	→ health (/healthz, /readyz answered here) → auth → strip credentials
-//	→ shared rate limit → per-class rate limit → per-client concurrency
-//	→ body buffering (limit, minimum rate, byte budget) → concurrency limit
+//	→ defer anonymous OHTTP charges → shared rate limit → per-class rate limit
+//	→ per-client concurrency
+//	→ body buffering (limit, minimum rate, total time, byte budget and the
+//	client's share of it) → concurrency limit
 //	→ gateway
 //
 // The route middleware classifies each request once (package route, under
@@ -17,7 +19,9 @@
 // Why this order. An answer given before the body was read closes the
 // connection rather than draining the body (closeUnread), so that no refusal
 // waits on a slow client. Health probes are answered before any limiter, so that a
-// flood never makes a liveness probe fail. Client IP comes before auth so
+// flood never makes a liveness probe fail; /readyz reuses the upstream's
+// verdict for a second (readyCache), so that such a flood never reaches the
+// core either. Client IP comes before auth so
 // that refusals can be attributed; auth comes before rate limiting so that
 // an authenticated client is limited by identity (JWT subject, API key ID)
 // rather than by address, and failed authentications draw from the
@@ -26,11 +30,18 @@
 // every request, whatever the auth mode, so they never reach the core. One
 // bucket per client is shared by the PSK, OHTTP and legacy modes (switching
 // modes buys no extra requests); legacy and plain routes have a further
-// bucket of their own. The per-client concurrency bound comes before the
+// bucket of their own. An OHTTP request without outer credentials is not
+// charged here: the gateway charges it once opened, to the identity of its
+// valid inner credentials or else to its address (ratelimit.Deferred), so
+// that strangers behind a relay's one address cannot empty the bucket of a
+// client whose inner credentials are valid. The per-client concurrency bound comes before the
 // body is read, so that one client's slow uploads are few; the body is read
-// into memory under a minimum rate and a byte budget shared by all requests
-// before the global concurrency slot is taken, so that a slow client holds
-// no slot. For OHTTP the credentials may travel inside the encrypted
+// into memory under a minimum rate, a total time and a byte budget shared
+// by all requests before the global concurrency slot is taken, so that a
+// slow client holds no slot. The budget counts bytes as they arrive and
+// every copy of a body; each client holds at most its share of it, and with
+// authentication on anonymous clients together at most half of it and of
+// the slots (Buffered, budget). For OHTTP the credentials may travel inside the encrypted
 // request: a required OHTTP route is only optional at this layer, and the
 // gateway's Authorize hook (see OHTTPAuthorizer) enforces it after
 // decapsulation.
@@ -158,11 +169,18 @@ type Options struct {
 	// MaxBufferedBytes bounds the request bodies held in memory at once
 	// (64 MiB when zero; at least MaxBodyBytes).
 	MaxBufferedBytes int64
+	// MaxBufferedBytesPerClient bounds the bytes of arriving bodies one
+	// client (identity, else address) holds at once (when zero: a quarter
+	// of MaxBufferedBytes, at least MaxBodyBytes).
+	MaxBufferedBytesPerClient int64
 	// BodyMinRate (bytes per second) and BodyGrace: a body must arrive at
 	// BodyMinRate on average once BodyGrace has passed (16 KiB/s and 5 s
 	// when zero).
 	BodyMinRate int64
 	BodyGrace   time.Duration
+	// BodyTimeout bounds the whole body, whatever its rate (2 minutes when
+	// zero).
+	BodyTimeout time.Duration
 	HSTS        bool // send Strict-Transport-Security (on HTTPS listeners)
 	Logger      *zap.Logger
 	Registry    prometheus.Registerer
@@ -220,6 +238,21 @@ func Handler(o Options) http.Handler {
 	if o.BodyGrace <= 0 {
 		o.BodyGrace = 5 * time.Second
 	}
+	if o.BodyTimeout <= 0 {
+		o.BodyTimeout = 2 * time.Minute
+	}
+	if o.MaxBufferedBytesPerClient <= 0 {
+		o.MaxBufferedBytesPerClient = o.MaxBufferedBytes / 4
+	}
+	o.MaxBufferedBytesPerClient = min(max(o.MaxBufferedBytesPerClient, o.MaxBodyBytes), o.MaxBufferedBytes)
+	// With authentication on, anonymous clients together get at most half
+	// of the byte budget and of the slots: the rest waits for clients with
+	// credentials, whatever anonymous traffic does.
+	anonBytes, anonSlots := o.MaxBufferedBytes, o.MaxConcurrent
+	if o.Auth != nil && authOn(o.AuthModes) {
+		anonBytes = max(o.MaxBufferedBytes/2, o.MaxBufferedBytesPerClient)
+		anonSlots = max(o.MaxConcurrent/2, 1)
+	}
 	inflight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_sidecar_inflight", Help: "Requests in progress."})
 	buffered := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_sidecar_buffered_bytes", Help: "Bytes of request bodies reserved or held in memory (max_buffered_bytes bounds it)."})
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -233,6 +266,10 @@ func Handler(o Options) http.Handler {
 	if g, ok := o.Gateway.(interface{ Rules() route.Rules }); ok {
 		o.Route = g.Rules()
 	}
+	var ready *readyCache // the core is asked at most once a second
+	if o.Upstream != nil {
+		ready = &readyCache{up: o.Upstream, log: o.Logger, now: time.Now}
+	}
 	health := http.NewServeMux()
 	health.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		api.Write(w, api.Healthy)
@@ -242,11 +279,8 @@ func Handler(o Options) http.Handler {
 			api.Write(w, api.NotReadyKeys)
 			return
 		}
-		if o.Upstream != nil {
-			ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-			defer cancel()
-			if err := o.Upstream.Ready(ctx); err != nil {
-				o.Logger.Info("readiness: upstream not ready", zap.Error(err))
+		if ready != nil {
+			if err := ready.ready(r.Context()); err != nil {
 				api.Write(w, api.NotReadyUpstream)
 				return
 			}
@@ -264,7 +298,7 @@ func Handler(o Options) http.Handler {
 		o.Registry.MustRegister(limited)
 	}
 
-	var authenticate, rateShared, rateClass middleware // nil when off
+	var authenticate, deferOHTTP, rateShared, rateClass middleware // nil when off
 	var guard auth.Guard
 	if o.RateStore != nil {
 		now := o.Now
@@ -274,6 +308,9 @@ func Handler(o Options) http.Handler {
 		shared := &ratelimit.Limiter{
 			Store: o.RateStore,
 			Policy: func(r *http.Request) (ratelimit.Policy, bool) {
+				if ratelimit.DeferredFrom(r.Context()) != nil {
+					return ratelimit.Policy{}, false // charged once opened
+				}
 				switch classOf(r) {
 				case ClassPSK, ClassOHTTP, ClassLegacy:
 					return o.RateShared, true
@@ -287,6 +324,9 @@ func Handler(o Options) http.Handler {
 		perClass := &ratelimit.Limiter{
 			Store: o.RateStore,
 			Policy: func(r *http.Request) (ratelimit.Policy, bool) {
+				if ratelimit.DeferredFrom(r.Context()) != nil {
+					return ratelimit.Policy{}, false // charged once opened
+				}
 				p, ok := o.RatePolicies[classOf(r)]
 				return p, ok
 			},
@@ -304,6 +344,43 @@ func Handler(o Options) http.Handler {
 			ratelimit.SetHeaders(w.Header(), o.RateShared, d)
 			limited.WithLabelValues(o.RateShared.Name).Inc()
 			api.Write(w, api.RateLimited)
+		}
+		// An OHTTP request without outer credentials is charged once the
+		// gateway has opened it: to the identity of its inner credentials
+		// when they are valid, else to its address (a relay's address is
+		// shared by all its clients: RFC 9458 section 8). So anonymous
+		// garbage from a relay's address empties that address's bucket,
+		// never the bucket of a client whose inner credentials are valid.
+		charge := func(w http.ResponseWriter, r *http.Request, identity string) bool {
+			key := identity
+			if key == "" {
+				key = addrKey(r)
+			}
+			for _, p := range []ratelimit.Policy{o.RateShared, o.RatePolicies[ClassOHTTP]} {
+				if p.Off() {
+					continue
+				}
+				d := o.RateStore.Take(key, p, now())
+				ratelimit.SetHeaders(w.Header(), p, d)
+				switch {
+				case d.Unavailable && !d.Allowed:
+					api.Write(w, api.Busy)
+					return true
+				case !d.Allowed:
+					limited.WithLabelValues(p.Name).Inc()
+					api.Write(w, api.RateLimited)
+					return true
+				}
+			}
+			return false
+		}
+		deferOHTTP = func(next http.Handler) http.Handler {
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if _, ok := auth.IdentityFrom(r.Context()); !ok && classOf(r) == ClassOHTTP {
+					r = r.WithContext(ratelimit.WithDeferred(r.Context(), charge))
+				}
+				next.ServeHTTP(w, r)
+			})
 		}
 		if !o.RateShared.Off() {
 			if pk, ok := o.RateStore.(ratelimit.Peeker); ok {
@@ -347,12 +424,14 @@ func Handler(o Options) http.Handler {
 		healthFirst(health),
 		authenticate,
 		auth.StripCredentials,
+		deferOHTTP,
 		rateShared,
 		rateClass,
 		perClientLimit(o.MaxConcurrentPerClient, o.Logger),
-		bufferBody(bodyRules{max: o.MaxBodyBytes, minRate: float64(o.BodyMinRate), grace: o.BodyGrace,
-			budget: &budget{max: o.MaxBufferedBytes, gauge: buffered}, bufs: bodybuf.New(0), log: o.Logger}),
-		concurrencyLimit(o.MaxConcurrent, inflight),
+		bufferBody(bodyRules{max: o.MaxBodyBytes, minRate: float64(o.BodyMinRate), grace: o.BodyGrace, total: o.BodyTimeout,
+			budget: &budget{max: o.MaxBufferedBytes, perClient: o.MaxBufferedBytesPerClient, anonMax: anonBytes, gauge: buffered},
+			bufs:   bodybuf.New(0), log: o.Logger}),
+		concurrencyLimit(o.MaxConcurrent, anonSlots, inflight),
 	)
 }
 
@@ -462,10 +541,32 @@ func securityHeaders(hsts bool) middleware {
 	}
 }
 
-func concurrencyLimit(n int, g prometheus.Gauge) middleware {
+// authOn reports whether any class has authentication on.
+func authOn(modes map[Class]auth.Mode) bool {
+	for _, m := range modes {
+		if m != auth.Off {
+			return true
+		}
+	}
+	return false
+}
+
+// concurrencyLimit bounds the requests in progress to n, of which at most
+// anon may be anonymous (no identity established by then).
+func concurrencyLimit(n, anon int, g prometheus.Gauge) middleware {
 	slots := make(chan struct{}, n)
+	anonSlots := make(chan struct{}, anon)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if _, ok := auth.IdentityFrom(r.Context()); !ok {
+				select {
+				case anonSlots <- struct{}{}:
+					defer func() { <-anonSlots }()
+				default:
+					api.Write(w, api.Busy)
+					return
+				}
+			}
 			select {
 			case slots <- struct{}{}:
 			default:

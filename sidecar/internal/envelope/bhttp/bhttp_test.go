@@ -8,6 +8,7 @@ import (
 	"os"
 	"reflect"
 	"testing"
+	"unsafe"
 )
 
 // loadExamples reads the RFC 9292 / RFC 9458 examples as raw bytes by name.
@@ -268,6 +269,39 @@ func TestVarint(t *testing.T) {
 		got, ok := r.varint()
 		if !ok || got != v || !r.empty() {
 			t.Errorf("%d: decoded %d ok=%v", v, got, ok)
+		}
+	}
+}
+
+// TestParseRequestInPlaceIsAView: the content of a request parsed in place
+// lies within the input, in both framings, and is the content sent.
+func TestParseRequestInPlaceIsAView(t *testing.T) {
+	content := bytes.Repeat([]byte("0123456789"), 1000)
+	known, err := (&Request{Method: "POST", Scheme: "https", Authority: "a", Path: "/v1/ocr", Content: content}).MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Indefinite length, three chunks: framing 2, control data, an empty
+	// field section, chunks of 3000, 3000 and 4000 bytes, end, empty trailer.
+	ind := []byte{2, 4, 'P', 'O', 'S', 'T', 5, 'h', 't', 't', 'p', 's', 1, 'a', 7, '/', 'v', '1', '/', 'o', 'c', 'r', 0}
+	for _, c := range [][]byte{content[:3000], content[3000:6000], content[6000:]} {
+		ind = append(ind, 0x40|byte(len(c)>>8), byte(len(c)))
+		ind = append(ind, c...)
+	}
+	ind = append(ind, 0, 0)
+	for name, b := range map[string][]byte{"known length": known, "indefinite length": ind} {
+		req, err := ParseRequestInPlace(b, Limits{})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if !bytes.Equal(req.Content, content) {
+			t.Errorf("%s: content differs", name)
+			continue
+		}
+		first, last := &b[0], &b[len(b)-1]
+		p := &req.Content[0]
+		if uintptr(unsafe.Pointer(p)) < uintptr(unsafe.Pointer(first)) || uintptr(unsafe.Pointer(p)) > uintptr(unsafe.Pointer(last)) {
+			t.Errorf("%s: the content is a copy, not a view of the input", name)
 		}
 	}
 }

@@ -9,6 +9,19 @@ import (
 // padding; any other trailing byte is an error. The returned request does
 // not alias b.
 func ParseRequest(b []byte, lim Limits) (*Request, error) {
+	return parseRequest(b, lim, false)
+}
+
+// ParseRequestInPlace is ParseRequest without a copy of the content: the
+// returned request's Content is a view of b (the chunks of indefinite-length
+// content are moved together within b, so b is changed), valid as long as
+// b is and cleared with it. For a large body held once in memory (an
+// Oblivious HTTP gateway's plaintext) it saves a copy of the content.
+func ParseRequestInPlace(b []byte, lim Limits) (*Request, error) {
+	return parseRequest(b, lim, true)
+}
+
+func parseRequest(b []byte, lim Limits, inPlace bool) (*Request, error) {
 	lim = lim.withDefaults()
 	r := &reader{b: b}
 	fi, ok := r.varint()
@@ -43,7 +56,11 @@ func ParseRequest(b []byte, lim Limits) (*Request, error) {
 		Path:      string(control[3]),
 	}
 	var err error
-	req.Header, req.Content, req.Trailer, err = parseSections(r, indefinite, lim)
+	var whole []byte // the content is moved within b, not copied
+	if inPlace {
+		whole = b
+	}
+	req.Header, req.Content, req.Trailer, err = parseSections(r, indefinite, lim, whole)
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +108,7 @@ func ParseResponse(b []byte, lim Limits) (*Response, error) {
 		resp.Informational = append(resp.Informational, InformationalResponse{Status: int(status), Header: h})
 	}
 	var err error
-	resp.Header, resp.Content, resp.Trailer, err = parseSections(r, indefinite, lim)
+	resp.Header, resp.Content, resp.Trailer, err = parseSections(r, indefinite, lim, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -100,8 +117,9 @@ func ParseResponse(b []byte, lim Limits) (*Response, error) {
 
 // parseSections reads header, content and trailer, each of which may be
 // truncated away when the input ends at a section boundary, and then checks
-// that only zero padding remains.
-func parseSections(r *reader, indefinite bool, lim Limits) (header []Field, content []byte, trailer []Field, err error) {
+// that only zero padding remains. With whole (the input r reads) the
+// content is a view of it rather than a copy (parseContent).
+func parseSections(r *reader, indefinite bool, lim Limits, whole []byte) (header []Field, content []byte, trailer []Field, err error) {
 	if r.empty() {
 		return nil, nil, nil, nil
 	}
@@ -111,7 +129,7 @@ func parseSections(r *reader, indefinite bool, lim Limits) (header []Field, cont
 	if r.empty() {
 		return header, nil, nil, nil
 	}
-	if content, err = parseContent(r, indefinite, lim); err != nil {
+	if content, err = parseContent(r, indefinite, lim, whole); err != nil {
 		return nil, nil, nil, err
 	}
 	if r.empty() {
@@ -185,8 +203,12 @@ func parseFieldLine(r *reader) (name, value []byte, ok bool) {
 	return name, value, true
 }
 
-// parseContent reads the content in the given framing, copying it.
-func parseContent(r *reader, indefinite bool, lim Limits) ([]byte, error) {
+// parseContent reads the content in the given framing, copying it; with
+// whole (the input r reads, r.b being its tail) it returns a view of whole
+// instead, moving the chunks of indefinite-length content together: each
+// chunk moves down to the end of the previous one, over its own length
+// prefix, never past bytes not yet read.
+func parseContent(r *reader, indefinite bool, lim Limits, whole []byte) ([]byte, error) {
 	if !indefinite {
 		n, ok := r.varint()
 		if !ok {
@@ -199,25 +221,47 @@ func parseContent(r *reader, indefinite bool, lim Limits) ([]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: truncated content", ErrMalformed)
 		}
+		if whole != nil {
+			if len(c) == 0 {
+				return nil, nil
+			}
+			return c, nil
+		}
 		return cloneOrNil(c), nil
 	}
 	var out []byte
+	start, end := -1, 0 // in whole: the content gathered so far
 	for {
 		n, ok := r.varint()
 		if !ok {
 			return nil, fmt.Errorf("%w: unterminated content", ErrMalformed)
 		}
 		if n == 0 {
+			if whole != nil && start >= 0 {
+				return whole[start:end:end], nil
+			}
 			return out, nil
 		}
-		if n > uint64(lim.MaxContent-len(out)) {
+		size := len(out)
+		if whole != nil && start >= 0 {
+			size = end - start
+		}
+		if n > uint64(lim.MaxContent-size) {
 			return nil, fmt.Errorf("%w: content", ErrTooLarge)
 		}
+		at := len(whole) - len(r.b)
 		c, ok := r.bytes(n)
 		if !ok {
 			return nil, fmt.Errorf("%w: truncated content chunk", ErrMalformed)
 		}
-		out = append(out, c...)
+		if whole == nil {
+			out = append(out, c...)
+			continue
+		}
+		if start < 0 {
+			start, end = at, at
+		}
+		end += copy(whole[end:], c)
 	}
 }
 

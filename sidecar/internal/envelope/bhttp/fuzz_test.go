@@ -53,3 +53,21 @@ func FuzzParseResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseRequestInPlace: parsing in place gives the request ParseRequest
+// gives (on a copy of the input taken before), for every input.
+func FuzzParseRequestInPlace(f *testing.F) {
+	for _, b := range loadExamples(f) {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want, werr := ParseRequest(b, fuzzLimits)
+		got, gerr := ParseRequestInPlace(append([]byte(nil), b...), fuzzLimits)
+		if (werr == nil) != (gerr == nil) {
+			t.Fatalf("errors differ: %v, in place %v", werr, gerr)
+		}
+		if werr == nil && !reflect.DeepEqual(want, got) {
+			t.Fatalf("in place %+v, want %+v", got, want)
+		}
+	})
+}
