@@ -35,9 +35,15 @@ type Options struct {
 
 	// InkGap inserts a space between two characters where the line image
 	// has no ink over more than this fraction of the height of its ink
-	// (0.25; negative: never). PP-OCRv4 drops most spaces between words on
+	// (0.3; negative: never). PP-OCRv4 drops most spaces between words on
 	// the tight crops detection makes; see inkSpaces.
 	InkGap float64
+
+	// EndPad adds this fraction of a line's height of its background
+	// colour at both ends before it is read (0.3; negative: none): on a
+	// crop ending right at its last glyph the model drops a final period
+	// or comma.
+	EndPad float64
 }
 
 func (o Options) withDefaults() Options {
@@ -57,7 +63,10 @@ func (o Options) withDefaults() Options {
 		o.WidthSpread = 0.15
 	}
 	if o.InkGap == 0 {
-		o.InkGap = 0.25
+		o.InkGap = 0.3
+	}
+	if o.EndPad == 0 {
+		o.EndPad = 0.3
 	}
 	return o
 }
@@ -82,9 +91,18 @@ func (r *Recognizer) WithBatch(batch int) *Recognizer {
 	return &c
 }
 
+// WithEndPad returns a copy that pads lines by pad of their height at both
+// ends (negative: none); see Options.EndPad.
+func (r *Recognizer) WithEndPad(pad float64) *Recognizer {
+	c := *r
+	c.o.EndPad = pad
+	return &c
+}
+
 // Recognize returns one result per crop, in the order given. It does not
 // modify crops.
 //
+// Each line gets EndPad of its background at both ends first.
 // Lines are sorted by aspect ratio and read in batches of up to Batch. By
 // default each line is resized to the model height at its own width (no
 // minimum width) and a batch holds only lines whose widths differ by at most
@@ -95,6 +113,12 @@ func (r *Recognizer) WithBatch(batch int) *Recognizer {
 func (r *Recognizer) Recognize(ctx context.Context, crops []*raster.Image) ([]ctc.Result, error) {
 	res := make([]ctc.Result, len(crops))
 	lines := crops
+	if r.o.EndPad > 0 {
+		lines = make([]*raster.Image, len(crops))
+		for i, c := range crops {
+			lines[i] = raster.PadSides(c, int(r.o.EndPad*float64(c.H)+0.5), 0, raster.Background(c))
+		}
+	}
 	idx := make([]int, len(lines))
 	for i := range idx {
 		idx[i] = i
@@ -143,7 +167,7 @@ func (r *Recognizer) Recognize(ctx context.Context, crops []*raster.Image) ([]ct
 			return nil, fmt.Errorf("recognize: %w", err)
 		}
 		for k, i := range idx[start:end] {
-			res[i] = inkSpaces(lines[i], dec[k], preprocess.LineWidth(lines[i].W, lines[i].H, h, w), w, r.o.InkGap)
+			res[i] = inkSpaces(lines[i], latinPunct(dec[k]), preprocess.LineWidth(lines[i].W, lines[i].H, h, w), w, r.o.InkGap)
 		}
 		start = end
 	}
