@@ -261,7 +261,7 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time,
 		lines = []api.Line{}
 	}
 	b := img.Bounds()
-	return &api.Response{Text: res.Text(), Lines: lines, Width: b.Dx(), Height: b.Dy(),
+	return &api.Response{Text: res.Text(), Lines: lines, Width: b.Dx(), Height: b.Dy(), Angle: res.Angle,
 		ElapsedMS: float64(time.Since(start).Microseconds()) / 1000}, nil
 }
 

@@ -213,3 +213,21 @@ func abs(v float64) float64 {
 	}
 	return v
 }
+
+// ReadingOrderCER is the character error rate of a page's text as an
+// engine returned it (its lines in its order, joined by a space, white
+// space collapsed) against the labelled rows top to bottom: a line read
+// out of order counts as deleted and inserted. It scores reading order,
+// which ScoreDocument, matching lines to rows by position, does not.
+func ReadingOrderCER(rows []RefRow, preds []Pred) float64 {
+	want := make([]string, len(rows))
+	for i, r := range rows {
+		want[i] = r.Text
+	}
+	got := make([]string, len(preds))
+	for i, p := range preds {
+		got[i] = p.Text
+	}
+	w := Kept(strings.Join(want, " "))
+	return ratio(Distance(Kept(strings.Join(got, " ")), w), len([]rune(w)))
+}

@@ -4,16 +4,19 @@
 //	           Run takes the decoded image and converts it with raster.FromImage)
 //	preprocess optional normalisation of the page (package preprocess)
 //	detect     DB text boxes (package detect; skipped in line mode)
-//	order      the boxes in reading order (package order)
 //	crop       each box cut out and straightened (package crop)
 //	classify   0/180° angle of each line (package classify)
+//	orient     the page's orientation from the boxes' aspect and the lines'
+//	           angles; a turned page is turned upright, its boxes mapped,
+//	           cropped and classified again (orient.go)
+//	order      the boxes in reading order on the upright page (package order)
 //	recognize  CRNN, batched, with CTC decoding (packages recognize, ctc)
 //
 // then the lines are kept or dropped by confidence. Engine.Run calls them
-// in that order; no stage modifies its input. Reading order comes right
-// after detection, where PaddleOCR sorts its boxes: the recognizer batches
-// lines by aspect ratio, ties in the order given, and a line's padding and
-// so its confidence depend on its batch. The package loads the models,
+// in that order; no stage modifies its input. Reading order comes before
+// recognition, as PaddleOCR sorts its boxes before it: the recognizer
+// batches lines by aspect ratio, ties in the order given, and a line's
+// padding and so its confidence depend on its batch. The package loads the models,
 // hands each model stage its session, and knows nothing of HTTP.
 package pipeline
 
@@ -35,7 +38,6 @@ import (
 	"github.com/sealocr/sealocr/core/internal/detect"
 	"github.com/sealocr/sealocr/core/internal/geom"
 	"github.com/sealocr/sealocr/core/internal/onnx"
-	"github.com/sealocr/sealocr/core/internal/order"
 	"github.com/sealocr/sealocr/core/internal/preprocess"
 	"github.com/sealocr/sealocr/core/internal/raster"
 	"github.com/sealocr/sealocr/core/internal/recognize"
@@ -206,7 +208,12 @@ type Timings struct {
 
 // Result is the OCR of one image.
 type Result struct {
-	Lines   []api.Line
+	Lines []api.Line
+	// Angle is the page's orientation as found (document mode with the
+	// classifier on): the image as sent is the upright page turned
+	// clockwise by 0, 90, 180 or 270 degrees. Lines are read upright and
+	// in reading order; their boxes are in the image as sent.
+	Angle   int
 	Timings Timings
 }
 
@@ -242,25 +249,23 @@ func (e *Engine) Run(ctx context.Context, img image.Image, o Options) (*Result, 
 	}
 	lap(&tm.Detect)
 
-	boxes = readingOrder(boxes)
-	lap(&tm.Order)
-
-	crops := e.crop(page, boxes, o.Mode)
-	lap(&tm.Crop)
-
-	turns, err := e.classify(ctx, crops, o)
+	// Orientation, crop and classification: the page is turned upright
+	// when its boxes and lines say so (see orient), and the boxes put in
+	// reading order on the upright page.
+	up, err := e.orient(ctx, page, boxes, o, tm)
 	if err != nil {
 		return nil, err
 	}
-	lap(&tm.Classify)
+	last = time.Now()
 
-	texts, err := e.recognize(ctx, crops, turns, o.RecBatch, o.Mode)
+	texts, err := e.recognize(ctx, up.crops, up.turns, o.RecBatch, o.Mode)
 	if err != nil {
 		return nil, err
 	}
 	lap(&tm.Recognize)
 
-	res.Lines = e.lines(boxes, texts, o.Mode, float64(src.W)/float64(page.W), float64(src.H)/float64(page.H))
+	res.Angle = up.turn.degrees()
+	res.Lines = e.lines(up, page, texts, o.Mode, float64(src.W)/float64(page.W), float64(src.H)/float64(page.H))
 	tm.Model = timer.Elapsed()
 	return res, nil
 }
@@ -420,26 +425,20 @@ func (e *Engine) recognize(ctx context.Context, crops []*raster.Image, turns []c
 	return texts, nil
 }
 
-// readingOrder returns boxes sorted for reading.
-func readingOrder(boxes []geom.Quad) []geom.Quad {
-	sorted := make([]geom.Quad, len(boxes))
-	for i, j := range order.ReadingOrder(boxes) {
-		sorted[i] = boxes[j]
-	}
-	return sorted
-}
-
 // lines drops the lines read as empty or (in document mode) below the
-// configured confidence, and scales the boxes of the others by sx, sy from
-// the preprocessed page back to the source image.
-func (e *Engine) lines(boxes []geom.Quad, texts []ctc.Result, mode Mode, sx, sy float64) []api.Line {
+// configured confidence, and maps the boxes of the others from the upright
+// page back to page as sent, then scales them by sx, sy from the
+// preprocessed page back to the source image.
+func (e *Engine) lines(up oriented, page *raster.Image, texts []ctc.Result, mode Mode, sx, sy float64) []api.Line {
 	var lines []api.Line
+	w, h := float64(page.W), float64(page.H)
 	for i, r := range texts {
 		if r.Text == "" || (mode != ModeLine && r.Confidence < e.cfg.DropScore) {
 			continue
 		}
 		var box [4]api.Point
-		for k, p := range boxes[i] {
+		for k, p := range up.boxes[i] {
+			p = up.turn.fromUpright(p, w, h)
 			box[k] = api.Point{int(p.X*sx + 0.5), int(p.Y*sy + 0.5)}
 		}
 		lines = append(lines, api.Line{Text: r.Text, Confidence: r.Confidence, Box: box})

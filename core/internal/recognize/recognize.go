@@ -167,7 +167,7 @@ func (r *Recognizer) Recognize(ctx context.Context, crops []*raster.Image) ([]ct
 			return nil, fmt.Errorf("recognize: %w", err)
 		}
 		for k, i := range idx[start:end] {
-			res[i] = inkSpaces(lines[i], latinPunct(dec[k]), preprocess.LineWidth(lines[i].W, lines[i].H, h, w), w, r.o.InkGap)
+			res[i] = latinDigits(inkSpaces(lines[i], latinPunct(dec[k]), preprocess.LineWidth(lines[i].W, lines[i].H, h, w), w, r.o.InkGap))
 		}
 		start = end
 	}

@@ -130,6 +130,48 @@ func latinPunct(r ctc.Result) ctc.Result {
 	return *out
 }
 
+// latinDigits returns r with a digit read inside a lowercase Latin word
+// as the letter it stands for: 0 between two lowercase letters as o
+// ("Acc0unt"), 1 there as l ("Ba1ance"), and 0 starting a word of at least
+// two more lowercase letters as O ("0rder"). PP-OCRv4's Chinese model
+// mixes these up on Latin text; codes and numbers (upper case, digits)
+// are left alone.
+func latinDigits(r ctc.Result) ctc.Result {
+	lower := func(i int) bool {
+		return i >= 0 && i < len(r.Chars) && len(r.Chars[i].Text) == 1 && r.Chars[i].Text[0] >= 'a' && r.Chars[i].Text[0] <= 'z'
+	}
+	wordStart := func(i int) bool {
+		return i == 0 || r.Chars[i-1].Text == " "
+	}
+	var out []ctc.Char
+	for i, c := range r.Chars {
+		to := ""
+		switch {
+		case c.Text == "0" && lower(i-1) && lower(i+1):
+			to = "o"
+		case c.Text == "1" && lower(i-1) && lower(i+1):
+			to = "l"
+		case c.Text == "0" && wordStart(i) && lower(i+1) && lower(i+2):
+			to = "O"
+		}
+		if to == "" {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(r.Chars)
+		}
+		out[i].Text = to
+	}
+	if out == nil {
+		return r
+	}
+	var b strings.Builder
+	for _, c := range out {
+		b.WriteString(c.Text)
+	}
+	return ctc.Result{Text: b.String(), Confidence: r.Confidence, Chars: out, Steps: r.Steps}
+}
+
 // digitPitch is the (lower) median distance in columns between the centres
 // of neighbouring digits of cs, or 0 with fewer than two such pairs (one
 // pair cannot be compared with itself).

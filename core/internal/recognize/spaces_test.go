@@ -154,3 +154,24 @@ func TestInkSpacesNotBetweenIdeographs(t *testing.T) {
 		t.Errorf("got %q, want %q", got.Text, "中国 x a b")
 	}
 }
+
+func TestLatinDigits(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Acc0unt No. 1024", "Account No. 1024"},
+		{"Ba1ance 10,698.82", "Balance 10,698.82"},
+		{"0rder ref. PO-10", "Order ref. PO-10"},
+		{"19 0ctober 2022", "19 October 2022"},
+		{"BIC: AB0CDE10", "BIC: AB0CDE10"}, // codes keep their digits
+		{"0x 12", "0x 12"},                 // one letter after: left alone
+		{"a10b", "a10b"},                   // neighbours are digits
+	} {
+		var r ctc.Result
+		for i, c := range []rune(tc.in) {
+			r.Chars = append(r.Chars, ctc.Char{Text: string(c), First: i, Last: i})
+		}
+		r.Text, r.Steps = tc.in, len(r.Chars)
+		if got := latinDigits(r); got.Text != tc.want || len(got.Chars) != len(r.Chars) {
+			t.Errorf("%q: got %q, want %q", tc.in, got.Text, tc.want)
+		}
+	}
+}
