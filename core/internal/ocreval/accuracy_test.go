@@ -47,14 +47,15 @@ func fixtures(t *testing.T) (*synth.Set, *ocreval.Core) {
 // Bounds: just past the figures measured on 2026-12-07 (issue 21: relative
 // digit-group spaces, no space before closing punctuation or around
 // hyphens, ASCII punctuation after Latin text, margins around a line in
-// line mode, 0/1 inside lowercase words read as o/l), with about one line
+// line mode, 0/1 inside lowercase words read as o/l, a 0 ending a run of
+// letters read as O where the model found O likely), with about one line
 // of slack, so a regression fails.
 //
 //	mixed documents   116 rows: CER kept 0.29%, removed 0.04%, exact 115 (99.1%)
 //	                  (before: 1.03%, 0.04%, 115; in 2026-11: 7.05%, 0.08%, 114)
 //	mixed lines        40 lines: CER kept 0.35%, removed 0.00%, exact 40, with spaces 38 (95.0%)
 //	                  (before: 2.46%, 0.13%, 39, with spaces 25 = 62.5%)
-//	English lines     120 lines: CER kept 0.34%, removed 0.27%, with spaces 112 (93.3%)
+//	English lines     120 lines: CER kept 0.24%, removed 0.16%, with spaces 115 (95.8%)
 //	                  (before: 3.42%, 1.41%, with spaces 65 = 54.2%)
 //	English documents  71 rows: CER kept 0.41%, removed 0.29%, with spaces 64 (90.1%)
 //	                  (before: 2.50%, 0.41%, with spaces 48 = 67.6%)
@@ -67,8 +68,8 @@ const (
 	lineMinExact      = 0.95
 	lineMinExactKept  = 0.9
 
-	enLineMaxCERKept   = 0.006
-	enLineMinExactKept = 0.9
+	enLineMaxCERKept   = 0.0045
+	enLineMinExactKept = 0.93
 	enDocMaxCERKept    = 0.007
 	enDocMaxCERRemoved = 0.005
 )

@@ -9,7 +9,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/sealocr/sealocr/core/internal/ctc"
 	"github.com/sealocr/sealocr/core/internal/onnx"
@@ -99,6 +101,58 @@ func (r *Recognizer) WithEndPad(pad float64) *Recognizer {
 	return &c
 }
 
+// letterO returns r with a 0 read as the letter O where the model found
+// both likely and the 0 ends a run of Latin letters ("P0-73688" →
+// "PO-73688"; not inside a code such as a BIC's "3P0HB", nor before a
+// digit): PP-OCRv4's Chinese model reads a capital O after a letter as a
+// zero more often than not. The O must have had at least letterORatio of
+// the 0's probability at one of the 0's steps.
+func (r *Recognizer) letterO(res ctc.Result, probs []float32, classes int) ctc.Result {
+	zero, okZ := r.dict.Index("0")
+	oh, okO := r.dict.Index("O")
+	if !okZ || !okO {
+		return res
+	}
+	var out []ctc.Char
+	for i, c := range res.Chars {
+		if c.Text != "0" || i == 0 || !asciiLetter(res.Chars[i-1].Text) ||
+			(i+1 < len(res.Chars) && (digit(res.Chars[i+1].Text) || asciiLetter(res.Chars[i+1].Text))) {
+			continue
+		}
+		likely := false
+		for t := c.First; t <= c.Last && (t+1)*classes <= len(probs); t++ {
+			row := probs[t*classes : (t+1)*classes]
+			if row[oh] >= letterORatio*row[zero] {
+				likely = true
+				break
+			}
+		}
+		if !likely {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(res.Chars)
+		}
+		out[i].Text = "O"
+	}
+	if out == nil {
+		return res
+	}
+	var b strings.Builder
+	for _, c := range out {
+		b.WriteString(c.Text)
+	}
+	return ctc.Result{Text: b.String(), Confidence: res.Confidence, Chars: out, Steps: res.Steps}
+}
+
+// letterORatio: see letterO.
+const letterORatio = 0.05
+
+// asciiLetter reports whether s is one ASCII letter.
+func asciiLetter(s string) bool {
+	return len(s) == 1 && (s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z')
+}
+
 // Recognize returns one result per crop, in the order given. It does not
 // modify crops.
 //
@@ -166,7 +220,9 @@ func (r *Recognizer) Recognize(ctx context.Context, crops []*raster.Image) ([]ct
 		if err != nil {
 			return nil, fmt.Errorf("recognize: %w", err)
 		}
+		steps, classes := int(shape[1]), int(shape[2])
 		for k, i := range idx[start:end] {
+			dec[k] = r.letterO(dec[k], out[k*steps*classes:(k+1)*steps*classes], classes)
 			res[i] = latinDigits(inkSpaces(lines[i], latinPunct(dec[k]), preprocess.LineWidth(lines[i].W, lines[i].H, h, w), w, r.o.InkGap))
 		}
 		start = end
