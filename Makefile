@@ -92,10 +92,13 @@ bench: models
 	$(GO) test -run '^$$' -bench Replicas -benchtime 2000x -count 1 ./sidecar/cmd/sidecar/
 	@$(MAKE) --no-print-directory bench-gutenye
 
-## bench-gutenye: core against the pinned @gutenye/ocr-node on one generated set (20 receipts/invoices, 200 lines),
-## one run on this machine: per-document median of both and their ratio, CER (spaces kept/removed), exact lines
+## bench-gutenye: core against the pinned @gutenye/ocr-node on one generated set (20 receipts/invoices, 200 lines;
+## 10 English invoices, 200 English lines, with Tesseract 5 eng --psm 7 beside them on the lines), one run on this
+## machine: per-document median of both and their ratio, CER (spaces kept/removed), exact lines; pages turned by
+## 90/180/270 degrees (angle found, reading-order CER)
 bench-gutenye: models testdeps gutenye
-	$(GO) run ./core/bench/ocrbench -documents $(or $(BENCH_DOCUMENTS),20) -lines $(or $(BENCH_LINES),200)
+	$(GO) run ./core/bench/ocrbench -documents $(or $(BENCH_DOCUMENTS),20) -lines $(or $(BENCH_LINES),200) \
+	  -english-documents $(or $(BENCH_EN_DOCUMENTS),10) -english-lines $(or $(BENCH_EN_LINES),200)
 
 # gutenye: install the pinned peer from its lockfile (offline-safe: onnxruntime-node's postinstall would fetch
 # CUDA libraries from NuGet on linux/x64; ONNXRUNTIME_NODE_INSTALL=skip keeps the CPU binary the package ships)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite's real outside parts need, only where missing,
 # so that `make test` passes on a fresh machine: Debian packages (pebble,
-# redis-server, chromium, CJK fonts, pycryptodome, openssl) and the interop clients' pinned npm
+# redis-server, chromium, CJK and Latin fonts, Tesseract, pycryptodome, openssl) and the interop clients' pinned npm
 # packages. Idempotent; a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +24,13 @@ fc-list 2>/dev/null | grep -i 'Noto Sans CJK' >/dev/null || need_apt+=(fonts-not
 for f in NotoSansCJK-Regular.ttc NotoSansCJK-Bold.ttc NotoSerifCJK-Regular.ttc; do
   [ -f "/usr/share/fonts/opentype/noto/$f" ] || { need_apt+=(fonts-noto-cjk); break; }
 done
+# core/internal/synth, core/internal/ocreval, make bench: the English set prints with Debian's Latin fonts.
+[ -f /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || need_apt+=(fonts-liberation)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
+[ -f /usr/share/fonts/opentype/urw-base35/NimbusSans-Regular.otf ] || need_apt+=(fonts-urw-base35)
+# make bench: Tesseract 5 with the English model reads the English lines beside @gutenye/ocr-node.
+command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr)
+[ -n "$(find /usr/share/tesseract-ocr -name eng.traineddata 2>/dev/null | head -n1)" ] || need_apt+=(tesseract-ocr-eng)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=()

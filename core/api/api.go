@@ -18,10 +18,15 @@ type Line struct {
 
 // Response is the body of a successful POST /v1/ocr.
 type Response struct {
-	Text      string  `json:"text"` // lines in reading order joined by "\n"
-	Lines     []Line  `json:"lines"`
-	Width     int     `json:"width"`
-	Height    int     `json:"height"`
+	Text   string `json:"text"` // lines in reading order joined by "\n"
+	Lines  []Line `json:"lines"`
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	// Angle is the page's orientation as found in document mode: the
+	// image as sent is the upright page turned clockwise by 0, 90, 180 or
+	// 270 degrees. Lines are read upright and in reading order whatever
+	// the angle; boxes stay in the coordinates of the image as sent.
+	Angle     int     `json:"angle"`
 	ElapsedMS float64 `json:"elapsed_ms"`
 }
 

@@ -3,7 +3,10 @@
 // median latency, their ratio, and the accuracy of both (CER with spaces
 // kept and removed, exact lines): receipts and invoices in document mode,
 // and degraded single-line images in `mode=line` (and, for reference, in
-// document mode and through @gutenye, which detects first).
+// document mode and through @gutenye, which detects first). On the English
+// set it adds Tesseract 5 (`eng`, `--psm 7`) as a peer on the single lines,
+// and it reads the English invoices and some receipts turned by 90°, 180°
+// and 270° (core only: the angle found, reading-order CER against upright).
 //
 // `make bench` installs the pinned peer (core/bench/gutenye, npm ci) and
 // runs this command. The two engines read the images alternately, one
@@ -44,6 +47,10 @@ func run(args []string, stdout io.Writer) error {
 	seed := fs.Uint64("seed", 1, "random seed of the generated set")
 	docs := fs.Int("documents", 20, "receipts and invoices")
 	lines := fs.Int("lines", 200, "single-line images")
+	enDocs := fs.Int("english-documents", 10, "English invoices in Latin fonts (also read turned by 90°, 180° and 270°)")
+	enLines := fs.Int("english-lines", 200, "English single-line images in Latin fonts")
+	tessBin := fs.String("tesseract", "tesseract", "Tesseract 5 binary for the English lines (eng, --psm 7); \"\" to leave it out")
+	rotDocs := fs.Int("rotated", 4, "mixed receipts read turned by 90°, 180° and 270° too (besides the English invoices)")
 	peerDir := fs.String("gutenye", "core/bench/gutenye", "folder of the pinned @gutenye/ocr-node package (after npm ci)")
 	threads := fs.Int("threads", 0, "core: ONNX Runtime intra-op threads per session (0: its default, as the core binary)")
 	keep := fs.String("keep", "", "write the set to this folder and keep it (default: a temporary folder, removed)")
@@ -59,7 +66,7 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	spec := synth.Spec{Seed: *seed, Documents: *docs, Lines: *lines}
+	spec := synth.Spec{Seed: *seed, Documents: *docs, Lines: *lines, EnglishDocuments: *enDocs, EnglishLines: *enLines}
 	set := synth.Generate(f, spec)
 	dir := *keep
 	if dir == "" {
@@ -132,6 +139,59 @@ func run(args []string, stdout io.Writer) error {
 		}
 		peerLine.addLine(stdout, *verbose, "gutenye", l, r)
 	}
+	// English lines: core in both modes, Tesseract, @gutenye.
+	var enCoreLine, enCoreDoc, enTess, enPeer measure
+	tess := tesseract{*tessBin}
+	for _, l := range set.EnglishLines {
+		path := filepath.Join(dir, l.Name)
+		r, err := timeCore(ctx, core, path, true)
+		if err != nil {
+			return fmt.Errorf("core: %s: %w", l.Name, err)
+		}
+		enCoreLine.addLine(stdout, *verbose, "core mode=line", l, r)
+		if r, err = timeCore(ctx, core, path, false); err != nil {
+			return fmt.Errorf("core: %s: %w", l.Name, err)
+		}
+		enCoreDoc.addLine(stdout, *verbose, "core document", l, r)
+		if *tessBin != "" {
+			if r, err = tess.readLine(ctx, path); err != nil {
+				return fmt.Errorf("%s: %w", l.Name, err)
+			}
+			enTess.addLine(stdout, *verbose, "tesseract", l, r)
+		}
+		if r, err = peer.read(path); err != nil {
+			return fmt.Errorf("gutenye: %s: %w", l.Name, err)
+		}
+		enPeer.addLine(stdout, *verbose, "gutenye", l, r)
+	}
+	// English invoices: core and @gutenye, alternating.
+	var enCoreDocs, enPeerDocs measure
+	for i, d := range set.EnglishDocuments {
+		path := filepath.Join(dir, d.Name)
+		rows := ocreval.DocumentRows(d)
+		for k := range 2 {
+			if (i+k)%2 == 0 {
+				r, err := timeCore(ctx, core, path, false)
+				if err != nil {
+					return fmt.Errorf("core: %s: %w", d.Name, err)
+				}
+				enCoreDocs.addDoc(stdout, *verbose, "core", d.Name, rows, r)
+			} else {
+				r, err := peer.read(path)
+				if err != nil {
+					return fmt.Errorf("gutenye: %s: %w", d.Name, err)
+				}
+				enPeerDocs.addDoc(stdout, *verbose, "gutenye", d.Name, rows, r)
+			}
+		}
+	}
+	// Turned pages: the English invoices and the first mixed receipts,
+	// upright and turned; the core only.
+	rotSet := append(append([]synth.Document(nil), set.EnglishDocuments...), set.Documents[:min(*rotDocs, len(set.Documents))]...)
+	rot, err := readTurned(ctx, core, rotSet)
+	if err != nil {
+		return err
+	}
 	load1 := loadavg()
 
 	peerVer, ortNodeVer := peer.versions()
@@ -149,6 +209,21 @@ func run(args []string, stdout io.Writer) error {
 		coreLineDoc.row(w, "sealocr core document mode")
 		peerLine.row(w, "@gutenye/ocr-node "+peerVer)
 	}
+	if len(set.EnglishLines) > 0 {
+		fmt.Fprintf(w, "\n%-44s %12s %11s %11s %10s %12s %14s %14s\n", "English lines (Latin fonts, 18-36 px)", "median/line", "mean", "median CPU", "strict CER", "CER removed", "exact lines", "exact, spaces")
+		enCoreLine.rowKept(w, "sealocr core mode=line")
+		enCoreDoc.rowKept(w, "sealocr core document mode")
+		if *tessBin != "" {
+			enTess.rowKept(w, tess.version()+" (eng, --psm 7)")
+		}
+		enPeer.rowKept(w, "@gutenye/ocr-node "+peerVer)
+	}
+	if len(set.EnglishDocuments) > 0 {
+		fmt.Fprintf(w, "\n%-44s %12s %11s %11s %10s %12s %14s %14s\n", "English invoices (1000x1400)", "median/doc", "mean", "median CPU", "CER kept", "CER removed", "exact rows", "exact, spaces")
+		enCoreDocs.rowKept(w, "sealocr core (document mode)")
+		enPeerDocs.rowKept(w, "@gutenye/ocr-node "+peerVer)
+	}
+	rot.print(w)
 	return w.Flush()
 }
 
@@ -203,6 +278,12 @@ func (m *measure) mean() time.Duration {
 func (m *measure) row(w io.Writer, name string) {
 	fmt.Fprintf(w, "%-44s %10.3f s %9.3f s %9.3f s %9.2f%% %11.2f%% %8d/%d %5.1f%%\n", name, m.median().Seconds(), m.mean().Seconds(), median(m.cpu).Seconds(),
 		100*m.t.CERKept(), 100*m.t.CERRemoved(), m.t.Exact, m.t.Lines, 100*m.t.ExactRate())
+}
+
+// rowKept is row with the exact lines with spaces kept as well.
+func (m *measure) rowKept(w io.Writer, name string) {
+	fmt.Fprintf(w, "%-44s %10.3f s %9.3f s %9.3f s %9.2f%% %11.2f%% %8d/%d %5.1f%% %8d/%d %5.1f%%\n", name, m.median().Seconds(), m.mean().Seconds(), median(m.cpu).Seconds(),
+		100*m.t.CERKept(), 100*m.t.CERRemoved(), m.t.Exact, m.t.Lines, 100*m.t.ExactRate(), m.t.ExactKept, m.t.Lines, 100*m.t.ExactKeptRate())
 }
 
 type result struct {

@@ -49,6 +49,17 @@ func NewDict(chars []string) *Dict {
 	return &Dict{chars: append([]string{""}, chars...)}
 }
 
+// Index returns the class index of s, or false when the dictionary does
+// not hold it.
+func (d *Dict) Index(s string) (int, bool) {
+	for i, c := range d.chars {
+		if i > 0 && c == s {
+			return i, true
+		}
+	}
+	return 0, false
+}
+
 // Classes is the number of classes including the blank.
 func (d *Dict) Classes() int { return len(d.chars) }
 

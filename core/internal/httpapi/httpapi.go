@@ -333,7 +333,7 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time,
 	if lines == nil {
 		lines = []api.Line{}
 	}
-	return &api.Response{Text: res.Text(), Lines: lines, Width: width, Height: height,
+	return &api.Response{Text: res.Text(), Lines: lines, Width: width, Height: height, Angle: res.Angle,
 		ElapsedMS: float64(time.Since(start).Microseconds()) / 1000}, nil
 }
 

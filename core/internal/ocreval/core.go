@@ -3,6 +3,7 @@ package ocreval
 import (
 	"context"
 	"fmt"
+	"image"
 
 	"github.com/sealocr/sealocr/core/internal/decode"
 	"github.com/sealocr/sealocr/core/internal/enginetest"
@@ -43,13 +44,20 @@ func (c *Core) Read(ctx context.Context, data []byte, line bool) ([]Pred, error)
 	if err != nil {
 		return nil, err
 	}
+	preds, _, err := c.ReadImage(ctx, img, line)
+	return preds, err
+}
+
+// ReadImage reads a decoded image as Read does, and returns the page's
+// orientation as found (the response's angle) too.
+func (c *Core) ReadImage(ctx context.Context, img image.Image, line bool) ([]Pred, int, error) {
 	o := pipeline.Options{Mode: pipeline.ModeDocument}
 	if line {
 		o.Mode = pipeline.ModeLine
 	}
 	res, err := c.e.Run(ctx, img, o)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	preds := make([]Pred, len(res.Lines))
 	for i, l := range res.Lines {
@@ -58,7 +66,7 @@ func (c *Core) Read(ctx context.Context, data []byte, line bool) ([]Pred, error)
 			preds[i].Box[k] = [2]float64{float64(p[0]), float64(p[1])}
 		}
 	}
-	return preds, nil
+	return preds, res.Angle, nil
 }
 
 // Close releases the models.

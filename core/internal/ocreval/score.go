@@ -58,6 +58,7 @@ func Distance(a, b string) int {
 // rows).
 type Tally struct {
 	Lines, Exact              int // lines scored; read exactly with spaces removed
+	ExactKept                 int // read exactly with spaces kept (Kept(got) == Kept(want))
 	DistKept, CharsKept       int // edit distance and reference length, spaces kept
 	DistRemoved, CharsRemoved int // the same with spaces removed
 	Spurious                  int // output lines that sat on no labelled row (their characters count as insertions)
@@ -73,6 +74,9 @@ func (t *Tally) Add(got, want string) bool {
 	t.CharsKept += len([]rune(wk))
 	t.DistRemoved += Distance(gr, wr)
 	t.CharsRemoved += len([]rune(wr))
+	if gk == wk {
+		t.ExactKept++
+	}
 	if gr == wr {
 		t.Exact++
 		return true
@@ -91,6 +95,7 @@ func (t *Tally) addSpurious(got string) {
 func (t *Tally) Merge(u Tally) {
 	t.Lines += u.Lines
 	t.Exact += u.Exact
+	t.ExactKept += u.ExactKept
 	t.DistKept += u.DistKept
 	t.CharsKept += u.CharsKept
 	t.DistRemoved += u.DistRemoved
@@ -107,6 +112,10 @@ func (t Tally) CERRemoved() float64 { return ratio(t.DistRemoved, t.CharsRemoved
 // ExactRate is the share of lines read exactly, spaces removed.
 func (t Tally) ExactRate() float64 { return ratio(t.Exact, t.Lines) }
 
+// ExactKeptRate is the share of lines read exactly with spaces kept: every
+// space where the label has one, none elsewhere.
+func (t Tally) ExactKeptRate() float64 { return ratio(t.ExactKept, t.Lines) }
+
 func ratio(a, b int) float64 {
 	if b == 0 {
 		return 0
@@ -116,8 +125,8 @@ func ratio(a, b int) float64 {
 
 // String is a one-line summary.
 func (t Tally) String() string {
-	return fmt.Sprintf("%d lines: CER spaces kept %.2f%%, spaces removed %.2f%%, exact %d (%.1f%%), spurious %d",
-		t.Lines, 100*t.CERKept(), 100*t.CERRemoved(), t.Exact, 100*t.ExactRate(), t.Spurious)
+	return fmt.Sprintf("%d lines: CER spaces kept %.2f%%, spaces removed %.2f%%, exact %d (%.1f%%), exact with spaces %d (%.1f%%), spurious %d",
+		t.Lines, 100*t.CERKept(), 100*t.CERRemoved(), t.Exact, 100*t.ExactRate(), t.ExactKept, 100*t.ExactKeptRate(), t.Spurious)
 }
 
 // RefRow is a labelled document row: its text (columns joined by one
@@ -203,4 +212,22 @@ func abs(v float64) float64 {
 		return -v
 	}
 	return v
+}
+
+// ReadingOrderCER is the character error rate of a page's text as an
+// engine returned it (its lines in its order, joined by a space, white
+// space collapsed) against the labelled rows top to bottom: a line read
+// out of order counts as deleted and inserted. It scores reading order,
+// which ScoreDocument, matching lines to rows by position, does not.
+func ReadingOrderCER(rows []RefRow, preds []Pred) float64 {
+	want := make([]string, len(rows))
+	for i, r := range rows {
+		want[i] = r.Text
+	}
+	got := make([]string, len(preds))
+	for i, p := range preds {
+		got[i] = p.Text
+	}
+	w := Kept(strings.Join(want, " "))
+	return ratio(Distance(Kept(strings.Join(got, " ")), w), len([]rune(w)))
 }

@@ -9,7 +9,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/sealocr/sealocr/core/internal/ctc"
 	"github.com/sealocr/sealocr/core/internal/onnx"
@@ -35,9 +37,15 @@ type Options struct {
 
 	// InkGap inserts a space between two characters where the line image
 	// has no ink over more than this fraction of the height of its ink
-	// (0.25; negative: never). PP-OCRv4 drops most spaces between words on
+	// (0.3; negative: never). PP-OCRv4 drops most spaces between words on
 	// the tight crops detection makes; see inkSpaces.
 	InkGap float64
+
+	// EndPad adds this fraction of a line's height of its background
+	// colour at both ends before it is read (0.3; negative: none): on a
+	// crop ending right at its last glyph the model drops a final period
+	// or comma.
+	EndPad float64
 }
 
 func (o Options) withDefaults() Options {
@@ -57,7 +65,10 @@ func (o Options) withDefaults() Options {
 		o.WidthSpread = 0.15
 	}
 	if o.InkGap == 0 {
-		o.InkGap = 0.25
+		o.InkGap = 0.3
+	}
+	if o.EndPad == 0 {
+		o.EndPad = 0.3
 	}
 	return o
 }
@@ -82,9 +93,70 @@ func (r *Recognizer) WithBatch(batch int) *Recognizer {
 	return &c
 }
 
+// WithEndPad returns a copy that pads lines by pad of their height at both
+// ends (negative: none); see Options.EndPad.
+func (r *Recognizer) WithEndPad(pad float64) *Recognizer {
+	c := *r
+	c.o.EndPad = pad
+	return &c
+}
+
+// letterO returns r with a 0 read as the letter O where the model found
+// both likely and the 0 ends a run of Latin letters ("P0-73688" →
+// "PO-73688"; not inside a code such as a BIC's "3P0HB", nor before a
+// digit): PP-OCRv4's Chinese model reads a capital O after a letter as a
+// zero more often than not. The O must have had at least letterORatio of
+// the 0's probability at one of the 0's steps.
+func (r *Recognizer) letterO(res ctc.Result, probs []float32, classes int) ctc.Result {
+	zero, okZ := r.dict.Index("0")
+	oh, okO := r.dict.Index("O")
+	if !okZ || !okO {
+		return res
+	}
+	var out []ctc.Char
+	for i, c := range res.Chars {
+		if c.Text != "0" || i == 0 || !asciiLetter(res.Chars[i-1].Text) ||
+			(i+1 < len(res.Chars) && (digit(res.Chars[i+1].Text) || asciiLetter(res.Chars[i+1].Text))) {
+			continue
+		}
+		likely := false
+		for t := c.First; t <= c.Last && (t+1)*classes <= len(probs); t++ {
+			row := probs[t*classes : (t+1)*classes]
+			if row[oh] >= letterORatio*row[zero] {
+				likely = true
+				break
+			}
+		}
+		if !likely {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(res.Chars)
+		}
+		out[i].Text = "O"
+	}
+	if out == nil {
+		return res
+	}
+	var b strings.Builder
+	for _, c := range out {
+		b.WriteString(c.Text)
+	}
+	return ctc.Result{Text: b.String(), Confidence: res.Confidence, Chars: out, Steps: res.Steps}
+}
+
+// letterORatio: see letterO.
+const letterORatio = 0.05
+
+// asciiLetter reports whether s is one ASCII letter.
+func asciiLetter(s string) bool {
+	return len(s) == 1 && (s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z')
+}
+
 // Recognize returns one result per crop, in the order given. It does not
 // modify crops.
 //
+// Each line gets EndPad of its background at both ends first.
 // Lines are sorted by aspect ratio and read in batches of up to Batch. By
 // default each line is resized to the model height at its own width (no
 // minimum width) and a batch holds only lines whose widths differ by at most
@@ -95,6 +167,12 @@ func (r *Recognizer) WithBatch(batch int) *Recognizer {
 func (r *Recognizer) Recognize(ctx context.Context, crops []*raster.Image) ([]ctc.Result, error) {
 	res := make([]ctc.Result, len(crops))
 	lines := crops
+	if r.o.EndPad > 0 {
+		lines = make([]*raster.Image, len(crops))
+		for i, c := range crops {
+			lines[i] = raster.PadSides(c, int(r.o.EndPad*float64(c.H)+0.5), 0, raster.Background(c))
+		}
+	}
 	idx := make([]int, len(lines))
 	for i := range idx {
 		idx[i] = i
@@ -142,8 +220,10 @@ func (r *Recognizer) Recognize(ctx context.Context, crops []*raster.Image) ([]ct
 		if err != nil {
 			return nil, fmt.Errorf("recognize: %w", err)
 		}
+		steps, classes := int(shape[1]), int(shape[2])
 		for k, i := range idx[start:end] {
-			res[i] = inkSpaces(lines[i], dec[k], preprocess.LineWidth(lines[i].W, lines[i].H, h, w), w, r.o.InkGap)
+			dec[k] = r.letterO(dec[k], out[k*steps*classes:(k+1)*steps*classes], classes)
+			res[i] = latinDigits(inkSpaces(lines[i], latinPunct(dec[k]), preprocess.LineWidth(lines[i].W, lines[i].H, h, w), w, r.o.InkGap))
 		}
 		start = end
 	}

@@ -20,7 +20,14 @@ import (
 // (step t covers input columns t*w/steps to (t+1)*w/steps, of which the
 // first rw hold the line resized to the model height). Ink is every pixel
 // further from the background colour (see raster.Background) than half
-// the line's contrast. Between two digits the gap must be twice as wide.
+// the line's contrast.
+//
+// Between two digits the gap must be wider (4/3 of gap: a narrow 1 among
+// tabular digits leaves a wide gap) and the two digits' centres must also
+// stand further apart than 1.25 times the line's digit pitch (the median
+// distance between the centres of neighbouring digits): digit groups such
+// as an IBAN's "DE36 7934" keep their space, tabular digits stay whole.
+// On a line with wide (CJK) characters the threshold is mixedGap of gap.
 // Spaces the model emitted are kept; see spaceable and inNumber for where a
 // space never goes.
 func inkSpaces(line *raster.Image, r ctc.Result, rw, w int, gap float64) ctc.Result {
@@ -36,7 +43,13 @@ func inkSpaces(line *raster.Image, r ctc.Result, rw, w int, gap float64) ctc.Res
 		in := (step + 0.5) * float64(w) / float64(r.Steps)
 		return min(max(int(in*float64(line.W)/float64(rw)), 0), line.W-1)
 	}
-	center := func(c ctc.Char) float64 { return float64(c.First+c.Last) / 2 }
+	center := func(c ctc.Char) int { return x(float64(c.First+c.Last) / 2) }
+	pitch := digitPitch(r.Chars, center)
+	if hasWide(r.Chars) {
+		// Ideographs set the ink band; Latin letters beside them are
+		// shorter, so their gaps are a smaller share of it.
+		gap *= mixedGap
+	}
 	out := ctc.Result{Confidence: r.Confidence, Steps: r.Steps, Chars: make([]ctc.Char, 0, len(r.Chars))}
 	var b strings.Builder
 	for i, c := range r.Chars {
@@ -44,7 +57,7 @@ func inkSpaces(line *raster.Image, r ctc.Result, rw, w int, gap float64) ctc.Res
 			p := r.Chars[i-1]
 			if spaceable(p.Text, c.Text) && !inNumber(r.Chars, i) {
 				run, longest := 0, 0
-				for cx := x(center(p)); cx <= x(center(c)); cx++ {
+				for cx := center(p); cx <= center(c); cx++ {
 					if cols[cx] {
 						run = 0
 						continue
@@ -53,10 +66,12 @@ func inkSpaces(line *raster.Image, r ctc.Result, rw, w int, gap float64) ctc.Res
 					longest = max(longest, run)
 				}
 				need := gap
+				apart := true
 				if digit(p.Text) && digit(c.Text) {
-					need *= 2 // a narrow 1 among tabular digits leaves a wide gap
+					need *= 4.0 / 3
+					apart = pitch == 0 || float64(center(c)-center(p)) > 1.25*pitch
 				}
-				if float64(longest) > need*float64(inkH) {
+				if apart && float64(longest) > need*float64(inkH) {
 					out.Chars = append(out.Chars, ctc.Char{Text: " ", First: p.Last + 1, Last: c.First - 1})
 					b.WriteByte(' ')
 				}
@@ -69,12 +84,123 @@ func inkSpaces(line *raster.Image, r ctc.Result, rw, w int, gap float64) ctc.Res
 	return out
 }
 
+// mixedGap scales the gap threshold on a line with wide (CJK) characters.
+const mixedGap = 5.0 / 6
+
+// hasWide reports whether any of cs is a wide (East Asian) character.
+func hasWide(cs []ctc.Char) bool {
+	for _, c := range cs {
+		if w, _ := kind(c.Text); w {
+			return true
+		}
+	}
+	return false
+}
+
+// halfwidth maps the fullwidth punctuation the model reads after Latin
+// text to the ASCII form printed there.
+var halfwidth = map[string]string{"：": ":", "，": ",", "；": ";", "！": "!", "？": "?", "）": ")"}
+
+// latinPunct returns r with fullwidth punctuation that follows an ASCII
+// letter or digit ("Code：", "Thank you！") in its ASCII form: PP-OCRv4
+// reads a colon or comma after Latin text as the fullwidth one about as
+// often as not, while Chinese punctuation follows Chinese text. Run
+// before inkSpaces so that the space after it can be found.
+func latinPunct(r ctc.Result) ctc.Result {
+	var out *ctc.Result
+	for i := 1; i < len(r.Chars); i++ {
+		h, ok := halfwidth[r.Chars[i].Text]
+		p := r.Chars[i-1].Text
+		if !ok || len(p) != 1 || !(p[0] < utf8.RuneSelf && (unicode.IsLetter(rune(p[0])) || unicode.IsDigit(rune(p[0])))) {
+			continue
+		}
+		if out == nil {
+			out = &ctc.Result{Text: r.Text, Confidence: r.Confidence, Steps: r.Steps, Chars: slices.Clone(r.Chars)}
+		}
+		out.Chars[i].Text = h
+	}
+	if out == nil {
+		return r
+	}
+	var b strings.Builder
+	for _, c := range out.Chars {
+		b.WriteString(c.Text)
+	}
+	out.Text = b.String()
+	return *out
+}
+
+// latinDigits returns r with a digit read inside a lowercase Latin word
+// as the letter it stands for: 0 between two lowercase letters as o
+// ("Acc0unt"), 1 there as l ("Ba1ance"), and 0 starting a word of at least
+// two more lowercase letters as O ("0rder"). PP-OCRv4's Chinese model
+// mixes these up on Latin text; codes and numbers (upper case, digits)
+// are left alone.
+func latinDigits(r ctc.Result) ctc.Result {
+	lower := func(i int) bool {
+		return i >= 0 && i < len(r.Chars) && len(r.Chars[i].Text) == 1 && r.Chars[i].Text[0] >= 'a' && r.Chars[i].Text[0] <= 'z'
+	}
+	wordStart := func(i int) bool {
+		return i == 0 || r.Chars[i-1].Text == " "
+	}
+	var out []ctc.Char
+	for i, c := range r.Chars {
+		to := ""
+		switch {
+		case c.Text == "0" && lower(i-1) && lower(i+1):
+			to = "o"
+		case c.Text == "1" && lower(i-1) && lower(i+1):
+			to = "l"
+		case c.Text == "0" && wordStart(i) && lower(i+1) && lower(i+2):
+			to = "O"
+		}
+		if to == "" {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(r.Chars)
+		}
+		out[i].Text = to
+	}
+	if out == nil {
+		return r
+	}
+	var b strings.Builder
+	for _, c := range out {
+		b.WriteString(c.Text)
+	}
+	return ctc.Result{Text: b.String(), Confidence: r.Confidence, Chars: out, Steps: r.Steps}
+}
+
+// digitPitch is the (lower) median distance in columns between the centres
+// of neighbouring digits of cs, or 0 with fewer than two such pairs (one
+// pair cannot be compared with itself).
+func digitPitch(cs []ctc.Char, center func(ctc.Char) int) float64 {
+	var d []int
+	for i := 1; i < len(cs); i++ {
+		if digit(cs[i-1].Text) && digit(cs[i].Text) {
+			d = append(d, center(cs[i])-center(cs[i-1]))
+		}
+	}
+	if len(d) < 2 {
+		return 0
+	}
+	slices.Sort(d)
+	return float64(d[(len(d)-1)/2])
+}
+
 // spaceable reports whether a space may go between a and b: not next to a
 // space, not between two wide (CJK) characters — Chinese and Japanese put
-// no spaces between ideographs however loosely they are set — and not next
-// to wide punctuation (，：、（） and the like), whose glyphs are half empty.
+// no spaces between ideographs however loosely they are set — not next
+// to wide punctuation (，：、（） and the like), whose glyphs are half empty,
+// not before closing punctuation (. , : ; ! ? ) %) nor after an opening
+// parenthesis, and not next to a hyphen or slash ("PO-05589/E"): their
+// narrow glyphs leave wide gaps that print no space.
 func spaceable(a, b string) bool {
 	if a == " " || b == " " {
+		return false
+	}
+	if strings.Contains(".,:;!?)%-/", b) || strings.Contains("(-/", a) {
 		return false
 	}
 	wa, pa := kind(a)

@@ -67,13 +67,67 @@ func TestInkSpacesKeepNumbersWhole(t *testing.T) {
 		r.Chars[i].Text = s
 	}
 	r.Text = "1.55"
-	// Between two digits the gap must be twice the threshold: 12 columns
-	// are more than 2 × 0.25 × 20, not more than 2 × 0.3 × 20.
+	// Between two digits the gap must be 4/3 of the threshold: 12 columns
+	// are more than 4/3 × 0.25 × 20, not more than 4/3 × 0.5 × 20.
 	if got := inkSpaces(img, r, 200, 200, 0.25); got.Text != "1.5 5" {
 		t.Errorf("gap 0.25: got %q, want %q", got.Text, "1.5 5")
 	}
-	if got := inkSpaces(img, r, 200, 200, 0.3); got.Text != "1.55" {
-		t.Errorf("gap 0.3: got %q, want %q", got.Text, "1.55")
+	if got := inkSpaces(img, r, 200, 200, 0.5); got.Text != "1.55" {
+		t.Errorf("gap 0.5: got %q, want %q", got.Text, "1.55")
+	}
+}
+
+func TestInkSpacesDigitGroups(t *testing.T) {
+	// Six digits set 16 columns apart (6-column gaps), with a group
+	// space of 16 more after the third: "123 456". The gaps inside the
+	// groups pass the ink threshold (6 > 4/3 × 0.12 × 20), but only the
+	// group gap stands further apart than 1.25 digit pitches.
+	img, r := blocks([]int{20, 36, 52, 84, 100, 116})
+	for i, s := range []string{"1", "2", "3", "4", "5", "6"} {
+		r.Chars[i].Text = s
+	}
+	r.Text = "123456"
+	if got := inkSpaces(img, r, 200, 200, 0.12); got.Text != "123 456" {
+		t.Errorf("got %q, want %q", got.Text, "123 456")
+	}
+}
+
+func TestInkSpacesPunctuation(t *testing.T) {
+	// "Ltd." "x-y" "(a": a closing period, a hyphen and an opening
+	// parenthesis take no space however wide their gap (12 columns here).
+	img, r := blocks([]int{20, 42, 64, 86, 108})
+	for _, tc := range []struct{ chars, want string }{
+		{"abc.d", "a b c. d"},
+		{"ab-cd", "a b-c d"},
+		{"a(bcd", "a (b c d"},
+		{"ab/cd", "a b/c d"},
+	} {
+		for i, c := range tc.chars {
+			r.Chars[i].Text = string(c)
+		}
+		r.Text = tc.chars
+		if got := inkSpaces(img, r, 200, 200, 0.3); got.Text != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.chars, got.Text, tc.want)
+		}
+	}
+}
+
+func TestLatinPunct(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Code：12", "Code:12"},
+		{"you！", "you!"},
+		{"Kind regards，Accounts", "Kind regards,Accounts"},
+		{"地址：北京", "地址：北京"}, // after Chinese, Chinese punctuation stays
+		{"：a", "：a"},
+	} {
+		var r ctc.Result
+		for i, c := range []rune(tc.in) {
+			r.Chars = append(r.Chars, ctc.Char{Text: string(c), First: i, Last: i})
+		}
+		r.Text, r.Steps = tc.in, len(r.Chars)
+		if got := latinPunct(r); got.Text != tc.want || len(got.Chars) != len(r.Chars) {
+			t.Errorf("%q: got %q, want %q", tc.in, got.Text, tc.want)
+		}
 	}
 }
 
@@ -89,8 +143,35 @@ func TestInkSpacesNotBetweenIdeographs(t *testing.T) {
 	if got := inkSpaces(img, r, 200, 200, 0.3); got.Text != "中国，a b" {
 		t.Errorf("got %q, want %q", got.Text, "中国，a b")
 	}
+	// On a line with ideographs the threshold is 5/6 of gap: 12 columns
+	// are more than 5/6 × 0.7 × 20, so a and b are apart; not on a line
+	// of Latin letters alone.
+	if got := inkSpaces(img, r, 200, 200, 0.7); got.Text != "中国，a b" {
+		t.Errorf("gap 0.7: got %q, want %q", got.Text, "中国，a b")
+	}
 	r.Chars[2].Text, r.Text = "x", "中国xab"
 	if got := inkSpaces(img, r, 200, 200, 0.3); got.Text != "中国 x a b" {
 		t.Errorf("got %q, want %q", got.Text, "中国 x a b")
+	}
+}
+
+func TestLatinDigits(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Acc0unt No. 1024", "Account No. 1024"},
+		{"Ba1ance 10,698.82", "Balance 10,698.82"},
+		{"0rder ref. PO-10", "Order ref. PO-10"},
+		{"19 0ctober 2022", "19 October 2022"},
+		{"BIC: AB0CDE10", "BIC: AB0CDE10"}, // codes keep their digits
+		{"0x 12", "0x 12"},                 // one letter after: left alone
+		{"a10b", "a10b"},                   // neighbours are digits
+	} {
+		var r ctc.Result
+		for i, c := range []rune(tc.in) {
+			r.Chars = append(r.Chars, ctc.Char{Text: string(c), First: i, Last: i})
+		}
+		r.Text, r.Steps = tc.in, len(r.Chars)
+		if got := latinDigits(r); got.Text != tc.want || len(got.Chars) != len(r.Chars) {
+			t.Errorf("%q: got %q, want %q", tc.in, got.Text, tc.want)
+		}
 	}
 }

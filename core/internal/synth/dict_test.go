@@ -50,6 +50,12 @@ func TestCharactersInDictionary(t *testing.T) {
 		}
 		for range 10 {
 			check(g.lineText())
+			check(g.enLineText())
+		}
+		for _, row := range enDocumentRows(g, g.enFace()) {
+			for _, c := range row.cells {
+				check(c.text)
+			}
 		}
 	}
 	if len(seen) < 300 {

@@ -134,10 +134,17 @@ func splitCrowded(f *Fonts, specs []rowSpec, size int) []rowSpec {
 	return out
 }
 
-// document lays out and prints one receipt or invoice.
-func document(f *Fonts, r *rand.Rand, name string) Document {
+// document lays out and prints one receipt or invoice: mixed Chinese and
+// English in Noto CJK, or with english an English invoice in one Latin
+// face.
+func document(f *Fonts, r *rand.Rand, name string, english bool) Document {
 	g := gen{r}
-	specs := documentRows(g)
+	var specs []rowSpec
+	if english {
+		specs = enDocumentRows(g, g.enFace())
+	} else {
+		specs = documentRows(g)
+	}
 
 	specs = splitCrowded(f, specs, bodySize(specs))
 	size := bodySize(specs)
@@ -154,7 +161,7 @@ func document(f *Fonts, r *rand.Rand, name string) Document {
 		if s.rule {
 			hrule(img, marginX, DocWidth-marginX, int(y)-1, 2, ink)
 		}
-		base := int(y + 0.5*h + 0.36*float64(sz)) // Noto CJK: ink centred ~0.36 em above the baseline
+		base := int(y + 0.5*h + baselineOffset(s.tf, sz))
 		var row Row
 		xs, _ := s.place(f, size)
 		for i, c := range s.cells {

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/opentype"
@@ -19,30 +21,96 @@ const FontDirEnv = "SEALOCR_CJK_FONT_DIR"
 // DefaultFontDir is where Debian's fonts-noto-cjk installs the collections.
 const DefaultFontDir = "/usr/share/fonts/opentype/noto"
 
+// LatinFontRootEnv names the environment variable that overrides the
+// folder under which the Latin fonts are found (default: Debian's
+// /usr/share/fonts, where fonts-liberation, fonts-dejavu-core and
+// fonts-urw-base35 install them).
+const LatinFontRootEnv = "SEALOCR_LATIN_FONT_ROOT"
+
+// DefaultLatinFontRoot is the folder the Latin font paths are relative to.
+const DefaultLatinFontRoot = "/usr/share/fonts"
+
 // Typeface is one of the faces the generator prints with.
 type Typeface int
 
-// Typefaces, all Simplified Chinese members of the Noto CJK collections.
+// Typefaces: the Simplified Chinese members of the Noto CJK collections for
+// the mixed Chinese/English set, then the Latin faces of the English set.
 const (
 	SansRegular Typeface = iota
 	SansBold
 	SerifRegular
+	LiberationSans
+	LiberationSansBold
+	LiberationSerif
+	LiberationMono
+	DejaVuSans
+	DejaVuSansBold
+	DejaVuSerif
+	DejaVuSansMono
+	NimbusSans
+	NimbusSansBold
+	NimbusRoman
+	NimbusMono
+	C059
+	P052
+	URWBookman
+	URWGothic
 	numTypefaces
 )
 
-var fontFiles = [numTypefaces]string{
-	SansRegular:  "NotoSansCJK-Regular.ttc",
-	SansBold:     "NotoSansCJK-Bold.ttc",
-	SerifRegular: "NotoSerifCJK-Regular.ttc",
+// firstLatin is the first Latin typeface; the ones before it are CJK.
+const firstLatin = LiberationSans
+
+// Latin reports whether tf is one of the Latin faces of the English set.
+func (tf Typeface) Latin() bool { return tf >= firstLatin && tf < numTypefaces }
+
+// LatinFaces lists the Latin typefaces, in a fixed order.
+func LatinFaces() []Typeface {
+	var out []Typeface
+	for tf := firstLatin; tf < numTypefaces; tf++ {
+		out = append(out, tf)
+	}
+	return out
 }
 
-// familySC is the family name of the Simplified Chinese member of each
-// collection, which prints the mainland glyph forms the models were
-// trained on.
-var familySC = [numTypefaces]string{
-	SansRegular:  "Noto Sans CJK SC",
-	SansBold:     "Noto Sans CJK SC",
-	SerifRegular: "Noto Serif CJK SC",
+// fontFile says where a typeface is: a file under the CJK folder (with the
+// family to pick from the collection) or under the Latin root, and the
+// Debian package that ships it.
+type fontFile struct {
+	path   string
+	family string // collections only
+	pkg    string
+}
+
+var fontFiles = [numTypefaces]fontFile{
+	SansRegular:        {"NotoSansCJK-Regular.ttc", "Noto Sans CJK SC", "fonts-noto-cjk"},
+	SansBold:           {"NotoSansCJK-Bold.ttc", "Noto Sans CJK SC", "fonts-noto-cjk"},
+	SerifRegular:       {"NotoSerifCJK-Regular.ttc", "Noto Serif CJK SC", "fonts-noto-cjk"},
+	LiberationSans:     {"truetype/liberation/LiberationSans-Regular.ttf", "", "fonts-liberation"},
+	LiberationSansBold: {"truetype/liberation/LiberationSans-Bold.ttf", "", "fonts-liberation"},
+	LiberationSerif:    {"truetype/liberation/LiberationSerif-Regular.ttf", "", "fonts-liberation"},
+	LiberationMono:     {"truetype/liberation/LiberationMono-Regular.ttf", "", "fonts-liberation"},
+	DejaVuSans:         {"truetype/dejavu/DejaVuSans.ttf", "", "fonts-dejavu-core"},
+	DejaVuSansBold:     {"truetype/dejavu/DejaVuSans-Bold.ttf", "", "fonts-dejavu-core"},
+	DejaVuSerif:        {"truetype/dejavu/DejaVuSerif.ttf", "", "fonts-dejavu-core"},
+	DejaVuSansMono:     {"truetype/dejavu/DejaVuSansMono.ttf", "", "fonts-dejavu-core"},
+	NimbusSans:         {"opentype/urw-base35/NimbusSans-Regular.otf", "", "fonts-urw-base35"},
+	NimbusSansBold:     {"opentype/urw-base35/NimbusSans-Bold.otf", "", "fonts-urw-base35"},
+	NimbusRoman:        {"opentype/urw-base35/NimbusRoman-Regular.otf", "", "fonts-urw-base35"},
+	NimbusMono:         {"opentype/urw-base35/NimbusMonoPS-Regular.otf", "", "fonts-urw-base35"},
+	C059:               {"opentype/urw-base35/C059-Roman.otf", "", "fonts-urw-base35"},
+	P052:               {"opentype/urw-base35/P052-Roman.otf", "", "fonts-urw-base35"},
+	URWBookman:         {"opentype/urw-base35/URWBookman-Light.otf", "", "fonts-urw-base35"},
+	URWGothic:          {"opentype/urw-base35/URWGothic-Book.otf", "", "fonts-urw-base35"},
+}
+
+// String is the typeface's file name without its folder and extension.
+func (tf Typeface) String() string {
+	if tf < 0 || tf >= numTypefaces {
+		return "Typeface(" + strconv.Itoa(int(tf)) + ")"
+	}
+	name := filepath.Base(fontFiles[tf].path)
+	return strings.TrimSuffix(name, filepath.Ext(name))
 }
 
 // Fonts holds the parsed typefaces. Faces are made per size on demand; a
@@ -59,8 +127,9 @@ type faceKey struct {
 }
 
 // LoadFonts parses the Noto CJK collections from dir ("" means
-// $SEALOCR_CJK_FONT_DIR, else DefaultFontDir). It fails, naming the Debian
-// package, when a collection is missing.
+// $SEALOCR_CJK_FONT_DIR, else DefaultFontDir) and the Latin fonts from
+// under $SEALOCR_LATIN_FONT_ROOT, else DefaultLatinFontRoot. It fails,
+// naming the Debian package, when a file is missing.
 func LoadFonts(dir string) (*Fonts, error) {
 	if dir == "" {
 		dir = os.Getenv(FontDirEnv)
@@ -68,22 +137,35 @@ func LoadFonts(dir string) (*Fonts, error) {
 	if dir == "" {
 		dir = DefaultFontDir
 	}
+	root := os.Getenv(LatinFontRootEnv)
+	if root == "" {
+		root = DefaultLatinFontRoot
+	}
 	f := &Fonts{faces: map[faceKey]font.Face{}}
-	for tf, name := range fontFiles {
-		p := filepath.Join(dir, name)
+	for tf, ff := range fontFiles {
+		p := filepath.Join(dir, ff.path)
+		env := FontDirEnv
+		if Typeface(tf).Latin() {
+			p, env = filepath.Join(root, ff.path), LatinFontRootEnv
+		}
 		data, err := os.ReadFile(p)
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("synth: %s missing (install Debian's fonts-noto-cjk, or set %s)", p, FontDirEnv)
+			return nil, fmt.Errorf("synth: %s missing (install Debian's %s, or set %s)", p, ff.pkg, env)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("synth: %w", err)
 		}
-		coll, err := opentype.ParseCollection(data)
-		if err != nil {
-			return nil, fmt.Errorf("synth: %s: %w", p, err)
-		}
-		fnt, err := pick(coll, familySC[tf])
-		if err != nil {
+		var fnt *opentype.Font
+		if ff.family != "" {
+			coll, err := opentype.ParseCollection(data)
+			if err != nil {
+				return nil, fmt.Errorf("synth: %s: %w", p, err)
+			}
+			fnt, err = pick(coll, ff.family)
+			if err != nil {
+				return nil, fmt.Errorf("synth: %s: %w", p, err)
+			}
+		} else if fnt, err = opentype.Parse(data); err != nil {
 			return nil, fmt.Errorf("synth: %s: %w", p, err)
 		}
 		f.fonts[tf] = fnt

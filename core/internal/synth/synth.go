@@ -2,9 +2,12 @@
 // and invoices (1000×1400, 20–40 rows of mixed Chinese and English: shop,
 // invoice numbers, dates, addresses, an item table with prices, totals)
 // and single-line images with margins and degradations (rotation up to ±3°,
-// low contrast, blur, noise, JPEG), each with its exact text.
+// low contrast, blur, noise, JPEG), each with its exact text; and an
+// English set of invoices and single business lines (IBANs, BICs, company
+// names, amounts, sentences) at 18–36 px, half clean, in the Latin faces of
+// Debian's fonts-liberation, fonts-dejavu-core and fonts-urw-base35.
 //
-// Text is printed with Debian's Noto CJK fonts (fonts-noto-cjk) through
+// Mixed text is printed with Debian's Noto CJK fonts (fonts-noto-cjk) through
 // golang.org/x/image's OpenType rasteriser; the degradations and the
 // encoders are plain Go. The same Spec gives byte-identical images on the
 // same platform and font files; each image draws from its own random
@@ -23,6 +26,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -32,6 +36,9 @@ type Spec struct {
 	Seed      uint64
 	Documents int // receipts and invoices
 	Lines     int // single-line images
+
+	EnglishDocuments int // English invoices, each in one Latin face
+	EnglishLines     int // English single-line images in Latin faces
 }
 
 // Set is a generated benchmark set.
@@ -39,12 +46,17 @@ type Set struct {
 	Spec      Spec
 	Documents []Document
 	Lines     []Line
+
+	EnglishDocuments []Document
+	EnglishLines     []Line
 }
 
 // Random streams: one per image, keyed by kind and index.
 const (
 	streamDocument = 1
 	streamLine     = 2
+	streamEnDoc    = 3
+	streamEnLine   = 4
 )
 
 // Generate prints the set described by spec.
@@ -52,11 +64,19 @@ func Generate(f *Fonts, spec Spec) *Set {
 	s := &Set{Spec: spec}
 	for i := range spec.Documents {
 		r := rand.New(rand.NewPCG(spec.Seed, streamDocument<<32|uint64(i)))
-		s.Documents = append(s.Documents, document(f, r, fmt.Sprintf("doc-%03d", i)))
+		s.Documents = append(s.Documents, document(f, r, fmt.Sprintf("doc-%03d", i), false))
+	}
+	for i := range spec.EnglishDocuments {
+		r := rand.New(rand.NewPCG(spec.Seed, streamEnDoc<<32|uint64(i)))
+		s.EnglishDocuments = append(s.EnglishDocuments, document(f, r, fmt.Sprintf("en-doc-%03d", i), true))
 	}
 	for i := range spec.Lines {
 		r := rand.New(rand.NewPCG(spec.Seed, streamLine<<32|uint64(i)))
 		s.Lines = append(s.Lines, line(f, r, fmt.Sprintf("line-%04d", i)))
+	}
+	for i := range spec.EnglishLines {
+		r := rand.New(rand.NewPCG(spec.Seed, streamEnLine<<32|uint64(i)))
+		s.EnglishLines = append(s.EnglishLines, enLine(f, r, fmt.Sprintf("en-line-%04d", i)))
 	}
 	return s
 }
@@ -94,7 +114,7 @@ func (s *Set) Write(dir string) error {
 	}
 	var docs, lines strings.Builder
 	docs.WriteString("image\trow\tx0\ty0\tx1\ty1\tdegradations\ttext\n")
-	for _, d := range s.Documents {
+	for _, d := range slices.Concat(s.Documents, s.EnglishDocuments) {
 		if err := os.WriteFile(filepath.Join(dir, d.Name), d.Data, 0o644); err != nil {
 			return err
 		}
@@ -106,7 +126,7 @@ func (s *Set) Write(dir string) error {
 		}
 	}
 	lines.WriteString("image\tx0\ty0\tx1\ty1\tdegradations\ttext\n")
-	for _, l := range s.Lines {
+	for _, l := range slices.Concat(s.Lines, s.EnglishLines) {
 		if err := os.WriteFile(filepath.Join(dir, l.Name), l.Data, 0o644); err != nil {
 			return err
 		}
@@ -119,7 +139,12 @@ func (s *Set) Write(dir string) error {
 	return os.WriteFile(filepath.Join(dir, LinesTSV), []byte(lines.String()), 0o644)
 }
 
-// String describes the spec, e.g. "seed=1 documents=4 lines=40".
+// String describes the spec, e.g. "seed=1 documents=4 lines=40", with
+// " english-documents=N english-lines=N" when either is set.
 func (s Spec) String() string {
-	return "seed=" + strconv.FormatUint(s.Seed, 10) + " documents=" + strconv.Itoa(s.Documents) + " lines=" + strconv.Itoa(s.Lines)
+	out := "seed=" + strconv.FormatUint(s.Seed, 10) + " documents=" + strconv.Itoa(s.Documents) + " lines=" + strconv.Itoa(s.Lines)
+	if s.EnglishDocuments > 0 || s.EnglishLines > 0 {
+		out += " english-documents=" + strconv.Itoa(s.EnglishDocuments) + " english-lines=" + strconv.Itoa(s.EnglishLines)
+	}
+	return out
 }
