@@ -544,9 +544,19 @@ func loadFile(path string, dst any, sources map[string]string) error {
 // yamlLine returns " at line N" for the line a yaml.v3 error names, or "":
 // the rest of the message can quote the file.
 func yamlLine(err error) string {
-	_, rest, ok := strings.Cut(err.Error(), "line ")
+	if n := YAMLErrorLine(err.Error()); n > 0 {
+		return fmt.Sprintf(" at line %d", n)
+	}
+	return ""
+}
+
+// YAMLErrorLine returns the line number a yaml.v3 error message names
+// ("yaml: line 3: ...", "line 3: cannot unmarshal ..."), or 0. Callers
+// report that number instead of the message, which can quote the input.
+func YAMLErrorLine(msg string) int {
+	_, rest, ok := strings.Cut(msg, "line ")
 	if !ok {
-		return ""
+		return 0
 	}
 	n := 0
 	for _, c := range rest {
@@ -555,10 +565,7 @@ func yamlLine(err error) string {
 		}
 		n = n*10 + int(c-'0')
 	}
-	if n == 0 {
-		return ""
-	}
-	return fmt.Sprintf(" at line %d", n)
+	return n
 }
 
 // lookup returns the value node at the key path under the mapping n, or

@@ -64,17 +64,7 @@ type replica struct {
 // failing the test if it crashed meanwhile. It does not wait for it.
 func startReplica(t testing.TB, name string, env map[string]string, client *http.Client) *replica {
 	t.Helper()
-	r := &replica{name: name, env: map[string]string{}, client: client}
-	for k, v := range env {
-		r.env[k] = v
-	}
-	if r.env["SEALOCR_LISTEN"] == "" {
-		r.env["SEALOCR_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
-	}
-	r.env["SEALOCR_METRICS_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
-	r.env["HOME"] = t.TempDir()
-	r.url = "https://" + r.env["SEALOCR_LISTEN"]
-	r.metrics = "http://" + r.env["SEALOCR_METRICS_LISTEN"] + "/metrics"
+	r := newReplica(t, name, env, client)
 	r.start(t)
 	t.Cleanup(func() {
 		crashed := r.exited()
@@ -87,6 +77,26 @@ func startReplica(t testing.TB, name string, env map[string]string, client *http
 			t.Logf("%s output:\n%s", r.name, tail(r.log()))
 		}
 	})
+	return r
+}
+
+// newReplica prepares a sidecar with env (plus PATH, HOME and the listen and
+// metrics addresses, which it chooses) without starting it: for a test that
+// expects it to exit, or stops it itself (startReplica's cleanup takes an
+// exit during the test for a crash).
+func newReplica(t testing.TB, name string, env map[string]string, client *http.Client) *replica {
+	t.Helper()
+	r := &replica{name: name, env: map[string]string{}, client: client}
+	for k, v := range env {
+		r.env[k] = v
+	}
+	if r.env["SEALOCR_LISTEN"] == "" {
+		r.env["SEALOCR_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
+	}
+	r.env["SEALOCR_METRICS_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
+	r.env["HOME"] = t.TempDir()
+	r.url = "https://" + r.env["SEALOCR_LISTEN"]
+	r.metrics = "http://" + r.env["SEALOCR_METRICS_LISTEN"] + "/metrics"
 	return r
 }
 
@@ -814,11 +824,8 @@ func TestReplicaRedisACL(t *testing.T) {
 
 	t.Run("refuses to start without write access", func(t *testing.T) {
 		acl("~someone-else:*")
-		r := &replica{name: "limited", env: env, client: client}
-		r.env["SEALOCR_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
-		r.env["SEALOCR_METRICS_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
-		r.env["HOME"] = t.TempDir()
-		r.env["SEALOCR_STATE_DIR"] = t.TempDir()
+		env["SEALOCR_STATE_DIR"] = t.TempDir()
+		r := newReplica(t, "limited", env, client)
 		r.start(t)
 		select {
 		case <-r.done:

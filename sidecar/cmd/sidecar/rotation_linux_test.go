@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
 	"github.com/sealocr/sealocr/sidecar/internal/route"
-	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
 )
 
 // TestRotationAcrossReplicas runs two sidecar processes that share a seed,
@@ -152,12 +150,7 @@ func TestKeyLastUsed(t *testing.T) {
 	}
 	// Started by hand: the test stops it itself (startReplica's cleanup
 	// takes an exit during the test for a crash).
-	r := &replica{name: "usage", env: env, client: hc}
-	r.env["SEALOCR_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
-	r.env["SEALOCR_METRICS_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
-	r.env["HOME"] = t.TempDir()
-	r.url = "https://" + r.env["SEALOCR_LISTEN"]
-	r.metrics = "http://" + r.env["SEALOCR_METRICS_LISTEN"] + "/metrics"
+	r := newReplica(t, "usage", env, hc)
 	r.start(t)
 	defer r.stop(t)
 	r.waitHealthy(t, 60*time.Second)

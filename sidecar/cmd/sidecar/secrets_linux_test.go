@@ -3,12 +3,9 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
 )
 
 // canarySecret stands for a secret or password an operator put in the wrong
@@ -30,13 +27,7 @@ func leaked(out, secret string) string {
 // returning its output; it fails the test when the process keeps running.
 func runToExit(t *testing.T, env map[string]string) string {
 	t.Helper()
-	r := &replica{name: "sidecar", env: map[string]string{}}
-	for k, v := range env {
-		r.env[k] = v
-	}
-	r.env["SEALOCR_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
-	r.env["SEALOCR_METRICS_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
-	r.env["HOME"] = t.TempDir()
+	r := newReplica(t, "sidecar", env, nil)
 	r.env["SEALOCR_STATE_DIR"] = t.TempDir()
 	r.start(t)
 	select {

@@ -28,6 +28,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/sealocr/sealocr/configs"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/legacycbc"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
@@ -394,17 +395,7 @@ func decodeFile(data []byte, f *File) error {
 // when given, is the first node's on that line for a key (first) and the
 // last one's for a value. Nothing else of the message is kept.
 func yamlLines(msg string, root *yaml.Node, first bool) string {
-	_, rest, ok := strings.Cut(msg, "line ")
-	if !ok {
-		return ""
-	}
-	n := 0
-	for _, c := range rest {
-		if c < '0' || c > '9' || n > 1e7 {
-			break
-		}
-		n = n*10 + int(c-'0')
-	}
+	n := configs.YAMLErrorLine(msg)
 	if n == 0 {
 		return ""
 	}
