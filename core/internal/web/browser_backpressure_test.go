@@ -212,10 +212,12 @@ func metricValue(t *testing.T, url, name string) float64 {
 }
 
 // holdSlots keeps the sidecar busy with n POSTs that each declare a body of
-// holdBytes and send one byte of it, until release is called. The sidecar
+// holdBytes and send all of it but the last byte (the budget counts what
+// arrived, not what was declared), until release is called. The sidecar
 // reads bodies before it gives out request slots, so the hold is on its
-// byte budget (SEALOCR_MAX_BUFFERED_BYTES = n × holdBytes, a body_grace
-// longer than the test): every other body gets 503 busy meanwhile.
+// byte budget (SEALOCR_MAX_BUFFERED_BYTES = n × holdBytes, and the same
+// per client, since they all come from one address; a body_grace longer
+// than the test): every other body gets 503 busy meanwhile.
 func holdSlots(t *testing.T, sc sidecarInfo, n int) (release func()) {
 	t.Helper()
 	host := strings.TrimPrefix(sc.url, "https://")
@@ -233,22 +235,25 @@ func holdSlots(t *testing.T, sc sidecarInfo, n int) (release func()) {
 			t.Fatal(err)
 		}
 		conns = append(conns, c)
-		if _, err := io.WriteString(c, "POST /v1/ocr HTTP/1.1\r\nHost: "+host+"\r\nContent-Type: application/sealocr-psk\r\nContent-Length: "+strconv.Itoa(holdBytes)+"\r\n\r\nx"); err != nil {
+		if _, err := io.WriteString(c, "POST /v1/ocr HTTP/1.1\r\nHost: "+host+"\r\nContent-Type: application/sealocr-psk\r\nContent-Length: "+strconv.Itoa(holdBytes)+"\r\n\r\n"+strings.Repeat("x", holdBytes-1)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for metricValue(t, sc.metrics, "sealocr_sidecar_buffered_bytes") < float64(n*holdBytes) {
+	for metricValue(t, sc.metrics, "sealocr_sidecar_buffered_bytes") < float64(n*(holdBytes-1)) {
 		if time.Now().After(deadline) {
-			t.Fatal("the held requests did not take the byte budget")
+			t.Fatalf("the held requests did not take the byte budget: %v of %d bytes buffered",
+				metricValue(t, sc.metrics, "sealocr_sidecar_buffered_bytes"), n*(holdBytes-1))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	return release
 }
 
-// holdBytes is what each holdSlots request reserves.
-const holdBytes = 100000
+// holdBytes is what each holdSlots request reserves: the sidecar's first
+// body buffer (64 KiB), so that no held body grows its buffer, which
+// counts the old and the new buffer while it copies.
+const holdBytes = 64 << 10
 
 // countPosts counts the page's POSTs to url.
 func countPosts(reqs []request, url string) int {
@@ -271,8 +276,8 @@ func TestBrowserBusy(t *testing.T) {
 	// A: at most one OHTTP request per 6 s. B: four request slots at once.
 	limited := startSidecarEnv(t, coreURL, "SEALOCR_RATE_LIMIT=10/m", "SEALOCR_RATE_LIMIT_BURST=1")
 	narrow := startSidecarEnv(t, coreURL, "SEALOCR_MAX_CONCURRENT=4", "SEALOCR_RATE_LIMIT=off",
-		"SEALOCR_MAX_BUFFERED_BYTES="+strconv.Itoa(4*holdBytes), "SEALOCR_MAX_BODY_BYTES="+strconv.Itoa(holdBytes),
-		"SEALOCR_BODY_GRACE=10m")
+		"SEALOCR_MAX_BUFFERED_BYTES="+strconv.Itoa(4*holdBytes), "SEALOCR_MAX_BUFFERED_BYTES_PER_CLIENT="+strconv.Itoa(4*holdBytes),
+		"SEALOCR_MAX_BODY_BYTES="+strconv.Itoa(holdBytes), "SEALOCR_BODY_GRACE=10m")
 	ctx := browserFor(t, limited.spki+","+narrow.spki, 3*time.Minute)
 	gwA, gwB := limited.url+"/.well-known/ohttp-gateway", narrow.url+"/.well-known/ohttp-gateway"
 	// 429 and 503 answers are logged by Chromium as failed loads.
