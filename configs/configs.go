@@ -783,3 +783,21 @@ func leaves(err error) []error {
 	}
 	return []error{err}
 }
+
+// Informational answers the switches that ask only for information, in
+// both binaries alike: --help (usage), --help-config (settings) and
+// --version (the version line, when the configuration parsed). It writes
+// the answer to w and reports whether fl asked for one.
+func Informational(w io.Writer, fl Flags, loadErr error, usage, settings func(io.Writer), version string) bool {
+	switch {
+	case fl.Help:
+		usage(w)
+	case fl.HelpConfig:
+		settings(w)
+	case fl.Version && loadErr == nil:
+		fmt.Fprintln(w, version)
+	default:
+		return false
+	}
+	return true
+}

@@ -56,15 +56,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return healthcheck(ctx, args[1:], getenv, stdout)
 	}
 	cfg, fl, err := config.Load(args, getenv)
-	switch {
-	case fl.Help:
-		config.Usage(stdout)
-		return nil
-	case fl.HelpConfig:
-		config.WriteSettings(stdout)
-		return nil
-	case fl.Version && err == nil:
-		fmt.Fprintln(stdout, "sealocr core", buildVersion())
+	if configs.Informational(stdout, fl, err, config.Usage, config.WriteSettings, "sealocr core "+buildVersion()) {
 		return nil
 	}
 	// Every problem at once: what did not parse and what is not valid, each

@@ -65,15 +65,7 @@ func buildVersion() string {
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, fl, err := config.Load(args, getenv)
-	switch {
-	case fl.Help:
-		config.Usage(stdout)
-		return nil
-	case fl.HelpConfig:
-		config.WriteSettings(stdout)
-		return nil
-	case fl.Version && err == nil:
-		fmt.Fprintln(stdout, "sealocr sidecar", buildVersion())
+	if configs.Informational(stdout, fl, err, config.Usage, config.WriteSettings, "sealocr sidecar "+buildVersion()) {
 		return nil
 	}
 	// Every problem at once: what did not parse and what is not valid, each
