@@ -273,9 +273,12 @@ func countPosts(reqs []request, url string) int {
 func TestBrowserBusy(t *testing.T) {
 	chromiumPath(t)
 	coreURL := startCore(t)
-	// A: at most one OHTTP request per 6 s. B: four request slots at once.
+	// A: at most one OHTTP request per 6 s. B: a byte budget of four held
+	// bodies, and request slots to spare (per client too: the held bodies
+	// and the page come from one address), so that the page's requests are
+	// refused by the budget alone.
 	limited := startSidecarEnv(t, coreURL, "SEALOCR_RATE_LIMIT=10/m", "SEALOCR_RATE_LIMIT_BURST=1")
-	narrow := startSidecarEnv(t, coreURL, "SEALOCR_MAX_CONCURRENT=4", "SEALOCR_RATE_LIMIT=off",
+	narrow := startSidecarEnv(t, coreURL, "SEALOCR_MAX_CONCURRENT=16", "SEALOCR_MAX_CONCURRENT_PER_CLIENT=16", "SEALOCR_RATE_LIMIT=off",
 		"SEALOCR_MAX_BUFFERED_BYTES="+strconv.Itoa(4*holdBytes), "SEALOCR_MAX_BUFFERED_BYTES_PER_CLIENT="+strconv.Itoa(4*holdBytes),
 		"SEALOCR_MAX_BODY_BYTES="+strconv.Itoa(holdBytes), "SEALOCR_BODY_GRACE=10m")
 	ctx := browserFor(t, limited.spki+","+narrow.spki, 3*time.Minute)
