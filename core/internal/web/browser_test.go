@@ -137,6 +137,14 @@ var listenLine = regexp.MustCompile(`listening on (https?://\S+)`)
 // and returns the URL it prints on stdout ("... listening on URL").
 func startProcess(t *testing.T, name, bin string, args, env []string) string {
 	t.Helper()
+	u, _ := startProcessLogs(t, name, bin, args, env)
+	return u
+}
+
+// startProcessLogs is startProcess that also returns the process's output
+// (stdout and stderr: its logs).
+func startProcessLogs(t *testing.T, name, bin string, args, env []string) (string, *lockedBuffer) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	logs := &lockedBuffer{}
@@ -178,13 +186,13 @@ func startProcess(t *testing.T, name, bin string, args, env []string) string {
 	})
 	select {
 	case u := <-urlc:
-		return u
+		return u, logs
 	case <-exited:
 		t.Fatalf("%s exited: %v\n%s", name, waitErr, logs.String())
 	case <-time.After(60 * time.Second):
 		t.Fatalf("%s did not start listening\n%s", name, logs.String())
 	}
-	return ""
+	return "", logs
 }
 
 // waitOK polls url until it answers 200.
@@ -210,10 +218,16 @@ func waitOK(t *testing.T, client *http.Client, url string) {
 // startCore runs the core on a free loopback port and waits until it is
 // ready. It returns the base URL.
 func startCore(t *testing.T, extra ...string) string {
-	core, _ := binaries(t)
-	u := startProcess(t, "core", core, append([]string{"--listen", "127.0.0.1:0", "--log-format", "console"}, extra...), nil)
-	waitOK(t, http.DefaultClient, u+"/readyz")
+	u, _ := startCoreLogs(t, extra...)
 	return u
+}
+
+// startCoreLogs is startCore that also returns the core's logs.
+func startCoreLogs(t *testing.T, extra ...string) (string, *lockedBuffer) {
+	core, _ := binaries(t)
+	u, logs := startProcessLogs(t, "core", core, append([]string{"--listen", "127.0.0.1:0", "--log-format", "console"}, extra...), nil)
+	waitOK(t, http.DefaultClient, u+"/readyz")
+	return u, logs
 }
 
 // freeAddr returns a loopback address that was free a moment ago, for the
@@ -243,6 +257,7 @@ func startSidecar(t *testing.T, coreURL string) (string, string) {
 type sidecarInfo struct {
 	url, spki, metrics string
 	pool               *x509.CertPool
+	logs               *lockedBuffer
 }
 
 // startSidecarEnv is startSidecar with more environment (NAME=value).
@@ -250,7 +265,7 @@ func startSidecarEnv(t *testing.T, coreURL string, env ...string) sidecarInfo {
 	_, sidecar := binaries(t)
 	state := t.TempDir()
 	metrics := freeAddr(t)
-	u := startProcess(t, "sidecar", sidecar, nil, append([]string{
+	u, logs := startProcessLogs(t, "sidecar", sidecar, nil, append([]string{
 		"SEALOCR_STATE_DIR=" + state,
 		"SEALOCR_LISTEN=127.0.0.1:0",
 		"SEALOCR_METRICS_LISTEN=" + metrics,
@@ -281,7 +296,7 @@ func startSidecarEnv(t *testing.T, coreURL string, env ...string) sidecarInfo {
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	t.Cleanup(client.CloseIdleConnections)
 	waitOK(t, client, u+"/readyz")
-	return sidecarInfo{url: u, spki: base64.StdEncoding.EncodeToString(spki[:]), metrics: "http://" + metrics + "/metrics", pool: pool}
+	return sidecarInfo{url: u, spki: base64.StdEncoding.EncodeToString(spki[:]), metrics: "http://" + metrics + "/metrics", pool: pool, logs: logs}
 }
 
 // browser starts headless Chromium. spki, if set, is the only certificate
@@ -328,6 +343,7 @@ type request struct {
 	method, url string
 	contentType string
 	hasBody     bool
+	headers     string // every header name and value, for searching
 }
 
 // recordRequests collects every request of the tab from now on.
@@ -347,7 +363,7 @@ func recordRequests(ctx context.Context) func() []request {
 				}
 			}
 			mu.Lock()
-			reqs = append(reqs, request{ev.RequestID, ev.Request.Method, ev.Request.URL, ct, ev.Request.HasPostData})
+			reqs = append(reqs, request{ev.RequestID, ev.Request.Method, ev.Request.URL, ct, ev.Request.HasPostData, fmt.Sprint(ev.Request.Headers)})
 			mu.Unlock()
 		}
 	}()
