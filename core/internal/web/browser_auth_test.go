@@ -3,14 +3,18 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
@@ -329,5 +333,79 @@ func TestBrowserSignInRateLimited(t *testing.T) {
 	}
 	if visible, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!document.getElementById("signin").hidden`)); err != nil || visible {
 		t.Errorf("a 429 brought back the sign-in form (%v)", err)
+	}
+}
+
+// hs256JWT makes a JWT signed with HS256 under key, with the subject and
+// expiry given (the standard library only: the sidecar's verifier is what
+// is under test).
+func hs256JWT(key []byte, sub string, exp time.Time) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	head := enc([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	claims := enc(fmt.Appendf(nil, `{"sub":%q,"iat":%d,"exp":%d}`, sub, time.Now().Unix(), exp.Unix()))
+	mac := hmac.New(sha256.New, key)
+	mac.Write([]byte(head + "." + claims))
+	return head + "." + claims + "." + enc(mac.Sum(nil))
+}
+
+// TestBrowserSignInJWT: the same form takes a bearer JWT. A sidecar with
+// SEALOCR_AUTH=required and an HS256 key: an expired token is refused with
+// the message and the form, a valid one OCRs through OHTTP; neither token
+// reaches a URL, the page's storage or either process's logs.
+func TestBrowserSignInJWT(t *testing.T) {
+	chromiumPath(t)
+	key := []byte("browser-test-hs256-key-0123456789abcdef")
+	keyFile := filepath.Join(t.TempDir(), "hs256.key")
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := hs256JWT(key, "browser-user", time.Now().Add(10*time.Minute))
+	expired := hs256JWT(key, "browser-user", time.Now().Add(-10*time.Minute))
+	coreURL, coreLogs := startCoreLogs(t)
+	sc := startSidecarEnv(t, coreURL, "SEALOCR_AUTH=required", "SEALOCR_AUTH_JWT_HS256_KEY_FILE="+keyFile)
+	ctx := browser(t, sc.spki)
+	watchConsole(t, ctx)
+	requests := recordRequests(ctx)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(sc.url+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#transport[data-mode="ohttp"] #key-info`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	info, err := chromedp.Run(ctx, chromedp.Evaluate[string](`fetch("/v1/auth-info").then((r) => r.text())`, chromedp.EvalAwaitPromise))
+	if err != nil || !strings.Contains(info, `"mode":"required"`) || !strings.Contains(info, `"methods":["jwt"]`) {
+		t.Errorf("auth info %s (%v)", info, err)
+	}
+
+	signIn(t, ctx, expired)
+	kind, msg := uploadResult(t, ctx, lineImage)
+	if kind != "error" || !strings.Contains(msg, "not accepted") {
+		t.Errorf("expired token: %s %q", kind, msg)
+	}
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("mode"), "line")); err != nil {
+		t.Fatal(err)
+	}
+	signIn(t, ctx, good)
+	upload(t, ctx, lineImage)
+	if got := text(t, ctx, "#lines"); !strings.Contains(got, lineExpected) {
+		t.Errorf("recognised lines %q lack %q", got, lineExpected)
+	}
+	stored, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify([Object.entries(localStorage), Object.entries(sessionStorage), document.cookie, location.href, document.documentElement.outerHTML])`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range []string{good, expired} {
+		sig := tok[strings.LastIndexByte(tok, '.')+1:]
+		if strings.Contains(stored, sig) {
+			t.Error("a token is in the page's storage, cookies, URL or DOM")
+		}
+		for _, r := range requests() {
+			if strings.Contains(r.url, sig) || strings.Contains(r.headers, sig) {
+				t.Errorf("a token is in the URL or headers of %s %s", r.method, r.url)
+			}
+		}
+		if strings.Contains(sc.logs.String(), sig) || strings.Contains(coreLogs.String(), sig) {
+			t.Error("a token is in the logs")
+		}
 	}
 }

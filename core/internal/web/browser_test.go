@@ -225,7 +225,9 @@ func startCore(t *testing.T, extra ...string) string {
 // startCoreLogs is startCore that also returns the core's logs.
 func startCoreLogs(t *testing.T, extra ...string) (string, *lockedBuffer) {
 	core, _ := binaries(t)
-	u, logs := startProcessLogs(t, "core", core, append([]string{"--listen", "127.0.0.1:0", "--log-format", "console"}, extra...), nil)
+	// No metrics listener: its fixed default port would collide with
+	// other cores on this machine.
+	u, logs := startProcessLogs(t, "core", core, append([]string{"--listen", "127.0.0.1:0", "--metrics-listen", "", "--log-format", "console"}, extra...), nil)
 	waitOK(t, http.DefaultClient, u+"/readyz")
 	return u, logs
 }
