@@ -409,3 +409,28 @@ func TestBrowserSignInJWT(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserSignInOptional: with SEALOCR_AUTH=optional the page offers the
+// sign-in form beside the upload, and an anonymous upload OCRs.
+func TestBrowserSignInOptional(t *testing.T) {
+	chromiumPath(t)
+	coreURL := startCore(t)
+	sc := startSidecarEnv(t, coreURL, "SEALOCR_AUTH=optional", "SEALOCR_AUTH_API_KEYS_FILE="+writeAPIKeys(t, "sk-browser-optional-0123456789abcdef0123"))
+	ctx := browser(t, sc.spki)
+	watchConsole(t, ctx)
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(sc.url+"/"),
+		chromedp.WaitVisible(chromedp.CSS(`#transport[data-mode="ohttp"] #key-info`)),
+		chromedp.WaitVisible(chromedp.CSS(`#signin input[name="credential"]`)),
+		chromedp.WaitVisible(chromedp.ID("drop")),
+	); err != nil {
+		t.Fatalf("page did not offer both the form and the upload: %v", err)
+	}
+	if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("mode"), "line")); err != nil {
+		t.Fatal(err)
+	}
+	upload(t, ctx, lineImage)
+	if got := text(t, ctx, "#lines"); !strings.Contains(got, lineExpected) {
+		t.Errorf("recognised lines %q lack %q", got, lineExpected)
+	}
+}

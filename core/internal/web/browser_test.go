@@ -133,16 +133,9 @@ func (l *lockedBuffer) String() string {
 
 var listenLine = regexp.MustCompile(`listening on (https?://\S+)`)
 
-// startProcess runs bin with env added, stops it with SIGTERM at cleanup
-// and returns the URL it prints on stdout ("... listening on URL").
-func startProcess(t *testing.T, name, bin string, args, env []string) string {
-	t.Helper()
-	u, _ := startProcessLogs(t, name, bin, args, env)
-	return u
-}
-
-// startProcessLogs is startProcess that also returns the process's output
-// (stdout and stderr: its logs).
+// startProcessLogs runs bin with env added, stops it with SIGTERM at
+// cleanup and returns the URL it prints on stdout ("... listening on URL")
+// and its output (stdout and stderr: its logs).
 func startProcessLogs(t *testing.T, name, bin string, args, env []string) (string, *lockedBuffer) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
