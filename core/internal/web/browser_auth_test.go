@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -432,5 +433,44 @@ func TestBrowserSignInOptional(t *testing.T) {
 	upload(t, ctx, lineImage)
 	if got := text(t, ctx, "#lines"); !strings.Contains(got, lineExpected) {
 		t.Errorf("recognised lines %q lack %q", got, lineExpected)
+	}
+}
+
+// TestBrowserCoreNotLoopback: the page served by the core alone under a
+// name that is not loopback (Chromium maps ocr.example to the core on
+// 127.0.0.1, as a proxy or a remote listener would expose it) says so and
+// sends nothing: plain requests only on loopback.
+func TestBrowserCoreNotLoopback(t *testing.T) {
+	chromiumPath(t)
+	coreURL := startCore(t)
+	_, port, err := net.SplitHostPort(strings.TrimPrefix(coreURL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := browserWith(t, "", 90*time.Second, chromedp.Flag("host-resolver-rules", "MAP ocr.example 127.0.0.1"))
+	// No watchConsole: Chromium rightly reports that it ignores the core's
+	// Cross-Origin-Opener-Policy on plain HTTP under a non-loopback name.
+	requests := recordRequests(ctx)
+	page := "http://ocr.example:" + port + "/"
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(page),
+		chromedp.WaitVisible(chromedp.CSS(`#transport:not([data-mode="checking"])`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if mode, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("transport").dataset.mode`)); err != nil || mode != "plainRefused" {
+		t.Errorf("transport mode %q (%v), want plainRefused", mode, err)
+	}
+	if got := text(t, ctx, "#transport-detail"); !strings.Contains(got, "nothing will be sent") {
+		t.Errorf("transport detail %q", got)
+	}
+	kind, msg := uploadResult(t, ctx, lineImage)
+	if kind != "error" || !strings.Contains(msg, "nothing will be sent") {
+		t.Errorf("upload: %s %q, want refused", kind, msg)
+	}
+	for _, r := range requests() {
+		if r.method != http.MethodGet || r.hasBody || strings.Contains(r.url, "/v1/ocr") {
+			t.Errorf("request left the page: %s %s", r.method, r.url)
+		}
 	}
 }

@@ -305,6 +305,12 @@ func browser(t *testing.T, spki string) context.Context {
 // browserFor is browser with the given time limit for the whole test.
 func browserFor(t *testing.T, spki string, limit time.Duration) context.Context {
 	t.Helper()
+	return browserWith(t, spki, limit)
+}
+
+// browserWith is browserFor with more Chromium options.
+func browserWith(t *testing.T, spki string, limit time.Duration, extra ...chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.NoSandbox,
@@ -318,6 +324,7 @@ func browserFor(t *testing.T, spki string, limit time.Duration) context.Context 
 	if spki != "" {
 		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", spki))
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
 	t.Cleanup(func() {
