@@ -35,7 +35,7 @@ func sidecarAnswer(id api.ID) cell { a := api.Lookup(id); return cell{a.Status, 
 // The matrix: every mode × every core route (and the legacy path) × methods.
 var (
 	reachModes   = []string{"plain", "psk", "ohttp", "legacy"}
-	reachPaths   = []string{"/v1/ocr", "/v1/models", "/metrics", "/healthz", "/readyz", "/", "/static/app.js", "/no/such/route", "/ocr"}
+	reachPaths   = []string{"/v1/ocr", "/v1/models", "/metrics", "/healthz", "/readyz", "/", "/static/app.js", "/no/such/route", "/ocr", "/v1/auth-info"}
 	reachMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions}
 )
 
@@ -67,6 +67,7 @@ var reachPolicy = []struct {
 	{"*", "GET HEAD", "/healthz", sidecarAnswer(api.Healthy)},
 	{"*", "GET HEAD", "/readyz", sidecarAnswer(api.Ready)},
 	{"*", "GET HEAD", "/ /static/app.js", cell{200, ""}},  // the default plain_routes: the web UI
+	{"*", "GET HEAD", "/v1/auth-info", cell{200, ""}},     // answered by the sidecar itself (TestAuthInfoPublic)
 	{"*", "POST", "/ocr", sidecarAnswer(api.LegacyError)}, // legacy mode is on: a POST there is a legacy request
 	{"*", "*", "*", sidecarAnswer(api.EncryptionRequired)},
 }

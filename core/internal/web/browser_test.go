@@ -133,9 +133,10 @@ func (l *lockedBuffer) String() string {
 
 var listenLine = regexp.MustCompile(`listening on (https?://\S+)`)
 
-// startProcess runs bin with env added, stops it with SIGTERM at cleanup
-// and returns the URL it prints on stdout ("... listening on URL").
-func startProcess(t *testing.T, name, bin string, args, env []string) string {
+// startProcessLogs runs bin with env added, stops it with SIGTERM at
+// cleanup and returns the URL it prints on stdout ("... listening on URL")
+// and its output (stdout and stderr: its logs).
+func startProcessLogs(t *testing.T, name, bin string, args, env []string) (string, *lockedBuffer) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -178,13 +179,13 @@ func startProcess(t *testing.T, name, bin string, args, env []string) string {
 	})
 	select {
 	case u := <-urlc:
-		return u
+		return u, logs
 	case <-exited:
 		t.Fatalf("%s exited: %v\n%s", name, waitErr, logs.String())
 	case <-time.After(60 * time.Second):
 		t.Fatalf("%s did not start listening\n%s", name, logs.String())
 	}
-	return ""
+	return "", logs
 }
 
 // waitOK polls url until it answers 200.
@@ -210,12 +211,18 @@ func waitOK(t *testing.T, client *http.Client, url string) {
 // startCore runs the core on a free loopback port and waits until it is
 // ready. It returns the base URL.
 func startCore(t *testing.T, extra ...string) string {
-	core, _ := binaries(t)
-	// Its own metrics port: the default (9091) is make run's, which another
-	// test package may hold at the same time.
-	u := startProcess(t, "core", core, append([]string{"--listen", "127.0.0.1:0", "--metrics-listen", freeAddr(t), "--log-format", "console"}, extra...), nil)
-	waitOK(t, http.DefaultClient, u+"/readyz")
+	u, _ := startCoreLogs(t, extra...)
 	return u
+}
+
+// startCoreLogs is startCore that also returns the core's logs.
+func startCoreLogs(t *testing.T, extra ...string) (string, *lockedBuffer) {
+	core, _ := binaries(t)
+	// No metrics listener: its fixed default port would collide with
+	// other cores on this machine.
+	u, logs := startProcessLogs(t, "core", core, append([]string{"--listen", "127.0.0.1:0", "--metrics-listen", "", "--log-format", "console"}, extra...), nil)
+	waitOK(t, http.DefaultClient, u+"/readyz")
+	return u, logs
 }
 
 // freeAddr returns a loopback address that was free a moment ago, for the
@@ -245,6 +252,7 @@ func startSidecar(t *testing.T, coreURL string) (string, string) {
 type sidecarInfo struct {
 	url, spki, metrics string
 	pool               *x509.CertPool
+	logs               *lockedBuffer
 }
 
 // startSidecarEnv is startSidecar with more environment (NAME=value).
@@ -252,7 +260,7 @@ func startSidecarEnv(t *testing.T, coreURL string, env ...string) sidecarInfo {
 	_, sidecar := binaries(t)
 	state := t.TempDir()
 	metrics := freeAddr(t)
-	u := startProcess(t, "sidecar", sidecar, nil, append([]string{
+	u, logs := startProcessLogs(t, "sidecar", sidecar, nil, append([]string{
 		"SEALOCR_STATE_DIR=" + state,
 		"SEALOCR_LISTEN=127.0.0.1:0",
 		"SEALOCR_METRICS_LISTEN=" + metrics,
@@ -283,7 +291,7 @@ func startSidecarEnv(t *testing.T, coreURL string, env ...string) sidecarInfo {
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	t.Cleanup(client.CloseIdleConnections)
 	waitOK(t, client, u+"/readyz")
-	return sidecarInfo{url: u, spki: base64.StdEncoding.EncodeToString(spki[:]), metrics: "http://" + metrics + "/metrics", pool: pool}
+	return sidecarInfo{url: u, spki: base64.StdEncoding.EncodeToString(spki[:]), metrics: "http://" + metrics + "/metrics", pool: pool, logs: logs}
 }
 
 // browser starts headless Chromium. spki, if set, is the only certificate
@@ -296,6 +304,12 @@ func browser(t *testing.T, spki string) context.Context {
 
 // browserFor is browser with the given time limit for the whole test.
 func browserFor(t *testing.T, spki string, limit time.Duration) context.Context {
+	t.Helper()
+	return browserWith(t, spki, limit)
+}
+
+// browserWith is browserFor with more Chromium options.
+func browserWith(t *testing.T, spki string, limit time.Duration, extra ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(t)),
@@ -310,6 +324,7 @@ func browserFor(t *testing.T, spki string, limit time.Duration) context.Context 
 	if spki != "" {
 		opts = append(opts, chromedp.Flag("ignore-certificate-errors-spki-list", spki))
 	}
+	opts = append(opts, extra...)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelTab := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
 	t.Cleanup(func() {
@@ -330,6 +345,7 @@ type request struct {
 	method, url string
 	contentType string
 	hasBody     bool
+	headers     string // every header name and value, for searching
 }
 
 // recordRequests collects every request of the tab from now on.
@@ -349,7 +365,7 @@ func recordRequests(ctx context.Context) func() []request {
 				}
 			}
 			mu.Lock()
-			reqs = append(reqs, request{ev.RequestID, ev.Request.Method, ev.Request.URL, ct, ev.Request.HasPostData})
+			reqs = append(reqs, request{ev.RequestID, ev.Request.Method, ev.Request.URL, ct, ev.Request.HasPostData, fmt.Sprint(ev.Request.Headers)})
 			mu.Unlock()
 		}
 	}()

@@ -6,7 +6,10 @@
 //
 // Behind the sidecar the page seals each image in the browser with
 // Oblivious HTTP (RFC 9458) and sends it to /.well-known/ohttp-gateway;
-// served by the core alone it posts to /v1/ocr in the clear and says so.
+// served by the core alone it posts to /v1/ocr in the clear and says so. It
+// tells the two apart by GET /v1/auth-info (AuthInfoPath), which the sidecar
+// answers itself; anything else than the core's own answer there (an error,
+// a 429, no answer) never makes it post in the clear.
 // Rebuild the bundle with `npm ci && npm run build` in src/.
 package web
 
@@ -19,6 +22,7 @@ import (
 	"mime"
 	"net/http"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -76,7 +80,18 @@ func New() *Site {
 	return s
 }
 
-// Routes adds GET (and HEAD) / and /static/... to r. Its signature fits
+// AuthInfoPath is the path at which the page asks who serves it. The sidecar
+// answers it itself ({"server":"sidecar","transport":"ohttp",...}); the
+// core alone answers CoreAuthInfo. The page posts images in the clear only
+// on the core's answer and on a loopback address.
+const AuthInfoPath = "/v1/auth-info"
+
+// CoreAuthInfo is the core's answer at AuthInfoPath: served by the core
+// alone, plain requests, no authentication (the same fields as the
+// sidecar's api.AuthInfo).
+const CoreAuthInfo = `{"server":"core","transport":"plain","ohttp_gateway":"","auth":{"mode":"off","methods":[]}}` + "\n"
+
+// Routes adds GET (and HEAD) /, /static/... and AuthInfoPath to r. Its signature fits
 // httpapi.Options.ExtraRoutes.
 func Routes(r *mux.Router) { New().Routes(r) }
 
@@ -84,6 +99,15 @@ func Routes(r *mux.Router) { New().Routes(r) }
 func (s *Site) Routes(r *mux.Router) {
 	r.Handle("/", s).Methods(http.MethodGet, http.MethodHead)
 	r.PathPrefix("/static/").Handler(s).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc(AuthInfoPath, serveAuthInfo).Methods(http.MethodGet, http.MethodHead)
+}
+
+func serveAuthInfo(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	http.ServeContent(w, r, "", time.Time{}, strings.NewReader(CoreAuthInfo))
 }
 
 // ServeHTTP serves one embedded file, or 404.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -100,5 +101,34 @@ func TestNoRemoteResources(t *testing.T) {
 		if bytes.Contains(js, []byte(bad)) {
 			t.Errorf("app.js contains %q", bad)
 		}
+	}
+}
+
+// TestCoreAuthInfo: the core alone answers GET /v1/auth-info as the core,
+// in the clear, without authentication (the page's only ground for posting
+// in the clear), and the answer parses as the sidecar's does.
+func TestCoreAuthInfo(t *testing.T) {
+	w := httptest.NewRecorder()
+	newRouter().ServeHTTP(w, httptest.NewRequest(http.MethodGet, AuthInfoPath, nil))
+	if w.Code != http.StatusOK || w.Header().Get("Content-Type") != "application/json" || w.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("%d %q %q", w.Code, w.Header().Get("Content-Type"), w.Header().Get("Cache-Control"))
+	}
+	var got struct {
+		Server, Transport string
+		Auth              struct {
+			Mode    string
+			Methods []string
+		}
+	}
+	if err := json.Unmarshal(w.Body.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Server != "core" || got.Transport != "plain" || got.Auth.Mode != "off" || got.Auth.Methods == nil || len(got.Auth.Methods) != 0 {
+		t.Errorf("auth info %s", w.Body.Bytes())
+	}
+	w = httptest.NewRecorder()
+	newRouter().ServeHTTP(w, httptest.NewRequest(http.MethodPost, AuthInfoPath, nil))
+	if w.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d", w.Code)
 	}
 }

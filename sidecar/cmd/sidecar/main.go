@@ -27,6 +27,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sealocr/sealocr/configs"
+	"github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/auth"
 	"github.com/sealocr/sealocr/sidecar/internal/clientip"
 	"github.com/sealocr/sealocr/sidecar/internal/config"
@@ -314,6 +315,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ClientIP:      ips,
 		Auth:          authn,
 		AuthModes:     authModes,
+		AuthInfo:      authInfo(authn, authModes[server.ClassOHTTP]),
 		RateStore:     rateStore,
 		RateShared:    shared,
 		RatePolicies:  policies,
@@ -478,6 +480,16 @@ func buildAuth(ctx context.Context, cfg config.Config, log *zap.Logger) (map[ser
 		return nil, nil, err
 	}
 	return modes, authn, nil
+}
+
+// authInfo is what GET /v1/auth-info tells clients about OHTTP requests:
+// their auth mode and, unless it is off, the credential kinds accepted.
+func authInfo(a *auth.Authenticator, mode auth.Mode) *api.AuthInfo {
+	info := &api.AuthInfo{Auth: api.AuthInfoAuth{Mode: mode.String(), Methods: []string{}}}
+	if mode != auth.Off {
+		info.Auth.Methods = a.Methods()
+	}
+	return info
 }
 
 // ratePolicies turns the validated rate_limit section into the one bucket

@@ -277,3 +277,20 @@ func (a *Authenticator) Refuse(w http.ResponseWriter, err error) {
 func (a *Authenticator) Configured() bool {
 	return a.jwt.hasKeys() || a.keys != nil
 }
+
+// Methods returns the credential kinds a configured source accepts:
+// "api_key" when an API key file is loaded, "jwt" when a JWT key is. It
+// names kinds only, never keys.
+func (a *Authenticator) Methods() []string {
+	m := []string{}
+	if a == nil {
+		return m
+	}
+	if a.keys != nil {
+		m = append(m, "api_key")
+	}
+	if a.jwt.hasKeys() {
+		m = append(m, "jwt")
+	}
+	return m
+}

@@ -1,5 +1,5 @@
 // Package route decides, once per request, what kind of request it is:
-// health probe, PSK envelope, Oblivious HTTP request or key configuration,
+// health probe, auth description, PSK envelope, Oblivious HTTP request or key configuration,
 // legacy envelope, allowlisted plain route, or refused. The server's first
 // middleware stores the Kind in the request's context; the gateway
 // dispatches on it and the auth and rate-limit policies are chosen by it, so
@@ -39,9 +39,16 @@ const (
 	Legacy
 	// Plain is an allowlisted plain route, proxied as it is.
 	Plain
+	// AuthInfo is GET or HEAD AuthInfoPath, answered by the sidecar (never
+	// forwarded, whatever the plain allowlist says).
+	AuthInfo
 )
 
-var names = [...]string{"refused", "health", "ohttp", "ohttp_keys", "psk", "legacy", "plain"}
+// AuthInfoPath is the sidecar's public description of what clients need
+// (sidecar/api.AuthInfoPath).
+const AuthInfoPath = "/v1/auth-info"
+
+var names = [...]string{"refused", "health", "ohttp", "ohttp_keys", "psk", "legacy", "plain", "auth_info"}
 
 // String returns the kind's name.
 func (k Kind) String() string {
@@ -74,6 +81,8 @@ func (rs Rules) Classify(r *http.Request) Kind {
 	switch {
 	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && (p == "/healthz" || p == "/readyz"):
 		return Health
+	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && p == AuthInfoPath:
+		return AuthInfo
 	case p == OHTTPPath && post:
 		return OHTTP
 	case p == OHTTPPath:

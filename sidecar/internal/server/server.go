@@ -4,7 +4,7 @@
 //
 //	recover → request ID → route → close unread bodies → access log
 //	→ security headers → client IP
-//	→ health (/healthz, /readyz answered here) → auth → strip credentials
+//	→ health (/healthz, /readyz, /v1/auth-info answered here) → auth → strip credentials
 //	→ defer anonymous OHTTP charges → shared rate limit → per-class rate limit
 //	→ per-client concurrency
 //	→ body buffering (limit, minimum rate, total time, byte budget and the
@@ -52,6 +52,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -74,8 +75,9 @@ type Class string
 
 // Classes.
 const (
-	// ClassHealth is GET /healthz and /readyz: never authenticated or
-	// rate-limited (probes).
+	// ClassHealth is GET /healthz and /readyz (probes) and GET
+	// /v1/auth-info (a fixed description): never authenticated or
+	// rate-limited.
 	ClassHealth Class = "health"
 	// ClassPSK is a PSK-sealed request.
 	ClassPSK Class = "psk"
@@ -92,7 +94,7 @@ const (
 // configuration, plain routes and refused requests are all ClassPlain.
 func ClassOf(k route.Kind) Class {
 	switch k {
-	case route.Health:
+	case route.Health, route.AuthInfo:
 		return ClassHealth
 	case route.PSK:
 		return ClassPSK
@@ -158,9 +160,12 @@ type Readiness interface {
 // Options configure the handler. Zero values get safe defaults: no
 // trusted proxies, auth off, no rate limit.
 type Options struct {
-	Gateway       http.Handler
-	Upstream      Readiness // probed by /readyz
-	KeysLoaded    func() bool
+	Gateway    http.Handler
+	Upstream   Readiness // probed by /readyz
+	KeysLoaded func() bool
+	// AuthInfo is the body of GET /v1/auth-info (see api.AuthInfo); nil
+	// describes a sidecar with authentication off.
+	AuthInfo      *api.AuthInfo
 	MaxBodyBytes  int64
 	MaxConcurrent int
 	// MaxConcurrentPerClient bounds one client's requests in progress,
@@ -286,6 +291,28 @@ func Handler(o Options) http.Handler {
 			}
 		}
 		api.Write(w, api.Ready)
+	})
+
+	info := o.AuthInfo
+	if info == nil {
+		info = &api.AuthInfo{Auth: api.AuthInfoAuth{Mode: auth.Off.String()}}
+	}
+	infoCopy := *info
+	infoCopy.Server, infoCopy.Transport, infoCopy.OHTTPGateway = "sidecar", "ohttp", route.OHTTPPath
+	if infoCopy.Auth.Methods == nil {
+		infoCopy.Auth.Methods = []string{}
+	}
+	infoBody, err := json.Marshal(infoCopy)
+	if err != nil {
+		panic("server: auth info: " + err.Error()) // plain strings: cannot fail
+	}
+	infoBody = append(infoBody, '\n')
+	health.HandleFunc("GET "+api.AuthInfoPath, func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", "no-store")
+		h.Set("Content-Length", strconv.Itoa(len(infoBody)))
+		_, _ = w.Write(infoBody)
 	})
 
 	if o.ClientIP == nil {
@@ -435,13 +462,14 @@ func Handler(o Options) http.Handler {
 	)
 }
 
-// healthFirst answers the health probes (route.Health) with h before any
+// healthFirst answers the health probes (route.Health) and the auth
+// description (route.AuthInfo) with h before any
 // limiter: a probe never waits behind, or is refused by, the rate limits,
 // the concurrency limits or the body budget.
 func healthFirst(h http.Handler) middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if k, _ := route.FromContext(r.Context()); k == route.Health {
+			if k, _ := route.FromContext(r.Context()); k == route.Health || k == route.AuthInfo {
 				h.ServeHTTP(w, r)
 				return
 			}

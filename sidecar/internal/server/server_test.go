@@ -59,6 +59,9 @@ func TestClassifier(t *testing.T) {
 		{"POST", "/ocr", "application/json", ClassLegacy},
 		{"POST", "/v1/ocr", "image/png", ClassPlain},
 		{"GET", "/static/app.js", "", ClassPlain},
+		{"GET", "/v1/auth-info", "", ClassHealth},
+		{"HEAD", "/v1/auth-info", "", ClassHealth},
+		{"POST", "/v1/auth-info", "", ClassPlain},
 	} {
 		r := httptest.NewRequest(tc.method, tc.path, nil)
 		r.Header.Set("Content-Type", tc.ct)

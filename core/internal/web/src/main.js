@@ -1,39 +1,142 @@
 // sealocr's page: pick, drop or paste an image, send it to POST /v1/ocr and
 // show the boxes and lines. Behind the sidecar the request is sealed in the
 // browser with Oblivious HTTP (RFC 9458); served by the core alone it is a
-// plain request, and the page says so.
+// plain request, and the page says so. Which of the two serves it, and what
+// credentials the sidecar requires, it learns from GET /v1/auth-info; when
+// that or the key list cannot be fetched it retries and then refuses to
+// send: never plaintext by accident. An API key or token is kept in memory
+// for the tab and sent only inside the encapsulated request.
 
 import { decodeResponse, encodeRequest } from "./bhttp.js";
 import { STRINGS, initialLang, lang, say, setLang, t } from "./i18n.js";
 import * as ohttp from "./ohttp.js";
 
 const GATEWAY = "/.well-known/ohttp-gateway";
+const AUTH_INFO = "/v1/auth-info";
 const $ = (id) => document.getElementById(id);
 
-/** The transport in use: {kind: "checking" | "ohttp" | "plain" | "none", sel}. */
+/**
+ * The transport in use: {kind, sel, fingerprint}. kind is "checking",
+ * "ohttp" (behind the sidecar), "plain" (the core alone, on loopback),
+ * "plainRefused" (the core alone, elsewhere: nothing is sent), "none" (no
+ * usable key) or "unreachable" (who serves the page, or its keys, could not
+ * be learnt: nothing is sent).
+ */
 let transport = { kind: "checking" };
 let transportReady;
+/** What GET /v1/auth-info said: {server, transport, auth: {mode, methods}}. */
+let info = null;
+/**
+ * The API key or token, held in this module's memory only (never in
+ * localStorage, sessionStorage, a cookie or a URL) and sent only inside the
+ * OHTTP-encapsulated request. "" when signed out.
+ */
+let credential = "";
 /** The last result and the name of its file. */
 let result = null;
 let baseName = "ocr";
 let imageURL = null;
 
-async function detectTransport() {
-  let res;
-  try {
-    res = await fetch(GATEWAY, { cache: "no-store", credentials: "omit" });
-  } catch {
-    return { kind: "plain" };
+/** Attempts at fetching the page's configuration, and the first backoff (ms). */
+const CONFIG_ATTEMPTS = 4;
+const CONFIG_BACKOFF = 500;
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * GETs url and returns the response when it is 2xx with the media type
+ * want; retries a network error, 408, 429 and 5xx with a growing random
+ * backoff, CONFIG_ATTEMPTS times in all; returns null when it never got one.
+ */
+async function fetchConfig(url, want) {
+  for (let attempt = 1; ; attempt++) {
+    let res = null;
+    try {
+      res = await fetch(url, { cache: "no-store", credentials: "omit" });
+    } catch {
+      // a network error: retried
+    }
+    if (res) {
+      const ct = (res.headers.get("content-type") || "").split(";")[0].trim().toLowerCase();
+      if (res.ok) return ct === want ? res : null;
+      if (res.status !== 408 && res.status !== 429 && res.status < 500) return null;
+    }
+    if (attempt >= CONFIG_ATTEMPTS) return null;
+    await sleep(CONFIG_BACKOFF * 2 ** (attempt - 1) * (1 + Math.random()));
   }
-  const ct = (res.headers.get("content-type") || "").split(";")[0].trim().toLowerCase();
-  if (!res.ok || ct !== ohttp.KEYS_MEDIA_TYPE) return { kind: "plain" };
+}
+
+/** Reports whether this page was loaded from this computer. */
+function onLoopback() {
+  const h = location.hostname.toLowerCase();
+  return h === "localhost" || h === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+/**
+ * Learns who serves the page (GET /v1/auth-info: the sidecar answers it
+ * itself) and, behind the sidecar, fetches the gateway's keys. Plain
+ * requests only on the core's own answer and on loopback: any failure
+ * leaves the page unable to send, never sending in the clear.
+ */
+async function detectTransport() {
+  const res = await fetchConfig(AUTH_INFO, "application/json");
+  let got = null;
   try {
-    const sel = ohttp.selectConfig(ohttp.parseKeyList(new Uint8Array(await res.arrayBuffer())));
+    got = res && (await res.json());
+  } catch {
+    got = null;
+  }
+  if (got?.server === "core" && got.transport === "plain") {
+    info = got;
+    return { kind: onLoopback() ? "plain" : "plainRefused" };
+  }
+  if (got?.server !== "sidecar" || got.transport !== "ohttp") return { kind: "unreachable" };
+  info = got;
+  const keys = await fetchConfig(GATEWAY, ohttp.KEYS_MEDIA_TYPE);
+  if (!keys) return { kind: "unreachable" };
+  try {
+    const sel = ohttp.selectConfig(ohttp.parseKeyList(new Uint8Array(await keys.arrayBuffer())));
     if (!sel) return { kind: "none" };
     return { kind: "ohttp", sel, fingerprint: await ohttp.fingerprint(sel.config.raw) };
   } catch {
     return { kind: "none" };
   }
+}
+
+/** The OHTTP auth mode the sidecar announced: "off", "optional" or "required". */
+const authMode = () => (transport.kind === "ohttp" && info?.auth?.mode) || "off";
+
+/** Shows the sign-in form or the signed-in bar, and hides the upload while a required credential is missing. */
+function showAuth() {
+  const mode = authMode();
+  const signedIn = credential !== "";
+  $("signin").hidden = mode === "off" || signedIn;
+  $("signed-in").hidden = mode === "off" || !signedIn;
+  $("input").hidden = mode === "required" && !signedIn;
+  say($("signin-intro"), mode === "required" ? "signInRequired" : "signInOptional");
+}
+
+function signIn(e) {
+  e.preventDefault();
+  const field = $("credential");
+  const v = field.value.trim();
+  field.value = "";
+  if (!v) return;
+  credential = v;
+  say($("signin-message"), "");
+  const msg = $("message");
+  msg.dataset.kind = "";
+  say(msg, "signedInMsg");
+  showAuth();
+}
+
+function signOut() {
+  credential = "";
+  $("credential").value = "";
+  const msg = $("message");
+  msg.dataset.kind = "";
+  say(msg, "signedOut");
+  showAuth();
 }
 
 function showTransport() {
@@ -50,10 +153,17 @@ function showTransport() {
   } else if (transport.kind === "plain") {
     say($("transport-title"), "plain");
     say($("transport-detail"), "plainDetail");
+  } else if (transport.kind === "plainRefused") {
+    say($("transport-title"), "plainRefused");
+    say($("transport-detail"), "plainRefusedDetail");
   } else if (transport.kind === "none") {
     say($("transport-title"), "noKeys");
     say($("transport-detail"), "noKeysDetail");
+  } else if (transport.kind === "unreachable") {
+    say($("transport-title"), "unreachable");
+    say($("transport-detail"), "unreachableDetail");
   }
+  showAuth();
 }
 
 class OCRError extends Error {
@@ -96,8 +206,6 @@ function answerError(status, body, retryAfter) {
 const MAX_RETRIES = 4;
 /** A Retry-After longer than this (seconds) is not waited for. */
 const MAX_WAIT = 30;
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Runs send() and, while the answer is busy or rate-limited, waits the
@@ -150,7 +258,12 @@ let clockOffset = 0;
 async function ocrOHTTP(bytes, path, retry = true, dateRetry = true) {
   const inner = encodeRequest({
     method: "POST", scheme: location.protocol.replace(":", ""), authority: "", path,
-    headers: [["content-type", "application/octet-stream"], ["date", ohttp.httpDate(Date.now() + clockOffset)]],
+    headers: [
+      ["content-type", "application/octet-stream"],
+      ["date", ohttp.httpDate(Date.now() + clockOffset)],
+      // The credential travels only here, inside the encapsulated request.
+      ...(credential ? [["authorization", `Bearer ${credential}`]] : []),
+    ],
     content: bytes,
   });
   const { body, open } = await ohttp.encapsulate(transport.sel, inner);
@@ -185,8 +298,9 @@ async function ocrOHTTP(bytes, path, retry = true, dateRetry = true) {
   return JSON.parse(new TextDecoder().decode(answer.content));
 }
 
-/** Sends the image as a plain request to the core. */
+/** Sends the image as a plain request to the core (only when the core alone serves the page on loopback). */
 async function ocrPlain(bytes, path) {
+  if (transport.kind !== "plain") throw new OCRError("unreachableDetail");
   const res = await post(path, { headers: { "content-type": "application/octet-stream" }, body: bytes });
   const raw = new Uint8Array(await res.arrayBuffer());
   if (!res.ok) throw answerError(res.status, raw, res.headers.get("retry-after"));
@@ -201,9 +315,26 @@ async function recognise(file) {
     return;
   }
   await transportReady;
-  if (transport.kind === "none") {
-    say(msg, "noKeysDetail");
+  if (transport.kind === "unreachable") {
+    // Ask once more, with the same retries, before giving up.
+    msg.dataset.kind = "busy";
+    say(msg, "checking");
+    transportReady = detectTransport().then((tr) => {
+      transport = tr;
+      showTransport();
+    });
+    await transportReady;
+  }
+  const refusal = { none: "noKeysDetail", unreachable: "unreachableDetail", plainRefused: "plainRefusedDetail" }[transport.kind];
+  if (refusal || (transport.kind !== "ohttp" && transport.kind !== "plain")) {
+    say(msg, refusal || "unreachableDetail");
     msg.dataset.kind = "error";
+    return;
+  }
+  if (authMode() === "required" && !credential) {
+    say(msg, "signInFirst");
+    msg.dataset.kind = "error";
+    showAuth();
     return;
   }
   baseName = (file.name || "ocr").replace(/\.[^.]*$/, "") || "ocr";
@@ -231,6 +362,13 @@ async function recognise(file) {
     msg.dataset.kind = "error";
     if (e instanceof OCRError) say(msg, e.key, e.vars);
     else say(msg, "err_http", { status: "?" });
+    if (e instanceof OCRError && e.key === "err_unauthorized" && encrypted) {
+      // The key or token was refused: forget it and ask again.
+      credential = "";
+      showAuth();
+      say($("signin-message"), "err_unauthorized");
+      $("credential").focus();
+    }
   } finally {
     $("result").removeAttribute("aria-busy");
   }
@@ -355,6 +493,8 @@ function wire() {
       recognise(f);
     }
   });
+  $("signin-form").addEventListener("submit", signIn);
+  $("signout").addEventListener("click", signOut);
   $("copy-text").addEventListener("click", () => result && copy(result.text));
   $("copy-json").addEventListener("click", () => result && copy(json()));
   $("download-text").addEventListener("click", () => result && download(`${baseName}.txt`, "text/plain;charset=utf-8", result.text + "\n"));
