@@ -54,37 +54,7 @@ func (s *sidecar) clientFrom(src string, h2 bool, dials *atomic.Int32) *http.Cli
 // sidecar answers or closes, or until stop. It returns the status line
 // (or "closed") and how long the connection lasted.
 func (s *sidecar) slowUpload(src string, length int, stop <-chan struct{}) (string, time.Duration) {
-	start := time.Now()
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 10 * time.Second}
-	c, err := tls.DialWithDialer(d, "tcp", s.addr, &tls.Config{RootCAs: s.caPool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
-	if err != nil {
-		return "dial: " + err.Error(), time.Since(start)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "POST /v1/ocr HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", s.addr, psk.RequestMediaType, length)
-	answer := make(chan string, 1)
-	go func() {
-		line, err := bufio.NewReader(c).ReadString('\n')
-		if err != nil {
-			answer <- "closed"
-			return
-		}
-		answer <- strings.TrimSpace(line)
-	}()
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case a := <-answer:
-			return a, time.Since(start)
-		case <-stop:
-			return "still open", time.Since(start)
-		case <-tick.C:
-			if _, err := c.Write([]byte{'x'}); err != nil {
-				return <-answer, time.Since(start)
-			}
-		}
-	}
+	return s.trickle(src, "/v1/ocr", psk.RequestMediaType, length, 1, time.Second, stop)
 }
 
 // TestSlowUploadsHoldNoSlot: 70 uploads from 127.0.0.1 at 1 byte/s. While

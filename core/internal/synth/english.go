@@ -169,12 +169,6 @@ func enLine(f *Fonts, r *rand.Rand, name string) Line {
 	bg, ink := uint8(232+g.pick(24)), uint8(g.pick(60))
 	deg := []string{tf.String(), fmt.Sprintf("%dpx", size)}
 	degraded := g.pick(2) == 0
-	const (
-		fxLowContrast = iota
-		fxBlur
-		fxNoise
-		fxJPEG
-	)
 	fx := [4]bool{}
 	if degraded {
 		fx[g.pick(4)] = true
@@ -196,23 +190,7 @@ func enLine(f *Fonts, r *rand.Rand, name string) Line {
 		box = rot.rect(box)
 		deg = append(deg, fmt.Sprintf("rot=%.2f", a))
 	}
-	if fx[fxBlur] {
-		s := 0.4 + 0.4*r.Float64()
-		blur(img, s)
-		deg = append(deg, fmt.Sprintf("blur=%.2f", s))
-	}
-	if fx[fxNoise] {
-		s := 3 + 6*r.Float64()
-		noise(img, r, s)
-		deg = append(deg, fmt.Sprintf("noise=%.1f", s))
-	}
-	q := 0
-	if fx[fxJPEG] {
-		q = 50 + g.pick(41)
-		deg = append(deg, fmt.Sprintf("jpeg=%d", q))
-	}
-	data, ext := encode(img, q)
-	return Line{Name: name + ext, Data: data, Text: text, Box: box, Degradations: strings.Join(deg, " ")}
+	return g.finishLine(img, fx, effects{blur: 0.4, noise: 3, jpeg: 50, jpegSpan: 41}, deg, name, text, box)
 }
 
 // enDocumentRows draws the content of one English invoice or letter in

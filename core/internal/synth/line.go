@@ -37,12 +37,6 @@ func line(f *Fonts, r *rand.Rand, name string) Line {
 	mt, mb := 6+g.pick(35), 6+g.pick(35)
 	// One or two of the four effects, and a slight rotation half the time:
 	// what a phone photo or a cheap scanner does to a line, kept readable.
-	const (
-		fxLowContrast = iota
-		fxBlur
-		fxNoise
-		fxJPEG
-	)
 	fx := [4]bool{}
 	fx[g.pick(4)] = true
 	if g.pick(2) == 0 {
@@ -64,19 +58,42 @@ func line(f *Fonts, r *rand.Rand, name string) Line {
 		box = rot.rect(box)
 		deg = append([]string{fmt.Sprintf("rot=%.2f", a)}, deg...)
 	}
+	return g.finishLine(img, fx, effects{blur: 0.5, noise: 4, jpeg: 40, jpegSpan: 46}, deg, name, text, box)
+}
+
+// Effects of a generated line, fxLowContrast and the rotation being
+// applied by the caller before the text's box is known.
+const (
+	fxLowContrast = iota
+	fxBlur
+	fxNoise
+	fxJPEG
+)
+
+// effects are the strengths of a line's blur (σ in [blur, 2·blur)), noise
+// (σ in [noise, 3·noise)) and JPEG quality ([jpeg, jpeg+jpegSpan)).
+type effects struct {
+	blur, noise    float64
+	jpeg, jpegSpan int
+}
+
+// finishLine applies the blur, noise and JPEG of fx to img with strengths
+// drawn from g in that order (which keeps generated sets as they were),
+// encodes it and returns the line.
+func (g gen) finishLine(img *image.Gray, fx [4]bool, e effects, deg []string, name, text string, box image.Rectangle) Line {
 	if fx[fxBlur] {
-		s := 0.5 + 0.5*r.Float64()
+		s := e.blur + e.blur*g.r.Float64()
 		blur(img, s)
 		deg = append(deg, fmt.Sprintf("blur=%.2f", s))
 	}
 	if fx[fxNoise] {
-		s := 4 + 8*r.Float64()
-		noise(img, r, s)
+		s := e.noise + 2*e.noise*g.r.Float64()
+		noise(img, g.r, s)
 		deg = append(deg, fmt.Sprintf("noise=%.1f", s))
 	}
 	q := 0
 	if fx[fxJPEG] {
-		q = 40 + g.pick(46)
+		q = e.jpeg + g.pick(e.jpegSpan)
 		deg = append(deg, fmt.Sprintf("jpeg=%d", q))
 	}
 	data, ext := encode(img, q)
