@@ -141,40 +141,52 @@ func TestTrickledUploadsHoldWhatArrived(t *testing.T) {
 // Before the fix one address could hold the whole budget.
 func TestOneClientsShareOfTheBudget(t *testing.T) {
 	const mib = 1 << 20
+	reg := prometheus.NewRegistry()
 	srv := httptest.NewServer(Handler(Options{Gateway: bodyLen, MaxBodyBytes: mib, MaxBufferedBytes: 4 * mib,
-		BodyGrace: time.Minute, BodyMinRate: 1, BodyTimeout: 20 * time.Second,
+		BodyGrace: time.Minute, BodyMinRate: 1, BodyTimeout: 20 * time.Second, Registry: reg,
 		Auth: newAuth(t), AuthModes: map[Class]auth.Mode{ClassPSK: auth.Optional}}))
 	defer srv.Close()
 	stop := make(chan struct{})
 	defer close(stop)
-	type result struct {
-		src, outcome string
-	}
-	results := make(chan result, 16)
+	results := make(chan string, 16)
 	start := func(src string) {
 		go func() {
 			o, _ := upload(t, srv, src, mib, mib-10, time.Hour, stop) // all but 10 bytes, then silence
-			results <- result{src, o}
+			results <- o
 		}()
 	}
-	// One address, three stalled near-complete bodies: its share holds one.
-	for range 3 {
+	// held waits until the budget counts at least n bytes.
+	held := func(n float64, what string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for bufferedBytes(t, reg) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %v bytes counted, want at least %v", what, bufferedBytes(t, reg), n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// One address holds one stalled near-complete body, its share; two
+	// further stalled bodies from it are refused.
+	start("127.0.0.1")
+	held(mib-10, "one stalled body")
+	for range 2 {
 		start("127.0.0.1")
 	}
 	for range 2 {
 		select {
-		case r := <-results:
-			if !strings.HasPrefix(r.outcome, "HTTP/1.1 503") {
-				t.Errorf("a further stalled body from one address: %q, want 503 busy", r.outcome)
+		case o := <-results:
+			if !strings.HasPrefix(o, "HTTP/1.1 503") {
+				t.Errorf("a further stalled body from one address: %q, want 503 busy", o)
 			}
-		case <-time.After(3 * time.Second):
-			t.Errorf("one address holds three stalled bodies, over its share of one")
+		case <-time.After(5 * time.Second):
+			t.Fatalf("one address holds three stalled bodies, over its share of one")
 		}
 	}
 	// A second anonymous address: anonymous clients now hold 2 MiB, half
 	// the budget; a third anonymous address finds no room.
 	start("127.0.0.2")
-	time.Sleep(500 * time.Millisecond)
+	held(2*(mib-10), "two stalled bodies")
 	if code := postFrom(t, srv, "127.0.0.3", mib, ""); code != http.StatusServiceUnavailable {
 		t.Errorf("an anonymous client with anonymous clients holding half the budget: %d, want 503", code)
 	}
