@@ -16,10 +16,25 @@ type Line struct {
 	Box        [4]Point `json:"box"` // clockwise from the top-left corner of the text
 }
 
-// Response is the body of a successful POST /v1/ocr.
+// Page is what was read on one page of a document (one entry for an
+// image, one per page for a multi-page TIFF or a PDF).
+type Page struct {
+	Page   int    `json:"page"` // 1-based, in the order of the document
+	Width  int    `json:"width"`
+	Height int    `json:"height"`
+	Angle  int    `json:"angle"` // as Response.Angle, for this page
+	Text   string `json:"text"`  // this page's lines in reading order joined by "\n"
+	Lines  []Line `json:"lines"` // boxes in pixels of this page as read
+}
+
+// Response is the body of a successful POST /v1/ocr. Text, Lines, Width,
+// Height and Angle describe the first page (the only one of an image),
+// except that Text joins every page's text with a form feed ("\f"); Pages
+// has every page.
 type Response struct {
-	Text   string `json:"text"` // lines in reading order joined by "\n"
+	Text   string `json:"text"` // lines in reading order joined by "\n"; pages joined by "\f"
 	Lines  []Line `json:"lines"`
+	Pages  []Page `json:"pages"`
 	Width  int    `json:"width"`
 	Height int    `json:"height"`
 	// Angle is the page's orientation as found in document mode: the
