@@ -141,10 +141,14 @@ type OCROptions struct {
 	// Mode is the core's OCR mode, [DocumentMode] or [LineMode]; empty
 	// leaves the core's default (document).
 	Mode string
-	// ContentType is the image's media type, such as "image/png"; empty
-	// sniffs it from the bytes and falls back to
+	// ContentType is the document's media type, such as "image/png" or
+	// "application/pdf"; empty sniffs it from the bytes and falls back to
 	// "application/octet-stream".
 	ContentType string
+	// Output is the answer's format: [OutputJSON] (empty: the default),
+	// [OutputPDF] (a searchable PDF) or [OutputHOCR]. [Client.OCR] and
+	// [Client.OCRJSON] take JSON only; [Client.OCRAnswer] takes any.
+	Output string
 	// OnRetry, if set, is called before each retry of this call, from the
 	// calling goroutine, with the attempt about to be made, the wait and
 	// what the previous attempt got.
@@ -325,6 +329,21 @@ func (c *Client) Format(f fmt.State, _ rune) {
 // Mode returns the client's envelope mode.
 func (c *Client) Mode() Mode { return c.mode }
 
+// Output formats of [OCROptions.Output] (the core's "output" query
+// parameter).
+const (
+	OutputJSON = "json"
+	OutputPDF  = "pdf"
+	OutputHOCR = "hocr"
+)
+
+// Answer is the core's successful answer as it was sealed: its media type
+// (application/json, application/pdf or text/html for hOCR) and its body.
+type Answer struct {
+	ContentType string
+	Body        []byte
+}
+
 // OCR sends image for recognition and returns the core's decoded response.
 // Error answers are a [*ServerError]; see also [ErrOpenResponse].
 func (c *Client) OCR(ctx context.Context, image []byte, opts OCROptions) (*api.Response, error) {
@@ -342,7 +361,23 @@ func (c *Client) OCR(ctx context.Context, image []byte, opts OCROptions) (*api.R
 // OCRJSON is like [Client.OCR] but returns the core's JSON response body
 // exactly as the core wrote it.
 func (c *Client) OCRJSON(ctx context.Context, image []byte, opts OCROptions) ([]byte, error) {
-	target, err := ocrTarget(opts.Mode)
+	switch opts.Output {
+	case "", OutputJSON:
+	default:
+		return nil, fmt.Errorf("%w: OCRJSON takes JSON output only; use OCRAnswer", ErrInvalidConfig)
+	}
+	a, err := c.OCRAnswer(ctx, image, opts)
+	if err != nil {
+		return nil, err
+	}
+	return a.Body, nil
+}
+
+// OCRAnswer sends a document (an image, a multi-page TIFF or a PDF) for
+// recognition and returns the core's answer in the format opts.Output asks
+// for. Error answers are a [*ServerError]; see also [ErrOpenResponse].
+func (c *Client) OCRAnswer(ctx context.Context, image []byte, opts OCROptions) (*Answer, error) {
+	target, err := ocrTarget(opts.Mode, opts.Output)
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +388,7 @@ func (c *Client) OCRJSON(ctx context.Context, image []byte, opts OCROptions) ([]
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	// Every attempt seals afresh: a new nonce, a new HPKE context.
-	out, err := c.retry(ctx, opts.OnRetry, func(ctx context.Context) ([]byte, error) {
+	out, err := c.retry(ctx, opts.OnRetry, func(ctx context.Context) (*Answer, error) {
 		if c.mode == ModeOHTTP {
 			return c.ocrOHTTP(ctx, target, ct, image)
 		}
@@ -369,23 +404,30 @@ func (c *Client) OCRJSON(ctx context.Context, image []byte, opts OCROptions) ([]
 }
 
 // ocrTarget returns the path and query of the OCR request.
-func ocrTarget(mode string) (string, error) {
-	if mode == "" {
+func ocrTarget(mode, output string) (string, error) {
+	q := url.Values{}
+	for _, p := range []struct{ name, value string }{{"mode", mode}, {"output", output}} {
+		if p.value == "" {
+			continue
+		}
+		for i := 0; i < len(p.value); i++ {
+			ch := p.value[i]
+			if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '-') || i >= 32 {
+				return "", fmt.Errorf("%w: OCR %s must be a short lowercase word", ErrInvalidConfig, p.name)
+			}
+		}
+		q.Set(p.name, p.value)
+	}
+	if len(q) == 0 {
 		return OCRPath, nil
 	}
-	for i := 0; i < len(mode); i++ {
-		ch := mode[i]
-		if !(ch >= 'a' && ch <= 'z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '-') || i >= 32 {
-			return "", fmt.Errorf("%w: OCR mode must be a short lowercase word", ErrInvalidConfig)
-		}
-	}
-	return OCRPath + "?" + url.Values{"mode": {mode}}.Encode(), nil
+	return OCRPath + "?" + q.Encode(), nil
 }
 
-// sniff guesses an image media type, or application/octet-stream.
+// sniff guesses an image or PDF media type, or application/octet-stream.
 func sniff(b []byte) string {
 	ct := http.DetectContentType(b)
-	if strings.HasPrefix(ct, "image/") {
+	if strings.HasPrefix(ct, "image/") || ct == "application/pdf" {
 		return ct
 	}
 	if len(b) >= 4 && (bytes.HasPrefix(b, []byte("II*\x00")) || bytes.HasPrefix(b, []byte("MM\x00*"))) {
@@ -413,7 +455,7 @@ func endpoint(base *url.URL, p string) *url.URL {
 }
 
 // ocrPSK seals, sends and opens one request in PSK mode.
-func (c *Client) ocrPSK(ctx context.Context, target, contentType string, image []byte) ([]byte, error) {
+func (c *Client) ocrPSK(ctx context.Context, target, contentType string, image []byte) (*Answer, error) {
 	u := endpoint(c.base, target)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
 	if err != nil {
@@ -478,11 +520,11 @@ func (c *Client) doLimit(req *http.Request, limit int64) (int, http.Header, []by
 	return resp.StatusCode, resp.Header, data, nil
 }
 
-// innerResult turns the opened inner answer into the body or a sealed
+// innerResult turns the opened inner answer into the Answer or a sealed
 // ServerError.
-func innerResult(status int, contentType string, body []byte) ([]byte, error) {
+func innerResult(status int, contentType string, body []byte) (*Answer, error) {
 	if status >= 200 && status < 300 {
-		return body, nil
+		return &Answer{ContentType: contentType, Body: body}, nil
 	}
 	e := errorFromBody(status, contentType, body)
 	e.Sealed = true

@@ -1,6 +1,7 @@
 package client
 
 import (
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -65,15 +66,21 @@ func TestServerErrorMessage(t *testing.T) {
 }
 
 func TestOCRTarget(t *testing.T) {
-	tests := []struct{ mode, want string }{
-		{"", "/v1/ocr"}, {"line", "/v1/ocr?mode=line"}, {"document", "/v1/ocr?mode=document"},
+	tests := []struct{ mode, output, want string }{
+		{"", "", "/v1/ocr"}, {"line", "", "/v1/ocr?mode=line"}, {"document", "", "/v1/ocr?mode=document"},
+		{"", "pdf", "/v1/ocr?output=pdf"}, {"document", "hocr", "/v1/ocr?mode=document&output=hocr"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.mode, func(t *testing.T) {
-			if got, err := ocrTarget(tt.mode); err != nil || got != tt.want {
+		t.Run(tt.mode+"+"+tt.output, func(t *testing.T) {
+			if got, err := ocrTarget(tt.mode, tt.output); err != nil || got != tt.want {
 				t.Errorf("ocrTarget = %q, %v", got, err)
 			}
 		})
+	}
+	for _, bad := range []struct{ mode, output string }{{"Line", ""}, {"", "pdf&x=1"}, {"", "pdf output"}} {
+		if got, err := ocrTarget(bad.mode, bad.output); !errors.Is(err, ErrInvalidConfig) {
+			t.Errorf("ocrTarget(%q, %q) = %q, %v; want ErrInvalidConfig", bad.mode, bad.output, got, err)
+		}
 	}
 }
 

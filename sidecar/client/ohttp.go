@@ -120,7 +120,7 @@ func (c *Client) suite(cfg ohttp.PublicKeyConfig) (ohttp.SymmetricSuite, bool) {
 
 // ocrOHTTP encapsulates, sends and decapsulates one request; when the
 // gateway reports an unknown key it refetches the keys once and retries.
-func (c *Client) ocrOHTTP(ctx context.Context, target, contentType string, image []byte) ([]byte, error) {
+func (c *Client) ocrOHTTP(ctx context.Context, target, contentType string, image []byte) (*Answer, error) {
 	// Date lets the gateway bound how long it must remember the request to
 	// refuse a replay (RFC 9458 section 6.5).
 	header := []bhttp.Field{{Name: "content-type", Value: contentType},

@@ -176,7 +176,7 @@ func withRetryAfter(err error, value string) error {
 // retries, or the next wait would pass ctx's deadline; each attempt gets
 // its own deadline when an attempt timeout is set. The error returned is
 // the last attempt's, so a caller still sees what the server answered.
-func (c *Client) retry(ctx context.Context, onRetry func(RetryInfo), attempt func(context.Context) ([]byte, error)) ([]byte, error) {
+func (c *Client) retry(ctx context.Context, onRetry func(RetryInfo), attempt func(context.Context) (*Answer, error)) (*Answer, error) {
 	for n := 0; ; n++ {
 		actx, cancel := ctx, context.CancelFunc(func() {})
 		if c.retries.attemptTimeout > 0 {

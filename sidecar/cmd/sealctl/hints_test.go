@@ -119,7 +119,7 @@ func TestOCRDirRecursiveAndSkips(t *testing.T) {
 		t.Errorf("stdout = %q", stdout)
 	}
 	for _, want := range []string{
-		"skipping " + notes + ": not an image file by its name",
+		"skipping " + notes + ": not an image or PDF file by its name",
 		"skipping " + filepath.Join(dir, "sub") + ": a folder (--recursive takes subfolders too)",
 	} {
 		if !strings.Contains(stderr, want) {

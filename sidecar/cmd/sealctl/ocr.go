@@ -21,10 +21,12 @@ import (
 	"github.com/sealocr/sealocr/sidecar/client"
 )
 
-// imageType maps the extensions of the image files taken from a folder to
-// media types.
-func imageType(path string) (string, bool) {
+// docType maps the extensions of the files taken from a folder (images,
+// multi-page TIFF, PDF) to media types.
+func docType(path string) (string, bool) {
 	switch strings.ToLower(filepath.Ext(path)) {
+	case ".pdf":
+		return "application/pdf", true
 	case ".png":
 		return "image/png", true
 	case ".jpg", ".jpeg":
@@ -41,9 +43,13 @@ func imageType(path string) (string, bool) {
 	return "", false
 }
 
+// docExtensions names the extensions docType takes, for messages.
+const docExtensions = "pdf, png, jpg, jpeg, bmp, tif, tiff, webp, gif"
+
 // ocrFlags are the options of the ocr command.
 type ocrFlags struct {
 	server, ca, keys, mode, keyID, docMode, format, pin, kem, tokenFile string
+	output, outPath                                                     string
 	json, recursive                                                     bool
 	concurrency, maxRetries                                             int
 	timeout                                                             time.Duration
@@ -77,20 +83,53 @@ type result struct {
 	err error
 }
 
-const ocrUsage = `Usage: sealctl ocr [flags] IMAGE|DIR|-...
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
 
-Sends each image to the sidecar sealed with a pre-shared key (--mode psk) or
-Oblivious HTTP (--mode ohttp) and prints the recognised text. "-" reads one
-image from standard input. A DIR stands for its image files (png, jpg, jpeg,
-bmp, tif, tiff, webp, gif), and with --recursive for those of its
-subfolders too; every other file is skipped with a line on stderr.
-Output formats:
-  text  the text; with several files, a "==> FILE <==" header before each
+// checkOutPath checks -o for file output: one input writes the file (or
+// standard output, "-"; hOCR without -o too), several inputs write into a
+// folder that exists.
+func checkOutPath(format, path string, several bool) error {
+	if !several {
+		return nil
+	}
+	if path == "" || path == stdinPath {
+		return fmt.Errorf("--output %s with several files needs -o FOLDER", format)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || !fi.IsDir() {
+		return fmt.Errorf("--output %s with several files: -o %s must be an existing folder", format, path)
+	}
+	return nil
+}
+
+const ocrUsage = `Usage: sealctl ocr [flags] FILE|DIR|-...
+
+Sends each image or document (PDF, multi-page TIFF) to the sidecar sealed
+with a pre-shared key (--mode psk) or Oblivious HTTP (--mode ohttp) and
+prints the recognised text. "-" reads one file from standard input. A DIR
+stands for its files by name (` + docExtensions + `), and with
+--recursive for those of its subfolders too; every other file is skipped
+with a line on stderr.
+Output formats (--output, or --format for the first three):
+  text  the text, pages separated by a form feed (\f); with several files,
+        a "==> FILE <==" header before each
   json  one line per file, whatever their number (JSON Lines):
         {"file": FILE, "response": JSON}   the core's JSON as returned
         {"file": FILE, "error": MESSAGE}   a file that failed
-  tsv   FILE, line index (from 0), confidence, text; tab-separated, with
-        tab, newline and backslash escaped as \t, \n and \\
+  tsv   FILE, line index (from 0, counted across pages), confidence,
+        text; tab-separated, with tab, newline and backslash escaped as
+        \t, \n and \\
+  pdf   a searchable PDF (each page's image with an invisible text layer),
+        written to -o FILE ("-" for standard output); with several
+        inputs -o names a folder, and each file is written there as its
+        base name with .pdf
+  hocr  hOCR (HTML) as Tesseract writes it; to -o as for pdf, or to
+        standard output for one input without -o
 Failures go to stderr, with what to check; the exit status is 1 if any
 file failed. A server that cannot be reached fails at once (no retry).
 
@@ -121,6 +160,8 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 	fs.StringVar(&f.keyID, "key-id", "", "pre-shared key ID (default: the first in the key file)")
 	fs.StringVar(&f.docMode, "doc-mode", "", "OCR mode: document or line (default: the core's, document)")
 	fs.StringVar(&f.format, "format", "text", "output: text, json or tsv")
+	fs.StringVar(&f.output, "output", "", "output: text, json, tsv, pdf or hocr (default: --format's)")
+	fs.StringVar(&f.outPath, "o", "", "file (one input) or folder (several) to write pdf or hocr output to; - for standard output")
 	fs.BoolVar(&f.json, "json", false, "same as --format json")
 	fs.BoolVar(&f.recursive, "recursive", false, "take the images of a DIR's subfolders too")
 	fs.BoolVar(&f.recursive, "r", false, "same as --recursive")
@@ -149,6 +190,25 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 	case "text", "json", "tsv":
 	default:
 		problems = append(problems, fmt.Sprintf("unknown --format %q", f.format))
+	}
+	switch {
+	case f.output == "" || f.output == f.format:
+	case f.output == "text" || f.output == "json" || f.output == "tsv":
+		if flagSet(fs, "format") || f.json {
+			problems = append(problems, fmt.Sprintf("--output %s and --format %s disagree", f.output, f.format))
+		}
+		f.format = f.output
+	case f.output == client.OutputPDF || f.output == client.OutputHOCR:
+		f.format = f.output
+	default:
+		problems = append(problems, fmt.Sprintf("unknown --output %q (text, json, tsv, pdf or hocr)", f.output))
+	}
+	fileOut := f.format == client.OutputPDF || f.format == client.OutputHOCR
+	switch {
+	case f.outPath != "" && !fileOut:
+		problems = append(problems, "-o is for --output pdf or hocr")
+	case f.format == client.OutputPDF && f.outPath == "":
+		problems = append(problems, "--output pdf needs -o FILE (or -o - for standard output)")
 	}
 	switch f.docMode {
 	case "", client.DocumentMode, client.LineMode:
@@ -218,6 +278,13 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 	jobs, anyDir := expand(inputs, f.recursive, env.stdin, func(path, why string) {
 		fmt.Fprintf(stderr, "sealctl: skipping %s: %s\n", path, why)
 	})
+	several := len(jobs) > 1 || anyDir
+	if fileOut {
+		if err := checkOutPath(f.format, f.outPath, several); err != nil {
+			fmt.Fprintln(stderr, "sealctl ocr:", err)
+			return exitCode(2)
+		}
+	}
 	lim := newLimiter(f.concurrency)
 	lim.goRound = f.maxRetries > 0
 	h := hints{server: f.server, mode: cfg.Mode, keysFile: f.keys, credential: cfg.Credential != ""}
@@ -225,14 +292,18 @@ func runOCR(ctx context.Context, args []string, env environment, stdout, stderr 
 		h.keyID = cfg.PSKKey.ID()
 	}
 	p := &printer{
-		out: stdout, errOut: stderr, format: f.format,
-		several:  len(jobs) > 1 || anyDir,
+		out: stdout, errOut: stderr, format: f.format, outPath: f.outPath,
+		several:  several,
 		progress: len(jobs) > 1 && isTerminal(stderr),
 		total:    len(jobs),
 		lim:      lim,
 		hints:    h,
 	}
-	results := process(ctx, c, jobs, lim, client.OCROptions{Mode: f.docMode})
+	opts := client.OCROptions{Mode: f.docMode}
+	if fileOut {
+		opts.Output = f.format
+	}
+	results := process(ctx, c, jobs, lim, opts)
 	failed := 0
 	for i, j := range jobs {
 		<-results[i].done
@@ -299,17 +370,17 @@ func expand(inputs []string, recursive bool, stdin io.Reader, skip func(path, wh
 				case !e.Type().IsRegular():
 					skip(p, "not a regular file")
 				default:
-					if _, ok := imageType(e.Name()); ok {
+					if _, ok := docType(e.Name()); ok {
 						jobs = append(jobs, job{path: p})
 					} else {
-						skip(p, "not an image file by its name (png, jpg, jpeg, bmp, tif, tiff, webp, gif)")
+						skip(p, "not an image or PDF file by its name ("+docExtensions+")")
 					}
 				}
 			}
 		}
 		walk(in)
 		if len(jobs) == before {
-			jobs = append(jobs, job{path: in, err: errors.New("no image files in folder")})
+			jobs = append(jobs, job{path: in, err: errors.New("no image or PDF files in folder")})
 		}
 	}
 	return jobs, anyDir
@@ -415,13 +486,36 @@ func ocrFile(ctx context.Context, c *client.Client, j job, opts client.OCROption
 		img, err = j.stdin.read()
 	} else {
 		img, err = os.ReadFile(j.path)
-		opts.ContentType, _ = imageType(j.path)
+		opts.ContentType, _ = docType(j.path)
 	}
 	if err != nil {
 		return result{err: err}
 	}
-	raw, err := c.OCRJSON(ctx, img, opts)
-	return result{raw: raw, err: err}
+	a, err := c.OCRAnswer(ctx, img, opts)
+	if err != nil {
+		return result{err: err}
+	}
+	if want := answerType(opts.Output); mediaType(a.ContentType) != want {
+		return result{err: fmt.Errorf("%w: answer of type %q, want %s", client.ErrUnexpectedResponse, mediaType(a.ContentType), want)}
+	}
+	return result{raw: a.Body}
+}
+
+// answerType is the media type of the answer in an output format.
+func answerType(output string) string {
+	switch output {
+	case client.OutputPDF:
+		return "application/pdf"
+	case client.OutputHOCR:
+		return "text/html"
+	}
+	return "application/json"
+}
+
+// mediaType is a Content-Type without parameters, lower case.
+func mediaType(ct string) string {
+	mt, _, _ := strings.Cut(ct, ";")
+	return strings.ToLower(strings.TrimSpace(mt))
 }
 
 // printer writes results in order, failures to errOut, and a progress
@@ -429,6 +523,8 @@ func ocrFile(ctx context.Context, c *client.Client, j job, opts client.OCROption
 type printer struct {
 	out, errOut io.Writer
 	format      string
+	outPath     string            // -o, for pdf and hocr
+	written     map[string]string // file written into -o's folder → its input
 	several     bool
 	progress    bool
 	total, n    int
@@ -475,6 +571,8 @@ func (p *printer) finish() { p.clearProgress() }
 // write formats one successful response.
 func (p *printer) write(path string, raw []byte) error {
 	switch p.format {
+	case client.OutputPDF, client.OutputHOCR:
+		return p.writeFile(path, raw)
 	case "json":
 		var compact bytes.Buffer
 		if err := json.Compact(&compact, raw); err != nil {
@@ -496,7 +594,14 @@ func (p *printer) write(path string, raw []byte) error {
 	}
 	var b strings.Builder
 	if p.format == "tsv" {
-		for i, l := range res.Lines {
+		lines := res.Lines
+		if len(res.Pages) > 0 {
+			lines = nil
+			for _, pg := range res.Pages {
+				lines = append(lines, pg.Lines...)
+			}
+		}
+		for i, l := range lines {
 			fmt.Fprintf(&b, "%s\t%d\t%s\t%s\n", escapeTSV(path), i, strconv.FormatFloat(l.Confidence, 'f', 4, 64), escapeTSV(l.Text))
 		}
 	} else {
@@ -513,6 +618,54 @@ func (p *printer) write(path string, raw []byte) error {
 	}
 	_, err := io.WriteString(p.out, b.String())
 	return err
+}
+
+// writeFile writes a pdf or hocr answer: to standard output (-o - or, for
+// hOCR of one input, no -o), to -o's file for one input, or into -o's
+// folder as the input's base name with the format's extension. A file is
+// written whole or not at all (a temporary file in the same folder,
+// renamed; readable by its owner only, since it holds the text), and an
+// existing file is replaced; two inputs of the same base name do not
+// overwrite each other: the second fails.
+func (p *printer) writeFile(path string, body []byte) error {
+	target := p.outPath
+	if target == "" || target == stdinPath {
+		_, err := p.out.Write(body)
+		return err
+	}
+	if p.several {
+		base := filepath.Base(path)
+		if path == stdinPath {
+			base = "stdin"
+		}
+		target = filepath.Join(target, strings.TrimSuffix(base, filepath.Ext(base))+"."+p.format)
+		if first, ok := p.written[target]; ok {
+			return fmt.Errorf("not written: %s already holds the output of %s (same base name)", target, first)
+		}
+		if p.written == nil {
+			p.written = map[string]string{}
+		}
+		p.written[target] = path
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(target), "."+filepath.Base(target)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after the rename, nothing is left to remove
+	if _, err := tmp.Write(body); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), target); err != nil {
+		return err
+	}
+	if p.several {
+		fmt.Fprintf(p.errOut, "sealctl: %s → %s\n", path, target)
+	}
+	return nil
 }
 
 // escapeTSV escapes backslash, tab, newline and carriage return.
