@@ -3,7 +3,29 @@
 // tests) can import it without pulling in the inference stack.
 package api
 
-import "net/http"
+import (
+	"crypto/rand"
+	"net/http"
+)
+
+// Paths of the core's API. The sidecar forwards to them and its clients
+// address them through it.
+const (
+	OCRPath    = "/v1/ocr"    // POST: recognize an image or document
+	ModelsPath = "/v1/models" // GET: the loaded models
+	HealthPath = "/healthz"   // GET: the process is up
+	ReadyPath  = "/readyz"    // GET: the engine is ready
+)
+
+// Paths of the sidecar that the core's WebUI speaks to as well (the core
+// serving its page on its own answers AuthInfoPath too).
+const (
+	// OHTTPPath is the Oblivious HTTP gateway resource: GET returns the key
+	// configurations, POST takes an encapsulated request.
+	OHTTPPath = "/.well-known/ohttp-gateway"
+	// AuthInfoPath describes what a client needs to authenticate; public.
+	AuthInfoPath = "/v1/auth-info"
+)
 
 // Point is one corner of a text box, in pixels of the decoded image (after
 // EXIF orientation): [x, y].
@@ -127,6 +149,19 @@ func Codes() []string {
 // every request it forwards (sidecar/api); the core makes one up only for a
 // request without a valid one.
 const RequestIDHeader = "X-Request-ID"
+
+// NewRequestID returns a new random request ID (26 base32 characters).
+func NewRequestID() string { return rand.Text() }
+
+// RequestID returns id when it is a valid request ID and a new random one
+// otherwise: the one rule, in the sidecar and the core, for a request ID
+// that came from elsewhere.
+func RequestID(id string) string {
+	if ValidRequestID(id) {
+		return id
+	}
+	return NewRequestID()
+}
 
 // ValidRequestID reports whether id is a valid request ID: 1 to 64
 // characters from A-Z, a-z, 0-9, '.', '_' and '-'. Other values are

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"net/http"
 
 	coreapi "github.com/sealocr/sealocr/core/api"
@@ -17,17 +16,12 @@ const RequestIDHeader = coreapi.RequestIDHeader
 // (core/api.ValidRequestID).
 func ValidRequestID(id string) bool { return coreapi.ValidRequestID(id) }
 
-// NewRequestID returns a new random request ID (26 base32 characters).
-func NewRequestID() string { return rand.Text() }
+// NewRequestID returns a new random request ID (core/api.NewRequestID).
+func NewRequestID() string { return coreapi.NewRequestID() }
 
 // RequestID returns id when it is a valid request ID and a new random one
-// otherwise.
-func RequestID(id string) string {
-	if ValidRequestID(id) {
-		return id
-	}
-	return NewRequestID()
-}
+// otherwise (core/api.RequestID).
+func RequestID(id string) string { return coreapi.RequestID(id) }
 
 type requestIDKey struct{}
 

@@ -55,9 +55,9 @@ const (
 	DefaultMaxResponseBytes = 64 << 20
 	// GatewayPath is the sidecar's Oblivious HTTP resource: GET returns the
 	// key configurations, POST takes an encapsulated request.
-	GatewayPath = "/.well-known/ohttp-gateway"
+	GatewayPath = api.OHTTPPath
 	// OCRPath is the core's OCR endpoint.
-	OCRPath = "/v1/ocr"
+	OCRPath = api.OCRPath
 )
 
 // maxKeyListBytes bounds an application/ohttp-keys body.

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sealocr/sealocr/configs"
+	"github.com/sealocr/sealocr/core/api"
 	"github.com/sealocr/sealocr/core/internal/config"
 	"github.com/sealocr/sealocr/core/internal/decode"
 	"github.com/sealocr/sealocr/core/internal/httpapi"
@@ -41,15 +42,8 @@ func main() {
 	}
 }
 
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
+// buildVersion is the binary's version (configs.BuildVersion).
+func buildVersion() string { return configs.BuildVersion(version) }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "healthcheck" {
@@ -105,15 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      cfg.Timeout + 30*time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          zap.NewStdLog(log.Named("http")),
-	}
+	srv := configs.HTTPServer(h, 60*time.Second, cfg.Timeout+30*time.Second, zap.NewStdLog(log.Named("http")))
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	// /metrics on a listener of its own, never on the API port that the
@@ -125,15 +111,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			_ = srv.Close()
 			return fmt.Errorf("metrics listen: %w", err)
 		}
-		msrv = &http.Server{
-			Handler:           h.Metrics(),
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       120 * time.Second,
-			MaxHeaderBytes:    16 << 10,
-			ErrorLog:          zap.NewStdLog(log.Named("metrics")),
-		}
+		msrv = configs.HTTPServer(h.Metrics(), 30*time.Second, 30*time.Second, zap.NewStdLog(log.Named("metrics")))
 		go func() { errc <- msrv.Serve(mln) }()
 		log.Info("metrics listening", zap.String("addr", mln.Addr().String()))
 	}
@@ -231,7 +209,7 @@ func healthcheck(ctx context.Context, args []string, getenv func(string) string,
 	}
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cfg.Listen+"/readyz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cfg.Listen+api.ReadyPath, nil)
 	if err != nil {
 		return err
 	}

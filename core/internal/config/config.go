@@ -11,7 +11,6 @@ import (
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sealocr/sealocr/configs"
@@ -175,11 +174,6 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// IsLoopback reports whether host (a name or an IP) is a loopback address.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+// IsLoopback reports whether host (a name or an IP) is a loopback address
+// (configs.IsLoopback).
+func IsLoopback(host string) bool { return configs.IsLoopback(host) }

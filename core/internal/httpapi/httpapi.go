@@ -8,9 +8,7 @@ package httpapi
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
@@ -149,13 +147,13 @@ func New(eng Engine, o Options) *API {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	r := mux.NewRouter()
-	r.HandleFunc("/v1/ocr", a.ocr).Methods(http.MethodPost)
+	r.HandleFunc(api.OCRPath, a.ocr).Methods(http.MethodPost)
 	// HEAD wherever GET (RFC 9110 section 9.3.2): net/http drops the body.
-	r.HandleFunc("/v1/models", a.modelsHandler).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+	r.HandleFunc(api.ModelsPath, a.modelsHandler).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc(api.HealthPath, func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	}).Methods(http.MethodGet, http.MethodHead)
-	r.HandleFunc("/readyz", a.readyz).Methods(http.MethodGet, http.MethodHead)
+	r.HandleFunc(api.ReadyPath, a.readyz).Methods(http.MethodGet, http.MethodHead)
 	if o.ExtraRoutes != nil {
 		o.ExtraRoutes(r)
 	}
@@ -204,20 +202,9 @@ func (e *requestError) Unwrap() error { return e.err }
 // fail returns a request error with a fixed reason (a string literal).
 func fail(code, reason string) error { return &requestError{code: code, reason: reason} }
 
-// requestID returns the request's ID (the sidecar sets one on every
-// request it forwards), or a new one for a request without a valid one.
-func requestID(r *http.Request) string {
-	if id := r.Header.Get(api.RequestIDHeader); api.ValidRequestID(id) {
-		return id
-	}
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 func (a *API) ocr(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rid := requestID(r)
+	rid := api.RequestID(r.Header.Get(api.RequestIDHeader)) // the sidecar sets one on every request it forwards
 	w.Header().Set(api.RequestIDHeader, rid)
 	mode := "invalid"
 	resp, err := a.handleOCR(w, r, start, &mode)

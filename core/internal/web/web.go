@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+
+	"github.com/sealocr/sealocr/core/api"
 )
 
 //go:embed static
@@ -84,7 +86,7 @@ func New() *Site {
 // answers it itself ({"server":"sidecar","transport":"ohttp",...}); the
 // core alone answers CoreAuthInfo. The page posts images in the clear only
 // on the core's answer and on a loopback address.
-const AuthInfoPath = "/v1/auth-info"
+const AuthInfoPath = api.AuthInfoPath
 
 // CoreAuthInfo is the core's answer at AuthInfoPath: served by the core
 // alone, plain requests, no authentication (the same fields as the

@@ -234,7 +234,7 @@ func CannedResponse(imageSize int) api.Response {
 func CannedCore(_ context.Context, r Request) (int, string, []byte) {
 	path, _, _ := strings.Cut(r.Target, "?")
 	switch {
-	case path != "/v1/ocr":
+	case path != api.OCRPath:
 		return coreError(api.CodeNotFound)
 	case r.Method != http.MethodPost:
 		return coreError(api.CodeMethodNotAllowed)

@@ -22,8 +22,9 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"syscall"
+
+	"github.com/sealocr/sealocr/configs"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -92,15 +93,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	return exitCode(2)
 }
 
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
+// buildVersion is the binary's version (configs.BuildVersion).
+func buildVersion() string { return configs.BuildVersion(version) }
 
 // environment resolves defaults from environment variables, and holds
 // standard input (the input "-").

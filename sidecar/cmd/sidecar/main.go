@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -54,15 +53,8 @@ func main() {
 	}
 }
 
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "dev"
-}
+// buildVersion is the binary's version (configs.BuildVersion).
+func buildVersion() string { return configs.BuildVersion(version) }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	cfg, fl, err := config.Load(args, getenv)
@@ -291,25 +283,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		LegacyEnabled:      cfg.LegacyCBC,
 		LegacyPath:         cfg.LegacyPath,
 		LegacyUpstreamPath: cfg.LegacyUpstreamPath,
-		Plain: func(method, path string) bool {
-			for _, r := range routes {
-				if r.Match(method, path) {
-					return true
-				}
-			}
-			return false
-		},
-		Inner: func(method, path string) bool {
-			for _, r := range innerRoutes {
-				if r.Match(method, path) {
-					return true
-				}
-			}
-			return false
-		},
-		Authorize: server.OHTTPAuthorizer(authn, authModes[server.ClassOHTTP]),
-		Logger:    log.Named("gateway"),
-		Registry:  reg,
+		Plain:              routes.Match,
+		Inner:              innerRoutes.Match,
+		Authorize:          server.OHTTPAuthorizer(authn, authModes[server.ClassOHTTP]),
+		Logger:             log.Named("gateway"),
+		Registry:           reg,
 	})
 	h := server.Handler(server.Options{
 		ClientIP:      ips,
@@ -343,7 +321,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.ProxyProtocol {
 		ln = ips.ProxyListener(ln, 5*time.Second)
 	}
-	srv := server.NewHTTPServer(h, cfg.UpstreamTimeout, log)
+	// A whole request may take 2 minutes to arrive (body_timeout bounds it
+	// further); an answer may take the core's time and 30 s more.
+	srv := configs.HTTPServer(h, 2*time.Minute, cfg.UpstreamTimeout+30*time.Second, zap.NewStdLog(log.Named("http")))
 	srv.TLSConfig = term.TLSConfig()
 	errc := make(chan error, 3)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
@@ -358,7 +338,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if cfg.ProxyProtocol {
 			hln = ips.ProxyListener(hln, 5*time.Second)
 		}
-		hsrv = server.NewHTTPServer(term.HTTPHandler(), 10*time.Second, log)
+		hsrv = configs.HTTPServer(term.HTTPHandler(), 30*time.Second, 30*time.Second, zap.NewStdLog(log.Named("http")))
 		go func() { errc <- hsrv.Serve(hln) }()
 	}
 	if err := term.Start(ctx); err != nil {
@@ -373,7 +353,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-		msrv = server.NewHTTPServer(mux, 10*time.Second, log)
+		msrv = configs.HTTPServer(mux, 30*time.Second, 30*time.Second, zap.NewStdLog(log.Named("metrics")))
 		go func() { errc <- msrv.Serve(mln) }()
 	}
 

@@ -26,15 +26,17 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
 	"github.com/sealocr/sealocr/sidecar/internal/redisstate"
 	"github.com/sealocr/sealocr/sidecar/internal/replay"
+	"github.com/sealocr/sealocr/sidecar/internal/route"
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
 	"github.com/sealocr/sealocr/sidecar/logging"
 )
 
 // LegacyKeyEnv is the environment variable that holds the legacy AES-CBC key
-// when legacy_cbc is on. Its name is fixed for compatibility with existing
-// clients' deployments; the configuration never holds the key itself.
-const LegacyKeyEnv = "AES_SECRET_KEY"
+// when legacy_cbc is on (keys.LegacyEnvVar, where its value is read). Its
+// name is fixed for compatibility with existing clients' deployments; the
+// configuration never holds the key itself.
+const LegacyKeyEnv = keys.LegacyEnvVar
 
 // ConfigEnv is the environment variable naming the configuration file, the
 // default of --config.
@@ -505,10 +507,10 @@ func (c Config) Validate() error {
 	if c.KeysFile != "" && !filepath.IsAbs(c.KeysFile) {
 		add("keys_file %q is not an absolute path", c.KeysFile)
 	}
-	if !cleanPath(c.LegacyPath) || strings.HasSuffix(c.LegacyPath, "/") {
+	if !route.CleanPath(c.LegacyPath) || strings.HasSuffix(c.LegacyPath, "/") {
 		add("legacy_path %q: want a clean absolute path such as /ocr", c.LegacyPath)
 	}
-	if !cleanPath(c.LegacyUpstreamPath) || strings.HasSuffix(c.LegacyUpstreamPath, "/") {
+	if !route.CleanPath(c.LegacyUpstreamPath) || strings.HasSuffix(c.LegacyUpstreamPath, "/") {
 		add("legacy_upstream_path %q: want a clean absolute path such as /v1/ocr", c.LegacyUpstreamPath)
 	}
 	if c.LegacyMAC != "optional" && c.LegacyMAC != "required" {
@@ -568,12 +570,12 @@ func (c Config) Validate() error {
 			"it needs %d; raise replay_cache_size or lower replay_expected_rate (a full cache refuses requests with 503 busy)",
 			c.ReplayCacheSize, c.ReplayExpectedRate, c.ReplayRetention(), need)
 	}
-	if _, err := ParseRoutes(c.PlainRoutes); err != nil {
+	if _, err := route.ParseRoutes(c.PlainRoutes); err != nil {
 		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
 			add("plain_routes: %v", e)
 		}
 	}
-	if _, err := ParseInnerRoutes(c.InnerRoutes); err != nil {
+	if _, err := route.ParseInnerRoutes(c.InnerRoutes); err != nil {
 		for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
 			add("inner_routes: %v", e)
 		}
@@ -869,10 +871,10 @@ func (c Config) CheckLegacyKeys(getenv func(string) string, fileKeys int) error 
 
 // Routes returns the parsed plain-route allowlist. Call it on a validated
 // configuration; invalid entries are left out.
-func (c Config) Routes() []Route {
-	var out []Route
+func (c Config) Routes() route.List {
+	var out route.List
 	for _, s := range c.PlainRoutes {
-		if r, err := ParseRoute(s); err == nil {
+		if r, err := route.ParseRoute(s); err == nil {
 			out = append(out, r)
 		}
 	}
@@ -881,8 +883,8 @@ func (c Config) Routes() []Route {
 
 // InnerRoutesList returns the parsed inner-route allowlist (the
 // configuration is validated).
-func (c Config) InnerRoutesList() []Route {
-	out, _ := ParseInnerRoutes(c.InnerRoutes)
+func (c Config) InnerRoutesList() route.List {
+	out, _ := route.ParseInnerRoutes(c.InnerRoutes)
 	return out
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sealocr/sealocr/configs"
+	coreapi "github.com/sealocr/sealocr/core/api"
+	"github.com/sealocr/sealocr/sidecar/internal/route"
 )
 
 // envMap returns a getenv over m.
@@ -587,60 +590,7 @@ func TestCheckLegacyKeys(t *testing.T) {
 }
 
 func TestRoutes(t *testing.T) {
-	for _, tc := range []struct {
-		route   string
-		bad     bool
-		matches []string // "METHOD /path"
-		misses  []string
-	}{
-		{route: "GET /", matches: []string{"GET /", "HEAD /"}, misses: []string{"GET /x", "POST /", "GET //"}},
-		{route: "GET /static/*",
-			matches: []string{"GET /static/", "GET /static/app.js", "GET /static/css/a.css", "HEAD /static/x"},
-			misses:  []string{"GET /static", "GET /staticx", "GET /static/../v1/ocr", "GET /static/./x", "GET /static//x", "POST /static/x", "GET /v1/ocr"}},
-		{route: "GET /healthz", matches: []string{"GET /healthz"}, misses: []string{"GET /healthz/", "GET /healthz/x", "PUT /healthz"}},
-		{route: "HEAD /h", matches: []string{"HEAD /h"}, misses: []string{"GET /h"}},
-		{route: "GET /*", matches: []string{"GET /", "GET /anything/at/all"}, misses: []string{"GET /a/../b"}},
-		{route: "POST /v1/ocr", bad: true},
-		{route: "get /", bad: true},
-		{route: "GET", bad: true},
-		{route: "GET / extra", bad: true},
-		{route: "GET static", bad: true},
-		{route: "GET /a*", bad: true},
-		{route: "GET /*/x", bad: true},
-		{route: "GET /a/../b", bad: true},
-		{route: "GET /a//b", bad: true},
-		{route: "GET /a?b", bad: true},
-		{route: "GET /a%2e", bad: true},
-	} {
-		t.Run(tc.route, func(t *testing.T) {
-			r, err := ParseRoute(tc.route)
-			if tc.bad {
-				if err == nil {
-					t.Fatalf("ParseRoute succeeded: %+v", r)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.String() != tc.route {
-				t.Errorf("String = %q", r.String())
-			}
-			for _, m := range tc.matches {
-				method, path, _ := strings.Cut(m, " ")
-				if !r.Match(method, path) {
-					t.Errorf("does not match %s", m)
-				}
-			}
-			for _, m := range tc.misses {
-				method, path, _ := strings.Cut(m, " ")
-				if r.Match(method, path) {
-					t.Errorf("matches %s", m)
-				}
-			}
-		})
-	}
-	if got := Default(home).Routes(); len(got) != 3 || got[1] != (Route{Method: "GET", Path: "/static/", Prefix: true}) {
+	if got := Default(home).Routes(); len(got) != 3 || got[1] != (route.Route{Method: "GET", Path: "/static/", Prefix: true}) {
 		t.Errorf("Routes = %+v", got)
 	}
 }
@@ -1121,5 +1071,21 @@ func TestReplaySizing(t *testing.T) {
 				t.Fatalf("got %v, want %q", err, c.refuse)
 			}
 		})
+	}
+}
+
+// TestDefaultsAgreeWithPackages: a default that a package also applies
+// when its option is left empty is declared in the config's tags and must
+// be the package's.
+func TestDefaultsAgreeWithPackages(t *testing.T) {
+	c := Default(home)
+	if c.LegacyPath != route.LegacyPath {
+		t.Errorf("legacy_path default %q, route.LegacyPath %q", c.LegacyPath, route.LegacyPath)
+	}
+	if c.LegacyUpstreamPath != coreapi.OCRPath {
+		t.Errorf("legacy_upstream_path default %q, core/api.OCRPath %q", c.LegacyUpstreamPath, coreapi.OCRPath)
+	}
+	if !slices.Equal(c.InnerRoutes, route.DefaultInnerRoutes) {
+		t.Errorf("inner_routes default %q, route.DefaultInnerRoutes %q", c.InnerRoutes, route.DefaultInnerRoutes)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
+	coreapi "github.com/sealocr/sealocr/core/api"
 	"github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/bodybuf"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/bhttp"
@@ -78,15 +79,15 @@ type Options struct {
 	OHTTPRequireDate bool
 
 	LegacyEnabled      bool
-	LegacyPath         string // "/ocr"
-	LegacyUpstreamPath string // "/v1/ocr"
+	LegacyPath         string // route.LegacyPath when empty
+	LegacyUpstreamPath string // core/api.OCRPath when empty
 
 	// Plain reports whether an unencrypted request may be proxied as is.
 	Plain func(method, path string) bool
 
 	// Inner reports whether the inner request of a PSK or OHTTP request may
 	// reach method and path (the target without its query) at the
-	// upstream; nil allows DefaultInner. Anything else is answered
+	// upstream; nil allows route.DefaultInner. Anything else is answered
 	// api.RouteNotAllowed inside the sealed or encapsulated response.
 	Inner func(method, path string) bool
 
@@ -126,16 +127,16 @@ func New(o Options) *Gateway {
 	}
 	o.MaxFuture = min(o.MaxFuture, o.Window)
 	if o.LegacyPath == "" {
-		o.LegacyPath = "/ocr"
+		o.LegacyPath = route.LegacyPath
 	}
 	if o.LegacyUpstreamPath == "" {
-		o.LegacyUpstreamPath = "/v1/ocr"
+		o.LegacyUpstreamPath = coreapi.OCRPath
 	}
 	if o.Plain == nil {
 		o.Plain = func(string, string) bool { return false }
 	}
 	if o.Inner == nil {
-		o.Inner = DefaultInner
+		o.Inner = route.DefaultInner.Match
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -156,18 +157,6 @@ func New(o Options) *Gateway {
 		o.Registry.MustRegister(g.requests)
 	}
 	return g
-}
-
-// DefaultInner is the inner-route allowlist when Options.Inner is nil:
-// POST /v1/ocr and GET (or HEAD) /v1/models.
-func DefaultInner(method, path string) bool {
-	switch path {
-	case "/v1/ocr":
-		return method == http.MethodPost
-	case "/v1/models":
-		return method == http.MethodGet || method == http.MethodHead
-	}
-	return false
 }
 
 // innerAllowed reports whether an inner request of method to target (origin

@@ -12,12 +12,18 @@ import (
 	"net/http"
 	"strings"
 
+	coreapi "github.com/sealocr/sealocr/core/api"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 )
 
+// LegacyPath is the legacy mode's path by default (the sidecar's
+// legacy_path setting declares the same default; a test in config checks
+// that they agree).
+const LegacyPath = "/ocr"
+
 // OHTTPPath is the Oblivious HTTP gateway and key configuration resource.
-const OHTTPPath = "/.well-known/ohttp-gateway"
+const OHTTPPath = coreapi.OHTTPPath
 
 // Kind is the kind of a request.
 type Kind int
@@ -46,7 +52,7 @@ const (
 
 // AuthInfoPath is the sidecar's public description of what clients need
 // (sidecar/api.AuthInfoPath).
-const AuthInfoPath = "/v1/auth-info"
+const AuthInfoPath = coreapi.AuthInfoPath
 
 var names = [...]string{"refused", "health", "ohttp", "ohttp_keys", "psk", "legacy", "plain", "auth_info"}
 
@@ -63,7 +69,7 @@ func (k Kind) String() string {
 type Rules struct {
 	// LegacyEnabled turns legacy mode on, at LegacyPath.
 	LegacyEnabled bool
-	// LegacyPath is the legacy mode's path ("/ocr" when empty).
+	// LegacyPath is the legacy mode's path (LegacyPath when empty).
 	LegacyPath string
 	// Plain reports whether an unencrypted request may be proxied as is;
 	// nil allows none.
@@ -76,10 +82,10 @@ func (rs Rules) Classify(r *http.Request) Kind {
 	post := r.Method == http.MethodPost
 	legacyPath := rs.LegacyPath
 	if legacyPath == "" {
-		legacyPath = "/ocr"
+		legacyPath = LegacyPath
 	}
 	switch {
-	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && (p == "/healthz" || p == "/readyz"):
+	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && (p == coreapi.HealthPath || p == coreapi.ReadyPath):
 		return Health
 	case (r.Method == http.MethodGet || r.Method == http.MethodHead) && p == AuthInfoPath:
 		return AuthInfo

@@ -607,16 +607,3 @@ func concurrencyLimit(n, anon int, g prometheus.Gauge) middleware {
 		})
 	}
 }
-
-// NewHTTPServer returns an http.Server with every timeout set.
-func NewHTTPServer(h http.Handler, upstreamTimeout time.Duration, log *zap.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		WriteTimeout:      upstreamTimeout + 30*time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          zap.NewStdLog(log.Named("http")),
-	}
-}

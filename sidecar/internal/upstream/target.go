@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/sealocr/sealocr/configs"
 )
 
 // Target is a parsed upstream address. The proxy always dials it, whatever
@@ -76,14 +78,8 @@ func ParseTarget(raw string, allowRemote bool) (Target, error) {
 }
 
 // IsLoopback reports whether host (a name or an IP address, without port) is
-// "localhost" or a loopback IP address.
-func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+// "localhost" or a loopback IP address (configs.IsLoopback).
+func IsLoopback(host string) bool { return configs.IsLoopback(host) }
 
 // RedactURL returns raw with any user information, query and fragment
 // replaced by "redacted", for errors and configuration dumps. A URL that does not parse is shown as

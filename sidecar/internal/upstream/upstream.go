@@ -37,6 +37,7 @@ import (
 
 	"go.uber.org/zap"
 
+	coreapi "github.com/sealocr/sealocr/core/api"
 	"github.com/sealocr/sealocr/sidecar/api"
 )
 
@@ -50,7 +51,7 @@ const (
 )
 
 // ReadyPath is the upstream route that Ready probes.
-const ReadyPath = "/readyz"
+const ReadyPath = coreapi.ReadyPath
 
 // Options configures New.
 type Options struct {
@@ -517,13 +518,11 @@ func canonicalHeader(h http.Header) http.Header {
 // the one the server's middleware stored in ctx, else a new one (a call
 // from outside the server's chain).
 func requestID(ctx context.Context, h http.Header) string {
-	if id := h.Get(api.RequestIDHeader); api.ValidRequestID(id) {
-		return id
+	id := h.Get(api.RequestIDHeader)
+	if ctxID, ok := api.RequestIDFrom(ctx); ok && !api.ValidRequestID(id) {
+		return ctxID
 	}
-	if id, ok := api.RequestIDFrom(ctx); ok {
-		return id
-	}
-	return api.NewRequestID()
+	return api.RequestID(id)
 }
 
 // cappedBody reads at most left bytes and fails with ErrResponseTooLarge when

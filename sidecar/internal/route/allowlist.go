@@ -1,11 +1,40 @@
-package config
+package route
 
 import (
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
+
+	coreapi "github.com/sealocr/sealocr/core/api"
 )
+
+// DefaultInnerRoutes is the inner-route allowlist by default: OCR and the
+// model list. The sidecar's inner_routes setting declares the same default
+// (a test in config checks that they agree).
+var DefaultInnerRoutes = []string{http.MethodPost + " " + coreapi.OCRPath, http.MethodGet + " " + coreapi.ModelsPath}
+
+// List is an allowlist: a request is allowed when any entry matches.
+type List []Route
+
+// Match reports whether any route of l allows method and path.
+func (l List) Match(method, path string) bool {
+	for _, r := range l {
+		if r.Match(method, path) {
+			return true
+		}
+	}
+	return false
+}
+
+// DefaultInner is the inner-route allowlist of DefaultInnerRoutes.
+var DefaultInner = func() List {
+	l, err := ParseInnerRoutes(DefaultInnerRoutes)
+	if err != nil {
+		panic(err)
+	}
+	return l
+}()
 
 // Route is one entry of the plain-route allowlist: requests that the sidecar
 // forwards to the core unencrypted and unchanged. Its text form is
@@ -36,7 +65,7 @@ func ParseRoute(s string) (Route, error) {
 	if strings.HasSuffix(r.Path, "/*") {
 		r.Path, r.Prefix = strings.TrimSuffix(r.Path, "*"), true
 	}
-	if !cleanPath(r.Path) {
+	if !CleanPath(r.Path) {
 		return Route{}, fmt.Errorf("plain route %q: path must start with \"/\", use only A-Z a-z 0-9 . _ ~ - /, have no empty, \".\" or \"..\" segment, and may end in \"/*\"", s)
 	}
 	return r, nil
@@ -54,7 +83,7 @@ func ParseInnerRoute(s string) (Route, error) {
 	if strings.HasSuffix(r.Path, "/*") {
 		r.Path, r.Prefix = strings.TrimSuffix(r.Path, "*"), true
 	}
-	if !cleanPath(r.Path) {
+	if !CleanPath(r.Path) {
 		return Route{}, fmt.Errorf("inner route %q: path must start with \"/\", use only A-Z a-z 0-9 . _ ~ - /, have no empty, \".\" or \"..\" segment, and may end in \"/*\"", s)
 	}
 	return r, nil
@@ -62,7 +91,7 @@ func ParseInnerRoute(s string) (Route, error) {
 
 // ParseInnerRoutes parses every entry of list with ParseInnerRoute and
 // rejects duplicates, reporting every problem at once.
-func ParseInnerRoutes(list []string) ([]Route, error) {
+func ParseInnerRoutes(list []string) (List, error) {
 	return parseRoutes(list, ParseInnerRoute)
 }
 
@@ -80,11 +109,11 @@ func isMethod(m string) bool {
 
 // ParseRoutes parses every entry of list and rejects duplicates, reporting
 // every problem at once.
-func ParseRoutes(list []string) ([]Route, error) { return parseRoutes(list, ParseRoute) }
+func ParseRoutes(list []string) (List, error) { return parseRoutes(list, ParseRoute) }
 
-func parseRoutes(list []string, parse func(string) (Route, error)) ([]Route, error) {
+func parseRoutes(list []string, parse func(string) (Route, error)) (List, error) {
 	var errs []error
-	out := make([]Route, 0, len(list))
+	out := make(List, 0, len(list))
 	seen := make(map[Route]bool, len(list))
 	for _, s := range list {
 		r, err := parse(s)
@@ -126,8 +155,8 @@ func (r Route) String() string {
 	return r.Method + " " + r.Path
 }
 
-// cleanPath reports whether p is an allowlist path: see ParseRoute.
-func cleanPath(p string) bool {
+// CleanPath reports whether p is an allowlist path: see ParseRoute.
+func CleanPath(p string) bool {
 	if !cleanRequestPath(p) {
 		return false
 	}
