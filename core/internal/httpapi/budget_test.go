@@ -29,7 +29,7 @@ func TestMemoryBudget(t *testing.T) {
 	})
 	t.Run("busy while held", func(t *testing.T) {
 		block := make(chan struct{})
-		a := New(&stubEngine{block: block}, Options{Workers: 2, MemoryBudget: 5 << 19}) // 2.5 MiB
+		a := New(&stubEngine{block: block}, Options{Workers: 2, MemoryBudget: 2_500_000}) // one image (17 B/px) and one running (12 B/px) do not fit
 		done := holdRun(t, a, img)
 		// The slot comes first, then the decoded bytes (17 B/px for a
 		// moment), then what the pipeline holds while it runs: the float32
