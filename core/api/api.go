@@ -67,10 +67,26 @@ type Response struct {
 	ElapsedMS float64 `json:"elapsed_ms"`
 }
 
-// ErrorBody is the body of every error response: {"error": {...}}.
+// ErrorBody is the body of every error response: {"error": {...}}. The
+// sidecar's own JSON error answers (sidecar/api) have this type too, so a
+// client decodes both binaries' errors with it.
 type ErrorBody struct {
 	Error Error `json:"error"`
 }
+
+// StatusBody is the body of the health answers of both binaries
+// ({"status":"ok"}, {"status":"ready"}) and of the sidecar's legacy error
+// ({"status":"error","message":...}).
+type StatusBody struct {
+	Status  string `json:"status"`
+	Message string `json:"message,omitempty"`
+}
+
+// Status values of the health answers.
+const (
+	StatusOK    = "ok"
+	StatusReady = "ready"
+)
 
 // Error is a fixed code and its fixed message. Neither ever carries input
 // data or internal detail; details go to the server log only.
@@ -137,12 +153,24 @@ func ErrorFor(code string) (int, ErrorBody) {
 	return d.status, ErrorBody{Error: Error{Code: code, Message: d.message}}
 }
 
+// Message returns the fixed message of code (CodeInternal's for an unknown
+// code). The sidecar's answers with a code of this list carry the same
+// message.
+func Message(code string) string {
+	_, b := ErrorFor(code)
+	return b.Error.Message
+}
+
 // Codes lists every error code, for documentation and tests.
 func Codes() []string {
 	return []string{CodeBadRequest, CodeNotAnImage, CodeTooLarge, CodeUnsupportedMedia,
 		CodeTooManyPixels, CodeNotFound, CodeMethodNotAllowed, CodeNotReady, CodeBusy,
 		CodeTimeout, CodeInternal}
 }
+
+// HeaderRetryAfter is the header with which both binaries tell a busy
+// client when to come back (seconds).
+const HeaderRetryAfter = "Retry-After"
 
 // RequestIDHeader is the header that carries a request's ID, from the
 // client through the sidecar to the core and back. The sidecar sets it on

@@ -18,6 +18,8 @@ import (
 	"net/http"
 	"net/textproto"
 	"strconv"
+
+	coreapi "github.com/sealocr/sealocr/core/api"
 )
 
 // ID names one fixed answer.
@@ -90,24 +92,24 @@ const (
 
 // Error codes of the fixed answers. Clients may switch on them.
 const (
-	CodeInternal            = "internal"
+	CodeInternal            = coreapi.CodeInternal
 	CodeCannotOpen          = "cannot_open"
 	CodeEncryptionRequired  = "encryption_required"
 	CodeOHTTPUnavailable    = "ohttp_unavailable"
 	CodeOHTTPKeyUnknown     = "ohttp_key_unknown"
-	CodeMethodNotAllowed    = "method_not_allowed"
+	CodeMethodNotAllowed    = coreapi.CodeMethodNotAllowed
 	CodeLegacyError         = "legacy_error"
 	CodeUnauthorized        = "unauthorized"
-	CodeTooLarge            = "too_large"
+	CodeTooLarge            = coreapi.CodeTooLarge
 	CodeRateLimited         = "rate_limited"
-	CodeBusy                = "busy"
-	CodeNotReady            = "not_ready"
+	CodeBusy                = coreapi.CodeBusy
+	CodeNotReady            = coreapi.CodeNotReady
 	CodeUpstreamUnavailable = "upstream_unavailable"
 	CodeUpstreamTimeout     = "upstream_timeout"
 	CodeUpstreamTooLarge    = "upstream_response_too_large"
 	CodeUnknownHost         = "unknown_host"
-	CodeOK                  = "ok"
-	CodeReady               = "ready"
+	CodeOK                  = coreapi.StatusOK
+	CodeReady               = coreapi.StatusReady
 	CodeOHTTPDate           = "ohttp_date"
 	CodeRouteNotAllowed     = "route_not_allowed"
 	CodeTooSlow             = "too_slow"
@@ -141,7 +143,7 @@ func IsKeyUnknown(problemType string) bool {
 // Header names a fixed answer may require.
 const (
 	HeaderWWWAuthenticate = "WWW-Authenticate"
-	HeaderRetryAfter      = "Retry-After"
+	HeaderRetryAfter      = coreapi.HeaderRetryAfter
 	HeaderRateLimit       = "RateLimit"
 	HeaderRateLimitPolicy = "RateLimit-Policy"
 	HeaderAllow           = "Allow"
@@ -170,17 +172,12 @@ type Answer struct {
 	Body []byte
 }
 
-// ErrorBody is the body of the JSON error answers: {"error":{...}}. It has
-// the shape of the core's error body (core/api.ErrorBody).
-type ErrorBody struct {
-	Error ErrorDetail `json:"error"`
-}
+// ErrorBody is the body of the JSON error answers: {"error":{...}}, the
+// core's error body (core/api.ErrorBody): one type for both binaries.
+type ErrorBody = coreapi.ErrorBody
 
-// ErrorDetail is a fixed code and its fixed message.
-type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+// ErrorDetail is a fixed code and its fixed message (core/api.Error).
+type ErrorDetail = coreapi.Error
 
 // Problem is an RFC 9457 problem details body.
 type Problem struct {
@@ -189,11 +186,8 @@ type Problem struct {
 }
 
 // StatusBody is the body of the answers of the health routes and of the
-// legacy error: {"status":..., "message":...}.
-type StatusBody struct {
-	Status  string `json:"status"`
-	Message string `json:"message,omitempty"`
-}
+// legacy error: {"status":..., "message":...} (core/api.StatusBody).
+type StatusBody = coreapi.StatusBody
 
 // kind is how an entry's body is built from its code and message.
 type kind int
@@ -214,17 +208,17 @@ type entry struct {
 
 // table is the one list of fixed answers.
 var table = [numIDs]entry{
-	Internal:            {http.StatusInternalServerError, CodeInternal, "internal error", kindError, nil},
+	Internal:            {http.StatusInternalServerError, CodeInternal, coreapi.Message(CodeInternal), kindError, nil},
 	CannotOpen:          {http.StatusBadRequest, CodeCannotOpen, "request could not be opened", kindError, nil},
 	EncryptionRequired:  {http.StatusUnsupportedMediaType, CodeEncryptionRequired, "this endpoint accepts only encrypted requests", kindError, nil},
 	OHTTPUnavailable:    {http.StatusNotFound, CodeOHTTPUnavailable, "oblivious HTTP is not configured", kindError, nil},
 	OHTTPKeyUnknown:     {http.StatusBadRequest, CodeOHTTPKeyUnknown, "key identifier unknown", kindProblem, nil},
-	MethodNotAllowed:    {http.StatusMethodNotAllowed, CodeMethodNotAllowed, "method not allowed", kindError, map[string]string{HeaderAllow: "GET, HEAD, POST"}},
+	MethodNotAllowed:    {http.StatusMethodNotAllowed, CodeMethodNotAllowed, coreapi.Message(CodeMethodNotAllowed), kindError, map[string]string{HeaderAllow: "GET, HEAD, POST"}},
 	LegacyError:         {http.StatusBadRequest, CodeLegacyError, "request could not be processed", kindStatus, nil},
 	Unauthorized:        {http.StatusUnauthorized, CodeUnauthorized, "valid credentials are required", kindError, map[string]string{HeaderWWWAuthenticate: ""}},
-	TooLarge:            {http.StatusRequestEntityTooLarge, CodeTooLarge, "the request body is larger than the limit", kindError, nil},
+	TooLarge:            {http.StatusRequestEntityTooLarge, CodeTooLarge, coreapi.Message(CodeTooLarge), kindError, nil},
 	RateLimited:         {http.StatusTooManyRequests, CodeRateLimited, "too many requests, retry later", kindError, map[string]string{HeaderRetryAfter: "", HeaderRateLimitPolicy: "", HeaderRateLimit: ""}},
-	Busy:                {http.StatusServiceUnavailable, CodeBusy, "the server is busy, retry later", kindError, map[string]string{HeaderRetryAfter: "1"}},
+	Busy:                {http.StatusServiceUnavailable, CodeBusy, coreapi.Message(CodeBusy), kindError, map[string]string{HeaderRetryAfter: "1"}},
 	NotReadyKeys:        {http.StatusServiceUnavailable, CodeNotReady, "keys are not loaded", kindError, nil},
 	NotReadyUpstream:    {http.StatusServiceUnavailable, CodeNotReady, "the OCR service is not ready", kindError, nil},
 	UpstreamUnavailable: {http.StatusBadGateway, CodeUpstreamUnavailable, "the OCR service is unavailable", kindError, nil},
@@ -256,7 +250,7 @@ func init() {
 		var v any
 		switch e.kind {
 		case kindError:
-			v = ErrorBody{ErrorDetail{e.code, e.message}}
+			v = ErrorBody{Error: ErrorDetail{Code: e.code, Message: e.message}}
 		case kindProblem:
 			v = Problem{problemTypes[ID(i)], e.message}
 			a.ContentType = ContentTypeProblem

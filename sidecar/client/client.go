@@ -534,7 +534,7 @@ func innerResult(status int, contentType string, body []byte) (*Answer, error) {
 // outerError builds the ServerError for an outer non-200 answer.
 func outerError(status int, header http.Header, body []byte) *ServerError {
 	e := errorFromBody(status, header.Get("Content-Type"), body)
-	if s := header.Get("Retry-After"); s != "" {
+	if s := header.Get(api.HeaderRetryAfter); s != "" {
 		if n, err := strconv.Atoi(s); err == nil && n > 0 {
 			e.RetryAfter = time.Duration(n) * time.Second
 		}

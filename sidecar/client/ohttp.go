@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	wire "github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/bhttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
 )
@@ -190,7 +191,7 @@ func (c *Client) ocrOHTTP(ctx context.Context, target, contentType string, image
 			switch http.CanonicalHeaderKey(f.Name) {
 			case "Content-Type":
 				ct = f.Value
-			case "Retry-After":
+			case wire.HeaderRetryAfter:
 				retryAfter = f.Value
 			}
 		}

@@ -151,7 +151,7 @@ func New(eng Engine, o Options) *API {
 	// HEAD wherever GET (RFC 9110 section 9.3.2): net/http drops the body.
 	r.HandleFunc(api.ModelsPath, a.modelsHandler).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc(api.HealthPath, func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		writeJSON(w, http.StatusOK, api.StatusBody{Status: api.StatusOK})
 	}).Methods(http.MethodGet, http.MethodHead)
 	r.HandleFunc(api.ReadyPath, a.readyz).Methods(http.MethodGet, http.MethodHead)
 	if o.ExtraRoutes != nil {
@@ -177,7 +177,7 @@ func (a *API) readyz(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, api.CodeNotReady)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, api.StatusBody{Status: api.StatusReady})
 }
 
 func (a *API) modelsHandler(w http.ResponseWriter, _ *http.Request) {
@@ -216,7 +216,7 @@ func (a *API) ocr(w http.ResponseWriter, r *http.Request) {
 		}
 		code = re.code
 		if re.code == api.CodeBusy {
-			w.Header().Set("Retry-After", "1")
+			w.Header().Set(api.HeaderRetryAfter, "1")
 		}
 		writeError(w, re.code)
 		fields := []zap.Field{zap.String("request_id", rid), zap.String("mode", mode),
