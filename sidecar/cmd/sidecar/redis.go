@@ -147,11 +147,11 @@ func (s *sharedState) rateStore(failClosed bool) (*rateStore, error) {
 }
 
 // Take implements ratelimit.Store.
-func (r *rateStore) Take(key string, p ratelimit.Policy, _ time.Time) ratelimit.Decision {
+func (r *rateStore) Take(ctx context.Context, key string, p ratelimit.Policy, _ time.Time) ratelimit.Decision {
 	if p.Off() {
 		return ratelimit.Decision{Allowed: true, Remaining: math.MaxInt32}
 	}
-	d, err := r.l.AllowWith(context.Background(), p.Name+"\x00"+key, redisstate.PerSecond(p.Rate, p.Burst), 1)
+	d, err := r.l.AllowWith(ctx, p.Name+"\x00"+key, redisstate.PerSecond(p.Rate, p.Burst), 1)
 	if err != nil {
 		r.s.fail("rate_limit", err)
 		if r.closed || errors.Is(err, redisstate.ErrPermission) {
@@ -166,11 +166,11 @@ func (r *rateStore) Take(key string, p ratelimit.Policy, _ time.Time) ratelimit.
 // Peek reports, without taking a token, whether the bucket of key under p
 // has one (ratelimit.Peeker). Failures follow the policy as in Take, without
 // counting an unchecked request.
-func (r *rateStore) Peek(key string, p ratelimit.Policy, _ time.Time) ratelimit.Decision {
+func (r *rateStore) Peek(ctx context.Context, key string, p ratelimit.Policy, _ time.Time) ratelimit.Decision {
 	if p.Off() {
 		return ratelimit.Decision{Allowed: true, Remaining: math.MaxInt32}
 	}
-	d, err := r.l.Peek(context.Background(), p.Name+"\x00"+key, redisstate.PerSecond(p.Rate, p.Burst))
+	d, err := r.l.Peek(ctx, p.Name+"\x00"+key, redisstate.PerSecond(p.Rate, p.Burst))
 	if err != nil {
 		r.s.fail("rate_limit", err)
 		closed := r.closed || errors.Is(err, redisstate.ErrPermission)

@@ -14,6 +14,7 @@ package ratelimit
 
 import (
 	"container/list"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -100,8 +101,9 @@ type Decision struct {
 // shared implementation (Redis, for example) gives many replicas one limit;
 // when it cannot be asked it answers a Decision with Unavailable set.
 type Store interface {
-	// Take takes one token from the bucket of key under p at now.
-	Take(key string, p Policy, now time.Time) Decision
+	// Take takes one token from the bucket of key under p at now; ctx
+	// bounds a store that asks over the network (the request's context).
+	Take(ctx context.Context, key string, p Policy, now time.Time) Decision
 }
 
 // Peeker is a Store that can tell whether a bucket holds a token without
@@ -110,7 +112,7 @@ type Store interface {
 type Peeker interface {
 	// Peek reports, without taking a token, whether the bucket of key
 	// under p has one at now.
-	Peek(key string, p Policy, now time.Time) Decision
+	Peek(ctx context.Context, key string, p Policy, now time.Time) Decision
 }
 
 // Memory is an in-process Store with bounded memory.
@@ -153,7 +155,7 @@ func (m *Memory) Evicted() uint64 {
 }
 
 // Take implements Store.
-func (m *Memory) Take(key string, p Policy, now time.Time) Decision {
+func (m *Memory) Take(_ context.Context, key string, p Policy, now time.Time) Decision {
 	if p.Off() {
 		return Decision{Allowed: true, Remaining: math.MaxInt32}
 	}
@@ -181,7 +183,7 @@ func (m *Memory) Take(key string, p Policy, now time.Time) Decision {
 }
 
 // Peek implements Peeker. A bucket that does not exist is full.
-func (m *Memory) Peek(key string, p Policy, now time.Time) Decision {
+func (m *Memory) Peek(_ context.Context, key string, p Policy, now time.Time) Decision {
 	if p.Off() {
 		return Decision{Allowed: true, Remaining: math.MaxInt32}
 	}
@@ -289,7 +291,7 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		d := l.Store.Take(l.Key(r), p, now())
+		d := l.Store.Take(r.Context(), l.Key(r), p, now())
 		SetHeaders(w.Header(), p, d)
 		if d.Unavailable && !d.Allowed {
 			api.Write(w, api.Busy)

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"context"
 	"errors"
 	"math"
 	"net/http"
@@ -60,7 +61,7 @@ func TestBucketArithmetic(t *testing.T) {
 		{7 * time.Second, false, 0, "5", `"legacy";r=0;t=17`},
 		{60 * time.Second, true, 2, "", `"legacy";r=2;t=6`}, // refilled to the burst, not beyond
 	} {
-		d := m.Take("ip:192.0.2.1", p, t0.Add(step.at))
+		d := m.Take(ctx, "ip:192.0.2.1", p, t0.Add(step.at))
 		h := http.Header{}
 		SetHeaders(h, p, d)
 		if d.Allowed != step.allowed || d.Remaining != step.remaining ||
@@ -72,10 +73,10 @@ func TestBucketArithmetic(t *testing.T) {
 			t.Errorf("RateLimit-Policy %q", got)
 		}
 	}
-	if d := m.Take("ip:192.0.2.2", p, t0.Add(7*time.Second)); !d.Allowed {
+	if d := m.Take(ctx, "ip:192.0.2.2", p, t0.Add(7*time.Second)); !d.Allowed {
 		t.Error("another client shares the bucket")
 	}
-	if d := m.Take("ip:192.0.2.1", Policy{Name: "psk", Rate: 1, Burst: 1}, t0.Add(7*time.Second)); !d.Allowed {
+	if d := m.Take(ctx, "ip:192.0.2.1", Policy{Name: "psk", Rate: 1, Burst: 1}, t0.Add(7*time.Second)); !d.Allowed {
 		t.Error("another policy shares the bucket")
 	}
 }
@@ -85,7 +86,7 @@ func TestMemoryBounded(t *testing.T) {
 	m := NewMemory(100)
 	t0 := time.Unix(1e9, 0)
 	for i := range 1000 {
-		m.Take(string(rune('a'+i%26))+string(rune(i)), p, t0)
+		m.Take(ctx, string(rune('a'+i%26))+string(rune(i)), p, t0)
 	}
 	if m.Len() != 100 || m.Evicted() != 900 {
 		t.Errorf("Len %d Evicted %d, want 100 and 900", m.Len(), m.Evicted())
@@ -93,7 +94,7 @@ func TestMemoryBounded(t *testing.T) {
 	// Full buckets are swept as idle: after 2 s every bucket has refilled.
 	later := t0.Add(3 * time.Second)
 	for range 100 {
-		m.Take("fresh", p, later)
+		m.Take(ctx, "fresh", p, later)
 	}
 	if m.Len() > 2 {
 		t.Errorf("idle buckets kept: Len %d", m.Len())
@@ -101,7 +102,7 @@ func TestMemoryBounded(t *testing.T) {
 	if d := (Policy{}); !d.Off() || d.Window() != 0 {
 		t.Error("zero policy is not off")
 	}
-	if d := m.Take("x", Policy{Name: "off"}, t0); !d.Allowed {
+	if d := m.Take(ctx, "x", Policy{Name: "off"}, t0); !d.Allowed {
 		t.Error("off policy refused")
 	}
 }
@@ -157,20 +158,20 @@ func TestPeekTakesNothing(t *testing.T) {
 	m := NewMemory(10)
 	p := Policy{Name: "p", Rate: 1, Burst: 2}
 	now := time.Unix(1000, 0)
-	if d := m.Peek("a", p, now); !d.Allowed || d.Remaining != 2 {
+	if d := m.Peek(ctx, "a", p, now); !d.Allowed || d.Remaining != 2 {
 		t.Fatalf("peek of a new bucket: %+v", d)
 	}
 	for i := range 5 {
-		if d := m.Peek("a", p, now); !d.Allowed {
+		if d := m.Peek(ctx, "a", p, now); !d.Allowed {
 			t.Fatalf("peek %d refused: %+v", i, d)
 		}
 	}
-	m.Take("a", p, now)
-	m.Take("a", p, now)
-	if d := m.Peek("a", p, now); d.Allowed || d.RetryAfter != time.Second {
+	m.Take(ctx, "a", p, now)
+	m.Take(ctx, "a", p, now)
+	if d := m.Peek(ctx, "a", p, now); d.Allowed || d.RetryAfter != time.Second {
 		t.Fatalf("peek of an empty bucket: %+v", d)
 	}
-	if d := m.Peek("a", p, now.Add(time.Second)); !d.Allowed {
+	if d := m.Peek(ctx, "a", p, now.Add(time.Second)); !d.Allowed {
 		t.Fatalf("peek after refill: %+v", d)
 	}
 }
@@ -180,7 +181,7 @@ func TestPeekTakesNothing(t *testing.T) {
 // sidecar/cmd/sidecar): it answers per its failure policy.
 type downStore struct{ open bool }
 
-func (s downStore) Take(string, Policy, time.Time) Decision {
+func (s downStore) Take(context.Context, string, Policy, time.Time) Decision {
 	return Decision{Allowed: s.open, Unavailable: true, RetryAfter: time.Second}
 }
 
@@ -204,3 +205,6 @@ func TestMiddlewareStoreUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// ctx is the context of the tests' direct store calls.
+var ctx = context.Background()

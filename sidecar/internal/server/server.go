@@ -387,7 +387,7 @@ func Handler(o Options) http.Handler {
 				if p.Off() {
 					continue
 				}
-				d := o.RateStore.Take(key, p, now())
+				d := o.RateStore.Take(r.Context(), key, p, now())
 				ratelimit.SetHeaders(w.Header(), p, d)
 				switch {
 				case d.Unavailable && !d.Allowed:
@@ -412,7 +412,7 @@ func Handler(o Options) http.Handler {
 		if !o.RateShared.Off() {
 			if pk, ok := o.RateStore.(ratelimit.Peeker); ok {
 				guard.Allow = func(w http.ResponseWriter, r *http.Request) bool {
-					d := pk.Peek(addrKey(r), o.RateShared, now())
+					d := pk.Peek(r.Context(), addrKey(r), o.RateShared, now())
 					if !d.Allowed {
 						refuse(w, r, d)
 					}
@@ -420,7 +420,7 @@ func Handler(o Options) http.Handler {
 				}
 			}
 			guard.Failed = func(w http.ResponseWriter, r *http.Request) bool {
-				d := o.RateStore.Take(addrKey(r), o.RateShared, now())
+				d := o.RateStore.Take(r.Context(), addrKey(r), o.RateShared, now())
 				if !d.Allowed {
 					refuse(w, r, d)
 				}
