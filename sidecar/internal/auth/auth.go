@@ -249,11 +249,11 @@ func (a *Authenticator) Middleware(mode func(*http.Request) Mode, guard ...Guard
 			r.Header.Del("X-Api-Key")
 			switch {
 			case err == nil:
-				a.log.Debug("authenticated", zap.String("method", id.Method), logging.Subject(id.Subject))
+				logging.For(r.Context(), a.log).Debug("authenticated", zap.String("method", id.Method), logging.Subject(id.Subject))
 				r = r.WithContext(WithIdentity(r.Context(), id))
 			case errors.Is(err, ErrNoCredentials) && m == Optional:
 			default:
-				a.log.Info("authentication refused", zap.String("path", r.URL.Path), zap.Error(err))
+				logging.For(r.Context(), a.log).Info("authentication refused", zap.String("path", r.URL.Path), zap.Error(err))
 				if g.Failed != nil && g.Failed(w, r) {
 					return
 				}

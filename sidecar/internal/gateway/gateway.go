@@ -159,6 +159,10 @@ func New(o Options) *Gateway {
 	return g
 }
 
+// logFor is the gateway's logger with the fields of ctx's request (its
+// request ID: logging.WithRequest).
+func (g *Gateway) logFor(ctx context.Context) *zap.Logger { return logging.For(ctx, g.log) }
+
 // innerAllowed reports whether an inner request of method to target (origin
 // form, path and query) may be forwarded: its path, without the query, must
 // be on the allowlist. A target that is not a valid origin-form
@@ -173,12 +177,12 @@ func (g *Gateway) innerAllowed(method, target string) bool {
 
 // refuseInner counts and logs an inner request outside the allowlist and
 // returns the fixed answer to seal or encapsulate.
-func (g *Gateway) refuseInner(mode, method, target string) *upstream.Response {
+func (g *Gateway) refuseInner(ctx context.Context, mode, method, target string) *upstream.Response {
 	g.requests.WithLabelValues(mode, "route_not_allowed").Inc()
 	// The inner method and target were encrypted: a client may put
 	// anything there, so only a known method's name and the target's
 	// size are logged.
-	g.log.Info("inner request outside the allowlist", zap.String("mode", mode),
+	g.logFor(ctx).Info("inner request outside the allowlist", zap.String("mode", mode),
 		zap.String("method", knownMethod(method)), zap.Int("target_bytes", len(target)))
 	return fixedResponse(api.RouteNotAllowed)
 }
@@ -219,21 +223,21 @@ func (g *Gateway) plain(w http.ResponseWriter, r *http.Request) {
 
 func (g *Gateway) refusePlaintext(w http.ResponseWriter, r *http.Request) {
 	g.requests.WithLabelValues("none", "rejected_plaintext").Inc()
-	g.log.Info("unencrypted request refused", zap.String("method", r.Method), zap.String("path", r.URL.Path))
+	g.logFor(r.Context()).Info("unencrypted request refused", zap.String("method", r.Method), zap.String("path", r.URL.Path))
 	api.Write(w, api.EncryptionRequired)
 }
 
 // refuse counts and logs a refused request of mode, with err's cause, and
 // writes err's fixed answer (api.AnswerFor): the client never sees the
 // cause.
-func (g *Gateway) refuse(w http.ResponseWriter, mode string, err error) {
+func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, mode string, err error) {
 	id := api.AnswerFor(err)
 	outcome := "refused"
 	if id == api.TooLarge {
 		outcome = "too_large"
 	}
 	g.requests.WithLabelValues(mode, outcome).Inc()
-	g.log.Info("request refused", zap.String("mode", mode), zap.Stringer("answer", id), cause(err))
+	g.logFor(r.Context()).Info("request refused", zap.String("mode", mode), zap.Stringer("answer", id), cause(err))
 	api.Write(w, id)
 }
 
@@ -277,7 +281,7 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, mode string) 
 		if errors.As(err, &mbe) {
 			id = api.TooLarge
 		}
-		g.refuse(w, mode, api.NewError(id, fmt.Errorf("read body: %w", err)))
+		g.refuse(w, r, mode, api.NewError(id, fmt.Errorf("read body: %w", err)))
 		return nil, nil, false
 	}
 	return buf.Bytes(), held, true
@@ -296,7 +300,7 @@ func (g *Gateway) forward(ctx context.Context, mode, method, path, contentType s
 	res, err := g.o.Upstream.Do(ctx, method, path, h, body)
 	if err != nil {
 		g.requests.WithLabelValues(mode, "upstream_error").Inc()
-		g.log.Warn("upstream call failed", zap.String("mode", mode), cause(err))
+		g.logFor(ctx).Warn("upstream call failed", zap.String("mode", mode), cause(err))
 		return upstream.ErrorResponse(err)
 	}
 	g.requests.WithLabelValues(mode, "ok").Inc()
@@ -323,20 +327,20 @@ func (g *Gateway) psk(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, psk.ErrReplayStore) {
 			id = api.Busy // never accepted unchecked
 		}
-		g.refuse(w, "psk", api.NewError(id, err))
+		g.refuse(w, r, "psk", api.NewError(id, err))
 		return
 	}
-	g.log.Debug("psk request opened", logging.KeyID(req.KeyID()))
+	g.logFor(r.Context()).Debug("psk request opened", logging.KeyID(req.KeyID()))
 	g.o.KeyUsage.Used("psk", req.KeyID(), g.o.Now())
 	var res *upstream.Response
 	if g.innerAllowed(r.Method, target) {
 		res = g.forward(r.Context(), "psk", r.Method, target, req.ContentType(), req.Plaintext())
 	} else {
-		res = g.refuseInner("psk", r.Method, target)
+		res = g.refuseInner(r.Context(), "psk", r.Method, target)
 	}
 	sealed, err := req.SealResponse(g.o.Rand, res.Status, res.Header.Get("Content-Type"), res.Body)
 	if err != nil {
-		g.log.Error("psk seal failed", zap.Error(err))
+		g.logFor(r.Context()).Error("psk seal failed", zap.Error(err))
 		api.Write(w, api.Internal)
 		return
 	}
@@ -358,7 +362,7 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		// accepts those of the periods around (keys.Set.At).
 		list, err := ohttp.MarshalKeyList(set.Public...)
 		if err != nil {
-			g.log.Error("ohttp key list", zap.Error(err))
+			g.logFor(r.Context()).Error("ohttp key list", zap.Error(err))
 			api.Write(w, api.Internal)
 			return
 		}
@@ -392,7 +396,7 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	// and the plaintext is zeroed when the request ends.
 	if sb, ok := r.Body.(serverBody); ok {
 		if !sb.Reserve(int64(len(body))) {
-			g.refuse(w, "ohttp", api.NewError(api.Busy, errors.New("byte budget cannot hold the plaintext")))
+			g.refuse(w, r, "ohttp", api.NewError(api.Busy, errors.New("byte budget cannot hold the plaintext")))
 			return
 		}
 	}
@@ -420,7 +424,7 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 			// (PROTOCOL.md section 2.5: unknown key and suite not offered alike).
 			id = api.OHTTPKeyUnknown
 		}
-		g.refuse(w, "ohttp", api.NewError(id, err))
+		g.refuse(w, r, "ohttp", api.NewError(id, err))
 		return
 	}
 	g.o.KeyUsage.UsedOHTTP(keyID, g.o.Now())
@@ -431,14 +435,14 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case err != nil:
 		g.requests.WithLabelValues("ohttp", "refused").Inc()
-		g.log.Info("ohttp inner request malformed", cause(err), zap.Int("inner_bytes", len(inner)))
+		g.logFor(r.Context()).Info("ohttp inner request malformed", cause(err), zap.Int("inner_bytes", len(inner)))
 		res = fixedResponse(api.CannotOpen)
 	case !strings.HasPrefix(breq.Path, "/"):
 		// Only origin-form paths: the authority never chooses a host.
 		g.requests.WithLabelValues("ohttp", "refused").Inc()
 		res = fixedResponse(api.CannotOpen)
 	default:
-		if expiry, res = g.checkDate(breq.Header); res != nil {
+		if expiry, res = g.checkDate(r.Context(), breq.Header); res != nil {
 			break
 		}
 		identity, res = g.authorizeInner(r.Context(), breq.Header)
@@ -457,14 +461,14 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 			if limited("") {
 				return
 			}
-			g.refuse(w, "ohttp", api.NewError(api.Busy, fmt.Errorf("replay store: %w", err)))
+			g.refuse(w, r, "ohttp", api.NewError(api.Busy, fmt.Errorf("replay store: %w", err)))
 			return
 		}
 		if !fresh {
 			if limited("") {
 				return
 			}
-			g.refuse(w, "ohttp", api.NewError(api.CannotOpen, errors.New("replayed encapsulated request")))
+			g.refuse(w, r, "ohttp", api.NewError(api.CannotOpen, errors.New("replayed encapsulated request")))
 			return
 		}
 	}
@@ -481,7 +485,7 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 			}
 			res = g.forward(r.Context(), "ohttp", breq.Method, breq.Path, ct, breq.Content)
 		} else {
-			res = g.refuseInner("ohttp", breq.Method, breq.Path)
+			res = g.refuseInner(r.Context(), "ohttp", breq.Method, breq.Path)
 		}
 	}
 	bres := &bhttp.Response{Status: res.Status}
@@ -507,7 +511,7 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		enc, err = rc.EncapsulateResponse(g.o.Rand, enc)
 	}
 	if err != nil {
-		g.log.Error("ohttp encapsulate failed", zap.Error(err))
+		g.logFor(r.Context()).Error("ohttp encapsulate failed", zap.Error(err))
 		api.Write(w, api.Internal)
 		return
 	}
@@ -520,7 +524,7 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 // checkDate applies the acceptance window to the inner request's Date
 // (ohttp.CheckDate): it returns until when the request must be remembered,
 // or the date problem to encapsulate, with the sidecar's Date.
-func (g *Gateway) checkDate(fields []bhttp.Field) (time.Time, *upstream.Response) {
+func (g *Gateway) checkDate(ctx context.Context, fields []bhttp.Field) (time.Time, *upstream.Response) {
 	var dates []string
 	for _, f := range fields {
 		if strings.EqualFold(f.Name, "date") {
@@ -533,7 +537,7 @@ func (g *Gateway) checkDate(fields []bhttp.Field) (time.Time, *upstream.Response
 		return expiry, nil
 	}
 	g.requests.WithLabelValues("ohttp", "refused").Inc()
-	g.log.Info("ohttp inner request refused", zap.Stringer("answer", api.OHTTPDate), cause(err))
+	g.logFor(ctx).Info("ohttp inner request refused", zap.Stringer("answer", api.OHTTPDate), cause(err))
 	res := fixedResponse(api.OHTTPDate)
 	res.Header.Set(api.HeaderDate, now.UTC().Format(http.TimeFormat))
 	return time.Time{}, res
@@ -552,12 +556,12 @@ func (g *Gateway) authorizeInner(ctx context.Context, fields []bhttp.Field) (str
 	id, err := g.o.Authorize(ctx, h)
 	if err == nil {
 		if id != "" {
-			g.log.Debug("ohttp inner request authorized", logging.Subject(id))
+			g.logFor(ctx).Debug("ohttp inner request authorized", logging.Subject(id))
 		}
 		return id, nil
 	}
 	g.requests.WithLabelValues("ohttp", "unauthorized").Inc()
-	g.log.Info("ohttp inner request unauthorized", cause(err))
+	g.logFor(ctx).Info("ohttp inner request unauthorized", cause(err))
 	res := fixedResponse(api.Unauthorized)
 	challenge := "Bearer"
 	var c interface{ Challenge() string }
@@ -601,7 +605,7 @@ func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
 		body = sb.Bytes()
 		copies := int64(2 + len(legacyKeys))
 		if !sb.Reserve(copies * int64(len(body))) {
-			g.refuse(w, "legacy", api.NewError(api.Busy, errors.New("byte budget cannot hold the plaintext")))
+			g.refuse(w, r, "legacy", api.NewError(api.Busy, errors.New("byte budget cannot hold the plaintext")))
 			return
 		}
 	} else {
@@ -615,7 +619,7 @@ func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
 		if errors.As(err, &mbe) {
 			id = api.TooLarge
 		}
-		g.refuse(w, "legacy", api.NewError(id, fmt.Errorf("read body: %w", err)))
+		g.refuse(w, r, "legacy", api.NewError(id, fmt.Errorf("read body: %w", err)))
 		return
 	}
 	opened := legacycbc.OpenAll(legacyKeys, body)
@@ -640,12 +644,12 @@ func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
 		if c := opened.Cause(); c != legacycbc.CauseNone {
 			cause = fmt.Errorf("request %s (%w)", c, cause)
 		}
-		g.refuse(w, "legacy", api.NewError(api.LegacyError, cause))
+		g.refuse(w, r, "legacy", api.NewError(api.LegacyError, cause))
 		return
 	}
 	sealed, err := opened.Seal(g.o.Rand, res.Body)
 	if err != nil {
-		g.refuse(w, "legacy", api.NewError(api.LegacyError, fmt.Errorf("seal: %w", err)))
+		g.refuse(w, r, "legacy", api.NewError(api.LegacyError, fmt.Errorf("seal: %w", err)))
 		return
 	}
 	g.requests.WithLabelValues("legacy", "ok").Inc()

@@ -20,6 +20,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/bodybuf"
 	"github.com/sealocr/sealocr/sidecar/internal/clientip"
 	"github.com/sealocr/sealocr/sidecar/internal/route"
+	"github.com/sealocr/sealocr/sidecar/logging"
 )
 
 // clientKey is the key of a client for the rate limiter and the per-client
@@ -46,7 +47,7 @@ func perClientLimit(n int, log *zap.Logger) middleware {
 			mu.Lock()
 			if inflight[k] >= n {
 				mu.Unlock()
-				log.Info("client over its concurrency share", zap.String("path", r.URL.Path))
+				logging.For(r.Context(), log).Info("client over its concurrency share", zap.String("path", r.URL.Path))
 				api.Write(w, api.Busy)
 				return
 			}
@@ -263,7 +264,7 @@ func bufferBody(o bodyRules) middleware {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.ContentLength > o.max { // any request: the size answer comes first
-				o.log.Info("request body refused", zap.Stringer("answer", api.TooLarge), zap.Int64("content_length", r.ContentLength))
+				logging.For(r.Context(), o.log).Info("request body refused", zap.Stringer("answer", api.TooLarge), zap.Int64("content_length", r.ContentLength))
 				api.Write(w, api.TooLarge)
 				return
 			}
@@ -294,7 +295,7 @@ func bufferBody(o bodyRules) middleware {
 				case errors.Is(err, errTooSlow), errors.Is(err, os.ErrDeadlineExceeded):
 					id, why = api.TooSlow, "too_slow"
 				}
-				o.log.Info("request body refused", zap.Stringer("answer", id), zap.String("cause", why))
+				logging.For(r.Context(), o.log).Info("request body refused", zap.Stringer("answer", id), zap.String("cause", why))
 				api.Write(w, id)
 				return
 			}

@@ -68,6 +68,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/clientip"
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
 	"github.com/sealocr/sealocr/sidecar/internal/route"
+	"github.com/sealocr/sealocr/sidecar/logging"
 )
 
 // Class is the kind of a request, for auth modes and rate-limit policies.
@@ -443,6 +444,7 @@ func Handler(o Options) http.Handler {
 	return chain(o.Gateway,
 		recoverer(o.Logger),
 		api.RequestIDMiddleware,
+		requestLog,
 		o.Route.Middleware,
 		closeUnread,
 		accessLog(o.Logger, duration),
@@ -460,6 +462,17 @@ func Handler(o Options) http.Handler {
 			bufs:   bodybuf.New(0), log: o.Logger}),
 		concurrencyLimit(o.MaxConcurrent, anonSlots, inflight),
 	)
+}
+
+// requestLog puts the request ID into the request's log fields
+// (logging.WithRequest), so that every component's line about the request
+// (route, body limits, auth, rate limits, gateway, upstream) carries the ID
+// the client sent or got.
+func requestLog(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, _ := api.RequestIDFrom(r.Context())
+		next.ServeHTTP(w, r.WithContext(logging.WithRequest(r.Context(), zap.String("request_id", id))))
+	})
 }
 
 // healthFirst answers the health probes (route.Health) and the auth
