@@ -333,7 +333,7 @@ func TestBackpressureDeadline(t *testing.T) {
 		{client.ModeOHTTP, ohttpClient},
 	} {
 		t.Run(string(tc.mode), func(t *testing.T) {
-			before := metric(t, s.metrics, "sealocr_sidecar_request_seconds_count", `class="5xx"`)
+			before := metric(t, s.metrics, "sealocr_sidecar_request_seconds_count", `code="503"`)
 			ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
 			defer cancel()
 			start := time.Now()
@@ -347,7 +347,7 @@ func TestBackpressureDeadline(t *testing.T) {
 			if el > 2600*time.Millisecond || el < time.Second {
 				t.Errorf("returned after %s with a 2.5 s deadline and Retry-After 1 s", el)
 			}
-			if n := metric(t, s.metrics, "sealocr_sidecar_request_seconds_count", `class="5xx"`) - before; retries < 1 || n != float64(retries+1) {
+			if n := metric(t, s.metrics, "sealocr_sidecar_request_seconds_count", `code="503"`) - before; retries < 1 || n != float64(retries+1) {
 				t.Errorf("%d retries, %v busy answers at the sidecar", retries, n)
 			}
 		})

@@ -7,8 +7,9 @@
 // keeps buffers between requests instead.
 //
 // Sizes are rounded up to one of four classes per power of two (2^k,
-// 1.25·2^k, 1.5·2^k, 1.75·2^k), from 32 KiB to 4 MiB, so a buffer wastes at
-// most a quarter of its size; smaller and larger bodies get exact, plain
+// 1.25·2^k, 1.5·2^k, 1.75·2^k), from 32 KiB to 4 MiB, so the unused tail of
+// a buffer is less than a quarter of the body's size (a fifth of the
+// buffer's, at the worst just above 2^k); smaller and larger bodies get exact, plain
 // allocations. At most MaxIdle bytes of buffers wait in the pool; beyond it
 // a returned buffer is left to the garbage collector. The memory in use is
 // bounded by the caller (the server's byte budget), not here.

@@ -151,7 +151,7 @@ func New(o Options) *Gateway {
 		rules: route.Rules{LegacyEnabled: o.LegacyEnabled, LegacyPath: o.LegacyPath, Plain: o.Plain}}
 	g.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sealocr_sidecar_requests_total",
-		Help: "Requests by envelope mode and outcome (ok, refused, upstream_error, plain, rejected_plaintext).",
+		Help: "Requests by envelope mode and outcome (ok, refused, too_large, unauthorized, route_not_allowed, upstream_error, plain, rejected_plaintext).",
 	}, []string{"mode", "outcome"})
 	if o.Registry != nil {
 		o.Registry.MustRegister(g.requests)

@@ -20,8 +20,9 @@ type MemoryOptions struct {
 	Capacity int
 	// Partitions returns the number of partitions expected to share the
 	// store (for the sidecar: one per PSK key ID, plus one for OHTTP). Each
-	// partition may hold at most Capacity / max(Partitions(), partitions
-	// holding records), so that a partition that floods the store is
+	// partition may hold at most Capacity / max(Partitions(), the number
+	// of partitions holding records counting the one that asks), and at
+	// least one record, so that a partition that floods the store is
 	// refused on its own while the others keep their share. nil means 1.
 	Partitions func() int
 	// Now is the clock; nil means time.Now.

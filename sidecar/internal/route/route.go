@@ -1,7 +1,7 @@
 // Package route decides, once per request, what kind of request it is:
 // health probe, auth description, PSK envelope, Oblivious HTTP request or key configuration,
-// legacy envelope, allowlisted plain route, or refused. The server's first
-// middleware stores the Kind in the request's context; the gateway
+// legacy envelope, allowlisted plain route, or refused. The server's third
+// middleware (after the panic guard and the request ID) stores the Kind in the request's context; the gateway
 // dispatches on it and the auth and rate-limit policies are chosen by it, so
 // the three can never disagree.
 package route

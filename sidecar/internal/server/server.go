@@ -262,9 +262,9 @@ func Handler(o Options) http.Handler {
 	inflight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_sidecar_inflight", Help: "Requests in progress."})
 	buffered := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_sidecar_buffered_bytes", Help: "Bytes of request bodies reserved or held in memory (max_buffered_bytes bounds it)."})
 	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "sealocr_sidecar_request_seconds", Help: "Request duration by status class.",
+		Name: "sealocr_sidecar_request_seconds", Help: "Request duration by HTTP status code.",
 		Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-	}, []string{"class"})
+	}, []string{"code"})
 	if o.Registry != nil {
 		o.Registry.MustRegister(inflight, buffered, duration)
 	}
@@ -557,7 +557,7 @@ func accessLog(log *zap.Logger, hist *prometheus.HistogramVec) middleware {
 			if sw.status == 0 {
 				sw.status = http.StatusOK
 			}
-			hist.WithLabelValues(strconv.Itoa(sw.status/100) + "xx").Observe(d.Seconds())
+			hist.WithLabelValues(strconv.Itoa(sw.status)).Observe(d.Seconds())
 			log.Info("request",
 				zap.String("request_id", r.Header.Get(api.RequestIDHeader)),
 				zap.String("method", r.Method), zap.String("path", r.URL.Path),

@@ -25,5 +25,8 @@ var ErrNotReady = errors.New("upstream not ready")
 var ErrRemote = errors.New("upstream is not loopback or a unix socket")
 
 // ErrBadRequest means Do was given a method or path that cannot be forwarded,
-// such as an absolute URL or an invalid method. Callers answer 400.
+// such as an absolute URL or an invalid method. Like every other failure of
+// the hop it is answered 502 upstream_unavailable (AnswerFor): the gateway
+// checks inner targets before it calls Do, so reaching it is the sidecar's
+// fault, not the client's.
 var ErrBadRequest = errors.New("request cannot be forwarded")
