@@ -80,13 +80,15 @@ gotest:
 ## overhead against raw ONNX Runtime time; sidecar overhead per request (in process, beside TLS termination alone
 ## and a TLS proxy without envelope; then through a real sidecar process over HTTP/1.1 and HTTP/2); PSK seal/open
 ## MB/s per suite (AES-256-GCM beside SM4-GCM) at 1 KiB, 100 KiB and 1 MiB next to raw AES-256-GCM and SM4-GCM;
-## Redis request-check latency (replay + rate limit, loopback); requests/s of one sidecar in memory, one on
+## the sidecar against caddy as a TLS reverse proxy (added latency, client CPU); Redis request-check latency
+## (replay + rate limit, loopback); requests/s of one sidecar in memory, one on
 ## Redis, three on one Redis; then bench-gutenye
 bench: models
 	$(GO) test -run '^$$' -bench . -benchtime 10x -count 1 ./core/internal/pipeline/
 	$(GO) test -run '^$$' -bench Soak -benchtime 500x -count 1 ./core/internal/httpapi/
 	$(GO) test -run '^$$' -bench SidecarOverhead -benchtime 200x -count 1 ./sidecar/internal/gateway/
 	$(GO) test -run '^$$' -bench EncryptedPath -benchtime 200x -count 1 ./sidecar/cmd/sidecar/
+	$(GO) test -run '^$$' -bench AgainstCaddy -benchtime 200x -count 1 ./sidecar/cmd/sidecar/
 	$(GO) test -run '^$$' -bench . -benchtime 1s -count 1 ./sidecar/internal/envelope/psk/
 	$(GO) test -run '^$$' -bench RequestChecks -benchtime 5000x -count 1 ./sidecar/internal/redisstate/
 	$(GO) test -run '^$$' -bench Replicas -benchtime 2000x -count 1 ./sidecar/cmd/sidecar/

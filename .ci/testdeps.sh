@@ -28,6 +28,8 @@ done
 [ -f /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf ] || need_apt+=(fonts-liberation)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need_apt+=(fonts-dejavu-core)
 [ -f /usr/share/fonts/opentype/urw-base35/NimbusSans-Regular.otf ] || need_apt+=(fonts-urw-base35)
+# make bench: Debian's caddy, the TLS reverse proxy the sidecar's encrypted path is measured against.
+command -v caddy >/dev/null 2>&1 || need_apt+=(caddy)
 # make bench: Tesseract 5 with the English model reads the English lines beside @gutenye/ocr-node.
 command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr)
 [ -n "$(find /usr/share/tesseract-ocr -name eng.traineddata 2>/dev/null | head -n1)" ] || need_apt+=(tesseract-ocr-eng)

@@ -461,12 +461,16 @@ func (c *Client) ocrPSK(ctx context.Context, target, contentType string, image [
 	if err != nil {
 		return nil, fmt.Errorf("sealocr client: %w", err)
 	}
-	// Seal for exactly the request target the transport writes.
-	body, opener, err := psk.SealRequest(c.rand, c.key.k, http.MethodPost, req.URL.RequestURI(), contentType, c.now(), image)
+	// Seal for exactly the request target the transport writes, into a
+	// lent buffer that goes back once the request is done with.
+	lb := lendSealBuffer(len(image))
+	defer lb.release()
+	body, opener, err := psk.AppendSealRequest((*lb.buf)[:0], c.rand, c.key.k, http.MethodPost, req.URL.RequestURI(), contentType, c.now(), image)
 	if err != nil {
 		return nil, fmt.Errorf("sealocr client: seal request: %w", err)
 	}
-	setBody(req, body)
+	*lb.buf = body
+	lb.setBody(req)
 	req.Header.Set("Content-Type", psk.RequestMediaType)
 	req.Header.Set("Accept", psk.ResponseMediaType)
 	if c.cred != "" {
@@ -496,6 +500,77 @@ func setBody(req *http.Request, body []byte) {
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 }
 
+// sealBufs lends the buffers PSK requests are sealed into: a 1 MiB image
+// sealed into a fresh buffer costs newly zeroed pages and a garbage
+// collection every few requests, more CPU than the sealing itself.
+var sealBufs sync.Pool
+
+// sealSlack is room beyond the plaintext for the PSK header and tag (a
+// longer header only costs a reallocation).
+const sealSlack = 512
+
+// maxLentBuffer is the largest buffer kept in sealBufs; larger bodies are
+// sealed into buffers left to the garbage collector.
+const maxLentBuffer = 8 << 20
+
+// lentBuffer is a sealing buffer on loan: it goes back to sealBufs when
+// the caller has released it and the transport has closed every body
+// reader it made of it (RoundTrip may close a body after it returns, and
+// GetBody may make more than one).
+type lentBuffer struct {
+	buf  *[]byte
+	mu   sync.Mutex
+	refs int
+}
+
+// lendSealBuffer lends a buffer for sealing n bytes of plaintext; the
+// caller holds one reference.
+func lendSealBuffer(n int) *lentBuffer {
+	if p, ok := sealBufs.Get().(*[]byte); ok && cap(*p) >= n+sealSlack {
+		return &lentBuffer{buf: p, refs: 1}
+	} else if ok {
+		sealBufs.Put(p) // too small for this one; another request may use it
+	}
+	b := make([]byte, 0, n+sealSlack)
+	return &lentBuffer{buf: &b, refs: 1}
+}
+
+// setBody makes req's body (and GetBody's) readers of the buffer.
+func (l *lentBuffer) setBody(req *http.Request) {
+	req.ContentLength = int64(len(*l.buf))
+	req.Body, _ = l.reader()
+	req.GetBody = l.reader
+}
+
+func (l *lentBuffer) reader() (io.ReadCloser, error) {
+	l.mu.Lock()
+	l.refs++
+	l.mu.Unlock()
+	return &lentReader{Reader: bytes.NewReader(*l.buf), l: l}, nil
+}
+
+// release drops one reference; the last returns the buffer.
+func (l *lentBuffer) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.refs--; l.refs == 0 && cap(*l.buf) <= maxLentBuffer {
+		*l.buf = (*l.buf)[:0]
+		sealBufs.Put(l.buf)
+	}
+}
+
+// lentReader reads a lent buffer; Close gives its reference back once.
+type lentReader struct {
+	*bytes.Reader
+	l    *lentBuffer
+	once sync.Once
+}
+
+func (r *lentReader) Close() error {
+	r.once.Do(r.l.release)
+	return nil
+}
+
 // do sends req and reads at most maxResp bytes of the body.
 func (c *Client) do(req *http.Request) (int, http.Header, []byte, error) {
 	return c.doLimit(req, c.maxResp)
@@ -510,7 +585,15 @@ func (c *Client) doLimit(req *http.Request, limit int64) (int, http.Header, []by
 	if resp.ContentLength > limit {
 		return 0, nil, nil, ErrResponseTooLarge
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	var data []byte
+	if resp.ContentLength > 0 {
+		// The length is known (and within the limit): one allocation of
+		// the right size instead of ReadAll's doublings.
+		data = make([]byte, resp.ContentLength)
+		_, err = io.ReadFull(resp.Body, data)
+	} else {
+		data, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	}
 	if err != nil {
 		return 0, nil, nil, fmt.Errorf("sealocr client: read response: %w", err)
 	}

@@ -1,6 +1,7 @@
 package client_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -17,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -443,4 +445,47 @@ func TestKeys(t *testing.T) {
 	if _, err := client.LoadKeys(filepath.Join(t.TempDir(), "none.yaml")); err == nil {
 		t.Error("LoadKeys of a missing file succeeded")
 	}
+}
+
+// TestPSKBuffersLentSafely: the client seals PSK requests into pooled
+// buffers; many concurrent calls of different sizes, over HTTP/1.1 and
+// HTTP/2, each reach the core as exactly their own image (a buffer given
+// back while the transport still read it would mix them, and -race would
+// see it).
+func TestPSKBuffersLentSafely(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[int][]byte{}
+	srv := clienttest.NewServer(t, func(ctx context.Context, r clienttest.Request) (int, string, []byte) {
+		mu.Lock()
+		seen[len(r.Body)] = r.Body
+		mu.Unlock()
+		return clienttest.CannedCore(ctx, r)
+	})
+	c := newClient(t, srv, nil)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 12 {
+				n := 1000 + (g*12+i)*3001 // every size differs
+				img := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{byte(g*12 + i)}, n)...)
+				res, err := c.OCR(context.Background(), img, client.OCROptions{})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if res.Width != len(img) {
+					t.Errorf("answer for %d bytes says %d", len(img), res.Width)
+				}
+				mu.Lock()
+				got := seen[len(img)]
+				mu.Unlock()
+				if !bytes.Equal(got, img) {
+					t.Errorf("the core got other bytes for the %d-byte image", len(img))
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
