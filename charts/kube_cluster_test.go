@@ -44,6 +44,8 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/yaml"
+
+	"github.com/sealocr/sealocr/core/testkit"
 )
 
 // kubeBinEnv names the folder holding etcd, kube-apiserver and
@@ -77,7 +79,7 @@ func startCluster(t *testing.T) *cluster {
 	pki := writePKI(t, dir)
 	start := time.Now()
 
-	etcdClient, etcdPeer := freePort(t), freePort(t)
+	etcdClient, etcdPeer := strconv.Itoa(testkit.FreePort(t)), strconv.Itoa(testkit.FreePort(t))
 	etcdURL := "http://127.0.0.1:" + etcdClient
 	peerURL := "http://127.0.0.1:" + etcdPeer
 	etcd := startProcess(t, dir, filepath.Join(bin, "etcd"),
@@ -92,7 +94,7 @@ func startCluster(t *testing.T) *cluster {
 		"--log-level=warn",
 	)
 
-	apiPort := freePort(t)
+	apiPort := strconv.Itoa(testkit.FreePort(t))
 	api := startProcess(t, dir, filepath.Join(bin, "kube-apiserver"),
 		"--etcd-servers="+etcdURL,
 		"--bind-address=127.0.0.1",
@@ -339,17 +341,6 @@ func poll(ctx context.Context, timeout time.Duration, procs []*process, check fu
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
 // --- certificates -------------------------------------------------------------

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/sealocr/sealocr/core/api"
+	"github.com/sealocr/sealocr/core/testkit"
 	"github.com/sealocr/sealocr/sidecar/client"
 )
 
@@ -41,7 +42,7 @@ func sealctlBinary(t *testing.T) string {
 	t.Helper()
 	sealctlOnce.Do(func() {
 		sealctlBin = filepath.Join(binDir, "sealctl")
-		sealctlErr = goBuild(sealctlBin, "./sidecar/cmd/sealctl", "CGO_ENABLED=0")
+		sealctlErr = testkit.GoBuild(sealctlBin, "./sidecar/cmd/sealctl", "CGO_ENABLED=0")
 	})
 	if sealctlErr != nil {
 		t.Fatalf("build sealctl: %v", sealctlErr)

@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealocr/sealocr/core/testkit"
 	"github.com/sealocr/sealocr/sidecar/api"
-	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
 )
 
 // Shared state set up by TestMain.
@@ -47,7 +47,7 @@ func TestMain(m *testing.M) {
 
 func runMain(m *testing.M) int {
 	var err error
-	repoRoot, err = findRepoRoot()
+	repoRoot, err = testkit.RepoRoot()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
@@ -66,11 +66,11 @@ func runMain(m *testing.M) int {
 	start := time.Now()
 	coreBin := filepath.Join(binDir, "core")
 	sidecarBin = filepath.Join(binDir, "sidecar")
-	if err := goBuild(coreBin, "./core/cmd/core", "CGO_ENABLED=1"); err != nil {
+	if err := testkit.GoBuild(coreBin, "./core/cmd/core", "CGO_ENABLED=1"); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: build core:", err)
 		return 1
 	}
-	if err := goBuild(sidecarBin, "./sidecar/cmd/sidecar", "CGO_ENABLED=0"); err != nil {
+	if err := testkit.GoBuild(sidecarBin, "./sidecar/cmd/sidecar", "CGO_ENABLED=0"); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: build sidecar:", err)
 		return 1
 	}
@@ -108,18 +108,6 @@ func runMain(m *testing.M) int {
 	}
 	core.cleanup()
 	return code
-}
-
-func findRepoRoot() (string, error) {
-	dir, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		return "", err
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-	if err != nil || !bytes.Contains(b, []byte("module github.com/sealocr/sealocr")) {
-		return "", fmt.Errorf("cannot find the sealocr module root from %s", dir)
-	}
-	return dir, nil
 }
 
 // modelPaths finds the models and ONNX Runtime the way the core does
@@ -160,22 +148,6 @@ func modelPaths() (models, ortLib string, err error) {
 	}
 	return models, ortLib, nil
 }
-
-func goBuild(out, pkg, cgo string) error {
-	// go test puts its own GOROOT/bin first on PATH.
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = repoRoot
-	cmd.Env = append(os.Environ(), cgo)
-	b, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%w\n%s", err, b)
-	}
-	return nil
-}
-
-// freePort returns a port that was free a moment ago on 127.0.0.1 and that
-// no other test helper of this process handed out (pebbletest.Port).
-func freePort() (int, error) { return pebbletest.Port() }
 
 // process is a child process with its output captured to files and its own
 // HOME and TMPDIR, so that every file it writes can be inspected.
@@ -302,11 +274,11 @@ func panicLine(logs string) string {
 // startCore starts a core (the default one worker and queue, unless extra
 // flags say otherwise) and waits until it is ready.
 func startCore(models, ortLib string, extra ...string) (*process, string, error) {
-	port, err := freePort()
+	port, err := testkit.Port()
 	if err != nil {
 		return nil, "", err
 	}
-	mport, err := freePort()
+	mport, err := testkit.Port()
 	if err != nil {
 		return nil, "", err
 	}
@@ -360,11 +332,11 @@ type sidecar struct {
 // if it crashed meanwhile.
 func startSidecar(t *testing.T, env map[string]string) *sidecar {
 	t.Helper()
-	port, err := freePort()
+	port, err := testkit.Port()
 	if err != nil {
 		t.Fatal(err)
 	}
-	mport, err := freePort()
+	mport, err := testkit.Port()
 	if err != nil {
 		t.Fatal(err)
 	}

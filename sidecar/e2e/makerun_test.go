@@ -10,20 +10,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
+	"github.com/sealocr/sealocr/core/testkit"
 )
 
 // makeRun starts `make run` from the repository root in its own process
 // group with a state folder of the test's, and returns it with its output.
 // The group is killed when the test ends.
-func makeRun(t *testing.T, state string, ports runPorts) (*exec.Cmd, *pebbletest.SyncBuffer) {
+func makeRun(t *testing.T, state string, ports runPorts) (*exec.Cmd, *testkit.SyncBuffer) {
 	t.Helper()
 	cmd := exec.Command("make", "--no-print-directory", "run")
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), "SEALOCR_STATE_DIR="+state,
 		"SEALOCR_CORE_LISTEN="+ports.core, "SEALOCR_CORE_METRICS_LISTEN="+ports.coreMetrics,
 		"SEALOCR_LISTEN="+ports.sidecar, "SEALOCR_METRICS_LISTEN="+ports.sidecarMetrics)
-	out := &pebbletest.SyncBuffer{}
+	out := &testkit.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -44,7 +44,7 @@ func makeRun(t *testing.T, state string, ports runPorts) (*exec.Cmd, *pebbletest
 
 // waitExit waits for cmd to exit and returns its exit code, failing the
 // test after within.
-func waitExit(t *testing.T, cmd *exec.Cmd, out *pebbletest.SyncBuffer, within time.Duration) int {
+func waitExit(t *testing.T, cmd *exec.Cmd, out *testkit.SyncBuffer, within time.Duration) int {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -66,7 +66,7 @@ type runPorts struct{ core, coreMetrics, sidecar, sidecarMetrics string }
 func freeRunPorts(t *testing.T) runPorts {
 	t.Helper()
 	addr := func() string {
-		p, err := freePort()
+		p, err := testkit.Port()
 		if err != nil {
 			t.Fatal(err)
 		}

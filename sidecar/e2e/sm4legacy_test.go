@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sealocr/sealocr/core/testkit"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
 )
 
@@ -271,11 +272,11 @@ func TestLegacySM4OnlyDeployment(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			home := t.TempDir()
-			port, err := freePort()
+			port, err := testkit.Port()
 			if err != nil {
 				t.Fatal(err)
 			}
-			mport, err := freePort()
+			mport, err := testkit.Port()
 			if err != nil {
 				t.Fatal(err)
 			}

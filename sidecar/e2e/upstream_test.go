@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealocr/sealocr/core/testkit"
 	"github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/legacycbc"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
@@ -17,7 +18,7 @@ import (
 // for "core down" was part of its padding oracle: PROTOCOL.md section 3.3);
 // /readyz reports not ready while /healthz stays up.
 func TestUpstreamDown(t *testing.T) {
-	port, err := freePort() // nothing listens there once freePort returns
+	port, err := testkit.Port() // nothing listens there once freePort returns
 	if err != nil {
 		t.Fatal(err)
 	}

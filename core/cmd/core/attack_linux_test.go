@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -22,6 +21,7 @@ import (
 	"time"
 
 	"github.com/sealocr/sealocr/core/internal/enginetest"
+	"github.com/sealocr/sealocr/core/testkit"
 )
 
 // chartMemoryLimit is the core container's memory limit in the chart
@@ -110,17 +110,10 @@ func TestAttackWidePNGs(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "core")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=1")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	if err := testkit.GoBuild(bin, "./core/cmd/core", "CGO_ENABLED=1"); err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testkit.FreeAddr(t)
 
 	var logs bytes.Buffer
 	cmd := exec.Command(bin, "--listen", addr, "--metrics-listen", "", "--threads", "2",

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sealocr/sealocr/core/internal/decode"
 	"github.com/sealocr/sealocr/core/internal/enginetest"
+	"github.com/sealocr/sealocr/core/internal/ocreval"
 	"github.com/sealocr/sealocr/core/internal/pipeline"
 )
 
@@ -91,35 +92,15 @@ func foldPunct(s string) string {
 	}, s)
 }
 
-func editDistance(a, b []rune) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
-			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
-}
-
 type score struct{ lines, exact, exactFolded, dist, distFolded, chars, charsFolded int }
 
 func (s *score) add(got, want string) bool {
 	s.lines++
 	g, w := []rune(got), []rune(want)
-	s.dist += editDistance(g, w)
+	s.dist += ocreval.Distance(string(g), string(w))
 	s.chars += len(w)
 	gf, wf := []rune(foldPunct(got)), []rune(foldPunct(want))
-	s.distFolded += editDistance(gf, wf)
+	s.distFolded += ocreval.Distance(string(gf), string(wf))
 	s.charsFolded += len(wf)
 	if string(gf) == string(wf) {
 		s.exactFolded++
@@ -230,7 +211,7 @@ func TestPages(t *testing.T) {
 					if used[i] {
 						continue
 					}
-					if d := editDistance([]rune(g), []rune(w)); d < bestD {
+					if d := ocreval.Distance(g, w); d < bestD {
 						best, bestD = i, d
 					}
 				}
@@ -336,7 +317,7 @@ var pageBounds = map[string]pageBound{
 func bestMatch(got []string, want string) string {
 	best, bestD := "", 1<<30
 	for _, g := range got {
-		if d := editDistance([]rune(foldPunct(g)), []rune(foldPunct(want))); d < bestD {
+		if d := ocreval.Distance(foldPunct(g), foldPunct(want)); d < bestD {
 			best, bestD = g, d
 		}
 	}

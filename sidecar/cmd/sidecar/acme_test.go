@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealocr/sealocr/core/testkit"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
@@ -51,11 +52,11 @@ func TestACMEEncryptedOCR(t *testing.T) {
 		"SEALOCR_LISTEN":                        listen,
 		"SEALOCR_HTTP_LISTEN":                   "127.0.0.1:" + strconv.Itoa(peb.HTTPPort),
 		"SEALOCR_UPSTREAM":                      core.URL,
-		"SEALOCR_METRICS_LISTEN":                "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t)),
+		"SEALOCR_METRICS_LISTEN":                "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t)),
 		"SEALOCR_LOG_LEVEL":                     "debug",
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var stdout, stderr pebbletest.SyncBuffer
+	var stdout, stderr testkit.SyncBuffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, &stdout, &stderr) }()
 	defer func() {

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealocr/sealocr/core/testkit"
 	"github.com/sealocr/sealocr/sidecar/client"
-	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
 )
 
 // startChild runs this test binary as a child with env (PATH kept) and
@@ -24,7 +24,7 @@ func startChild(tb testing.TB, env ...string) {
 	tb.Helper()
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	out := &pebbletest.SyncBuffer{}
+	out := &testkit.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -43,7 +43,7 @@ func startCaddy(tb testing.TB, upstream, cert, key string, rt http.RoundTripper)
 		tb.Fatalf("caddy is required for the comparison (Debian package caddy; .ci/testdeps.sh installs it): %v", err)
 	}
 	dir := tb.TempDir()
-	port := pebbletest.FreePort(tb)
+	port := testkit.FreePort(tb)
 	url := "https://127.0.0.1:" + strconv.Itoa(port)
 	cfg := fmt.Sprintf("{\n\tadmin off\n\tauto_https off\n\tstorage file_system %s\n}\n%s {\n\ttls %s %s\n\treverse_proxy %s\n}\n",
 		filepath.Join(dir, "data"), url, cert, key, upstream)
@@ -53,7 +53,7 @@ func startCaddy(tb testing.TB, upstream, cert, key string, rt http.RoundTripper)
 	}
 	cmd := exec.Command(bin, "run", "--config", file, "--adapter", "caddyfile")
 	cmd.Env = []string{"HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "PATH=" + os.Getenv("PATH")}
-	out := &pebbletest.SyncBuffer{}
+	out := &testkit.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -65,7 +65,7 @@ func startCaddy(tb testing.TB, upstream, cert, key string, rt http.RoundTripper)
 }
 
 // waitUp posts to url until it answers 200 (10 s at most).
-func waitUp(tb testing.TB, c *http.Client, url string, out *pebbletest.SyncBuffer) {
+func waitUp(tb testing.TB, c *http.Client, url string, out *testkit.SyncBuffer) {
 	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -103,11 +103,11 @@ func cpuTime() time.Duration {
 // sealed request and for a plain TLS POST (this process runs only the
 // clients; goal: at most 1.5 times).
 func BenchmarkAgainstCaddy(b *testing.B) {
-	corePort := pebbletest.FreePort(b)
+	corePort := testkit.FreePort(b)
 	coreAddr := "127.0.0.1:" + strconv.Itoa(corePort)
 	startChild(b, beStandInCore+"="+coreAddr)
 	direct := &http.Client{Transport: &http.Transport{}}
-	waitUp(b, direct, "http://"+coreAddr+"/v1/ocr", &pebbletest.SyncBuffer{})
+	waitUp(b, direct, "http://"+coreAddr+"/v1/ocr", &testkit.SyncBuffer{})
 	keyFile, _, env, tlsClient := sharedSetup(b)
 	env["SEALOCR_UPSTREAM"], env["SEALOCR_LOG_LEVEL"] = "http://"+coreAddr, "warn"
 	env["SEALOCR_RATE_LIMIT"] = "off"

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealocr/sealocr/core/testkit"
 	"github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/bhttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
@@ -65,7 +66,7 @@ type replica struct {
 	url     string // https://127.0.0.1:PORT
 	metrics string // http://127.0.0.1:PORT/metrics
 	client  *http.Client
-	out     *pebbletest.SyncBuffer
+	out     *testkit.SyncBuffer
 	cmd     *exec.Cmd
 	done    chan struct{}
 	logs    []string // output of earlier runs (before a restart)
@@ -103,9 +104,9 @@ func newReplica(t testing.TB, name string, env map[string]string, client *http.C
 		r.env[k] = v
 	}
 	if r.env["SEALOCR_LISTEN"] == "" {
-		r.env["SEALOCR_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
+		r.env["SEALOCR_LISTEN"] = "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
 	}
-	r.env["SEALOCR_METRICS_LISTEN"] = "127.0.0.1:" + strconv.Itoa(pebbletest.FreePort(t))
+	r.env["SEALOCR_METRICS_LISTEN"] = "127.0.0.1:" + strconv.Itoa(testkit.FreePort(t))
 	r.env["HOME"] = t.TempDir()
 	r.url = "https://" + r.env["SEALOCR_LISTEN"]
 	r.metrics = "http://" + r.env["SEALOCR_METRICS_LISTEN"] + "/metrics"
@@ -119,7 +120,7 @@ func (r *replica) start(t testing.TB) {
 	for k, v := range r.env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	r.out = &pebbletest.SyncBuffer{}
+	r.out = &testkit.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = r.out, r.out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -653,7 +654,7 @@ func TestReplicasOneACMEOrder(t *testing.T) {
 	var reps []*replica
 	var addrs []string
 	for i := range 3 {
-		listen, httpListen := "127.0.0.1:"+strconv.Itoa(pebbletest.FreePort(t)), "127.0.0.1:"+strconv.Itoa(pebbletest.FreePort(t))
+		listen, httpListen := "127.0.0.1:"+strconv.Itoa(testkit.FreePort(t)), "127.0.0.1:"+strconv.Itoa(testkit.FreePort(t))
 		if i == 0 {
 			listen, httpListen = "127.0.0.1:"+strconv.Itoa(peb.TLSPort), "127.0.0.1:"+strconv.Itoa(peb.HTTPPort)
 		}

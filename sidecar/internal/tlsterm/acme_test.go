@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/sealocr/sealocr/core/testkit"
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
 	"github.com/sealocr/sealocr/sidecar/logging"
 )
@@ -23,7 +24,7 @@ import (
 type acmeSidecar struct {
 	term *Terminator
 	peb  *pebbletest.Pebble
-	log  *pebbletest.SyncBuffer
+	log  *testkit.SyncBuffer
 	reg  *prometheus.Registry
 	addr string // TLS listener
 	http string // plain-HTTP listener
@@ -33,7 +34,7 @@ type acmeSidecar struct {
 // plain-HTTP listeners on the ports pebble validates.
 func startACME(t *testing.T, peb *pebbletest.Pebble, a ACME) *acmeSidecar {
 	t.Helper()
-	buf := &pebbletest.SyncBuffer{}
+	buf := &testkit.SyncBuffer{}
 	log, err := logging.New(logging.Options{Level: "debug", Output: buf})
 	if err != nil {
 		t.Fatal(err)

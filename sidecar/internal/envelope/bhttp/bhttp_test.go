@@ -3,25 +3,18 @@ package bhttp
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"os"
 	"reflect"
 	"testing"
 	"unsafe"
+
+	"github.com/sealocr/sealocr/core/testkit"
 )
 
 // loadExamples reads the RFC 9292 / RFC 9458 examples as raw bytes by name.
 func loadExamples(tb testing.TB) map[string][]byte {
 	tb.Helper()
-	raw, err := os.ReadFile("../testdata/bhttp_rfc9292_examples.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var m map[string]string
-	if err := json.Unmarshal(raw, &m); err != nil {
-		tb.Fatal(err)
-	}
+	m := testkit.Vector[map[string]string](tb, "../testdata/bhttp_rfc9292_examples.json")
 	out := make(map[string][]byte)
 	for k, v := range m {
 		if k == "source" {

@@ -7,9 +7,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/sealocr/sealocr/core/testkit"
 )
 
 // cbcCase is one Wycheproof aes_cbc_pkcs5 test with its key size.
@@ -26,19 +27,12 @@ type cbcCase struct {
 
 func loadCBC(tb testing.TB) []cbcCase {
 	tb.Helper()
-	raw, err := os.ReadFile("../testdata/wycheproof_aes_cbc_pkcs5_test.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var file struct {
+	file := testkit.Vector[struct {
 		TestGroups []struct {
 			KeySize int       `json:"keySize"`
 			Tests   []cbcCase `json:"tests"`
 		} `json:"testGroups"`
-	}
-	if err := json.Unmarshal(raw, &file); err != nil {
-		tb.Fatal(err)
-	}
+	}](tb, "../testdata/wycheproof_aes_cbc_pkcs5_test.json")
 	var out []cbcCase
 	for _, g := range file.TestGroups {
 		for _, tc := range g.Tests {

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/sealocr/sealocr/core/testkit"
 )
 
 // macVector is testdata/legacy_mac_vector.json, computed with openssl and
@@ -28,14 +30,7 @@ type macVector struct {
 
 func loadMACVector(t *testing.T) macVector {
 	t.Helper()
-	b, err := os.ReadFile("../testdata/legacy_mac_vector.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v macVector
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
+	v := testkit.Vector[macVector](t, "../testdata/legacy_mac_vector.json")
 	return v
 }
 

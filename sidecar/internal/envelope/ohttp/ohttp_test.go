@@ -7,12 +7,12 @@ import (
 	"crypto/sha3"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
+
+	"github.com/sealocr/sealocr/core/testkit"
 )
 
 func unhex(tb testing.TB, s string) []byte {
@@ -43,14 +43,7 @@ type appendixA struct {
 
 func loadAppendixA(tb testing.TB) appendixA {
 	tb.Helper()
-	raw, err := os.ReadFile("../testdata/ohttp_rfc9458_appendixA.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var a appendixA
-	if err := json.Unmarshal(raw, &a); err != nil {
-		tb.Fatal(err)
-	}
+	a := testkit.Vector[appendixA](tb, "../testdata/ohttp_rfc9458_appendixA.json")
 	return a
 }
 
@@ -388,14 +381,7 @@ type hpkeVector struct {
 
 func loadHPKE(tb testing.TB, name string) []hpkeVector {
 	tb.Helper()
-	raw, err := os.ReadFile("../testdata/" + name)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var v []hpkeVector
-	if err := json.Unmarshal(raw, &v); err != nil {
-		tb.Fatal(err)
-	}
+	v := testkit.Vector[[]hpkeVector](tb, "../testdata/"+name)
 	return v
 }
 

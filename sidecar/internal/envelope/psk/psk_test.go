@@ -3,7 +3,6 @@ package psk
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealocr/sealocr/core/testkit"
 )
 
 // pskVector is testdata/psk_v1_vector.json.
@@ -35,14 +36,7 @@ type pskVector struct {
 
 func loadVector(tb testing.TB) pskVector {
 	tb.Helper()
-	raw, err := os.ReadFile("../testdata/psk_v1_vector.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var v pskVector
-	if err := json.Unmarshal(raw, &v); err != nil {
-		tb.Fatal(err)
-	}
+	v := testkit.Vector[pskVector](tb, "../testdata/psk_v1_vector.json")
 	return v
 }
 

@@ -6,11 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/sealocr/sealocr/core/testkit"
 )
 
 // suiteVector is one entry of testdata/psk_sm4_vectors.json.
@@ -21,16 +22,9 @@ type suiteVector struct {
 
 func loadSuiteVectors(tb testing.TB) []suiteVector {
 	tb.Helper()
-	raw, err := os.ReadFile("../testdata/psk_sm4_vectors.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var f struct {
+	f := testkit.Vector[struct {
 		Vectors []suiteVector `json:"vectors"`
-	}
-	if err := json.Unmarshal(raw, &f); err != nil {
-		tb.Fatal(err)
-	}
+	}](tb, "../testdata/psk_sm4_vectors.json")
 	if len(f.Vectors) == 0 {
 		tb.Fatal("no vectors")
 	}
@@ -100,20 +94,11 @@ func TestSM4Vectors(t *testing.T) {
 // TestSM4VectorsIndependent recomputes the SM4 suite vectors with
 // sidecar/e2e/interop/psk_sm4_vector.mjs, an implementation that shares no
 // code with this package (sm-crypto SM4, Node's HKDF/SHA-256/SM3, its own
-// GCM). It fails rather than skips under CI when node or sm-crypto is
-// missing.
+// GCM). It fails when node or sm-crypto is missing.
 func TestSM4VectorsIndependent(t *testing.T) {
-	node, err := exec.LookPath("node")
+	node := testkit.NeedTool(t, "node", "apt-get install -y npm")
 	dir, _ := filepath.Abs("../../../e2e/interop")
-	if err == nil {
-		_, err = os.Stat(filepath.Join(dir, "node_modules", "sm-crypto", "package.json"))
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("node with sm-crypto is needed (.ci/testdeps.sh installs both): %v", err)
-		}
-		t.Skipf("node with sm-crypto is not installed (run make testdeps): %v", err)
-	}
+	testkit.NeedFile(t, filepath.Join(dir, "node_modules", "sm-crypto", "package.json"), "npm ci in sidecar/e2e/interop")
 	file, _ := filepath.Abs("../testdata/psk_sm4_vectors.json")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

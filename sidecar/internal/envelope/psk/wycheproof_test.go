@@ -2,21 +2,17 @@ package psk
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
 	"testing"
+
+	"github.com/sealocr/sealocr/core/testkit"
 )
 
 // TestWycheproofAESGCM runs the Wycheproof AES-GCM vectors with a 256-bit
 // key, 96-bit IV and 128-bit tag (the envelope's parameters) through the
 // envelope's AEAD layer.
 func TestWycheproofAESGCM(t *testing.T) {
-	raw, err := os.ReadFile("../testdata/wycheproof_aes_gcm_test.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var file struct {
+	file := testkit.Vector[struct {
 		TestGroups []struct {
 			KeySize int `json:"keySize"`
 			IVSize  int `json:"ivSize"`
@@ -34,10 +30,7 @@ func TestWycheproofAESGCM(t *testing.T) {
 				Flags   []string `json:"flags"`
 			} `json:"tests"`
 		} `json:"testGroups"`
-	}
-	if err := json.Unmarshal(raw, &file); err != nil {
-		t.Fatal(err)
-	}
+	}](t, "../testdata/wycheproof_aes_gcm_test.json")
 	var valid, invalid int
 	for _, g := range file.TestGroups {
 		if g.KeySize != 256 || g.IVSize != 96 || g.TagSize != 128 {

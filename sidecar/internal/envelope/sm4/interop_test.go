@@ -8,30 +8,28 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sealocr/sealocr/core/testkit"
 )
 
 // The interop tests run real outside implementations: Debian's OpenSSL 3
 // (default provider: SM4-CBC, SM4-CTR) and sm-crypto from npm (pinned in
 // sidecar/e2e/interop/package.json, installed by .ci/testdeps.sh). They fail
-// rather than skip when a tool is missing and CI is set.
+// when a tool is missing.
 
-// needTool returns the path of name, or skips (fails under CI).
+// needTool returns the path of name, failing the test without it.
 func needTool(t *testing.T, name string) string {
 	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed; .ci/testdeps.sh installs it", name)
-		}
-		t.Skipf("%s is not installed (run make testdeps)", name)
+	pkg := map[string]string{"node": "npm"}[name]
+	if pkg == "" {
+		pkg = name
 	}
-	return p
+	return testkit.NeedTool(t, name, "apt-get install -y "+pkg)
 }
 
 // run executes a tool with stdin and returns stdout; a failure is fatal.
@@ -117,12 +115,7 @@ func TestCBCSMCrypto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "sm-crypto", "package.json")); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("sm-crypto is not installed in %s/node_modules; .ci/testdeps.sh runs npm ci there", dir)
-		}
-		t.Skip("sm-crypto is not installed (run make testdeps)")
-	}
+	testkit.NeedFile(t, filepath.Join(dir, "node_modules", "sm-crypto", "package.json"), "npm ci in sidecar/e2e/interop")
 	type op struct {
 		Op   string `json:"op"`
 		Key  string `json:"key"`

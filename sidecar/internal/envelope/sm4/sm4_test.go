@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"crypto/cipher"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
+
+	"github.com/sealocr/sealocr/core/testkit"
 )
 
 // vectors is testdata/sm4_vectors.json.
@@ -42,14 +42,7 @@ type gcmVector struct {
 
 func loadVectors(tb testing.TB) vectors {
 	tb.Helper()
-	raw, err := os.ReadFile("../testdata/sm4_vectors.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var v vectors
-	if err := json.Unmarshal(raw, &v); err != nil {
-		tb.Fatal(err)
-	}
+	v := testkit.Vector[vectors](tb, "../testdata/sm4_vectors.json")
 	if len(v.Block) == 0 || len(v.CBC) == 0 || len(v.GCM) == 0 {
 		tb.Fatal("vector file incomplete")
 	}

@@ -10,7 +10,6 @@ package redistest
 import (
 	"bufio"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -20,9 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sealocr/sealocr/core/testkit"
 	"github.com/sealocr/sealocr/sidecar/internal/localtls"
-
-	"github.com/sealocr/sealocr/sidecar/internal/tlsterm/pebbletest"
 )
 
 // Options configure Start.
@@ -58,33 +56,24 @@ type Server struct {
 	t    testing.TB
 	bin  string
 	args []string
-	out  *pebbletest.SyncBuffer
+	out  *testkit.SyncBuffer
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
 }
 
-// Bin returns the path of redis-server, failing the test when it is missing
-// and CI is set, skipping it otherwise.
+// Bin returns the path of redis-server, failing the test when it is
+// missing (testkit.NeedTool).
 func Bin(t testing.TB) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		msg := "redis-server is required for the shared-state tests and was not found in PATH " +
-			"(install the Debian package: apt-get install -y redis-server; .ci/testdeps.sh does this): " + err.Error()
-		if os.Getenv("CI") != "" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
-	}
-	return bin
+	return testkit.NeedTool(t, "redis-server", "apt-get install -y redis-server")
 }
 
 // Start runs a redis-server without persistence (--save "" --appendonly
 // no) and waits until it answers PING. It is stopped when the test ends.
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: Bin(t), Dir: t.TempDir(), out: &pebbletest.SyncBuffer{}}
+	s := &Server{t: t, bin: Bin(t), Dir: t.TempDir(), out: &testkit.SyncBuffer{}}
 	s.args = []string{"--save", "", "--appendonly", "no", "--dir", s.Dir, "--bind", "127.0.0.1",
 		"--protected-mode", "no", "--daemonize", "no", "--loglevel", "warning"}
 	if o.Password != "" {
@@ -96,7 +85,7 @@ func Start(t testing.TB, o Options) *Server {
 		s.args = append(s.args, "--port", "0", "--unixsocket", s.Socket, "--unixsocketperm", "700")
 		s.URL = "unix://" + s.Socket
 	case o.TLS:
-		port := pebbletest.FreePort(t)
+		port := testkit.FreePort(t)
 		s.Addr = "127.0.0.1:" + strconv.Itoa(port)
 		// The real local CA of the sidecar (localtls) signs redis's certificate.
 		l, err := localtls.Ensure(filepath.Join(s.Dir, "tls-state"), time.Now())
@@ -110,7 +99,7 @@ func Start(t testing.TB, o Options) *Server {
 			"--tls-auth-clients", "no")
 		s.URL = "rediss://" + s.Addr
 	default:
-		port := pebbletest.FreePort(t)
+		port := testkit.FreePort(t)
 		s.Addr = "127.0.0.1:" + strconv.Itoa(port)
 		s.args = append(s.args, "--port", strconv.Itoa(port))
 		s.URL = "redis://" + s.Addr

@@ -9,24 +9,21 @@
 package pebbletest
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/sealocr/sealocr/core/testkit"
 	"github.com/sealocr/sealocr/sidecar/internal/localtls"
 )
 
@@ -56,7 +53,7 @@ type Pebble struct {
 	// TLS-ALPN-01 challenges against, on 127.0.0.1.
 	HTTPPort, TLSPort int
 
-	out *SyncBuffer
+	out *testkit.SyncBuffer
 }
 
 // Log returns what pebble and pebble-challtestsrv printed so far.
@@ -81,11 +78,11 @@ func Start(t testing.TB, o Options) *Pebble {
 	}
 	caFile, certFile, keyFile := l.CAPath, l.CertPath, l.KeyPath
 
-	p := &Pebble{ServerCAFile: caFile, out: &SyncBuffer{}}
-	dnsPort := FreeUDPAndTCPPort(t)
-	chalMgmt := FreePort(t)
-	acmePort, mgmtPort := FreePort(t), FreePort(t)
-	p.HTTPPort, p.TLSPort = FreePort(t), FreePort(t)
+	p := &Pebble{ServerCAFile: caFile, out: &testkit.SyncBuffer{}}
+	dnsPort := testkit.FreeUDPAndTCPPort(t)
+	chalMgmt := testkit.FreePort(t)
+	acmePort, mgmtPort := testkit.FreePort(t), testkit.FreePort(t)
+	p.HTTPPort, p.TLSPort = testkit.FreePort(t), testkit.FreePort(t)
 
 	start(t, p.out, nil, chalBin,
 		"-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
@@ -165,95 +162,4 @@ func waitOK(t testing.TB, p *Pebble, c *http.Client, url string) []byte {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// handedOut holds the ports FreePort and FreeUDPAndTCPPort have returned in
-// this process: a port is free only until someone listens on it, so one
-// handed out but not yet taken (pebble's validation ports, a sidecar still
-// starting) could otherwise come back from the next call.
-var handedOut = struct {
-	sync.Mutex
-	ports map[int]bool
-}{ports: map[int]bool{}}
-
-// claim records port as handed out; false if it already was.
-func claim(port int) bool {
-	handedOut.Lock()
-	defer handedOut.Unlock()
-	if handedOut.ports[port] {
-		return false
-	}
-	handedOut.ports[port] = true
-	return true
-}
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
-// that no earlier call in this process returned.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	port, err := Port()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return port
-}
-
-// Port is FreePort for callers without a testing.TB.
-func Port() (int, error) {
-	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		_ = ln.Close()
-		if claim(port) {
-			return port, nil
-		}
-	}
-	return 0, errors.New("pebbletest: no free port that was not handed out before")
-}
-
-// FreeUDPAndTCPPort returns a port free for both UDP and TCP on 127.0.0.1,
-// not returned before in this process.
-func FreeUDPAndTCPPort(t testing.TB) int {
-	t.Helper()
-	for range 50 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		_ = pc.Close()
-		if err == nil {
-			_ = ln.Close()
-			if claim(port) {
-				return port
-			}
-		}
-	}
-	t.Fatal("no port free for both UDP and TCP")
-	return 0
-}
-
-// SyncBuffer is a bytes.Buffer safe for concurrent writers, for collecting
-// the output of processes and loggers in tests.
-type SyncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-// Write implements io.Writer.
-func (s *SyncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String returns everything written so far.
-func (s *SyncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
