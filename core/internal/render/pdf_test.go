@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"html"
 	"image"
 	"image/color"
 	_ "image/jpeg" // synth pages come as JPEG or PNG
@@ -438,4 +439,68 @@ func BenchmarkHOCR(b *testing.B) {
 	}
 	b.ReportMetric(float64(size)/float64(len(pages)), "bytes/page")
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(pages)), "ns/page")
+}
+
+// TestPDFWordBoxes checks where the words of the text layer are: every
+// word pdftotext -bbox finds on an upright page is a word of the labels
+// and lies on its share of the line's box (intersection over union at
+// least 0.9 with the box by character share), so that selecting a word
+// highlights that word on the image.
+func TestPDFWordBoxes(t *testing.T) {
+	pages := testPages(t)[:4]
+	path, _ := writePDF(t, pages)
+	out := tool(t, "pdftotext", "-bbox", path, "-")
+	pageRe := regexp.MustCompile(`<page width="([\d.]+)" height="([\d.]+)">`)
+	wordRe := regexp.MustCompile(`<word xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax="([\d.]+)">([^<]*)</word>`)
+	chunks := pageRe.Split(out, -1)[1:]
+	if len(chunks) != len(pages) {
+		t.Fatalf("%d pages in pdftotext -bbox, want %d", len(chunks), len(pages))
+	}
+	type want struct {
+		text string
+		box  [4]float64 // x0, y0, x1, y1 in pixels
+	}
+	for i, pg := range pages {
+		var wants []want
+		for _, l := range pg.Lines {
+			rs := cleanText(l.Text)
+			g, _ := lineGeometry(l.Box)
+			for _, w := range words(rs) {
+				c := g.span(w.start, w.end, len(rs))
+				wants = append(wants, want{w.text, [4]float64{c[0].x, c[0].y, c[2].x, c[2].y}})
+			}
+		}
+		found := 0
+		s := 72.0 / synthDPI
+		for _, m := range wordRe.FindAllStringSubmatch(chunks[i], -1) {
+			var b [4]float64
+			for k := range b {
+				v, _ := strconv.ParseFloat(m[k+1], 64)
+				b[k] = v / s
+			}
+			text := html.UnescapeString(m[5])
+			best := 0.0
+			for _, w := range wants {
+				if w.text == text {
+					best = math.Max(best, iou(b, w.box))
+				}
+			}
+			if best < 0.9 {
+				t.Errorf("page %d: word %q at %.0f: no label word of that text within IoU 0.9 (best %.2f)", i+1, text, b, best)
+			}
+			found++
+		}
+		if found != len(wants) {
+			t.Errorf("page %d: pdftotext found %d words, the labels have %d", i+1, found, len(wants))
+		}
+	}
+}
+
+// iou is the intersection over union of two rectangles x0, y0, x1, y1.
+func iou(a, b [4]float64) float64 {
+	ix := math.Max(0, math.Min(a[2], b[2])-math.Max(a[0], b[0]))
+	iy := math.Max(0, math.Min(a[3], b[3])-math.Max(a[1], b[1]))
+	in := ix * iy
+	area := func(r [4]float64) float64 { return (r[2] - r[0]) * (r[3] - r[1]) }
+	return in / (area(a) + area(b) - in)
 }
