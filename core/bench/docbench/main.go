@@ -83,6 +83,8 @@ func run(args []string, stdout io.Writer) error {
 	coreURL := fs.String("core", "", "URL of a running core (default: build ./core/cmd/core and start it on a loopback port)")
 	coreArgs := fs.String("core-args", "", "extra flags for the started core, space-separated (e.g. --models DIR --ort-lib FILE)")
 	ocrmypdf := fs.String("ocrmypdf", "ocrmypdf", "ocrmypdf binary; \"\" to leave it out")
+	ocrmypdfArgs := fs.String("ocrmypdf-args", "", "extra ocrmypdf flags, space-separated (e.g. --rotate-pages-threshold 5)")
+	withCore := fs.Bool("sealocr", true, "measure the core (false: ocrmypdf alone)")
 	keep := fs.String("keep", "", "write the input and output PDFs to this folder and keep them (default: a temporary folder, removed)")
 	coreInput := fs.String("core-input", "pdf", "how the core is sent a document: pdf (POST the PDF, ?output=pdf), or images (a preview "+
 		"until the core reads PDFs: POST each page as PNG, JSON answer, the searchable PDF written here with core/internal/render; labelled as such)")
@@ -120,7 +122,8 @@ func run(args []string, stdout io.Writer) error {
 	ctx := context.Background()
 	load0 := loadavg()
 	var core *coreProc
-	if *coreURL == "" {
+	var tools []tool
+	if *withCore && *coreURL == "" {
 		if core, err = startCore(ctx, dir, *threads, strings.Fields(*coreArgs)); err != nil {
 			return err
 		}
@@ -128,9 +131,14 @@ func run(args []string, stdout io.Writer) error {
 		*coreURL = core.url
 	}
 
-	tools := []tool{&coreTool{url: strings.TrimRight(*coreURL, "/"), proc: core, images: *coreInput == "images"}}
+	if *withCore {
+		tools = append(tools, &coreTool{url: strings.TrimRight(*coreURL, "/"), proc: core, images: *coreInput == "images"})
+	}
 	if *ocrmypdf != "" {
-		tools = append(tools, &ocrmypdfTool{bin: *ocrmypdf, jobs: *threads})
+		tools = append(tools, &ocrmypdfTool{bin: *ocrmypdf, jobs: *threads, extra: strings.Fields(*ocrmypdfArgs)})
+	}
+	if len(tools) == 0 {
+		return errors.New("nothing to measure")
 	}
 	res := make([]result, len(tools))
 	for i, d := range docs {
@@ -162,18 +170,18 @@ func run(args []string, stdout io.Writer) error {
 	fmt.Fprintf(w, "docbench: %d documents × %d pages (1000x1400 grey scans at %d dpi; mixed Chinese/English receipts, every 4th page an English invoice; page 2 upside down, page 3 turned 90°), seed %d\n",
 		*nDocs, *nPages, scanDPI, *seed)
 	fmt.Fprintf(w, "%d CPUs; each tool on its own with %d CPU threads; load average (1/5/15 min) before: %s, after: %s\n\n", runtime.NumCPU(), *threads, load0, load1)
-	fmt.Fprintf(w, "%-52s %10s %12s %10s %12s %22s\n", "tool", "pages/min", "CPU s/page", "CER kept", "CER removed", "CER removed, upright")
+	fmt.Fprintf(w, "%-60s %10s %12s %10s %12s %22s\n", "tool", "pages/min", "CPU s/page", "CER kept", "CER removed", "CER removed, upright")
 	for i, t := range tools {
 		r := res[i]
 		if r.err != nil {
-			fmt.Fprintf(w, "%-52s not measured: %v\n", t.label(), r.err)
+			fmt.Fprintf(w, "%-60s not measured: %v\n", t.label(), r.err)
 			continue
 		}
-		fmt.Fprintf(w, "%-52s %10.1f %12.2f %9.2f%% %11.2f%% %21.2f%%\n", t.label(), float64(r.pages)/r.wall.Minutes(), r.cpu.Seconds()/float64(r.pages),
+		fmt.Fprintf(w, "%-60s %10.1f %12.2f %9.2f%% %11.2f%% %21.2f%%\n", t.label(), float64(r.pages)/r.wall.Minutes(), r.cpu.Seconds()/float64(r.pages),
 			100*r.t.CERKept(), 100*r.t.CERRemoved(), 100*r.up.CERRemoved())
 	}
-	if res[0].err == nil && len(tools) > 1 && res[1].err == nil {
-		fmt.Fprintf(w, "%-52s %9.2fx\n", "pages/min, core over ocrmypdf", res[1].wall.Seconds()/res[0].wall.Seconds()*float64(res[0].pages)/float64(res[1].pages))
+	if len(tools) > 1 && res[0].err == nil && res[1].err == nil {
+		fmt.Fprintf(w, "%-60s %9.2fx\n", "pages/min, core over ocrmypdf", res[1].wall.Seconds()/res[0].wall.Seconds()*float64(res[0].pages)/float64(res[1].pages))
 	}
 	return w.Flush()
 }
@@ -275,8 +283,9 @@ type tool interface {
 }
 
 type ocrmypdfTool struct {
-	bin  string
-	jobs int
+	bin   string
+	jobs  int
+	extra []string
 }
 
 func (o *ocrmypdfTool) name() string { return "ocrmypdf" }
@@ -288,12 +297,13 @@ func (o *ocrmypdfTool) label() string {
 	}
 	tv, _ := exec.Command("tesseract", "--version").Output()
 	first, _, _ := strings.Cut(string(tv), "\n")
-	return fmt.Sprintf("ocrmypdf %s (%s, chi_sim+eng)", strings.TrimSpace(string(v)), strings.TrimSpace(first))
+	return strings.TrimSpace(fmt.Sprintf("ocrmypdf %s (%s, chi_sim+eng) %s", strings.TrimSpace(string(v)), strings.TrimSpace(first), strings.Join(o.extra, " ")))
 }
 
 func (o *ocrmypdfTool) run(ctx context.Context, _ doc, in, out string) (time.Duration, error) {
 	var e bytes.Buffer
-	cmd := exec.CommandContext(ctx, o.bin, "-l", "chi_sim+eng", "--rotate-pages", "--force-ocr", "--jobs", strconv.Itoa(o.jobs), "--quiet", in, out)
+	args := append([]string{"-l", "chi_sim+eng", "--rotate-pages", "--force-ocr", "--jobs", strconv.Itoa(o.jobs), "--quiet"}, o.extra...)
+	cmd := exec.CommandContext(ctx, o.bin, append(args, in, out)...)
 	cmd.Env = append(os.Environ(), "OMP_THREAD_LIMIT=1")
 	cmd.Stderr = &e
 	if err := cmd.Run(); err != nil {
