@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -173,6 +174,19 @@ func pageWant(pg Page) string { return fields(pg.Text) }
 // an English invoice, plus the first receipt turned by 90°, 180° and
 // 270° (seven pages in all).
 func testPages(t testing.TB) []Page {
+	pagesOnce.Do(func() { cachedPages = makeTestPages(t) })
+	if cachedPages == nil {
+		t.Fatal("test pages not made")
+	}
+	return slices.Clone(cachedPages)
+}
+
+var (
+	pagesOnce   sync.Once
+	cachedPages []Page // made once per test binary; the tests change copies only
+)
+
+func makeTestPages(t testing.TB) []Page {
 	docs := testDocs(t, 3, 1)
 	var pages []Page
 	for i, d := range docs {
