@@ -30,7 +30,7 @@
 // uses: a CID-keyed TrueType font (Identity-H) whose glyphs are all one
 // blank glyph, with a ToUnicode map from each character code to its
 // character, so any script, Chinese included, is searchable without
-// embedding a font of that script. The TrueType file (about 400 bytes) is
+// embedding a font of that script. The TrueType file (444 bytes) is
 // built in code (font.go). Character codes are given out in order of first
 // use, one per distinct character of the document; the ToUnicode map and
 // the CIDToGIDMap are written at Close.
