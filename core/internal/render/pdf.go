@@ -356,6 +356,18 @@ func grayPixels(img image.Image) (*image.Gray, bool) {
 				g.Pix[y*g.Stride+x] = src.Y[src.YOffset(b.Min.X+x, b.Min.Y+y)]
 			}
 		}
+	case *image.RGBA, *image.NRGBA: // the same layout: R, G, B, A per pixel
+		pix, stride := pixOf(src)
+		for y := range b.Dy() {
+			row := pix[(b.Min.Y-src.Bounds().Min.Y+y)*stride+(b.Min.X-src.Bounds().Min.X)*4:]
+			for x := range b.Dx() {
+				r, gg, bb := row[4*x], row[4*x+1], row[4*x+2]
+				if r != gg || gg != bb {
+					return nil, false
+				}
+				g.Pix[y*g.Stride+x] = r
+			}
+		}
 	default:
 		for y := range b.Dy() {
 			for x := range b.Dx() {
@@ -369,6 +381,15 @@ func grayPixels(img image.Image) (*image.Gray, bool) {
 	}
 	bilevel := !slices.ContainsFunc(g.Pix, func(v uint8) bool { return v != 0 && v != 255 })
 	return g, bilevel
+}
+
+// pixOf returns the pixels and stride of an RGBA or NRGBA image.
+func pixOf(img image.Image) ([]uint8, int) {
+	if m, ok := img.(*image.RGBA); ok {
+		return m.Pix, m.Stride
+	}
+	m := img.(*image.NRGBA)
+	return m.Pix, m.Stride
 }
 
 // Close writes the document's shared objects (catalog, page tree, font),
