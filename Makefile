@@ -5,7 +5,7 @@ VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
 export SEALOCR_CACHE ?= $(HOME)/.cache/sealocr
 
-.PHONY: all models testdeps build run test vet lint gotest bench bench-gutenye gutenye images kube-binaries kube-test fmt clean
+.PHONY: all models testdeps build run test vet lint gotest bench bench-gutenye bench-docs gutenye images kube-binaries kube-test fmt clean
 
 all: build
 
@@ -81,8 +81,8 @@ gotest:
 ## and a TLS proxy without envelope; then through a real sidecar process over HTTP/1.1 and HTTP/2); PSK seal/open
 ## MB/s per suite (AES-256-GCM beside SM4-GCM) at 1 KiB, 100 KiB and 1 MiB next to raw AES-256-GCM and SM4-GCM;
 ## the sidecar against caddy as a TLS reverse proxy (added latency, client CPU); Redis request-check latency
-## (replay + rate limit, loopback); requests/s of one sidecar in memory, one on
-## Redis, three on one Redis; then bench-gutenye
+## (replay + rate limit, loopback); requests/s of one sidecar in memory, one on Redis, three on one Redis;
+## searchable PDF and hOCR writers (bytes and time per page); then bench-gutenye and bench-docs
 bench: models
 	$(GO) test -run '^$$' -bench . -benchtime 10x -count 1 ./core/internal/pipeline/
 	$(GO) test -run '^$$' -bench Soak -benchtime 500x -count 1 ./core/internal/httpapi/
@@ -92,7 +92,15 @@ bench: models
 	$(GO) test -run '^$$' -bench . -benchtime 1s -count 1 ./sidecar/internal/envelope/psk/
 	$(GO) test -run '^$$' -bench RequestChecks -benchtime 5000x -count 1 ./sidecar/internal/redisstate/
 	$(GO) test -run '^$$' -bench Replicas -benchtime 2000x -count 1 ./sidecar/cmd/sidecar/
+	$(GO) test -run '^$$' -bench . -benchtime 10x -count 1 ./core/internal/render/
 	@$(MAKE) --no-print-directory bench-gutenye
+	@$(MAKE) --no-print-directory bench-docs
+
+## bench-docs: the core against ocrmypdf 14 (-l chi_sim+eng --rotate-pages --force-ocr) on generated multi-page
+## scanned PDFs (5 documents x 4 pages, one page upside down and one turned 90 degrees in each; BENCH_PDF_DOCUMENTS,
+## BENCH_PDF_PAGES), each tool with the same CPU threads: pages per minute and CER of pdftotext on both outputs
+bench-docs: models testdeps
+	$(GO) run ./core/bench/docbench -documents $(or $(BENCH_PDF_DOCUMENTS),5) -pages $(or $(BENCH_PDF_PAGES),4)
 
 ## bench-gutenye: core against the pinned @gutenye/ocr-node on one generated set (20 receipts/invoices, 200 lines;
 ## 10 English invoices, 200 English lines, with Tesseract 5 eng --psm 7 beside them on the lines), one run on this

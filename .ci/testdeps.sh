@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the test suite's real outside parts need, only where missing,
 # so that `make test` passes on a fresh machine: Debian packages (pebble,
-# redis-server, chromium, CJK and Latin fonts, Tesseract, pycryptodome, openssl) and the interop clients' pinned npm
+# redis-server, chromium, CJK and Latin fonts, Tesseract, ocrmypdf, poppler-utils, qpdf, pycryptodome, openssl) and the interop clients' pinned npm
 # packages. Idempotent; a second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +33,14 @@ command -v caddy >/dev/null 2>&1 || need_apt+=(caddy)
 # make bench: Tesseract 5 with the English model reads the English lines beside @gutenye/ocr-node.
 command -v tesseract >/dev/null 2>&1 || need_apt+=(tesseract-ocr)
 [ -n "$(find /usr/share/tesseract-ocr -name eng.traineddata 2>/dev/null | head -n1)" ] || need_apt+=(tesseract-ocr-eng)
+# core/internal/render: the searchable PDF is read back with poppler (pdftotext, pdfinfo, pdffonts, pdfimages,
+# pdftoppm) and checked with qpdf --check. make bench (core/bench/docbench): ocrmypdf 14 with Tesseract's Simplified
+# Chinese model (and osd, for --rotate-pages) is the peer on multi-page scanned PDFs.
+command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)
+command -v qpdf >/dev/null 2>&1 || need_apt+=(qpdf)
+command -v ocrmypdf >/dev/null 2>&1 || need_apt+=(ocrmypdf)
+[ -n "$(find /usr/share/tesseract-ocr -name chi_sim.traineddata 2>/dev/null | head -n1)" ] || need_apt+=(tesseract-ocr-chi-sim)
+[ -n "$(find /usr/share/tesseract-ocr -name osd.traineddata 2>/dev/null | head -n1)" ] || need_apt+=(tesseract-ocr-osd)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo=()
