@@ -141,7 +141,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	reg := prometheus.NewRegistry()
-	onDemandRate, _ := ratelimit.ParseRate(cfg.TLS.ACME.OnDemandRate) // validated already
 	wctx, cancelWatch := context.WithCancel(ctx)
 	defer cancelWatch()
 
@@ -181,29 +180,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	term, err := tlsterm.New(tlsterm.Options{
-		Mode:     cfg.TLS.Mode,
-		StateDir: cfg.StateDir,
-		CertFile: cfg.TLS.CertFile,
-		KeyFile:  cfg.TLS.KeyFile,
-		ACME: tlsterm.ACME{
-			Domains:    cfg.TLS.ACME.Domains,
-			Email:      cfg.TLS.ACME.Email,
-			CA:         cfg.TLS.ACME.CA,
-			CARoot:     cfg.TLS.ACME.CARoot,
-			Staging:    cfg.TLS.ACME.Staging,
-			StorageDir: cfg.TLS.ACME.StorageDir,
-			Storage:    certStorage,
-			Challenges: cfg.TLS.ACME.Challenges,
-			ListenHost: tlsterm.HostOf(cfg.Listen),
-			HTTPPort:   tlsterm.PortOf(cfg.HTTPListen),
-			TLSPort:    tlsterm.PortOf(cfg.Listen),
-			OnDemand: tlsterm.OnDemand{Allow: cfg.TLS.ACME.OnDemandAllow, Ask: cfg.TLS.ACME.OnDemandAsk,
-				Rate: onDemandRate, Burst: cfg.TLS.ACME.OnDemandBurst, Max: cfg.TLS.ACME.OnDemandMax},
-		},
-		Logger:   log.Named("tls"),
-		Registry: reg,
-	})
+	tlsOpts := cfg.TLSOptions()
+	tlsOpts.ACME.Storage, tlsOpts.Logger, tlsOpts.Registry = certStorage, log.Named("tls"), reg
+	term, err := tlsterm.New(tlsOpts)
 	if err != nil {
 		return fmt.Errorf("TLS: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -634,53 +635,28 @@ func (c Config) validateTLS(add func(string, ...any)) {
 			add("tls.mode files needs tls.cert_file and tls.key_file (env SEALOCR_TLS_CERT, SEALOCR_TLS_KEY)")
 		}
 	case TLSModeACME:
+		// tlsterm owns the ACME settings' rules; what is left here is how
+		// they meet the rest of the configuration.
 		if len(a.Domains) == 0 && len(a.OnDemandAllow) == 0 && a.OnDemandAsk == "" {
 			add("tls.mode acme needs tls.acme.domains (env SEALOCR_DOMAINS) or an on-demand decision")
-		}
-		for _, d := range a.Domains {
-			if !tlsterm.ValidName(d) {
-				add("tls.acme.domains: %q is not a DNS name", d)
-			}
-		}
-		for _, d := range a.OnDemandAllow {
-			if !tlsterm.ValidPattern(d) {
-				add("tls.acme.on_demand_allow: %q is not a DNS name or *.name pattern", d)
+		} else if err := c.TLSOptions().ACME.Validate(); err != nil {
+			for _, e := range unjoin(err) { // ErrConfig and the joined problems
+				if e == tlsterm.ErrConfig {
+					continue
+				}
+				for _, p := range unjoin(e) {
+					add("tls.acme.%v", p)
+				}
 			}
 		}
 		if v, err := ratelimit.ParseRate(a.OnDemandRate); err != nil || v <= 0 {
 			add("tls.acme.on_demand_rate %q: want N/s, N/m or N/h (not off)", a.OnDemandRate)
 		}
-		if a.OnDemandBurst < 1 || a.OnDemandBurst > 1000 {
-			add("tls.acme.on_demand_burst %d out of range 1..1000", a.OnDemandBurst)
-		}
-		if a.OnDemandMax < 1 || a.OnDemandMax > 100000 {
-			add("tls.acme.on_demand_max %d out of range 1..100000", a.OnDemandMax)
-		}
-		if a.OnDemandAsk != "" && !httpURL(a.OnDemandAsk) {
-			add("tls.acme.on_demand_ask %q: want an http(s) URL", upstream.RedactURL(a.OnDemandAsk))
-		}
-		if a.CA != "" && !httpURL(a.CA) {
-			add("tls.acme.ca %q: want an http(s) directory URL", upstream.RedactURL(a.CA))
-		}
-		if a.CA != "" && a.Staging {
-			add("tls.acme.staging selects Let's Encrypt staging and cannot be combined with tls.acme.ca")
-		}
-		if !filepath.IsAbs(a.StorageDir) {
-			add("tls.acme.storage_dir %q is not an absolute path", a.StorageDir)
-		}
 		if len(a.Challenges) == 0 {
 			add("tls.acme.challenges is empty: want http-01, tls-alpn-01 or both")
 		}
-		for _, ch := range a.Challenges {
-			switch ch {
-			case tlsterm.ChallengeHTTP01:
-				if c.HTTPListen == Off {
-					add("tls.acme.challenges has http-01 but http_listen is off")
-				}
-			case tlsterm.ChallengeTLSALPN01:
-			default:
-				add("tls.acme.challenges: %q: want http-01 or tls-alpn-01", ch)
-			}
+		if slices.Contains(a.Challenges, tlsterm.ChallengeHTTP01) && c.HTTPListen == Off {
+			add("tls.acme.challenges has http-01 but http_listen is off")
 		}
 	default:
 		add("tls.mode %q: want %s, %s or %s", c.TLS.Mode, TLSModeLocal, TLSModeFiles, TLSModeACME)
@@ -879,6 +855,33 @@ func (c Config) Routes() route.List {
 		}
 	}
 	return out
+}
+
+// TLSOptions returns the tlsterm options of the configuration (the
+// certificate storage, logger and registry are the caller's to add).
+func (c Config) TLSOptions() tlsterm.Options {
+	a := c.TLS.ACME
+	rate, _ := ratelimit.ParseRate(a.OnDemandRate) // validated
+	return tlsterm.Options{
+		Mode:     c.TLS.Mode,
+		StateDir: c.StateDir,
+		CertFile: c.TLS.CertFile,
+		KeyFile:  c.TLS.KeyFile,
+		ACME: tlsterm.ACME{
+			Domains:    a.Domains,
+			Email:      a.Email,
+			CA:         a.CA,
+			CARoot:     a.CARoot,
+			Staging:    a.Staging,
+			StorageDir: a.StorageDir,
+			Challenges: a.Challenges,
+			ListenHost: tlsterm.HostOf(c.Listen),
+			HTTPPort:   tlsterm.PortOf(c.HTTPListen),
+			TLSPort:    tlsterm.PortOf(c.Listen),
+			OnDemand: tlsterm.OnDemand{Allow: a.OnDemandAllow, Ask: a.OnDemandAsk,
+				Rate: rate, Burst: a.OnDemandBurst, Max: a.OnDemandMax},
+		},
+	}
 }
 
 // InnerRoutesList returns the parsed inner-route allowlist (the

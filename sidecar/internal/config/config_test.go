@@ -18,6 +18,7 @@ import (
 	"github.com/sealocr/sealocr/configs"
 	coreapi "github.com/sealocr/sealocr/core/api"
 	"github.com/sealocr/sealocr/sidecar/internal/route"
+	"github.com/sealocr/sealocr/sidecar/internal/tlsterm"
 )
 
 // envMap returns a getenv over m.
@@ -1087,5 +1088,15 @@ func TestDefaultsAgreeWithPackages(t *testing.T) {
 	}
 	if !slices.Equal(c.InnerRoutes, route.DefaultInnerRoutes) {
 		t.Errorf("inner_routes default %q, route.DefaultInnerRoutes %q", c.InnerRoutes, route.DefaultInnerRoutes)
+	}
+}
+
+// TestACMEDefaultsAgreeWithTLSTerm: the on-demand bound's defaults are
+// declared in the config's tags and must be tlsterm's.
+func TestACMEDefaultsAgreeWithTLSTerm(t *testing.T) {
+	o := Default(home).TLSOptions().ACME.OnDemand
+	if o.Rate != tlsterm.DefaultOnDemandRate || o.Burst != tlsterm.DefaultOnDemandBurst || o.Max != tlsterm.DefaultOnDemandMax {
+		t.Errorf("config on-demand defaults %v/s, burst %d, max %d; tlsterm's %v/s, %d, %d", o.Rate, o.Burst, o.Max,
+			tlsterm.DefaultOnDemandRate, tlsterm.DefaultOnDemandBurst, tlsterm.DefaultOnDemandMax)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -40,14 +41,72 @@ type acmeSource struct {
 	granted map[string]bool
 }
 
+// Validate reports every problem of a's settings at once, without I/O;
+// each message names the setting as the sidecar's configuration does under
+// tls.acme. The sidecar's configuration calls it; New calls it again for
+// callers that build ACME themselves.
+func (a ACME) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if len(a.Domains) == 0 && !a.OnDemand.Enabled() {
+		add("domains is empty and there is no on-demand decision (on_demand_allow or on_demand_ask)")
+	}
+	for _, d := range a.Domains {
+		if !ValidName(d) {
+			add("domains: %q is not a DNS name", d)
+		}
+	}
+	for _, p := range a.OnDemand.Allow {
+		if !ValidPattern(p) {
+			add("on_demand_allow: %q is not a DNS name or *.name pattern", p)
+		}
+	}
+	if a.OnDemand.Ask != "" && !httpURL(a.OnDemand.Ask) {
+		add("on_demand_ask: want an http(s) URL")
+	}
+	if a.OnDemand.Rate < 0 {
+		add("on_demand_rate: want a positive rate")
+	}
+	if a.OnDemand.Burst != 0 && (a.OnDemand.Burst < 1 || a.OnDemand.Burst > 1000) {
+		add("on_demand_burst %d out of range 1..1000", a.OnDemand.Burst)
+	}
+	if a.OnDemand.Max != 0 && (a.OnDemand.Max < 1 || a.OnDemand.Max > 100000) {
+		add("on_demand_max %d out of range 1..100000", a.OnDemand.Max)
+	}
+	if a.CA != "" && !httpURL(a.CA) {
+		add("ca: want an http(s) directory URL")
+	}
+	if a.CA != "" && a.Staging {
+		add("staging selects Let's Encrypt staging and cannot be combined with ca")
+	}
+	if a.Storage == nil && !filepath.IsAbs(a.StorageDir) {
+		add("storage_dir %q is not an absolute path", a.StorageDir)
+	}
+	if a.CARoot != "" && !filepath.IsAbs(a.CARoot) {
+		add("ca_root %q is not an absolute path", a.CARoot)
+	}
+	for _, c := range a.Challenges {
+		if c != ChallengeHTTP01 && c != ChallengeTLSALPN01 {
+			add("challenges: %q: want %s or %s", c, ChallengeHTTP01, ChallengeTLSALPN01)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return nil
+}
+
+// httpURL reports an http or https URL with a host.
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
+
 func newACME(o Options) (source, error) {
 	a := o.ACME
 	var errs []error
-	if len(a.Domains) == 0 && !a.OnDemand.Enabled() {
-		errs = append(errs, fmt.Errorf("%w: acme: no domains and no on-demand decision", ErrConfig))
-	}
-	if a.StorageDir == "" && a.Storage == nil {
-		errs = append(errs, fmt.Errorf("%w: acme: empty storage folder", ErrConfig))
+	if err := a.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("acme: %w", err))
 	}
 	httpOn, alpnOn := len(a.Challenges) == 0, len(a.Challenges) == 0
 	for _, c := range a.Challenges {
@@ -56,8 +115,6 @@ func newACME(o Options) (source, error) {
 			httpOn = true
 		case ChallengeTLSALPN01:
 			alpnOn = true
-		default:
-			errs = append(errs, fmt.Errorf("%w: acme: challenge %q (want %s or %s)", ErrConfig, c, ChallengeHTTP01, ChallengeTLSALPN01))
 		}
 	}
 	var roots *x509.CertPool
@@ -70,16 +127,6 @@ func newACME(o Options) (source, error) {
 			if !roots.AppendCertsFromPEM(b) {
 				errs = append(errs, fmt.Errorf("%w: acme CA root %s holds no PEM certificate", ErrConfig, a.CARoot))
 			}
-		}
-	}
-	if a.OnDemand.Ask != "" {
-		if u, err := url.Parse(a.OnDemand.Ask); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("%w: on-demand ask URL must be http(s)://host/path", ErrConfig))
-		}
-	}
-	for _, p := range a.OnDemand.Allow {
-		if !ValidPattern(p) {
-			errs = append(errs, fmt.Errorf("%w: on-demand allow pattern %q", ErrConfig, p))
 		}
 	}
 	if len(errs) > 0 {

@@ -130,12 +130,12 @@ func TestACMEOptions(t *testing.T) {
 	if err == nil {
 		t.Fatal("New succeeded")
 	}
-	for _, w := range []string{"storage", "dns-01", "root.pem", "ask URL", "*.*.example"} {
+	for _, w := range []string{"storage_dir", "dns-01", "root.pem", "on_demand_ask", "*.*.example"} {
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error does not mention %s: %v", w, err)
 		}
 	}
-	if _, err := New(Options{Mode: ModeACME, ACME: ACME{StorageDir: t.TempDir()}}); err == nil || !strings.Contains(err.Error(), "no domains") {
+	if _, err := New(Options{Mode: ModeACME, ACME: ACME{StorageDir: t.TempDir()}}); err == nil || !strings.Contains(err.Error(), "domains is empty") {
 		t.Errorf("no domains: %v", err)
 	}
 	if _, err := New(Options{Mode: "bogus"}); !errors.Is(err, ErrConfig) {
