@@ -17,8 +17,12 @@ import (
 
 	"github.com/sealocr/sealocr/configs"
 	coreapi "github.com/sealocr/sealocr/core/api"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
+	"github.com/sealocr/sealocr/sidecar/internal/redisstate"
 	"github.com/sealocr/sealocr/sidecar/internal/route"
+	"github.com/sealocr/sealocr/sidecar/internal/server"
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm"
+	"github.com/sealocr/sealocr/sidecar/internal/upstream"
 )
 
 // envMap returns a getenv over m.
@@ -1088,6 +1092,27 @@ func TestDefaultsAgreeWithPackages(t *testing.T) {
 	}
 	if !slices.Equal(c.InnerRoutes, route.DefaultInnerRoutes) {
 		t.Errorf("inner_routes default %q, route.DefaultInnerRoutes %q", c.InnerRoutes, route.DefaultInnerRoutes)
+	}
+	for _, d := range []struct {
+		key           string
+		config, owner any
+	}{
+		{"max_concurrent", c.MaxConcurrent, server.DefaultMaxConcurrent},
+		{"max_body_bytes", c.MaxBodyBytes, int64(server.DefaultMaxBodyBytes)},
+		{"max_concurrent_per_client", c.MaxConcurrentPerClient, server.DefaultMaxConcurrentPerClient},
+		{"max_buffered_bytes", c.MaxBufferedBytes, int64(server.DefaultMaxBufferedBytes)},
+		{"body_min_rate", c.BodyMinRate, int64(server.DefaultBodyMinRate)},
+		{"body_grace", c.BodyGrace, server.DefaultBodyGrace},
+		{"body_timeout", c.BodyTimeout, server.DefaultBodyTimeout},
+		{"upstream_timeout", c.UpstreamTimeout, upstream.DefaultTimeout},
+		{"replay_window", c.ReplayWindow, psk.DefaultWindow},
+		{"replay_max_future", c.ReplayMaxFuture, psk.DefaultMaxFuture},
+		{"redis.timeout", c.Redis.Timeout, redisstate.DefaultTimeout},
+		{"redis.prefix", c.Redis.Prefix, redisstate.DefaultPrefix},
+	} {
+		if d.config != d.owner {
+			t.Errorf("%s: the config's default %v, the package's %v", d.key, d.config, d.owner)
+		}
 	}
 }
 

@@ -216,36 +216,48 @@ type Options struct {
 	Now func() time.Time
 }
 
+// Defaults of the Options left zero. The sidecar's configuration declares
+// the same values in its tags (a test in config checks that they agree).
+const (
+	DefaultMaxConcurrent          = 64
+	DefaultMaxBodyBytes           = 20 << 20
+	DefaultMaxConcurrentPerClient = 8
+	DefaultMaxBufferedBytes       = 64 << 20
+	DefaultBodyMinRate            = 16 << 10 // bytes per second
+	DefaultBodyGrace              = 5 * time.Second
+	DefaultBodyTimeout            = 2 * time.Minute
+)
+
 // Handler builds the public handler.
 func Handler(o Options) http.Handler {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
 	if o.MaxConcurrent <= 0 {
-		o.MaxConcurrent = 64
+		o.MaxConcurrent = DefaultMaxConcurrent
 	}
 	if o.MaxBodyBytes <= 0 {
-		o.MaxBodyBytes = 20 << 20
+		o.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if o.MaxConcurrentPerClient <= 0 {
-		o.MaxConcurrentPerClient = 8
+		o.MaxConcurrentPerClient = DefaultMaxConcurrentPerClient
 	}
 	if o.MaxConcurrentPerClient > o.MaxConcurrent {
 		// One client may use every slot, no more.
 		o.MaxConcurrentPerClient = o.MaxConcurrent
 	}
 	if o.MaxBufferedBytes <= 0 {
-		o.MaxBufferedBytes = 64 << 20
+		o.MaxBufferedBytes = DefaultMaxBufferedBytes
 	}
 	o.MaxBufferedBytes = max(o.MaxBufferedBytes, o.MaxBodyBytes)
 	if o.BodyMinRate <= 0 {
-		o.BodyMinRate = 16 << 10
+		o.BodyMinRate = DefaultBodyMinRate
 	}
 	if o.BodyGrace <= 0 {
-		o.BodyGrace = 5 * time.Second
+		o.BodyGrace = DefaultBodyGrace
 	}
 	if o.BodyTimeout <= 0 {
-		o.BodyTimeout = 2 * time.Minute
+		o.BodyTimeout = DefaultBodyTimeout
 	}
 	if o.MaxBufferedBytesPerClient <= 0 {
 		o.MaxBufferedBytesPerClient = o.MaxBufferedBytes / 4
