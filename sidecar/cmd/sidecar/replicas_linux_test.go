@@ -638,6 +638,28 @@ func TestReplicasShareRedis(t *testing.T) {
 	}
 }
 
+// waitListening waits until r accepts connections on every address.
+func waitListening(t *testing.T, r *replica, addrs ...string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for _, a := range addrs {
+		for {
+			c, err := net.DialTimeout("tcp", a, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			if r.exited() {
+				t.Fatalf("%s exited\n%s", r.name, r.log())
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s does not listen on %s: %v", r.name, a, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
 // TestReplicasOneACMEOrder runs three sidecar processes in ACME mode on one
 // redis-server against pebble: they order the name once, and all three
 // serve the same certificate. pebble validates on replica1's ports, but
@@ -678,6 +700,13 @@ func TestReplicasOneACMEOrder(t *testing.T) {
 			env["SEALOCR_DOMAINS"] = name
 		}
 		reps = append(reps, startReplica(t, "replica"+strconv.Itoa(i+1), env, nil))
+		if i == 0 {
+			// pebble validates on replica1's ports: they must be open
+			// before another replica can order (on a loaded machine
+			// replica1 came up after the first validation, which failed,
+			// and the winner ordered again).
+			waitListening(t, reps[0], listen, httpListen)
+		}
 	}
 	var serials []string
 	for _, i := range []int{1, 2, 0} { // replica1 last: it must find the certificate in Redis
