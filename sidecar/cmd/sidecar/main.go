@@ -220,7 +220,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	up, err := upstream.New(upstream.Options{
 		URL: cfg.Upstream, Timeout: cfg.UpstreamTimeout, AllowRemote: cfg.UnsafeAllowRemoteUpstream,
-		Logger: log.Named("upstream"),
+		MaxResponseBytes: cfg.MaxResponseBytes,
+		Logger:           log.Named("upstream"),
 	})
 	if err != nil {
 		return err

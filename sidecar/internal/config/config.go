@@ -144,6 +144,9 @@ type UpstreamSection struct {
 	// loopback; the hop to the core is plaintext.
 	UnsafeAllowRemoteUpstream bool          `yaml:"unsafe_allow_remote_upstream" env:"SEALOCR_UNSAFE_ALLOW_REMOTE_UPSTREAM" flag:"unsafe-allow-remote-upstream" doc:"allow an upstream that is not loopback"`
 	UpstreamTimeout           time.Duration `yaml:"upstream_timeout" env:"SEALOCR_UPSTREAM_TIMEOUT" flag:"upstream-timeout" default:"60s" doc:"deadline of each call to the core"`
+	// MaxResponseBytes caps the core's answer (a searchable PDF of a long
+	// document is the largest).
+	MaxResponseBytes int64 `yaml:"max_response_bytes" env:"SEALOCR_MAX_RESPONSE_BYTES" default:"33554432" doc:"largest answer of the core passed on, in bytes (a searchable PDF is the largest)"`
 	// PlainRoutes is the allowlist of unencrypted routes forwarded to the
 	// core as they are; see Route for the syntax.
 	PlainRoutes []string `yaml:"plain_routes" env:"SEALOCR_PLAIN_ROUTES" empty:"none" default:"GET /,GET /static/*,GET /healthz" doc:"unencrypted routes forwarded as they are (\"none\" for none)"`
@@ -530,6 +533,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxBodyBytes < 1<<10 || c.MaxBodyBytes > 1<<30 {
 		add("max_body_bytes %d out of range 1 KiB..1 GiB", c.MaxBodyBytes)
+	}
+	if c.MaxResponseBytes < 1<<20 || c.MaxResponseBytes > 1<<30 {
+		add("max_response_bytes %d out of range 1 MiB..1 GiB", c.MaxResponseBytes)
 	}
 	if c.UpstreamTimeout < 100*time.Millisecond || c.UpstreamTimeout > time.Hour {
 		add("upstream_timeout %s out of range 100ms..1h", c.UpstreamTimeout)

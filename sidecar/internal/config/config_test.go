@@ -150,6 +150,7 @@ func TestEveryEnvAndFlag(t *testing.T) {
 		"SEALOCR_OHTTP_ROTATION":                "1h",
 		"SEALOCR_MAX_BODY_BYTES":                "2048",
 		"SEALOCR_UPSTREAM_TIMEOUT":              "5s",
+		"SEALOCR_MAX_RESPONSE_BYTES":            "2097152",
 		"SEALOCR_MAX_CONCURRENT":                "7",
 		"SEALOCR_REPLAY_WINDOW":                 "1m",
 		"SEALOCR_REPLAY_CACHE_SIZE":             "99",
@@ -214,6 +215,7 @@ func TestEveryEnvAndFlag(t *testing.T) {
 	want.LegacyMAC, want.UnsafeLegacyAnonymous, want.UnsafePublicUnauthenticated = "required", true, true
 	want.OHTTPRotation = time.Hour
 	want.UpstreamTimeout, want.MaxConcurrent, want.ReplayWindow = 5*time.Second, 7, time.Minute
+	want.MaxResponseBytes = 2 << 20
 	want.ReplayCacheSize, want.PlainRoutes = 99, []string{"GET /a", "HEAD /b/*"}
 	want.ReplayMaxFuture, want.ReplayExpectedRate, want.OHTTPRequireDate = 7*time.Second, 2, true
 	want.MetricsListen, want.UnsafeAllowRemoteMetrics, want.ShutdownTimeout = "127.0.0.1:9555", true, 2*time.Second
@@ -726,6 +728,7 @@ var documented = []struct{ src, name, value, key, want string }{
 	{"env", "SEALOCR_UPSTREAM", "unix:///run/core.sock", "upstream", "unix:///run/core.sock"},
 	{"env", "SEALOCR_UNSAFE_ALLOW_REMOTE_UPSTREAM", "true", "unsafe_allow_remote_upstream", "true"},
 	{"env", "SEALOCR_UPSTREAM_TIMEOUT", "5s", "upstream_timeout", "5s"},
+	{"env", "SEALOCR_MAX_RESPONSE_BYTES", "2097152", "max_response_bytes", "2097152"},
 	{"env", "SEALOCR_PLAIN_ROUTES", "GET /a, HEAD /b/*", "plain_routes", "[GET /a HEAD /b/*]"},
 	{"env", "SEALOCR_PLAIN_ROUTES", "none", "plain_routes", "[]"},
 	{"env", "SEALOCR_INNER_ROUTES", "POST /v1/ocr, PUT /v2/*", "inner_routes", "[POST /v1/ocr PUT /v2/*]"},
@@ -813,6 +816,7 @@ var documented = []struct{ src, name, value, key, want string }{
 	{"key", "legacy_upstream_path", "/v1/l", "legacy_upstream_path", "/v1/l"},
 	{"key", "max_body_bytes", "1024", "max_body_bytes", "1024"},
 	{"key", "upstream_timeout", "3s", "upstream_timeout", "3s"},
+	{"key", "max_response_bytes", "4194304", "max_response_bytes", "4194304"},
 	{"key", "max_concurrent", "9", "max_concurrent", "9"},
 	{"key", "replay_window", "10s", "replay_window", "10s"},
 	{"key", "replay_cache_size", "5", "replay_cache_size", "5"},
@@ -1105,6 +1109,7 @@ func TestDefaultsAgreeWithPackages(t *testing.T) {
 		{"body_grace", c.BodyGrace, server.DefaultBodyGrace},
 		{"body_timeout", c.BodyTimeout, server.DefaultBodyTimeout},
 		{"upstream_timeout", c.UpstreamTimeout, upstream.DefaultTimeout},
+		{"max_response_bytes", c.MaxResponseBytes, int64(upstream.DefaultMaxResponseBytes)},
 		{"replay_window", c.ReplayWindow, psk.DefaultWindow},
 		{"replay_max_future", c.ReplayMaxFuture, psk.DefaultMaxFuture},
 		{"redis.timeout", c.Redis.Timeout, redisstate.DefaultTimeout},
