@@ -24,12 +24,10 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -234,16 +232,14 @@ func (c *cluster) restrictedNamespace(t *testing.T, name string) {
 
 // process is a started program whose output goes to a log file.
 type process struct {
+	*testkit.Process
 	name string
-	cmd  *exec.Cmd
 	log  string
-	done chan struct{} // closed when it exited
-	err  error         // its exit status, once done is closed
 }
 
 // startProcess starts bin in its own process group and stops the group
-// (SIGTERM, then SIGKILL after 10 s) when the test ends. Pdeathsig also
-// kills it if the test binary dies without running its cleanups.
+// (SIGTERM, then SIGKILL after 10 s) when the test ends; it also dies with
+// the test binary (testkit.StartProcess).
 func startProcess(t *testing.T, dir, bin string, args ...string) *process {
 	t.Helper()
 	name := filepath.Base(bin)
@@ -252,30 +248,16 @@ func startProcess(t *testing.T, dir, bin string, args ...string) *process {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	tp, err := testkit.StartProcess(name, bin, args, testkit.ProcessOptions{Dir: dir, Stdout: logFile, Stderr: logFile, Group: true})
+	if err != nil {
 		logFile.Close()
 		t.Fatalf("start %s: %v", name, err)
 	}
-	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		logFile.Close()
-		close(p.done)
-	}()
-	t.Logf("started %s (pid %d), log %s", name, cmd.Process.Pid, logPath)
+	go func() { <-tp.Done(); logFile.Close() }()
+	p := &process{Process: tp, name: name, log: logPath}
+	t.Logf("started %s (pid %d), log %s", name, tp.Cmd.Process.Pid, logPath)
 	t.Cleanup(func() {
-		pgid := cmd.Process.Pid
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-pgid, syscall.SIGKILL)
-			<-p.done
-		}
+		tp.Stop(10 * time.Second)
 		if t.Failed() {
 			t.Logf("last lines of %s's log:\n%s", name, tail(logPath, 30))
 		}
@@ -285,12 +267,10 @@ func startProcess(t *testing.T, dir, bin string, args ...string) *process {
 
 // exited reports whether the process has ended, with its log's tail.
 func (p *process) exited() error {
-	select {
-	case <-p.done:
-		return fmt.Errorf("%s exited (%v):\n%s", p.name, p.err, tail(p.log, 30))
-	default:
+	if !p.Exited() {
 		return nil
 	}
+	return fmt.Errorf("%s exited (%v):\n%s", p.name, p.Err(), tail(p.log, 30))
 }
 
 func tail(path string, n int) string {

@@ -10,13 +10,9 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -152,17 +148,14 @@ func modelPaths() (models, ortLib string, err error) {
 // process is a child process with its output captured to files and its own
 // HOME and TMPDIR, so that every file it writes can be inspected.
 type process struct {
+	*testkit.Process
 	name       string
-	cmd        *exec.Cmd
 	root       string // removed by cleanup
 	home       string // HOME and TMPDIR of the process
 	stdoutPath string
 	metricsURL string // a core's own /metrics listener (startCore)
 	stderrPath string
-	done       chan struct{}
-	waitErr    error
-	stopOnce   sync.Once
-	stopped    atomic.Bool // stop was called: an exit is not a crash
+	files      []*os.File
 }
 
 // startProcess runs bin with args and exactly env (plus PATH, HOME, TMPDIR).
@@ -176,7 +169,6 @@ func startProcess(name, bin string, args []string, env map[string]string) (*proc
 		home:       filepath.Join(root, "home"),
 		stdoutPath: filepath.Join(root, "stdout.log"),
 		stderrPath: filepath.Join(root, "stderr.log"),
-		done:       make(chan struct{}),
 	}
 	if err := os.MkdirAll(p.home, 0o700); err != nil {
 		return nil, err
@@ -190,58 +182,35 @@ func startProcess(name, bin string, args []string, env map[string]string) (*proc
 		stdout.Close()
 		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = p.home
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + p.home, "TMPDIR=" + p.home}
+	vars := []string{"HOME=" + p.home, "TMPDIR=" + p.home}
 	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		vars = append(vars, k+"="+v)
 	}
-	setProcAttr(cmd)
-	if err := cmd.Start(); err != nil {
+	p.Process, err = testkit.StartProcess(name, bin, args, testkit.ProcessOptions{Dir: p.home, Env: testkit.Env(vars...), Stdout: stdout, Stderr: stderr})
+	if err != nil {
 		stdout.Close()
 		stderr.Close()
 		os.RemoveAll(root)
 		return nil, err
 	}
-	p.cmd = cmd
 	go func() {
-		p.waitErr = cmd.Wait()
+		<-p.Done()
 		stdout.Close()
 		stderr.Close()
-		close(p.done)
 	}()
 	return p, nil
 }
 
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *process) exited() bool { return p.Exited() }
 
 // crashed reports whether the process exited without being stopped.
-func (p *process) crashed() bool { return p.exited() && !p.stopped.Load() }
+func (p *process) crashed() bool { return p.Crashed() }
 
 // stop sends SIGTERM, then SIGKILL after 10 s, and waits.
-func (p *process) stop() {
-	p.stopped.Store(true)
-	p.stopOnce.Do(func() {
-		if p.exited() {
-			return
-		}
-		_ = p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-	})
-}
+func (p *process) stop() { p.Stop(10 * time.Second) }
+
+// waitErr is the exit status of a process that has exited.
+func (p *process) waitErr() error { return p.Err() }
 
 func (p *process) cleanup() { _ = os.RemoveAll(p.root) }
 
@@ -297,7 +266,7 @@ func startCore(models, ortLib string, extra ...string) (*process, string, error)
 	c := &http.Client{Timeout: 2 * time.Second}
 	for {
 		if p.exited() {
-			return p, "", fmt.Errorf("the core exited before it was ready (%v)", p.waitErr)
+			return p, "", fmt.Errorf("the core exited before it was ready (%v)", p.waitErr())
 		}
 		res, err := c.Get(u + "/readyz")
 		if err == nil {
@@ -366,7 +335,7 @@ func startSidecar(t *testing.T, env map[string]string) *sidecar {
 		crashed := p.crashed()
 		p.stop()
 		if crashed {
-			t.Errorf("the sidecar exited during the test (%v)\n%s", p.waitErr, p.tail())
+			t.Errorf("the sidecar exited during the test (%v)\n%s", p.waitErr(), p.tail())
 		} else if l := panicLine(p.logs()); l != "" {
 			t.Errorf("the sidecar logged a crash: %s\n%s", l, p.tail())
 		} else if t.Failed() {
@@ -402,7 +371,7 @@ func newSidecar(t *testing.T, env map[string]string) *sidecar {
 	deadline := time.Now().Add(sidecarReadyTimeout)
 	for {
 		if s.proc.exited() {
-			t.Fatalf("the sidecar exited at start (%v)\n%s", s.proc.waitErr, s.proc.tail())
+			t.Fatalf("the sidecar exited at start (%v)\n%s", s.proc.waitErr(), s.proc.tail())
 		}
 		if s.client == nil {
 			if pem, err := os.ReadFile(s.caPath); err == nil {
@@ -510,7 +479,7 @@ func checkResponse(t *testing.T, what string, res *http.Response, body []byte, w
 func (s *sidecar) checkHealthy(t *testing.T) {
 	t.Helper()
 	if s.proc.exited() {
-		t.Fatalf("the sidecar exited (%v)\n%s", s.proc.waitErr, s.proc.tail())
+		t.Fatalf("the sidecar exited (%v)\n%s", s.proc.waitErr(), s.proc.tail())
 	}
 	res, body := s.do(t, http.MethodGet, "/healthz", "", nil)
 	checkResponse(t, "GET /healthz", res, body, ansHealthy)

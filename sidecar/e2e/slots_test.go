@@ -165,7 +165,7 @@ func TestBigBodiesFitTheChartLimit(t *testing.T) {
 					t.Fatalf("protocol %s, want HTTP/2", res.Proto)
 				}
 			}
-			before := vmHWM(t, s.proc.cmd.Process.Pid)
+			before := vmHWM(t, s.proc.Cmd.Process.Pid)
 			var wg sync.WaitGroup
 			statuses := make([]string, n)
 			for i := range n {
@@ -188,7 +188,7 @@ func TestBigBodiesFitTheChartLimit(t *testing.T) {
 				}()
 			}
 			wg.Wait()
-			peak := vmHWM(t, s.proc.cmd.Process.Pid)
+			peak := vmHWM(t, s.proc.Cmd.Process.Pid)
 			t.Logf("%s: answers %v, VmHWM %d MiB before, %d MiB after, %d connection(s)", name, statuses, before>>20, peak>>20, dials.Load())
 			if peak >= chartMemoryLimit {
 				t.Errorf("peak RSS %d MiB, over the chart's limit of %d MiB", peak>>20, chartMemoryLimit>>20)
@@ -236,7 +236,7 @@ func TestOHTTPBodiesFitTheChartLimit(t *testing.T) {
 	content := bytes.Repeat([]byte{0x5a}, 10_000_000)
 	inner := datedInner(t, s, content)
 	const clients, rounds = 7, 8
-	before := vmHWM(t, s.proc.cmd.Process.Pid)
+	before := vmHWM(t, s.proc.Cmd.Process.Pid)
 	var mu sync.Mutex
 	counts := map[string]int{}
 	var wg sync.WaitGroup
@@ -282,7 +282,7 @@ func TestOHTTPBodiesFitTheChartLimit(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	peak := vmHWM(t, s.proc.cmd.Process.Pid)
+	peak := vmHWM(t, s.proc.Cmd.Process.Pid)
 	load, _ := os.ReadFile("/proc/loadavg")
 	t.Logf("%d clients x %d rounds of 10 MB OHTTP: answers %v, %d forwarded; VmHWM %d MiB before, %d MiB after (chart limit %d MiB); loadavg %s",
 		clients, rounds, counts, forwarded.Load(), before>>20, peak>>20, chartMemoryLimit>>20, strings.TrimSpace(string(load)))

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -22,15 +21,11 @@ import (
 // stops it when tb ends.
 func startChild(tb testing.TB, env ...string) {
 	tb.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	out := &testkit.SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	p, err := testkit.StartProcess("child", os.Args[0], nil, testkit.ProcessOptions{Env: testkit.Env(env...)})
+	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	tb.Cleanup(func() { p.Stop(5 * time.Second) })
 }
 
 // startCaddy runs Debian's caddy as a TLS-terminating reverse proxy to
@@ -38,10 +33,7 @@ func startChild(tb testing.TB, env ...string) {
 // loopback port, and returns its https URL once it answers.
 func startCaddy(tb testing.TB, upstream, cert, key string, rt http.RoundTripper) string {
 	tb.Helper()
-	bin, err := exec.LookPath("caddy")
-	if err != nil {
-		tb.Fatalf("caddy is required for the comparison (Debian package caddy; .ci/testdeps.sh installs it): %v", err)
-	}
+	bin := testkit.NeedTool(tb, "caddy", "apt-get install -y caddy")
 	dir := tb.TempDir()
 	port := testkit.FreePort(tb)
 	url := "https://127.0.0.1:" + strconv.Itoa(port)
@@ -51,15 +43,13 @@ func startCaddy(tb testing.TB, upstream, cert, key string, rt http.RoundTripper)
 	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
 		tb.Fatal(err)
 	}
-	cmd := exec.Command(bin, "run", "--config", file, "--adapter", "caddyfile")
-	cmd.Env = []string{"HOME=" + dir, "XDG_DATA_HOME=" + dir, "XDG_CONFIG_HOME=" + dir, "PATH=" + os.Getenv("PATH")}
 	out := &testkit.SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	p, err := testkit.StartProcess("caddy", bin, []string{"run", "--config", file, "--adapter", "caddyfile"}, testkit.ProcessOptions{
+		Env: testkit.Env("HOME="+dir, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir), Stdout: out, Stderr: out})
+	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	tb.Cleanup(func() { p.Stop(5 * time.Second) })
 	waitUp(tb, &http.Client{Transport: rt, Timeout: time.Second}, url+"/v1/ocr", out)
 	return url
 }

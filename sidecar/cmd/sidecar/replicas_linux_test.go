@@ -13,12 +13,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -67,8 +65,8 @@ type replica struct {
 	metrics string // http://127.0.0.1:PORT/metrics
 	client  *http.Client
 	out     *testkit.SyncBuffer
-	cmd     *exec.Cmd
-	done    chan struct{}
+	proc    *testkit.Process
+	done    <-chan struct{}
 	logs    []string // output of earlier runs (before a restart)
 }
 
@@ -115,45 +113,32 @@ func newReplica(t testing.TB, name string, env map[string]string, client *http.C
 
 func (r *replica) start(t testing.TB) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), beSidecar + "=1"}
+	vars := []string{beSidecar + "=1"}
 	for k, v := range r.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		vars = append(vars, k+"="+v)
 	}
 	r.out = &testkit.SyncBuffer{}
-	cmd.Stdout, cmd.Stderr = r.out, r.out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	p, err := testkit.StartProcess(r.name, os.Args[0], nil, testkit.ProcessOptions{Env: testkit.Env(vars...), Stdout: r.out, Stderr: r.out})
+	if err != nil {
 		t.Fatal(err)
 	}
-	r.cmd, r.done = cmd, make(chan struct{})
-	go func() { _ = cmd.Wait(); close(r.done) }()
+	r.proc, r.done = p, p.Done()
 }
 
-func (r *replica) exited() bool {
-	select {
-	case <-r.done:
-		return true
-	default:
-		return false
-	}
-}
+func (r *replica) exited() bool { return r.proc != nil && r.proc.Exited() }
 
 // stop sends SIGTERM and waits (SIGKILL after 20 s).
 func (r *replica) stop(t testing.TB) {
-	if r.cmd == nil {
+	if r.proc == nil {
 		return
 	}
-	_ = r.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.done:
-	case <-time.After(20 * time.Second):
+	start := time.Now()
+	r.proc.Stop(20 * time.Second)
+	if time.Since(start) >= 20*time.Second {
 		t.Errorf("%s did not stop within 20 s", r.name)
-		_ = r.cmd.Process.Kill()
-		<-r.done
 	}
 	r.logs = append(r.logs, r.out.String())
-	r.cmd = nil
+	r.proc = nil
 }
 
 // restart stops the process and starts it again with the same
@@ -167,7 +152,7 @@ func (r *replica) restart(t testing.TB) {
 
 func (r *replica) log() string {
 	s := strings.Join(r.logs, "\n--- restart ---\n")
-	if r.cmd != nil {
+	if r.proc != nil {
 		s += r.out.String()
 	}
 	return s
@@ -880,7 +865,7 @@ func TestReplicaRedisACL(t *testing.T) {
 			r.stop(t)
 			t.Fatalf("the sidecar started without write access under its prefix\n%s", tail(r.log()))
 		}
-		if r.cmd.ProcessState.Success() {
+		if r.proc.Cmd.ProcessState.Success() {
 			t.Error("the sidecar exited 0")
 		}
 		if out := r.out.String(); !strings.Contains(out, `cannot write under the key prefix "sealocr:"`) ||

@@ -36,7 +36,7 @@ func runToExit(t *testing.T, env map[string]string) string {
 		r.stop(t)
 		t.Fatalf("the sidecar did not exit\n%s", tail(r.log()))
 	}
-	if r.cmd.ProcessState.Success() {
+	if r.proc.Cmd.ProcessState.Success() {
 		t.Errorf("the sidecar exited 0\n%s", tail(r.out.String()))
 	}
 	return r.out.String()

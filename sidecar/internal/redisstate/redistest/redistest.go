@@ -10,7 +10,6 @@ package redistest
 import (
 	"bufio"
 	"net"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -58,8 +57,8 @@ type Server struct {
 	args []string
 	out  *testkit.SyncBuffer
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	mu   sync.Mutex
+	proc *testkit.Process
 }
 
 // Bin returns the path of redis-server, failing the test when it is
@@ -117,21 +116,11 @@ func (s *Server) Log() string { return s.out.String() }
 // and waits for it to exit. Stopping a stopped server does nothing.
 func (s *Server) Stop() {
 	s.mu.Lock()
-	cmd := s.cmd
-	s.cmd = nil
+	p := s.proc
+	s.proc = nil
 	s.mu.Unlock()
-	if cmd == nil {
-		return
-	}
-	_ = cmd.Process.Signal(syscall.SIGCONT) // in case it is frozen
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
+	if p != nil {
+		p.Stop(5 * time.Second) // SIGCONT first, in case it is frozen
 	}
 }
 
@@ -147,10 +136,10 @@ func (s *Server) signal(sig syscall.Signal) {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.proc == nil {
 		s.t.Fatal("redistest: the server is not running")
 	}
-	if err := s.cmd.Process.Signal(sig); err != nil {
+	if err := s.proc.Signal(sig); err != nil {
 		s.t.Fatalf("redistest: signal %v: %v", sig, err)
 	}
 }
@@ -161,17 +150,14 @@ func (s *Server) Restart() {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.proc != nil {
 		s.t.Fatal("redistest: Restart while the server runs")
 	}
-	cmd := exec.Command(s.bin, s.args...)
-	cmd.Stdout, cmd.Stderr = s.out, s.out
-	cmd.Dir = s.Dir
-	cmd.SysProcAttr = sysProcAttr() // dies with the test binary, even on a panic
-	if err := cmd.Start(); err != nil {
+	p, err := testkit.StartProcess("redis-server", s.bin, s.args, testkit.ProcessOptions{Dir: s.Dir, Stdout: s.out, Stderr: s.out})
+	if err != nil {
 		s.t.Fatalf("start redis-server: %v", err)
 	}
-	s.cmd = cmd
+	s.proc = p
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if s.ready() {

@@ -9,7 +9,6 @@
 package pebbletest
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
@@ -131,16 +130,11 @@ func Start(t testing.TB, o Options) *Pebble {
 // start runs a program until the test ends.
 func start(t testing.TB, out io.Writer, env []string, bin string, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
-		cancel()
+	p, err := testkit.StartProcess(filepath.Base(bin), bin, args, testkit.ProcessOptions{Env: append(os.Environ(), env...), Stdout: out, Stderr: out})
+	if err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
-	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	t.Cleanup(func() { p.Stop(5 * time.Second) })
 }
 
 // waitOK polls url until it answers 200 (30 s at most: a loaded machine starts pebble slowly) and returns the body.
