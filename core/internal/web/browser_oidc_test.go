@@ -180,6 +180,11 @@ func TestBrowserSignInOIDC(t *testing.T) {
 	if hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("input").hidden`)); err != nil || !hidden {
 		t.Errorf("the upload is offered after sign-out (hidden=%v, %v)", hidden, err)
 	}
+	// A file given to the (hidden) input anyway: refused, nothing sent.
+	if kind, msg := uploadResult(t, ctx, lineImage); kind != "error" || !strings.Contains(msg, "Sign in first") {
+		t.Errorf("upload after sign-out: %s %q", kind, msg)
+	}
+	checkWire() // still the one POST
 	oidcLogin(t, ctx, op)
 
 	// An expired token: the page's clock two hours on (the provider's ID
