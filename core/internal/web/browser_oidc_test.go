@@ -78,6 +78,30 @@ func TestBrowserSignInOIDC(t *testing.T) {
 	}
 	screenshot(t, ctx, "webui-signin-oidc.png")
 
+	// Login CSRF: a sign-in was started in this tab, and a forged answer
+	// comes back (an attacker's link with their own code and a wrong
+	// state). The page cleans its address, refuses it and never calls the
+	// token endpoint.
+	if err := chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("oidc-signin")),
+		chromedp.WaitVisible(chromedp.ID("username")),
+		chromedp.Navigate(sc.url+"/?code=attackers-code&state=forged-state"),
+		chromedp.WaitVisible(chromedp.ID("oidc-signin")),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`document.getElementById("signin-message").textContent.includes("did not complete")`)); err != nil {
+		t.Errorf("a forged answer was not refused: %v (message %q)", err, text(t, ctx, "#signin-message"))
+	}
+	if href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + " " + sessionStorage.length`)); err != nil || href != sc.url+"/ 0" {
+		t.Errorf("after a forged answer: %q (%v), want the bare address and no pending sign-in", href, err)
+	}
+	for _, r := range requests() {
+		if r.method == http.MethodPost && strings.HasPrefix(r.url, op.Issuer) {
+			t.Errorf("a forged answer reached the token endpoint: %s", r.url)
+		}
+	}
+
 	oidcLogin(t, ctx, op)
 	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href`))
 	if err != nil || href != sc.url+"/" {

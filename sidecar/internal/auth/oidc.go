@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -189,6 +190,11 @@ func (p *oidcProvider) discover(ctx context.Context) error {
 		if err != nil || eu.Host == "" || !secureURL(eu) {
 			return fmt.Errorf("%w: %s is not an https URL (http only on loopback)", ErrDiscoveryRefused, name)
 		}
+	}
+	if len(d.CodeChallengeMethods) > 0 && !slices.Contains(d.CodeChallengeMethods, "S256") {
+		// The WebUI always uses S256; a provider that says it lacks it
+		// will refuse the sign-in, though its tokens still verify here.
+		p.log.Warn("OpenID Provider does not list PKCE S256; the WebUI's sign-in will fail there")
 	}
 	p.v.setKeysURL(d.JWKSURI)
 	p.doc.Store(&d)
