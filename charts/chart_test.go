@@ -119,6 +119,8 @@ func TestRefuse(t *testing.T) {
 		{"auth without credentials", []map[string]any{{"auth": map[string]any{"mode": "required", "jwt": map[string]any{"issuer": "https://i/"}}}}, "auth.mode required needs a credential source"},
 		{"public certificates without auth", []map[string]any{acme}, "tls.mode acme serves public certificates with auth.mode off: anyone on the internet could OCR"},
 		{"public certificates with optional auth", []map[string]any{acme, {"auth": map[string]any{"mode": "optional", "apiKeys": map[string]any{"existingSecret": "k"}}}}, "with auth.mode optional"},
+		{"OIDC issuer without a client", []map[string]any{{"auth": map[string]any{"mode": "required", "oidc": map[string]any{"issuer": "https://login.example.com"}}}}, "auth.oidc.issuer needs auth.oidc.clientID"},
+		{"OIDC issuer over http", []map[string]any{{"auth": map[string]any{"oidc": map[string]any{"issuer": "http://login.example.com", "clientID": "w"}}}}, "issuer"},
 		{"JWT Secret without keys named", []map[string]any{{"auth": map[string]any{"jwt": map[string]any{"existingSecret": "jwt"}}}}, "names no key in it"},
 		{"unquoted off", []map[string]any{{"auth": map[string]any{"mode": false}}}, "mode"},
 		{"bad rate", []map[string]any{{"rateLimit": map[string]any{"rate": "60 per minute"}}}, "rate"},
@@ -1314,12 +1316,15 @@ func checkHardened(t *testing.T, m *manifests) {
 	}
 	sc := container(t, &d.Spec.Template.Spec, "sidecar")
 	for k, want := range map[string]string{
-		"SEALOCR_AUTH":               "required",
-		"SEALOCR_AUTH_JWKS_URL":      "https://login.example.com/.well-known/jwks.json",
-		"SEALOCR_AUTH_JWT_AUDIENCE":  "sealocr",
-		"SEALOCR_AUTH_API_KEYS_FILE": "/etc/sealocr/api-keys/api-keys.yaml",
-		"SEALOCR_RATE_LIMIT":         "30/m",
-		"SEALOCR_RATE_LIMIT_BURST":   "10",
+		"SEALOCR_AUTH":                "required",
+		"SEALOCR_AUTH_JWKS_URL":       "https://login.example.com/.well-known/jwks.json",
+		"SEALOCR_AUTH_OIDC_ISSUER":    "https://login.example.com",
+		"SEALOCR_AUTH_OIDC_CLIENT_ID": "sealocr-webui",
+		"SEALOCR_AUTH_OIDC_SCOPES":    "openid,email",
+		"SEALOCR_AUTH_JWT_AUDIENCE":   "sealocr",
+		"SEALOCR_AUTH_API_KEYS_FILE":  "/etc/sealocr/api-keys/api-keys.yaml",
+		"SEALOCR_RATE_LIMIT":          "30/m",
+		"SEALOCR_RATE_LIMIT_BURST":    "10",
 	} {
 		if got := env(sc, k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
@@ -1447,5 +1452,30 @@ func TestSidecarAcceptsChartEnv(t *testing.T) {
 				t.Fatalf("sidecar --check-config with the chart's environment: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+// TestOIDCEgress: with an OpenID Provider and no other outside source, the
+// NetworkPolicy lets the sidecar reach it (HTTPS) for discovery and keys,
+// and the sidecar gets its settings.
+func TestOIDCEgress(t *testing.T) {
+	m, err := renderChart(loadChart(t), map[string]any{"auth": map[string]any{"mode": "required",
+		"oidc": map[string]any{"issuer": "https://login.example.com", "clientID": "sealocr-webui", "audiences": []any{"sealocr-webui", "api"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	https := false
+	for _, e := range m.networkPolicy(t).Spec.Egress {
+		for _, p := range e.Ports {
+			https = https || (p.Port != nil && p.Port.IntVal == 443)
+		}
+	}
+	if !https {
+		t.Error("no egress to the OpenID Provider (443)")
+	}
+	sc := container(t, &m.deployment(t).Spec.Template.Spec, "sidecar")
+	if env(sc, "SEALOCR_AUTH_OIDC_ISSUER") != "https://login.example.com" || env(sc, "SEALOCR_AUTH_OIDC_AUDIENCE") != "sealocr-webui,api" ||
+		hasEnv(sc, "SEALOCR_AUTH_OIDC_SCOPES") {
+		t.Errorf("sidecar env %v", sc.Env)
 	}
 }

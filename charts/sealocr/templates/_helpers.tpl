@@ -191,8 +191,12 @@ reason. values.schema.json checks each value alone; this checks them together.
 {{- end }}
 {{- $j := .Values.auth.jwt }}
 {{- $jwtKeys := or $j.jwksURL (and $j.existingSecret (or $j.jwksKey $j.publicKeys $j.hs256Key)) }}
-{{- if and (ne .Values.auth.mode "off") (not (or $jwtKeys .Values.auth.apiKeys.existingSecret)) }}
-{{- $errs = append $errs (printf "auth.mode %s needs a credential source: auth.jwt.jwksURL, auth.jwt.existingSecret (with jwksKey, publicKeys or hs256Key), or auth.apiKeys.existingSecret" .Values.auth.mode) }}
+{{- $o := .Values.auth.oidc }}
+{{- if and (ne .Values.auth.mode "off") (not (or $jwtKeys .Values.auth.apiKeys.existingSecret $o.issuer)) }}
+{{- $errs = append $errs (printf "auth.mode %s needs a credential source: auth.jwt.jwksURL, auth.jwt.existingSecret (with jwksKey, publicKeys or hs256Key), auth.oidc.issuer, or auth.apiKeys.existingSecret" .Values.auth.mode) }}
+{{- end }}
+{{- if and $o.issuer (not $o.clientID) }}
+{{- $errs = append $errs "auth.oidc.issuer needs auth.oidc.clientID: the WebUI's client ID at the provider (a public client, no secret)" }}
 {{- end }}
 {{- if and (eq $mode "acme") (ne .Values.auth.mode "required") (not .Values.unsafePublicUnauthenticated) }}
 {{- $errs = append $errs (printf "tls.mode acme serves public certificates with auth.mode %s: anyone on the internet could OCR through the release. Set auth.mode \"required\" with auth.apiKeys.existingSecret (a Secret holding the entry `sealctl apikey new` prints) or auth.jwt; or unsafePublicUnauthenticated=true to serve everyone" .Values.auth.mode) }}
@@ -367,6 +371,20 @@ files on read-only Secret volumes, or secretKeyRef.
 {{- with $a.jwt.hs256Key }}
 - name: SEALOCR_AUTH_JWT_HS256_KEY_FILE
   value: {{ printf "/etc/sealocr/jwt/%s" . | quote }}
+{{- end }}
+{{- end }}
+{{- with $a.oidc.issuer }}
+- name: SEALOCR_AUTH_OIDC_ISSUER
+  value: {{ . | quote }}
+- name: SEALOCR_AUTH_OIDC_CLIENT_ID
+  value: {{ $a.oidc.clientID | quote }}
+{{- with $a.oidc.audiences }}
+- name: SEALOCR_AUTH_OIDC_AUDIENCE
+  value: {{ join "," . | quote }}
+{{- end }}
+{{- with $a.oidc.scopes }}
+- name: SEALOCR_AUTH_OIDC_SCOPES
+  value: {{ join "," . | quote }}
 {{- end }}
 {{- end }}
 {{- if $a.apiKeys.existingSecret }}

@@ -10,6 +10,8 @@
 // tells the two apart by GET /v1/auth-info (AuthInfoPath), which the sidecar
 // answers itself; anything else than the core's own answer there (an error,
 // a 429, no answer) never makes it post in the clear.
+// With an OpenID Provider announced there, it also signs users in with the
+// authorization code flow with PKCE and sends the ID token inside OHTTP.
 // Rebuild the bundle with `npm ci && npm run build` in src/.
 package web
 
@@ -35,7 +37,9 @@ var static embed.FS
 
 // ContentSecurityPolicy is sent with every file: scripts, styles, fetches and
 // images from this origin only (images also from blob: URLs, for the picked
-// file), no plugins, no framing, no forms posting elsewhere.
+// file), no plugins, no framing, no forms posting elsewhere. The sidecar adds
+// its OpenID Provider's token endpoint origin to connect-src when one is
+// configured; nothing else.
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +
 	"img-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 

@@ -1,6 +1,8 @@
 // Package auth authenticates the sidecar's clients: bearer JWTs (HS256 with a
 // key file; RS256, ES256 and EdDSA with public key files or a JWKS file or
-// URL) and API keys stored hashed in a file.
+// URL), ID tokens of an OpenID Provider (its JWKS found through its
+// discovery document, then verified by the same JWT code) and API keys
+// stored hashed in a file.
 //
 // Credentials travel in "Authorization: Bearer <token>" (a JWT, or an API
 // key when the token is not a JWT) or in "X-API-Key: <key>". Each route has
@@ -71,7 +73,7 @@ func (m Mode) String() string {
 
 // Identity is an authenticated client.
 type Identity struct {
-	// Method is "jwt" or "api_key".
+	// Method is "jwt", "oidc" (a token of the OpenID Provider) or "api_key".
 	Method string
 	// Subject is the JWT subject or the API key's ID.
 	Subject string
@@ -84,6 +86,10 @@ func (id Identity) Key() string { return id.Method + ":" + id.Subject }
 type Options struct {
 	// JWT configures bearer JWTs; with no key source JWTs are refused.
 	JWT JWTOptions
+	// OIDC configures an OpenID Provider whose tokens are accepted (off
+	// when its Issuer is empty). It shares JWT's ClockSkew, JWKSRefresh,
+	// HTTPClient and Now.
+	OIDC OIDCOptions
 	// APIKeysFile is a YAML file of API key hashes; "" accepts no API key.
 	APIKeysFile string
 	// Realm is the WWW-Authenticate realm; "" means "sealocr".
@@ -97,6 +103,7 @@ type Options struct {
 // Authenticator checks credentials.
 type Authenticator struct {
 	jwt   *jwtVerifier
+	oidc  *oidcProvider // nil without an OpenID Provider
 	keys  *apiKeys
 	realm string
 	log   *zap.Logger
@@ -121,6 +128,11 @@ func New(ctx context.Context, o Options) (*Authenticator, error) {
 	var err error
 	if a.jwt, err = newJWTVerifier(ctx, o.JWT, o.Logger); err != nil {
 		errs = append(errs, err)
+	}
+	if o.OIDC.Issuer != "" {
+		if a.oidc, err = newOIDC(ctx, o.OIDC, a.jwt.o, o.Logger); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if o.APIKeysFile != "" {
 		if a.keys, err = loadAPIKeys(o.APIKeysFile); err != nil {
@@ -147,6 +159,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, h http.Header) (Identi
 		return Identity{}, ErrUnsupportedScheme
 	}
 	if strings.Count(tok, ".") == 2 {
+		// The OpenID Provider's tokens go to its verifier, which checks iss
+		// again; every other JWT to the configured keys.
+		if a.oidc != nil && unverifiedIssuer(tok) == a.oidc.o.Issuer {
+			return a.oidc.v.verify(ctx, tok)
+		}
 		return a.jwt.verify(ctx, tok)
 	}
 	return a.apiKey(tok)
@@ -275,7 +292,7 @@ func (a *Authenticator) Refuse(w http.ResponseWriter, err error) {
 // Configured reports whether any credential source (a JWT key or an API key
 // file) is configured; without one, only anonymous requests can pass.
 func (a *Authenticator) Configured() bool {
-	return a.jwt.hasKeys() || a.keys != nil
+	return a.jwt.hasKeys() || a.keys != nil || a.oidc != nil
 }
 
 // Methods returns the credential kinds a configured source accepts:
@@ -292,5 +309,35 @@ func (a *Authenticator) Methods() []string {
 	if a.jwt.hasKeys() {
 		m = append(m, "jwt")
 	}
+	if a.oidc != nil {
+		m = append(m, "oidc")
+	}
 	return m
+}
+
+// OIDC describes the OpenID Provider for clients (GET /v1/auth-info): its
+// issuer, the WebUI's client ID and scopes, and, once discovery succeeded,
+// its authorization and token endpoints. Nil without a provider. It holds
+// no secret: the client is public.
+func (a *Authenticator) OIDC() *api.AuthInfoOIDC {
+	if a == nil || a.oidc == nil {
+		return nil
+	}
+	o := a.oidc.o
+	info := &api.AuthInfoOIDC{Issuer: o.Issuer, ClientID: o.ClientID, Scopes: append([]string{}, o.Scopes...)}
+	if d := a.oidc.Discovered(); d != nil {
+		info.AuthorizationEndpoint, info.TokenEndpoint = d.AuthorizationEndpoint, d.TokenEndpoint
+	}
+	return info
+}
+
+// OIDCReady reports whether the OpenID Provider's keys are known, so that
+// its tokens can verify (false without a provider).
+func (a *Authenticator) OIDCReady() bool {
+	if a == nil || a.oidc == nil {
+		return false
+	}
+	a.oidc.v.mu.RLock()
+	defer a.oidc.v.mu.RUnlock()
+	return len(a.oidc.v.remote) > 0
 }

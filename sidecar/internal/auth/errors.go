@@ -22,3 +22,13 @@ var ErrBadMode = errors.New("auth: mode must be off, optional or required")
 
 // ErrKeySource reports an unusable key file, JWKS or API key file.
 var ErrKeySource = errors.New("auth: unusable key source")
+
+// ErrDiscoveryRefused reports an OpenID Provider discovery document that
+// names another issuer than the configured one (OpenID Connect Discovery
+// 1.0 section 4.3) or an endpoint that is not https: the sidecar refuses
+// to start.
+var ErrDiscoveryRefused = errors.New("auth: OpenID Provider discovery document refused")
+
+// ErrDiscovery reports an OpenID Provider whose discovery document could
+// not be fetched; discovery is retried in the background.
+var ErrDiscovery = errors.New("auth: OpenID Provider discovery failed")

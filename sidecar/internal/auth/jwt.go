@@ -70,8 +70,12 @@ type jwtVerifier struct {
 	o      JWTOptions
 	log    *zap.Logger
 	static map[string]verKey
+	// method names the identities this verifier establishes ("jwt", or
+	// "oidc" for the OpenID Provider's tokens).
+	method string
 
 	mu          sync.RWMutex
+	jwksURL     string // o.JWKSURL, or the one an OpenID Provider's discovery names once known
 	remote      map[string]verKey
 	fetchedAt   time.Time
 	lastAttempt time.Time
@@ -88,7 +92,7 @@ func newJWTVerifier(ctx context.Context, o JWTOptions, log *zap.Logger) (*jwtVer
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Timeout: 5 * time.Second}
 	}
-	v := &jwtVerifier{o: o, log: log, static: map[string]verKey{}}
+	v := &jwtVerifier{o: o, log: log, static: map[string]verKey{}, method: "jwt", jwksURL: o.JWKSURL}
 	var errs []error
 	add := func(k verKey) {
 		if _, dup := v.static[k.kid]; dup {
@@ -273,12 +277,30 @@ func (j jwk) publicKey() (any, error) {
 	return nil, fmt.Errorf("unsupported kty %q", j.Kty)
 }
 
+// keysURL is the JWKS URL, "" while none is known.
+func (v *jwtVerifier) keysURL() string {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.jwksURL
+}
+
+// setKeysURL sets the JWKS URL (an OpenID Provider's, once discovered).
+func (v *jwtVerifier) setKeysURL(u string) {
+	v.mu.Lock()
+	v.jwksURL = u
+	v.mu.Unlock()
+}
+
 // fetch replaces the remote keys with the JWKS URL's.
 func (v *jwtVerifier) fetch(ctx context.Context) error {
 	v.mu.Lock()
 	v.lastAttempt = v.o.Now()
+	u := v.jwksURL
 	v.mu.Unlock()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, v.o.JWKSURL, nil)
+	if u == "" {
+		return fmt.Errorf("%w: no JWKS URL known yet", ErrKeySource)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return fmt.Errorf("%w: JWKS URL does not parse", ErrKeySource)
 	}
@@ -324,7 +346,7 @@ func (v *jwtVerifier) lookup(ctx context.Context, kid string) (verKey, bool) {
 		v.maybeRefresh()
 		return k, true
 	}
-	if v.o.JWKSURL == "" {
+	if v.keysURL() == "" {
 		return verKey{}, false
 	}
 	v.mu.RLock()
@@ -361,7 +383,7 @@ func (v *jwtVerifier) find(kid string) (verKey, bool) {
 }
 
 func (v *jwtVerifier) maybeRefresh() {
-	if v.o.JWKSURL == "" {
+	if v.keysURL() == "" {
 		return
 	}
 	v.mu.RLock()
@@ -456,7 +478,7 @@ func (v *jwtVerifier) verify(ctx context.Context, tok string) (Identity, error) 
 	if claims.Subject == "" {
 		return Identity{}, fmt.Errorf("%w: no sub claim", ErrInvalidToken)
 	}
-	return Identity{Method: "jwt", Subject: claims.Subject}, nil
+	return Identity{Method: v.method, Subject: claims.Subject}, nil
 }
 
 // hasKeys reports whether any key source is configured.

@@ -303,7 +303,20 @@ type Auth struct {
 	Plain       string `yaml:"plain" default:"off" doc:"mode of the plain routes and the OHTTP key configuration"`
 	Realm       string `yaml:"realm" default:"sealocr" doc:"WWW-Authenticate realm"`
 	JWT         JWT    `yaml:"jwt"`
+	OIDC        OIDC   `yaml:"oidc"`
 	APIKeysFile string `yaml:"api_keys_file" env:"SEALOCR_AUTH_API_KEYS_FILE" doc:"YAML file of API key hashes"`
+}
+
+// OIDC is the auth.oidc section: an OpenID Provider whose ID tokens the
+// sidecar accepts as bearer JWTs (keys from the issuer's discovery
+// document and JWKS, refreshed as auth.jwt's jwks_url) and with which the
+// WebUI signs users in (authorization code flow with PKCE, a public
+// client: no secret). Setting issuer turns it on.
+type OIDC struct {
+	Issuer   string   `yaml:"issuer" env:"SEALOCR_AUTH_OIDC_ISSUER" redact:"url" doc:"OpenID Provider issuer URL (https; http only on loopback); its discovery document must name the same issuer"`
+	ClientID string   `yaml:"client_id" env:"SEALOCR_AUTH_OIDC_CLIENT_ID" doc:"client ID of the WebUI at the provider (a public client with PKCE; no secret)"`
+	Audience []string `yaml:"audience" env:"SEALOCR_AUTH_OIDC_AUDIENCE" doc:"accepted aud values of the provider's tokens (empty: the client ID)"`
+	Scopes   []string `yaml:"scopes" env:"SEALOCR_AUTH_OIDC_SCOPES" default:"openid" doc:"scopes the WebUI asks for (must include openid)"`
 }
 
 // JWT is the auth.jwt section.
@@ -406,7 +419,7 @@ func (c *Config) resolvePaths(getenv func(string) string) {
 	// An empty list is the same as none: keep one form so configurations
 	// compare equal whichever way they were written.
 	for _, l := range []*[]string{&c.TrustedProxies, &c.TLS.ACME.Domains, &c.TLS.ACME.Challenges,
-		&c.TLS.ACME.OnDemandAllow, &c.Auth.JWT.Audience, &c.Auth.JWT.PublicKeyFiles} {
+		&c.TLS.ACME.OnDemandAllow, &c.Auth.JWT.Audience, &c.Auth.JWT.PublicKeyFiles, &c.Auth.OIDC.Audience} {
 		if len(*l) == 0 {
 			*l = nil
 		}
@@ -522,7 +535,7 @@ func (c Config) Validate() error {
 	}
 	if c.LegacyCBC && !c.UnsafeLegacyAnonymous {
 		j := c.Auth.JWT
-		sources := j.HS256KeyFile != "" || len(j.PublicKeyFiles) > 0 || j.JWKSFile != "" || j.JWKSURL != "" || c.Auth.APIKeysFile != ""
+		sources := j.HS256KeyFile != "" || len(j.PublicKeyFiles) > 0 || j.JWKSFile != "" || j.JWKSURL != "" || c.Auth.APIKeysFile != "" || c.Auth.OIDC.Issuer != ""
 		if m := c.LegacyAuthMode(); m != "required" {
 			add("legacy_cbc: auth.legacy is %q, but the legacy mode requires credentials: set auth.legacy to required, "+
 				"or set unsafe_legacy_anonymous (env SEALOCR_UNSAFE_LEGACY_ANONYMOUS) to admit anonymous legacy clients", m)
@@ -691,10 +704,11 @@ func (c Config) validateAuth(add func(string, ...any)) {
 		anyOn = anyOn || mode != auth.Off
 	}
 	j := a.JWT
-	sources := j.HS256KeyFile != "" || len(j.PublicKeyFiles) > 0 || j.JWKSFile != "" || j.JWKSURL != "" || a.APIKeysFile != ""
+	sources := j.HS256KeyFile != "" || len(j.PublicKeyFiles) > 0 || j.JWKSFile != "" || j.JWKSURL != "" || a.APIKeysFile != "" || a.OIDC.Issuer != ""
 	if anyOn && !sources {
-		add("auth is on but no credential source is set: set auth.jwt (a key file, public keys or a JWKS) or auth.api_keys_file")
+		add("auth is on but no credential source is set: set auth.jwt (a key file, public keys or a JWKS), auth.oidc or auth.api_keys_file")
 	}
+	c.validateOIDC(add)
 	for _, p := range append([]string{j.HS256KeyFile, j.JWKSFile, a.APIKeysFile}, j.PublicKeyFiles...) {
 		if p != "" && !filepath.IsAbs(p) {
 			add("auth: key file %q is not an absolute path", p)
@@ -714,6 +728,39 @@ func (c Config) validateAuth(add func(string, ...any)) {
 	}
 	if a.Realm == "" || strings.ContainsAny(a.Realm, "\"\\\r\n") {
 		add("auth.realm %q: want a non-empty name without quotes or backslashes", a.Realm)
+	}
+}
+
+// validateOIDC checks the auth.oidc section: an issuer URL the discovery
+// document can be fetched from safely, a client ID, and scopes with openid.
+func (c Config) validateOIDC(add func(string, ...any)) {
+	o := c.Auth.OIDC
+	if o.Issuer == "" {
+		if o.ClientID != "" || len(o.Audience) > 0 {
+			add("auth.oidc.client_id or auth.oidc.audience is set but auth.oidc.issuer is empty (env SEALOCR_AUTH_OIDC_ISSUER)")
+		}
+		return
+	}
+	if err := auth.CheckIssuer(o.Issuer); err != nil {
+		add("auth.oidc.issuer %q: %v", upstream.RedactURL(o.Issuer), err)
+	}
+	if o.ClientID == "" || strings.ContainsAny(o.ClientID, " \t\r\n") {
+		add("auth.oidc.client_id %q: want the WebUI's client ID at the provider, without spaces (env SEALOCR_AUTH_OIDC_CLIENT_ID)", o.ClientID)
+	}
+	hasOpenID := false
+	for _, s := range o.Scopes {
+		if s == "" || strings.ContainsAny(s, " \t\r\n\"\\") {
+			add("auth.oidc.scopes: %q is not a scope token", s)
+		}
+		hasOpenID = hasOpenID || s == "openid"
+	}
+	if !hasOpenID {
+		add("auth.oidc.scopes %v: must include openid (the provider issues an ID token only then)", o.Scopes)
+	}
+	for _, a := range o.Audience {
+		if a == "" {
+			add("auth.oidc.audience holds an empty value")
+		}
 	}
 }
 

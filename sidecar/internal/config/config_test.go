@@ -206,6 +206,10 @@ func TestEveryEnvAndFlag(t *testing.T) {
 		"SEALOCR_REDIS_CA_FILE":                 "/run/redis/ca.pem",
 		"SEALOCR_REDIS_TIMEOUT":                 "100ms",
 		"SEALOCR_REDIS_PREFIX":                  "ocr1:",
+		"SEALOCR_AUTH_OIDC_ISSUER":              "https://login.example",
+		"SEALOCR_AUTH_OIDC_CLIENT_ID":           "webui",
+		"SEALOCR_AUTH_OIDC_AUDIENCE":            "webui,api",
+		"SEALOCR_AUTH_OIDC_SCOPES":              "openid,email",
 	}
 	c, _ := load(t, nil, envMap(env))
 	want := Default(home)
@@ -235,6 +239,7 @@ func TestEveryEnvAndFlag(t *testing.T) {
 		PublicKeyFiles: []string{"/k/a.pem", "/k/b.pem"}, JWKSFile: "/k/jwks.json", JWKSURL: "https://idp.example/jwks",
 		JWKSRefresh: 10 * time.Minute, ClockSkew: 30 * time.Second}
 	want.Auth.APIKeysFile = "/k/api.yaml"
+	want.Auth.OIDC = OIDC{Issuer: "https://login.example", ClientID: "webui", Audience: []string{"webui", "api"}, Scopes: []string{"openid", "email"}}
 	want.RateLimit.Rate, want.RateLimit.Burst, want.RateLimit.LegacyRate = "120/m", 30, "5/m"
 	want.RateLimit.Fail = "closed"
 	want.Redis = Redis{URL: "redis://sealocr@redis.internal:6380/2", PasswordFile: "/run/redis/password", PasswordEnv: "REDIS_PW",
@@ -397,6 +402,43 @@ func TestUpstreamValidation(t *testing.T) {
 			err := c.Validate()
 			if (err == nil) != tc.ok {
 				t.Errorf("Validate = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}
+
+// TestOIDCValidation: the auth.oidc section needs an https issuer (http
+// only on loopback), a client ID and the openid scope, and turns auth on
+// by itself as a credential source.
+func TestOIDCValidation(t *testing.T) {
+	for _, tc := range []struct {
+		name, issuer, client string
+		scopes, aud          []string
+		want                 string // "" = valid
+	}{
+		{"https", "https://login.example", "webui", []string{"openid"}, nil, ""},
+		{"loopback http", "http://127.0.0.1:5556", "webui", []string{"openid", "email"}, nil, ""},
+		{"remote http", "http://login.example", "webui", []string{"openid"}, nil, "want https (http only on loopback)"},
+		{"query", "https://login.example/?x=1", "webui", []string{"openid"}, nil, "want no query"},
+		{"no client", "https://login.example", "", []string{"openid"}, nil, "auth.oidc.client_id"},
+		{"no openid", "https://login.example", "webui", []string{"email"}, nil, "must include openid"},
+		{"bad scope", "https://login.example", "webui", []string{"openid", "a b"}, nil, "is not a scope token"},
+		{"client without issuer", "", "webui", []string{"openid"}, nil, "auth.oidc.issuer is empty"},
+		{"empty audience", "https://login.example", "webui", []string{"openid"}, []string{""}, "empty value"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default(home)
+			c.Auth.Mode = "required"
+			c.Auth.OIDC = OIDC{Issuer: tc.issuer, ClientID: tc.client, Scopes: tc.scopes, Audience: tc.aud}
+			if tc.issuer == "" {
+				c.Auth.APIKeysFile = "/k/api.yaml"
+			}
+			err := c.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("Validate: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("Validate = %v, want %q", err, tc.want)
 			}
 		})
 	}
@@ -775,6 +817,10 @@ var documented = []struct{ src, name, value, key, want string }{
 	{"env", "SEALOCR_AUTH_JWT_PUBLIC_KEY_FILES", "/k/a.pem,/k/b.pem", "auth.jwt.public_key_files", "[/k/a.pem /k/b.pem]"},
 	{"env", "SEALOCR_AUTH_JWKS_FILE", "/k/jwks.json", "auth.jwt.jwks_file", "/k/jwks.json"},
 	{"env", "SEALOCR_AUTH_JWKS_URL", "https://idp.example/jwks", "auth.jwt.jwks_url", "https://idp.example/jwks"},
+	{"env", "SEALOCR_AUTH_OIDC_ISSUER", "https://login.example", "auth.oidc.issuer", "https://login.example"},
+	{"env", "SEALOCR_AUTH_OIDC_CLIENT_ID", "webui", "auth.oidc.client_id", "webui"},
+	{"env", "SEALOCR_AUTH_OIDC_AUDIENCE", "a,b", "auth.oidc.audience", "[a b]"},
+	{"env", "SEALOCR_AUTH_OIDC_SCOPES", "openid,email", "auth.oidc.scopes", "[openid email]"},
 	{"env", "SEALOCR_RATE_LIMIT", "120/m", "rate_limit.rate", "120/m"},
 	{"env", "SEALOCR_RATE_LIMIT", "off", "rate_limit.enabled", "false"},
 	{"env", "SEALOCR_RATE_LIMIT_BURST", "30", "rate_limit.burst", "30"},
@@ -875,6 +921,10 @@ var documented = []struct{ src, name, value, key, want string }{
 	{"key", "auth.jwt.jwks_url", "https://j.example/", "auth.jwt.jwks_url", "https://j.example/"},
 	{"key", "auth.jwt.jwks_refresh", "2m", "auth.jwt.jwks_refresh", "2m0s"},
 	{"key", "auth.jwt.clock_skew", "1s", "auth.jwt.clock_skew", "1s"},
+	{"key", "auth.oidc.issuer", "https://o.example", "auth.oidc.issuer", "https://o.example"},
+	{"key", "auth.oidc.client_id", "c", "auth.oidc.client_id", "c"},
+	{"key", "auth.oidc.audience", "[c, d]", "auth.oidc.audience", "[c d]"},
+	{"key", "auth.oidc.scopes", "[openid, profile]", "auth.oidc.scopes", "[openid profile]"},
 	{"key", "rate_limit.enabled", "false", "rate_limit.enabled", "false"},
 	{"key", "rate_limit.rate", "1/s", "rate_limit.rate", "1/s"},
 	{"key", "rate_limit.burst", "2", "rate_limit.burst", "2"},

@@ -3,7 +3,7 @@
 // one ordered list):
 //
 //	recover → request ID → route → close unread bodies → access log
-//	→ security headers → client IP
+//	→ security headers → CSP connect-src for the OpenID Provider → client IP
 //	→ health (/healthz, /readyz, /v1/auth-info answered here) → auth → strip credentials
 //	→ defer anonymous OHTTP charges → shared rate limit → per-class rate limit
 //	→ per-client concurrency
@@ -56,7 +56,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -166,7 +168,12 @@ type Options struct {
 	KeysLoaded func() bool
 	// AuthInfo is the body of GET /v1/auth-info (see api.AuthInfo); nil
 	// describes a sidecar with authentication off.
-	AuthInfo      *api.AuthInfo
+	AuthInfo *api.AuthInfo
+	// OIDC, when set, describes the OpenID Provider as it is now (nil
+	// while there is none): each GET /v1/auth-info carries it in
+	// auth.oidc, and the WebUI's Content-Security-Policy (on plain routes)
+	// lets the page connect to its token endpoint's origin.
+	OIDC          func() *api.AuthInfoOIDC
 	MaxBodyBytes  int64
 	MaxConcurrent int
 	// MaxConcurrentPerClient bounds one client's requests in progress,
@@ -315,17 +322,28 @@ func Handler(o Options) http.Handler {
 	if infoCopy.Auth.Methods == nil {
 		infoCopy.Auth.Methods = []string{}
 	}
-	infoBody, err := json.Marshal(infoCopy)
-	if err != nil {
-		panic("server: auth info: " + err.Error()) // plain strings: cannot fail
+	marshalInfo := func(info api.AuthInfo) []byte {
+		b, err := json.Marshal(info)
+		if err != nil {
+			panic("server: auth info: " + err.Error()) // plain strings: cannot fail
+		}
+		return append(b, '\n')
 	}
-	infoBody = append(infoBody, '\n')
+	staticInfo := marshalInfo(infoCopy)
 	health.HandleFunc("GET "+api.AuthInfoPath, func(w http.ResponseWriter, _ *http.Request) {
+		body := staticInfo
+		if o.OIDC != nil && infoCopy.Auth.Mode != auth.Off.String() {
+			if oi := o.OIDC(); oi != nil {
+				withOIDC := infoCopy
+				withOIDC.Auth.OIDC = oi
+				body = marshalInfo(withOIDC)
+			}
+		}
 		h := w.Header()
 		h.Set("Content-Type", "application/json")
 		h.Set("Cache-Control", "no-store")
-		h.Set("Content-Length", strconv.Itoa(len(infoBody)))
-		_, _ = w.Write(infoBody)
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
 	})
 
 	if o.ClientIP == nil {
@@ -461,6 +479,7 @@ func Handler(o Options) http.Handler {
 		closeUnread,
 		accessLog(o.Logger, duration),
 		securityHeaders(o.HSTS),
+		cspConnect(o.OIDC),
 		o.ClientIP.Middleware,
 		healthFirst(health),
 		authenticate,
@@ -631,4 +650,95 @@ func concurrencyLimit(n, anon int, g prometheus.Gauge) middleware {
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// cspConnect adds the OpenID Provider's token endpoint origin to the
+// connect-src directive of the Content-Security-Policy that the core sends
+// with its page (plain routes only), so that the WebUI can exchange the
+// authorization code there; nothing else of the policy changes. Without a
+// provider, or before its discovery, the policy passes as it is.
+func cspConnect(oidc func() *api.AuthInfoOIDC) middleware {
+	if oidc == nil {
+		return nil
+	}
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if k, _ := route.FromContext(r.Context()); k != route.Plain {
+				next.ServeHTTP(w, r)
+				return
+			}
+			origin := ""
+			if oi := oidc(); oi != nil {
+				origin = CSPOrigin(oi.TokenEndpoint)
+			}
+			if origin == "" {
+				next.ServeHTTP(w, r)
+				return
+			}
+			next.ServeHTTP(&cspWriter{ResponseWriter: w, origin: origin}, r)
+		})
+	}
+}
+
+// CSPOrigin returns the origin of an https URL (or an http one on loopback)
+// as a CSP source expression, "" when it is none.
+func CSPOrigin(endpoint string) string {
+	u, err := url.Parse(endpoint)
+	if err != nil || u.Host == "" || strings.ContainsAny(u.Host, " ;,'\"") {
+		return ""
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// cspWriter rewrites the connect-src directive of the response's
+// Content-Security-Policy when the header is written.
+type cspWriter struct {
+	http.ResponseWriter
+	origin string
+	wrote  bool
+}
+
+func (c *cspWriter) WriteHeader(code int) {
+	if !c.wrote {
+		c.wrote = true
+		h := c.Header()
+		if p := h.Get("Content-Security-Policy"); p != "" {
+			h.Set("Content-Security-Policy", addConnectSrc(p, c.origin))
+		}
+	}
+	c.ResponseWriter.WriteHeader(code)
+}
+
+func (c *cspWriter) Write(b []byte) (int, error) {
+	if !c.wrote {
+		c.WriteHeader(http.StatusOK)
+	}
+	return c.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (c *cspWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// addConnectSrc appends origin to policy's connect-src directive; a policy
+// without one is left as it is (default-src then governs, and it is not
+// widened).
+func addConnectSrc(policy, origin string) string {
+	dirs := strings.Split(policy, ";")
+	for i, d := range dirs {
+		f := strings.Fields(d)
+		if len(f) > 0 && strings.EqualFold(f[0], "connect-src") {
+			if len(f) == 2 && f[1] == "'none'" {
+				f = f[:1]
+			}
+			dirs[i] = " " + strings.Join(append(f, origin), " ")
+			if i == 0 {
+				dirs[i] = strings.TrimPrefix(dirs[i], " ")
+			}
+			return strings.Join(dirs, ";")
+		}
+	}
+	return policy
 }

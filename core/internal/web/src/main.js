@@ -5,15 +5,27 @@
 // credentials the sidecar requires, it learns from GET /v1/auth-info; when
 // that or the key list cannot be fetched it retries and then refuses to
 // send: never plaintext by accident. An API key or token is kept in memory
-// for the tab and sent only inside the encapsulated request.
+// for the tab and sent only inside the encapsulated request. When the
+// sidecar names an OpenID Provider the page also offers "Sign in with
+// <provider>": the authorization code flow with PKCE (oidc.js), whose ID
+// token is then held and sent like a typed one.
 
 import { decodeResponse, encodeRequest } from "./bhttp.js";
 import { STRINGS, initialLang, lang, say, setLang, t } from "./i18n.js";
 import * as ohttp from "./ohttp.js";
+import * as oidc from "./oidc.js";
 
 const GATEWAY = "/.well-known/ohttp-gateway";
 const AUTH_INFO = "/v1/auth-info";
 const $ = (id) => document.getElementById(id);
+
+/**
+ * An OpenID authorization response (code, state) in the address: taken out
+ * of the address bar and the history entry before anything else runs, so
+ * that it is never shown, bookmarked, sent as a referrer or reused.
+ */
+let oidcCallback = oidc.callbackParams(location.href);
+if (oidcCallback) history.replaceState(null, "", location.pathname);
 
 /**
  * The transport in use: {kind, sel, fingerprint}. kind is "checking",
@@ -32,6 +44,8 @@ let info = null;
  * OHTTP-encapsulated request. "" when signed out.
  */
 let credential = "";
+/** When credential is an ID token: its exp (seconds since the epoch); else 0. */
+let credentialExp = 0;
 /** The last result and the name of its file. */
 let result = null;
 let baseName = "ocr";
@@ -114,6 +128,65 @@ function showAuth() {
   $("signed-in").hidden = mode === "off" || !signedIn;
   $("input").hidden = mode === "required" && !signedIn;
   say($("signin-intro"), mode === "required" ? "signInRequired" : "signInOptional");
+  const cfg = oidcConfig();
+  $("oidc").hidden = !cfg;
+  if (cfg) say($("oidc-signin"), "signInWith", { host: oidc.issuerHost(cfg.issuer) });
+}
+
+/**
+ * The OpenID Provider the sidecar announced, once it knows its endpoints;
+ * null when there is none.
+ */
+function oidcConfig() {
+  const o = info?.auth?.oidc;
+  if (authMode() === "off" || !info.auth.methods?.includes("oidc")) return null;
+  return o?.issuer && o.client_id && o.authorization_endpoint && o.token_endpoint ? o : null;
+}
+
+/** Goes to the provider's sign-in page; it comes back to this page. */
+async function signInOIDC() {
+  const cfg = oidcConfig();
+  if (!cfg) return;
+  location.assign(await oidc.begin(cfg, location.origin + location.pathname));
+}
+
+/**
+ * Completes a sign-in the provider sent back: the state must be the one
+ * this tab sent, the provider the one the sidecar names; the code is
+ * exchanged for the ID token, whose issuer, audience, nonce and expiry are
+ * checked before it becomes the credential.
+ */
+async function finishOIDC() {
+  const cb = oidcCallback;
+  oidcCallback = null;
+  if (!cb) return;
+  const pending = oidc.takePending();
+  const cfg = oidcConfig();
+  const failed = () => {
+    say($("signin-message"), "oidcFailed", { host: oidc.issuerHost(cfg?.issuer || pending?.issuer || "") });
+    showAuth();
+  };
+  if (cb.error || !pending || !cfg || cb.state !== pending.state || pending.issuer !== cfg.issuer ||
+      pending.clientID !== cfg.client_id || pending.tokenEndpoint !== cfg.token_endpoint) {
+    failed();
+    return;
+  }
+  const msg = $("message");
+  msg.dataset.kind = "busy";
+  say(msg, "oidcFinishing");
+  try {
+    const got = await oidc.exchange(pending, cb.code, Date.now() / 1000);
+    credential = got.token;
+    credentialExp = got.exp;
+    msg.dataset.kind = "";
+    say(msg, "signedInMsg");
+    say($("signin-message"), "");
+    showAuth();
+  } catch {
+    msg.dataset.kind = "";
+    say(msg, "");
+    failed();
+  }
 }
 
 function signIn(e) {
@@ -123,6 +196,7 @@ function signIn(e) {
   field.value = "";
   if (!v) return;
   credential = v;
+  credentialExp = 0;
   say($("signin-message"), "");
   const msg = $("message");
   msg.dataset.kind = "";
@@ -132,6 +206,8 @@ function signIn(e) {
 
 function signOut() {
   credential = "";
+  credentialExp = 0;
+  oidc.clearPending();
   $("credential").value = "";
   const msg = $("message");
   msg.dataset.kind = "";
@@ -331,6 +407,16 @@ async function recognise(file) {
     msg.dataset.kind = "error";
     return;
   }
+  if (credential && credentialExp && Date.now() / 1000 >= credentialExp - 10) {
+    // The provider's token has expired (or is about to): sign in again.
+    credential = "";
+    credentialExp = 0;
+    say(msg, "sessionExpired");
+    msg.dataset.kind = "error";
+    showAuth();
+    say($("signin-message"), "sessionExpired");
+    return;
+  }
   if (authMode() === "required" && !credential) {
     say(msg, "signInFirst");
     msg.dataset.kind = "error";
@@ -365,6 +451,7 @@ async function recognise(file) {
     if (e instanceof OCRError && e.key === "err_unauthorized" && encrypted) {
       // The key or token was refused: forget it and ask again.
       credential = "";
+      credentialExp = 0;
       showAuth();
       say($("signin-message"), "err_unauthorized");
       $("credential").focus();
@@ -495,6 +582,9 @@ function wire() {
   });
   $("signin-form").addEventListener("submit", signIn);
   $("signout").addEventListener("click", signOut);
+  $("oidc-signin").addEventListener("click", () => {
+    signInOIDC().catch(() => say($("signin-message"), "oidcFailed", { host: "" }));
+  });
   $("copy-text").addEventListener("click", () => result && copy(result.text));
   $("copy-json").addEventListener("click", () => result && copy(json()));
   $("download-text").addEventListener("click", () => result && download(`${baseName}.txt`, "text/plain;charset=utf-8", result.text + "\n"));
@@ -507,6 +597,7 @@ function start() {
   transportReady = detectTransport().then((tr) => {
     transport = tr;
     showTransport();
+    return finishOIDC();
   });
 }
 
