@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sealocr/sealocr/internal/oidctest"
+	"github.com/sealocr/sealocr/core/testkit/oidctest"
 	"github.com/sealocr/sealocr/sidecar/api"
 )
 
 // TestOIDCSidecar: a real sidecar process with auth required and an OpenID
-// Provider (zitadel's op, internal/oidctest) that is down when the sidecar
+// Provider (zitadel's op, core/testkit/oidctest) that is down when the sidecar
 // starts. The sidecar starts anyway and refuses the provider's ID token
 // (401, and the log says the provider is not reachable yet); once the
 // provider is up, background discovery finds it, /v1/auth-info publishes

@@ -11,7 +11,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
-	"github.com/sealocr/sealocr/internal/oidctest"
+	"github.com/sealocr/sealocr/core/testkit/oidctest"
 )
 
 // oidcLogin clicks "Sign in with <provider>", types the test user's name
@@ -42,7 +42,7 @@ func oidcLogin(t *testing.T, ctx context.Context, op *oidctest.OP) {
 
 // TestBrowserSignInOIDC: a sidecar with SEALOCR_AUTH=required and an
 // OpenID Provider (a real one: zitadel's op with its login form, see
-// internal/oidctest). The page offers "Sign in with <provider>" beside the
+// core/testkit/oidctest). The page offers "Sign in with <provider>" beside the
 // credential form; the browser goes to the provider, the test user types
 // the name and password there, and the page comes back with code and state
 // already gone from its address, exchanges the code (PKCE) at the token

@@ -15,7 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/sealocr/sealocr/internal/oidctest"
+	"github.com/sealocr/sealocr/core/testkit/oidctest"
 )
 
 const (
@@ -67,7 +67,7 @@ func oidcAuth(t *testing.T, ctx context.Context, issuer string, c *clock, log *z
 }
 
 // TestOIDCRealProvider: ID tokens of a real OpenID Provider (zitadel's op,
-// see internal/oidctest), obtained through its login form with PKCE, are
+// see core/testkit/oidctest), obtained through its login form with PKCE, are
 // accepted; a token for another client (aud), from another provider (iss),
 // expired, or signed by a key the provider never published (unknown kid) is
 // refused; after the provider rotates its key, new tokens are accepted.
