@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/sealocr/sealocr/core/testkit"
 	"github.com/sealocr/sealocr/core/testkit/oidctest"
 )
 
@@ -54,7 +55,7 @@ func oidcLogin(t *testing.T, ctx context.Context, op *oidctest.OP) {
 func TestBrowserSignInOIDC(t *testing.T) {
 	const client = "sealocr-webui"
 	chromiumPath(t)
-	addr := freeAddr(t)
+	addr := testkit.FreeAddr(t)
 	op := oidctest.Start(t, oidctest.Client{ID: client, RedirectURIs: []string{"https://" + addr + "/"}})
 	coreURL, coreLogs := startCoreLogs(t)
 	sc := startSidecarEnv(t, coreURL, "SEALOCR_LISTEN="+addr, "SEALOCR_AUTH=required",

@@ -15,7 +15,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,12 +23,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/sealocr/sealocr/core/testkit"
 )
 
 const (
@@ -82,19 +82,11 @@ func binaries(t *testing.T) (core, sidecar string) {
 		if buildErr != nil {
 			return
 		}
-		// `go test` puts its own GOROOT/bin first on PATH.
-		goBin := "go"
 		for _, b := range []struct{ out, pkg, cgo string }{
-			{"core", "github.com/sealocr/sealocr/core/cmd/core", ""},
-			{"sidecar", "github.com/sealocr/sealocr/sidecar/cmd/sidecar", "CGO_ENABLED=0"},
+			{"core", "./core/cmd/core", "CGO_ENABLED=1"},
+			{"sidecar", "./sidecar/cmd/sidecar", "CGO_ENABLED=0"},
 		} {
-			cmd := exec.Command(goBin, "build", "-o", filepath.Join(binDir, b.out), b.pkg)
-			cmd.Env = os.Environ()
-			if b.cgo != "" {
-				cmd.Env = append(cmd.Env, b.cgo)
-			}
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("go build %s: %v\n%s", b.pkg, err, out)
+			if buildErr = testkit.GoBuild(filepath.Join(binDir, b.out), b.pkg, b.cgo); buildErr != nil {
 				return
 			}
 		}
@@ -113,45 +105,22 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// lockedBuffer collects a process's output for the failure log.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 var listenLine = regexp.MustCompile(`listening on (https?://\S+)`)
 
 // startProcessLogs runs bin with env added, stops it with SIGTERM at
 // cleanup and returns the URL it prints on stdout ("... listening on URL")
 // and its output (stdout and stderr: its logs).
-func startProcessLogs(t *testing.T, name, bin string, args, env []string) (string, *lockedBuffer) {
+func startProcessLogs(t *testing.T, name, bin string, args, env []string) (string, *testkit.SyncBuffer) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	logs := &lockedBuffer{}
-	cmd.Stderr = logs
-	stdout, err := cmd.StdoutPipe()
+	logs := &testkit.SyncBuffer{}
+	pr, pw := io.Pipe()
+	p, err := testkit.StartProcess(name, bin, args, testkit.ProcessOptions{Env: append(os.Environ(), env...), Stdout: pw, Stderr: logs})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
 	urlc := make(chan string, 1)
 	go func() {
-		sc := bufio.NewScanner(stdout)
+		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			fmt.Fprintln(logs, sc.Text())
 			if m := listenLine.FindStringSubmatch(sc.Text()); m != nil {
@@ -162,17 +131,10 @@ func startProcessLogs(t *testing.T, name, bin string, args, env []string) (strin
 			}
 		}
 	}()
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
+	go func() { <-p.Done(); pw.Close() }()
+	exited := p.Done()
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
+		p.Stop(10 * time.Second)
 		if t.Failed() {
 			t.Logf("%s output:\n%s", name, logs.String())
 		}
@@ -181,7 +143,7 @@ func startProcessLogs(t *testing.T, name, bin string, args, env []string) (strin
 	case u := <-urlc:
 		return u, logs
 	case <-exited:
-		t.Fatalf("%s exited: %v\n%s", name, waitErr, logs.String())
+		t.Fatalf("%s exited: %v\n%s", name, p.Err(), logs.String())
 	case <-time.After(60 * time.Second):
 		t.Fatalf("%s did not start listening\n%s", name, logs.String())
 	}
@@ -216,26 +178,13 @@ func startCore(t *testing.T, extra ...string) string {
 }
 
 // startCoreLogs is startCore that also returns the core's logs.
-func startCoreLogs(t *testing.T, extra ...string) (string, *lockedBuffer) {
+func startCoreLogs(t *testing.T, extra ...string) (string, *testkit.SyncBuffer) {
 	core, _ := binaries(t)
 	// No metrics listener: its fixed default port would collide with
 	// other cores on this machine.
 	u, logs := startProcessLogs(t, "core", core, append([]string{"--listen", "127.0.0.1:0", "--metrics-listen", "", "--log-format", "console"}, extra...), nil)
 	waitOK(t, http.DefaultClient, u+"/readyz")
 	return u, logs
-}
-
-// freeAddr returns a loopback address that was free a moment ago, for the
-// sidecar's metrics listener (which may not share "127.0.0.1:0" with the
-// main listener in its configuration).
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // startSidecar runs the sidecar in front of coreURL with a fresh state
@@ -252,14 +201,14 @@ func startSidecar(t *testing.T, coreURL string) (string, string) {
 type sidecarInfo struct {
 	url, spki, metrics string
 	pool               *x509.CertPool
-	logs               *lockedBuffer
+	logs               *testkit.SyncBuffer
 }
 
 // startSidecarEnv is startSidecar with more environment (NAME=value).
 func startSidecarEnv(t *testing.T, coreURL string, env ...string) sidecarInfo {
 	_, sidecar := binaries(t)
 	state := t.TempDir()
-	metrics := freeAddr(t)
+	metrics := testkit.FreeAddr(t)
 	u, logs := startProcessLogs(t, "sidecar", sidecar, nil, append([]string{
 		"SEALOCR_STATE_DIR=" + state,
 		"SEALOCR_LISTEN=127.0.0.1:0",
