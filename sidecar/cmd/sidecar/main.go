@@ -35,6 +35,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
 	"github.com/sealocr/sealocr/sidecar/internal/redisstate"
 	"github.com/sealocr/sealocr/sidecar/internal/replay"
+	"github.com/sealocr/sealocr/sidecar/internal/route"
 	"github.com/sealocr/sealocr/sidecar/internal/server"
 	"github.com/sealocr/sealocr/sidecar/internal/tlsterm"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
@@ -203,7 +204,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	var rateStore ratelimit.Store
 	var shared ratelimit.Policy
-	var policies map[server.Class]ratelimit.Policy
+	var policies map[route.Kind]ratelimit.Policy
 	if cfg.RateLimit.Enabled {
 		rateStore = ratelimit.NewMemory(cfg.RateLimit.MaxClients)
 		shared, policies = ratePolicies(cfg.RateLimit)
@@ -265,7 +266,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		LegacyUpstreamPath: cfg.LegacyUpstreamPath,
 		Plain:              routes.Match,
 		Inner:              innerRoutes.Match,
-		Authorize:          server.OHTTPAuthorizer(authn, authModes[server.ClassOHTTP]),
+		Authorize:          server.OHTTPAuthorizer(authn, authModes[route.OHTTP]),
 		Logger:             log.Named("gateway"),
 		Registry:           reg,
 	})
@@ -273,7 +274,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ClientIP:      ips,
 		Auth:          authn,
 		AuthModes:     authModes,
-		AuthInfo:      authInfo(authn, authModes[server.ClassOHTTP]),
+		AuthInfo:      authInfo(authn, authModes[route.OHTTP]),
 		OIDC:          authn.OIDC,
 		RateStore:     rateStore,
 		RateShared:    shared,
@@ -402,12 +403,12 @@ func redisState(sh *sharedState) string {
 
 // buildAuth returns the auth mode of each request class and the
 // authenticator; the authenticator is nil when every mode is off.
-func buildAuth(ctx context.Context, cfg config.Config, log *zap.Logger) (map[server.Class]auth.Mode, *auth.Authenticator, error) {
+func buildAuth(ctx context.Context, cfg config.Config, log *zap.Logger) (map[route.Kind]auth.Mode, *auth.Authenticator, error) {
 	a := cfg.Auth
-	modes := map[server.Class]auth.Mode{}
+	modes := map[route.Kind]auth.Mode{}
 	anyOn := false
-	for class, v := range map[server.Class]string{
-		server.ClassPSK: a.PSK, server.ClassOHTTP: a.OHTTP, server.ClassLegacy: cfg.LegacyAuthMode(), server.ClassPlain: a.Plain,
+	for class, v := range map[route.Kind]string{
+		route.PSK: a.PSK, route.OHTTP: a.OHTTP, route.Legacy: cfg.LegacyAuthMode(), route.Plain: a.Plain,
 	} {
 		if v == "" {
 			v = a.Mode
@@ -463,12 +464,12 @@ func authInfo(a *auth.Authenticator, mode auth.Mode) *api.AuthInfo {
 // per client shared by the PSK, OHTTP and legacy modes (rate, burst) and the
 // further buckets of legacy and plain requests; health checks are never
 // limited.
-func ratePolicies(r config.RateLimit) (ratelimit.Policy, map[server.Class]ratelimit.Policy) {
+func ratePolicies(r config.RateLimit) (ratelimit.Policy, map[route.Kind]ratelimit.Policy) {
 	rate := func(s string) float64 { v, _ := ratelimit.ParseRate(s); return v } // validated already
 	return ratelimit.Policy{Name: "requests", Rate: rate(r.Rate), Burst: r.Burst},
-		map[server.Class]ratelimit.Policy{
-			server.ClassLegacy: {Name: string(server.ClassLegacy), Rate: rate(r.LegacyRate), Burst: r.LegacyBurst},
-			server.ClassPlain:  {Name: string(server.ClassPlain), Rate: rate(r.PlainRate), Burst: r.PlainBurst},
+		map[route.Kind]ratelimit.Policy{
+			route.Legacy: {Name: route.Legacy.String(), Rate: rate(r.LegacyRate), Burst: r.LegacyBurst},
+			route.Plain:  {Name: route.Plain.String(), Rate: rate(r.PlainRate), Burst: r.PlainBurst},
 		}
 }
 

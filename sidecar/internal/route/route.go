@@ -56,6 +56,21 @@ const AuthInfoPath = coreapi.AuthInfoPath
 
 var names = [...]string{"refused", "health", "ohttp", "ohttp_keys", "psk", "legacy", "plain", "auth_info"}
 
+// Policy returns the kind whose authentication mode and rate-limit policy
+// apply to k: the health probes and the auth description share Health
+// (never authenticated or limited), PSK, OHTTP and Legacy have their own,
+// and everything else (plain routes, the OHTTP key configuration, requests
+// the gateway refuses) is Plain. Policies are keyed by these five kinds.
+func (k Kind) Policy() Kind {
+	switch k {
+	case Health, AuthInfo:
+		return Health
+	case PSK, OHTTP, Legacy:
+		return k
+	}
+	return Plain
+}
+
 // String returns the kind's name.
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(names) {

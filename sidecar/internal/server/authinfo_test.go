@@ -10,6 +10,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/auth"
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
+	"github.com/sealocr/sealocr/sidecar/internal/route"
 )
 
 // TestAuthInfo: GET /v1/auth-info is answered by the sidecar itself, with
@@ -32,10 +33,10 @@ func TestAuthInfo(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := Handler(Options{
 				Gateway: gw, Auth: a, AuthInfo: tc.info,
-				AuthModes:    map[Class]auth.Mode{ClassOHTTP: auth.Required, ClassPlain: auth.Required},
+				AuthModes:    map[route.Kind]auth.Mode{route.OHTTP: auth.Required, route.Plain: auth.Required},
 				RateStore:    ratelimit.NewMemory(100),
 				RateShared:   ratelimit.Policy{Name: "requests", Rate: 0.001, Burst: 1},
-				RatePolicies: map[Class]ratelimit.Policy{ClassPlain: {Name: "plain", Rate: 0.001, Burst: 1}},
+				RatePolicies: map[route.Kind]ratelimit.Policy{route.Plain: {Name: "plain", Rate: 0.001, Burst: 1}},
 				Now:          func() time.Time { return now },
 			})
 			for i := range 5 { // past every bucket

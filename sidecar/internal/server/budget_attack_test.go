@@ -19,6 +19,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/auth"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/replay"
+	"github.com/sealocr/sealocr/sidecar/internal/route"
 )
 
 // upload opens a connection from the loopback address src to srv and posts
@@ -144,7 +145,7 @@ func TestOneClientsShareOfTheBudget(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	srv := httptest.NewServer(Handler(Options{Gateway: bodyLen, MaxBodyBytes: mib, MaxBufferedBytes: 4 * mib,
 		BodyGrace: time.Minute, BodyMinRate: 1, BodyTimeout: 20 * time.Second, Registry: reg,
-		Auth: newAuth(t), AuthModes: map[Class]auth.Mode{ClassPSK: auth.Optional}}))
+		Auth: newAuth(t), AuthModes: map[route.Kind]auth.Mode{route.PSK: auth.Optional}}))
 	defer srv.Close()
 	stop := make(chan struct{})
 	defer close(stop)

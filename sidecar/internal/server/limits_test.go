@@ -14,6 +14,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/auth"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
+	"github.com/sealocr/sealocr/sidecar/internal/route"
 )
 
 // TestSharedBucketAndFailedAuth: PSK, OHTTP and legacy requests of one
@@ -25,7 +26,7 @@ func TestSharedBucketAndFailedAuth(t *testing.T) {
 	h := Handler(Options{
 		Gateway:    okHandler,
 		Auth:       newAuth(t),
-		AuthModes:  map[Class]auth.Mode{ClassPSK: auth.Optional, ClassOHTTP: auth.Optional, ClassLegacy: auth.Optional},
+		AuthModes:  map[route.Kind]auth.Mode{route.PSK: auth.Optional, route.OHTTP: auth.Optional, route.Legacy: auth.Optional},
 		RateStore:  ratelimit.NewMemory(100),
 		RateShared: ratelimit.Policy{Name: "requests", Rate: 1.0 / 60, Burst: 3},
 		Now:        func() time.Time { return now },

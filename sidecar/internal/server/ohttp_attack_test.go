@@ -21,6 +21,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
 	"github.com/sealocr/sealocr/sidecar/internal/replay"
+	"github.com/sealocr/sealocr/sidecar/internal/route"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
 )
 
@@ -83,7 +84,7 @@ func newOHTTPRig(t *testing.T, o Options, store replay.Store) *ohttpRig {
 	}
 	o.Gateway = gateway.New(gateway.Options{
 		Keys: staticKeys{set}, Upstream: up, Replay: store,
-		Authorize: OHTTPAuthorizer(o.Auth, o.AuthModes[ClassOHTTP]),
+		Authorize: OHTTPAuthorizer(o.Auth, o.AuthModes[route.OHTTP]),
 	})
 	rig.srv = httptest.NewServer(Handler(o))
 	t.Cleanup(rig.srv.Close)
@@ -150,7 +151,7 @@ func TestOHTTPInnerCredentialsChooseTheBucket(t *testing.T) {
 			now := time.Unix(1e9, 0)
 			authn := apiKeys(t, map[string]string{"a": keyA, "b": keyB})
 			rig := newOHTTPRig(t, Options{
-				Auth: authn, AuthModes: map[Class]auth.Mode{ClassOHTTP: mode},
+				Auth: authn, AuthModes: map[route.Kind]auth.Mode{route.OHTTP: mode},
 				RateStore:  ratelimit.NewMemory(100),
 				RateShared: ratelimit.Policy{Name: "requests", Rate: 1.0 / 60, Burst: 3},
 				Now:        func() time.Time { return now },
@@ -212,7 +213,7 @@ func TestOHTTPInnerCredentialsChooseTheBucket(t *testing.T) {
 func TestOHTTPReplayWhoeverSendsIt(t *testing.T) {
 	const keyA, keyB = "sk-outer-a-0123456789abcdef0123456789", "sk-outer-b-0123456789abcdef0123456789"
 	authn := apiKeys(t, map[string]string{"a": keyA, "b": keyB})
-	rig := newOHTTPRig(t, Options{Auth: authn, AuthModes: map[Class]auth.Mode{ClassOHTTP: auth.Optional}},
+	rig := newOHTTPRig(t, Options{Auth: authn, AuthModes: map[route.Kind]auth.Mode{route.OHTTP: auth.Optional}},
 		replay.NewMemory(replay.MemoryOptions{}))
 	for _, first := range []string{keyA, ""} {
 		enc, cc := rig.seal()

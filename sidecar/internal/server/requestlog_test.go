@@ -17,6 +17,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/auth"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 	"github.com/sealocr/sealocr/sidecar/internal/gateway"
+	"github.com/sealocr/sealocr/sidecar/internal/route"
 )
 
 // TestRefusalLinesCarryTheRequestID: the lines that explain a refusal —
@@ -38,7 +39,7 @@ func TestRefusalLinesCarryTheRequestID(t *testing.T) {
 	gw := gateway.New(gateway.Options{Logger: log.Named("gateway")})
 	srv := httptest.NewServer(Handler(Options{Gateway: gw, Logger: log, MaxBodyBytes: 1 << 10, MaxBufferedBytes: 1 << 20,
 		BodyGrace: time.Minute, BodyMinRate: 1, BodyTimeout: 10 * time.Second,
-		Auth: a, AuthModes: map[Class]auth.Mode{ClassPSK: auth.Optional, ClassPlain: auth.Optional}}))
+		Auth: a, AuthModes: map[route.Kind]auth.Mode{route.PSK: auth.Optional, route.Plain: auth.Optional}}))
 	defer srv.Close()
 	for _, tc := range []struct {
 		id, ct, key string

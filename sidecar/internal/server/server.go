@@ -13,8 +13,8 @@
 //
 // The route middleware classifies each request once (package route, under
 // the gateway's rules) and stores the decision in its context; the gateway
-// dispatches on it, and auth modes and rate-limit policies are chosen by its
-// Class (health, psk, ohttp, legacy, plain).
+// dispatches on it, and auth modes and rate-limit policies are keyed by its
+// policy kind (route.Kind.Policy: health, psk, ohttp, legacy, plain).
 //
 // Why this order. An answer given before the body was read closes the
 // connection rather than draining the body (closeUnread), so that no refusal
@@ -73,53 +73,11 @@ import (
 	"github.com/sealocr/sealocr/sidecar/logging"
 )
 
-// Class is the kind of a request, for auth modes and rate-limit policies.
-type Class string
-
-// Classes.
-const (
-	// ClassHealth is GET /healthz and /readyz (probes) and GET
-	// /v1/auth-info (a fixed description): never authenticated or
-	// rate-limited.
-	ClassHealth Class = "health"
-	// ClassPSK is a PSK-sealed request.
-	ClassPSK Class = "psk"
-	// ClassOHTTP is an Oblivious HTTP request (POST to the gateway path).
-	ClassOHTTP Class = "ohttp"
-	// ClassLegacy is a legacy AES-CBC request.
-	ClassLegacy Class = "legacy"
-	// ClassPlain is everything else: plain routes, the OHTTP key
-	// configuration and requests the gateway refuses.
-	ClassPlain Class = "plain"
-)
-
-// ClassOf returns the policy class of a route kind: the OHTTP key
-// configuration, plain routes and refused requests are all ClassPlain.
-func ClassOf(k route.Kind) Class {
-	switch k {
-	case route.Health, route.AuthInfo:
-		return ClassHealth
-	case route.PSK:
-		return ClassPSK
-	case route.OHTTP:
-		return ClassOHTTP
-	case route.Legacy:
-		return ClassLegacy
-	}
-	return ClassPlain
-}
-
-// Classifier returns the function that classifies requests by the routing
-// rules with legacy mode at legacyPath (when enabled) and no plain route.
-func Classifier(legacyEnabled bool, legacyPath string) func(*http.Request) Class {
-	rs := route.Rules{LegacyEnabled: legacyEnabled, LegacyPath: legacyPath}
-	return func(r *http.Request) Class { return ClassOf(rs.Classify(r)) }
-}
-
-// classOf returns the class of the decision stored by the route middleware.
-func classOf(r *http.Request) Class {
+// policyOf returns the policy kind (route.Kind.Policy) of the decision the
+// route middleware stored.
+func policyOf(r *http.Request) route.Kind {
 	k, _ := route.FromContext(r.Context())
-	return ClassOf(k)
+	return k.Policy()
 }
 
 // challengeError carries the WWW-Authenticate value to the gateway.
@@ -205,20 +163,21 @@ type Options struct {
 	Route route.Rules
 	// ClientIP finds the client address; nil trusts no proxy.
 	ClientIP *clientip.Resolver
-	// Auth checks credentials under AuthModes (a missing class is
-	// auth.Off); nil turns authentication off.
+	// Auth checks credentials under AuthModes, keyed by policy kind
+	// (route.Kind.Policy; a missing kind is auth.Off); nil turns
+	// authentication off.
 	Auth      *auth.Authenticator
-	AuthModes map[Class]auth.Mode
+	AuthModes map[route.Kind]auth.Mode
 	// RateStore keeps the buckets; nil turns rate limiting off.
 	RateStore ratelimit.Store
 	// RateShared is the one bucket per client that every PSK, OHTTP and
 	// legacy request, whatever its mode, and every failed authentication
 	// draws from (off when its Rate is zero).
 	RateShared ratelimit.Policy
-	// RatePolicies are further buckets per class, taken after RateShared
-	// (the legacy mode's stricter one; the plain routes' own one). A
-	// missing class has none.
-	RatePolicies map[Class]ratelimit.Policy
+	// RatePolicies are further buckets per policy kind, taken after
+	// RateShared (the legacy mode's stricter one; the plain routes' own
+	// one). A missing kind has none.
+	RatePolicies map[route.Kind]ratelimit.Policy
 	// Now is the rate limiter's clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -369,8 +328,8 @@ func Handler(o Options) http.Handler {
 				if ratelimit.DeferredFrom(r.Context()) != nil {
 					return ratelimit.Policy{}, false // charged once opened
 				}
-				switch classOf(r) {
-				case ClassPSK, ClassOHTTP, ClassLegacy:
+				switch policyOf(r) {
+				case route.PSK, route.OHTTP, route.Legacy:
 					return o.RateShared, true
 				}
 				return ratelimit.Policy{}, false
@@ -385,7 +344,7 @@ func Handler(o Options) http.Handler {
 				if ratelimit.DeferredFrom(r.Context()) != nil {
 					return ratelimit.Policy{}, false // charged once opened
 				}
-				p, ok := o.RatePolicies[classOf(r)]
+				p, ok := o.RatePolicies[policyOf(r)]
 				return p, ok
 			},
 			Key: clientKey, Now: o.Now,
@@ -414,7 +373,7 @@ func Handler(o Options) http.Handler {
 			if key == "" {
 				key = addrKey(r)
 			}
-			for _, p := range []ratelimit.Policy{o.RateShared, o.RatePolicies[ClassOHTTP]} {
+			for _, p := range []ratelimit.Policy{o.RateShared, o.RatePolicies[route.OHTTP]} {
 				if p.Off() {
 					continue
 				}
@@ -434,7 +393,7 @@ func Handler(o Options) http.Handler {
 		}
 		deferOHTTP = func(next http.Handler) http.Handler {
 			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				if _, ok := auth.IdentityFrom(r.Context()); !ok && classOf(r) == ClassOHTTP {
+				if _, ok := auth.IdentityFrom(r.Context()); !ok && policyOf(r) == route.OHTTP {
 					r = r.WithContext(ratelimit.WithDeferred(r.Context(), charge))
 				}
 				next.ServeHTTP(w, r)
@@ -461,9 +420,9 @@ func Handler(o Options) http.Handler {
 	}
 	if o.Auth != nil {
 		authenticate = o.Auth.Middleware(func(r *http.Request) auth.Mode {
-			c := classOf(r)
+			c := policyOf(r)
 			m := o.AuthModes[c]
-			if c == ClassOHTTP && m == auth.Required {
+			if c == route.OHTTP && m == auth.Required {
 				return auth.Optional // the inner request may carry the credentials
 			}
 			return m
@@ -613,8 +572,8 @@ func securityHeaders(hsts bool) middleware {
 	}
 }
 
-// authOn reports whether any class has authentication on.
-func authOn(modes map[Class]auth.Mode) bool {
+// authOn reports whether any policy kind has authentication on.
+func authOn(modes map[route.Kind]auth.Mode) bool {
 	for _, m := range modes {
 		if m != auth.Off {
 			return true

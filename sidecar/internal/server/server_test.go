@@ -24,6 +24,7 @@ import (
 	"github.com/sealocr/sealocr/sidecar/internal/gateway"
 	"github.com/sealocr/sealocr/sidecar/internal/keys"
 	"github.com/sealocr/sealocr/sidecar/internal/ratelimit"
+	"github.com/sealocr/sealocr/sidecar/internal/route"
 	"github.com/sealocr/sealocr/sidecar/internal/upstream"
 )
 
@@ -44,32 +45,34 @@ func newAuth(t testing.TB) *auth.Authenticator {
 
 var okHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
 
-func TestClassifier(t *testing.T) {
-	c := Classifier(true, "/ocr")
+// TestPolicyKinds: every request is keyed for auth and rate limits by the
+// policy kind of the route decision (route.Kind.Policy).
+func TestPolicyKinds(t *testing.T) {
+	rules := route.Rules{LegacyEnabled: true, LegacyPath: "/ocr"}
 	for _, tc := range []struct {
 		method, path, ct string
-		want             Class
+		want             route.Kind
 	}{
-		{"GET", "/healthz", "", ClassHealth},
-		{"HEAD", "/readyz", "", ClassHealth},
-		{"POST", "/healthz", "", ClassPlain},
-		{"POST", gateway.OHTTPPath, ohttp.RequestMediaType, ClassOHTTP},
-		{"GET", gateway.OHTTPPath, "", ClassPlain},
-		{"POST", "/v1/ocr", psk.RequestMediaType + "; x=y", ClassPSK},
-		{"POST", "/ocr", "application/json", ClassLegacy},
-		{"POST", "/v1/ocr", "image/png", ClassPlain},
-		{"GET", "/static/app.js", "", ClassPlain},
-		{"GET", "/v1/auth-info", "", ClassHealth},
-		{"HEAD", "/v1/auth-info", "", ClassHealth},
-		{"POST", "/v1/auth-info", "", ClassPlain},
+		{"GET", "/healthz", "", route.Health},
+		{"HEAD", "/readyz", "", route.Health},
+		{"POST", "/healthz", "", route.Plain},
+		{"POST", gateway.OHTTPPath, ohttp.RequestMediaType, route.OHTTP},
+		{"GET", gateway.OHTTPPath, "", route.Plain},
+		{"POST", "/v1/ocr", psk.RequestMediaType + "; x=y", route.PSK},
+		{"POST", "/ocr", "application/json", route.Legacy},
+		{"POST", "/v1/ocr", "image/png", route.Plain},
+		{"GET", "/static/app.js", "", route.Plain},
+		{"GET", "/v1/auth-info", "", route.Health},
+		{"HEAD", "/v1/auth-info", "", route.Health},
+		{"POST", "/v1/auth-info", "", route.Plain},
 	} {
 		r := httptest.NewRequest(tc.method, tc.path, nil)
 		r.Header.Set("Content-Type", tc.ct)
-		if got := c(r); got != tc.want {
+		if got := rules.Classify(r).Policy(); got != tc.want {
 			t.Errorf("%s %s %s: %s, want %s", tc.method, tc.path, tc.ct, got, tc.want)
 		}
 	}
-	if got := Classifier(false, "/ocr")(httptest.NewRequest("POST", "/ocr", nil)); got != ClassPlain {
+	if got := (route.Rules{LegacyPath: "/ocr"}).Classify(httptest.NewRequest("POST", "/ocr", nil)).Policy(); got != route.Plain {
 		t.Errorf("legacy off: %s", got)
 	}
 }
@@ -82,10 +85,10 @@ func TestChain(t *testing.T) {
 	h := Handler(Options{
 		Gateway:   okHandler,
 		Auth:      newAuth(t),
-		AuthModes: map[Class]auth.Mode{ClassPSK: auth.Required, ClassPlain: auth.Optional},
+		AuthModes: map[route.Kind]auth.Mode{route.PSK: auth.Required, route.Plain: auth.Optional},
 		RateStore: ratelimit.NewMemory(100),
-		RatePolicies: map[Class]ratelimit.Policy{
-			ClassPSK: {Name: "psk", Rate: 1.0 / 60, Burst: 2}, ClassPlain: {Name: "plain", Rate: 1.0 / 60, Burst: 1},
+		RatePolicies: map[route.Kind]ratelimit.Policy{
+			route.PSK: {Name: "psk", Rate: 1.0 / 60, Burst: 2}, route.Plain: {Name: "plain", Rate: 1.0 / 60, Burst: 1},
 		},
 		Now: func() time.Time { return now },
 	})
@@ -162,10 +165,10 @@ func TestOHTTPInnerCredentials(t *testing.T) {
 	}
 	authn := newAuth(t)
 	up := &stubUpstream{}
-	modes := map[Class]auth.Mode{ClassOHTTP: auth.Required}
+	modes := map[route.Kind]auth.Mode{route.OHTTP: auth.Required}
 	gw := gateway.New(gateway.Options{
 		Keys: staticKeys{set}, Upstream: up, Replay: psk.NewMemoryReplayCache(100, time.Now),
-		Authorize: OHTTPAuthorizer(authn, modes[ClassOHTTP]),
+		Authorize: OHTTPAuthorizer(authn, modes[route.OHTTP]),
 	})
 	srv := httptest.NewTLSServer(Handler(Options{Gateway: gw, Auth: authn, AuthModes: modes}))
 	defer srv.Close()
@@ -263,7 +266,7 @@ func TestLoad(t *testing.T) {
 	const burst = 5
 	h := Handler(Options{
 		Gateway: okHandler, ClientIP: ips, RateStore: store, MaxConcurrent: 4096,
-		RatePolicies: map[Class]ratelimit.Policy{ClassPSK: {Name: "psk", Rate: 1.0 / 60, Burst: burst}},
+		RatePolicies: map[route.Kind]ratelimit.Policy{route.PSK: {Name: "psk", Rate: 1.0 / 60, Burst: burst}},
 	})
 	srv := httptest.NewServer(h)
 	defer srv.Close()
