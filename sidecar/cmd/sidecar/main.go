@@ -68,29 +68,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	if fl.CheckConfig {
-		if cfg.LegacyCBC {
-			// The legacy keys may come from the key file alone.
-			n := 0
-			if set, err := keys.LoadFile(cfg.KeysFile); err == nil {
-				n = len(set.Legacy)
-			} else if !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-			if err := cfg.CheckLegacyKeys(getenv, n); err != nil {
-				return err
-			}
-		}
-		fmt.Fprint(stdout, cfg.Redacted())
-		// When each key was last used here, for a rotation (README: Key rotation).
-		if set, err := keys.LoadFile(cfg.KeysFile); err == nil {
-			if report, err := keys.UsageReport(set, filepath.Join(cfg.StateDir, keys.UsageFile)); err == nil {
-				for _, l := range report {
-					fmt.Fprintln(stdout, "# "+l)
-				}
-			}
-		}
-		fmt.Fprintln(stdout, "# configuration ok")
-		return nil
+		return checkConfig(cfg, getenv, stdout)
 	}
 	log, err := logging.New(logging.Options{Level: cfg.LogLevel, Format: cfg.LogFormat, Output: stderr})
 	if err != nil {
@@ -103,7 +81,95 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if soft := setMemoryLimit(cgroupMemoryMax, getenv); soft > 0 {
 		log.Info("go soft memory limit from the container's", zap.Int64("bytes", soft))
 	}
+	sc, err := build(ctx, cfg, getenv, log)
+	defer sc.close()
+	if err != nil {
+		return err
+	}
+	return sc.serve(ctx, stdout)
+}
 
+// checkConfig is --check-config: the legacy keys' sources, the effective
+// configuration and when each key was last used.
+func checkConfig(cfg config.Config, getenv func(string) string, stdout io.Writer) error {
+	if cfg.LegacyCBC {
+		// The legacy keys may come from the key file alone.
+		n := 0
+		if set, err := keys.LoadFile(cfg.KeysFile); err == nil {
+			n = len(set.Legacy)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if err := cfg.CheckLegacyKeys(getenv, n); err != nil {
+			return err
+		}
+	}
+	fmt.Fprint(stdout, cfg.Redacted())
+	// When each key was last used here, for a rotation (README: Key rotation).
+	if set, err := keys.LoadFile(cfg.KeysFile); err == nil {
+		if report, err := keys.UsageReport(set, filepath.Join(cfg.StateDir, keys.UsageFile)); err == nil {
+			for _, l := range report {
+				fmt.Fprintln(stdout, "# "+l)
+			}
+		}
+	}
+	fmt.Fprintln(stdout, "# configuration ok")
+	return nil
+}
+
+// sidecar is a built sidecar: everything serve needs, and what close
+// releases.
+type sidecar struct {
+	cfg     config.Config
+	log     *zap.Logger
+	reg     *prometheus.Registry
+	store   *keys.Store
+	sh      *sharedState
+	term    *tlsterm.Terminator
+	ips     *clientip.Resolver
+	handler http.Handler
+	// certStorage keeps ACME data in the shared state (nil: files).
+	certStorage certmagic.Storage
+	wctx        context.Context // ends at close: background work
+	closers     []func()        // run in reverse order by close
+}
+
+// onClose adds f to what close runs.
+func (sc *sidecar) onClose(f func()) { sc.closers = append(sc.closers, f) }
+
+// close releases what build made, last first.
+func (sc *sidecar) close() {
+	for i := len(sc.closers) - 1; i >= 0; i-- {
+		sc.closers[i]()
+	}
+}
+
+// build makes the sidecar of a valid configuration: keys, shared state,
+// TLS, then the request path. The caller closes what it returns, error or
+// not.
+func build(ctx context.Context, cfg config.Config, getenv func(string) string, log *zap.Logger) (*sidecar, error) {
+	sc := &sidecar{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
+	wctx, cancelWatch := context.WithCancel(ctx)
+	sc.wctx = wctx
+	sc.onClose(cancelWatch)
+	for _, step := range []func() error{
+		func() error { return sc.buildKeys(getenv) },
+		func() error { return sc.buildShared(ctx, getenv) },
+		sc.buildTLS,
+		func() error { return sc.buildHandler(ctx) },
+	} {
+		if err := step(); err != nil {
+			return sc, err
+		}
+	}
+	return sc, nil
+}
+
+// buildKeys loads the key file (a development one is generated on first
+// run only at the default location in the state folder) and the legacy
+// key, and sets the OHTTP rotation.
+func (sc *sidecar) buildKeys(getenv func(string) string) error {
+	cfg, log := sc.cfg, sc.log
 	// Keys: a development key file is generated on first run only at the
 	// default location in the state directory.
 	if cfg.KeysFile == filepath.Join(cfg.StateDir, "keys.yaml") {
@@ -128,6 +194,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	sc.store = store
 	if err := cfg.CheckLegacyKeys(getenv, len(store.Current().Legacy)); err != nil {
 		return err
 	}
@@ -141,63 +208,81 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Warn("unsafe_legacy_anonymous: legacy requests are admitted without credentials")
 	}
 
-	reg := prometheus.NewRegistry()
-	wctx, cancelWatch := context.WithCancel(ctx)
-	defer cancelWatch()
+	return nil
+}
 
-	// Shared state (redis.url): replay cache, rate limits, ACME storage.
-	var sh *sharedState
-	var certStorage certmagic.Storage
-	if cfg.Redis.URL != "" {
-		// The key that hashes client addresses in Redis derives from the
-		// parsed key material (or the seed), so replicas whose key files
-		// hold the same keys share rate-limit buckets whatever the files'
-		// comments or layout; whoever reads Redis cannot recover an address
-		// by trying them all.
-		hashKey, err := store.Current().DeriveKey("sealocr redis key hash v1", 32)
-		if err != nil {
-			return fmt.Errorf("redis: hash key: %w", err)
-		}
-		if sh, err = openShared(cfg, getenv, hashKey, log, reg); err != nil {
+// buildShared opens the shared state (redis.url): replay cache, rate
+// limits, ACME storage. Without it, nothing is done.
+func (sc *sidecar) buildShared(ctx context.Context, getenv func(string) string) error {
+	cfg, log, store, reg, wctx := sc.cfg, sc.log, sc.store, sc.reg, sc.wctx
+	if cfg.Redis.URL == "" {
+		return nil
+	}
+	// The key that hashes client addresses in Redis derives from the
+	// parsed key material (or the seed), so replicas whose key files
+	// hold the same keys share rate-limit buckets whatever the files'
+	// comments or layout; whoever reads Redis cannot recover an address
+	// by trying them all.
+	hashKey, err := store.Current().DeriveKey("sealocr redis key hash v1", 32)
+	if err != nil {
+		return fmt.Errorf("redis: hash key: %w", err)
+	}
+	sh, err := openShared(cfg, getenv, hashKey, log, reg)
+	if err != nil {
+		return err
+	}
+	sc.sh = sh
+	sc.onClose(func() { sh.client.Close() })
+	// Prove that this user may write under the prefix; a refusal (an ACL
+	// key pattern that does not cover it) stops the start, an outage
+	// only warns.
+	if err := sh.client.CheckAccess(ctx, cfg.Redis.Prefix); redisstate.IsReply(err) {
+		return fmt.Errorf("redis: cannot write under the key prefix %q (give the ACL user ~%s* or change redis.prefix): %w",
+			cfg.Redis.Prefix, cfg.Redis.Prefix, err)
+	} else if err != nil {
+		log.Warn("redis does not answer yet; serving per the failure policy until it does",
+			zap.String("redis", sh.client.Redacted()), zap.Error(err))
+	}
+	go sh.watch(wctx, 5*time.Second)
+	if cfg.TLS.Mode == tlsterm.ModeACME {
+		owner, _ := os.Hostname()
+		if sc.certStorage, err = sh.certStorage(owner); err != nil {
 			return err
 		}
-		defer sh.client.Close()
-		// Prove that this user may write under the prefix; a refusal (an ACL
-		// key pattern that does not cover it) stops the start, an outage
-		// only warns.
-		if err := sh.client.CheckAccess(ctx, cfg.Redis.Prefix); redisstate.IsReply(err) {
-			return fmt.Errorf("redis: cannot write under the key prefix %q (give the ACL user ~%s* or change redis.prefix): %w",
-				cfg.Redis.Prefix, cfg.Redis.Prefix, err)
-		} else if err != nil {
-			log.Warn("redis does not answer yet; serving per the failure policy until it does",
-				zap.String("redis", sh.client.Redacted()), zap.Error(err))
-		}
-		go sh.watch(wctx, 5*time.Second)
-		if cfg.TLS.Mode == tlsterm.ModeACME {
-			owner, _ := os.Hostname()
-			if certStorage, err = sh.certStorage(owner); err != nil {
-				return err
-			}
-		}
 	}
+	return nil
+}
 
+// buildTLS makes the TLS terminator of the configured mode.
+func (sc *sidecar) buildTLS() error {
+	cfg, log := sc.cfg, sc.log
 	tlsOpts := cfg.TLSOptions()
-	tlsOpts.ACME.Storage, tlsOpts.Logger, tlsOpts.Registry = certStorage, log.Named("tls"), reg
+	tlsOpts.ACME.Storage, tlsOpts.Logger, tlsOpts.Registry = sc.certStorage, log.Named("tls"), sc.reg
 	term, err := tlsterm.New(tlsOpts)
 	if err != nil {
 		return fmt.Errorf("TLS: %w", err)
 	}
-	defer term.Stop()
-	if certStorage != nil {
+	sc.term = term
+	sc.onClose(term.Stop)
+	if sc.certStorage != nil {
 		// Locks this replica holds (an order in progress) are released at
 		// once rather than after their expiry.
-		defer certmagic.CleanUpOwnLocks(context.Background(), log.Named("tls"))
+		sc.onClose(func() { certmagic.CleanUpOwnLocks(context.Background(), log.Named("tls")) })
 	}
 
+	return nil
+}
+
+// buildHandler makes the request path: client addresses, authentication,
+// rate limits, replay store, upstream, key usage, gateway and the
+// server's middleware chain.
+func (sc *sidecar) buildHandler(ctx context.Context) error {
+	cfg, log, reg, store, sh, wctx := sc.cfg, sc.log, sc.reg, sc.store, sc.sh, sc.wctx
 	ips, err := clientip.New(cfg.TrustedProxies)
 	if err != nil {
 		return err
 	}
+	sc.ips = ips
 	authModes, authn, err := buildAuth(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -248,11 +333,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			}
 		}
 	}()
-	defer func() {
+	sc.onClose(func() {
 		if err := usage.Flush(); err != nil {
 			log.Warn("key usage file not written", zap.Error(err))
 		}
-	}()
+	})
 	gw := gateway.New(gateway.Options{
 		KeyUsage:           usage,
 		Keys:               store,
@@ -270,7 +355,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger:             log.Named("gateway"),
 		Registry:           reg,
 	})
-	h := server.Handler(server.Options{
+	sc.handler = server.Handler(server.Options{
 		ClientIP:      ips,
 		Auth:          authn,
 		AuthModes:     authModes,
@@ -295,7 +380,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger:                    log.Named("http"),
 		Registry:                  reg,
 	})
+	return nil
+}
 
+// serve listens, serves until ctx ends, and shuts the servers down.
+func (sc *sidecar) serve(ctx context.Context, stdout io.Writer) error {
+	cfg, log, reg, store, sh, term, ips, h, wctx := sc.cfg, sc.log, sc.reg, sc.store, sc.sh, sc.term, sc.ips, sc.handler, sc.wctx
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
