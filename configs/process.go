@@ -1,11 +1,16 @@
 package configs
 
 import (
+	"context"
+	"fmt"
 	"log"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -47,5 +52,22 @@ func HTTPServer(h http.Handler, readTimeout, writeTimeout time.Duration, errorLo
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          errorLog,
+	}
+}
+
+// Main is a server binary's main: run gets a context that ends on SIGINT or
+// SIGTERM; an error is printed on standard error as "program: message"
+// (through show, which redacts; nil prints it as it is) and exits 1.
+func Main(program string, show func(string) string, run func(ctx context.Context) error) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx)
+	stop()
+	if err != nil {
+		msg := err.Error()
+		if show != nil {
+			msg = show(msg)
+		}
+		fmt.Fprintln(os.Stderr, program+":", msg)
+		os.Exit(1)
 	}
 }

@@ -46,12 +46,9 @@ import (
 var version = ""
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "sidecar:", logging.Redact(err.Error()))
-		os.Exit(1)
-	}
+	configs.Main("sidecar", logging.Redact, func(ctx context.Context) error {
+		return run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	})
 }
 
 // buildVersion is the binary's version (configs.BuildVersion).
