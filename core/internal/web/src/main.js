@@ -50,6 +50,8 @@ let credentialExp = 0;
 let result = null;
 let baseName = "ocr";
 let imageURL = null;
+/** What the last recognised file was sent as, for the searchable PDF. */
+let sent = null;
 
 /** Attempts at fetching the page's configuration, and the first backoff (ms). */
 const CONFIG_ATTEMPTS = 4;
@@ -371,7 +373,7 @@ async function ocrOHTTP(bytes, path, retry = true, dateRetry = true) {
     const ra = answer.headers.find(([name]) => name.toLowerCase() === "retry-after");
     throw answerError(answer.status, answer.content, ra?.[1]);
   }
-  return JSON.parse(new TextDecoder().decode(answer.content));
+  return answer.content;
 }
 
 /** Sends the image as a plain request to the core (only when the core alone serves the page on loopback). */
@@ -380,12 +382,25 @@ async function ocrPlain(bytes, path) {
   const res = await post(path, { headers: { "content-type": "application/octet-stream" }, body: bytes });
   const raw = new Uint8Array(await res.arrayBuffer());
   if (!res.ok) throw answerError(res.status, raw, res.headers.get("retry-after"));
-  return JSON.parse(new TextDecoder().decode(raw));
+  return raw;
+}
+
+/** Whether the browser can show the file itself (a PDF or a TIFF it cannot: the core sends the pages). */
+const showable = (file) => file.type.startsWith("image/") && !/tiff/.test(file.type);
+
+/** Whether the file is one the core reads: an image or a PDF. */
+const acceptable = (file) => !file.type || file.type.startsWith("image/") || file.type === "application/pdf";
+
+/** Sends bytes to /v1/ocr with the query q, encrypted or plain as the transport says, with retries; returns the answer's bytes. */
+function send(bytes, q, msg, workingKey) {
+  const path = `/v1/ocr?${new URLSearchParams(q)}`;
+  const encrypted = transport.kind === "ohttp";
+  return withRetries(() => (encrypted ? ocrOHTTP(bytes, path) : ocrPlain(bytes, path)), msg, workingKey);
 }
 
 async function recognise(file) {
   const msg = $("message");
-  if (file.type && !file.type.startsWith("image/")) {
+  if (!acceptable(file)) {
     say(msg, "notImage");
     msg.dataset.kind = "error";
     return;
@@ -425,9 +440,13 @@ async function recognise(file) {
   }
   baseName = (file.name || "ocr").replace(/\.[^.]*$/, "") || "ocr";
   if (imageURL) URL.revokeObjectURL(imageURL);
-  imageURL = URL.createObjectURL(file);
-  $("image").src = imageURL;
+  imageURL = null;
+  const own = showable(file);
+  if (own) imageURL = URL.createObjectURL(file);
+  $("image").src = imageURL || "";
+  $("image").hidden = !own;
   $("boxes").replaceChildren();
+  $("more-pages").replaceChildren();
   $("lines").replaceChildren();
   $("result").hidden = false;
   $("result").setAttribute("aria-busy", "true");
@@ -435,14 +454,21 @@ async function recognise(file) {
   const encrypted = transport.kind === "ohttp";
   const workingKey = encrypted ? "encrypting" : "working";
   say(msg, workingKey);
-  const path = `/v1/ocr?mode=${encodeURIComponent($("mode").value)}`;
   try {
     const bytes = new Uint8Array(await file.arrayBuffer());
-    result = await withRetries(() => (encrypted ? ocrOHTTP(bytes, path) : ocrPlain(bytes, path)), msg, workingKey);
+    const q = { mode: $("mode").value };
+    // What the browser cannot show (a PDF, a TIFF), the core sends back
+    // as one picture per page for the boxes.
+    if (!own) q.page_images = "jpeg";
+    const raw = await send(bytes, q, msg, workingKey);
+    result = JSON.parse(new TextDecoder().decode(raw));
+    sent = { bytes, mode: q.mode };
     render(result);
     msg.dataset.kind = "done";
-    const key = (result.lines.length === 1 ? "doneOne" : "done") + (encrypted ? "Encrypted" : "");
-    say(msg, key, { n: result.lines.length, ms: Math.round(result.elapsed_ms) });
+    const pages = result.pages?.length || 1;
+    const n = (result.pages || [result]).reduce((a, p) => a + p.lines.length, 0);
+    const key = (pages > 1 ? "donePages" : n === 1 ? "doneOne" : "done") + (encrypted ? "Encrypted" : "");
+    say(msg, key, { n, pages, ms: Math.round(result.elapsed_ms) });
   } catch (e) {
     result = null;
     msg.dataset.kind = "error";
@@ -463,17 +489,14 @@ async function recognise(file) {
 
 const SVG = "http://www.w3.org/2000/svg";
 
-function render(r) {
-  const svg = $("boxes");
-  svg.setAttribute("viewBox", `0 0 ${r.width} ${r.height}`);
-  const list = $("lines");
-  const polys = [];
-  r.lines.forEach((line, i) => {
+/** Draws the boxes of one page's lines into svg and lists its lines in list. */
+function renderPage(page, svg, list) {
+  svg.setAttribute("viewBox", `0 0 ${page.width} ${page.height}`);
+  page.lines.forEach((line) => {
     const p = document.createElementNS(SVG, "polygon");
     p.setAttribute("points", line.box.map(([x, y]) => `${x},${y}`).join(" "));
     p.setAttribute("vector-effect", "non-scaling-stroke");
     svg.append(p);
-    polys.push(p);
 
     const li = document.createElement("li");
     li.tabIndex = 0;
@@ -500,13 +523,64 @@ function render(r) {
     li.addEventListener("blur", off);
     list.append(li);
   });
-  if (r.lines.length === 0) {
+}
+
+function render(r) {
+  const pages = r.pages?.length ? r.pages : [{ page: 1, width: r.width, height: r.height, lines: r.lines }];
+  const list = $("lines");
+  pages.forEach((page, i) => {
+    let svg = $("boxes");
+    let img = $("image");
+    if (i > 0) {
+      // Pages after the first: a stage of their own under the first.
+      const stage = document.createElement("div");
+      stage.className = "stage";
+      img = document.createElement("img");
+      img.alt = t("pageHeading", { n: page.page });
+      svg = document.createElementNS(SVG, "svg");
+      svg.setAttribute("class", "boxes");
+      svg.setAttribute("aria-hidden", "true");
+      svg.setAttribute("preserveAspectRatio", "none");
+      stage.append(img, svg);
+      $("more-pages").append(stage);
+    }
+    if (page.image) {
+      img.src = page.image;
+      img.hidden = false;
+    }
+    if (pages.length > 1) {
+      const h = document.createElement("li");
+      h.className = "page-heading";
+      say(h, "pageHeading", { n: page.page });
+      list.append(h);
+    }
+    renderPage(page, svg, list);
+  });
+  if (pages.every((p) => p.lines.length === 0)) {
     const li = document.createElement("li");
     li.className = "empty";
     say(li, "noLines");
     list.append(li);
   }
   $("text").value = r.text;
+}
+
+/** Asks the core for the searchable PDF of what was last recognised (sent again, sealed afresh) and downloads it. */
+async function downloadPDF() {
+  if (!sent) return;
+  const msg = $("message");
+  msg.dataset.kind = "busy";
+  say(msg, "makingPDF");
+  try {
+    const pdf = await send(sent.bytes, { mode: sent.mode, output: "pdf" }, msg, "makingPDF");
+    download(`${baseName}.searchable.pdf`, "application/pdf", pdf);
+    msg.dataset.kind = "done";
+    say(msg, "downloadPDF");
+  } catch (e) {
+    msg.dataset.kind = "error";
+    if (e instanceof OCRError) say(msg, e.key, e.vars);
+    else say(msg, "err_http", { status: "?" });
+  }
 }
 
 function download(name, type, data) {
@@ -535,7 +609,7 @@ const json = () => JSON.stringify(result, null, 2) + "\n";
 function imageFrom(items) {
   for (const it of items ?? []) {
     const f = it.kind === "file" ? it.getAsFile() : it;
-    if (f && f.type.startsWith("image/")) return f;
+    if (f && f.type && acceptable(f)) return f;
   }
   return null;
 }
@@ -589,6 +663,7 @@ function wire() {
   $("copy-json").addEventListener("click", () => result && copy(json()));
   $("download-text").addEventListener("click", () => result && download(`${baseName}.txt`, "text/plain;charset=utf-8", result.text + "\n"));
   $("download-json").addEventListener("click", () => result && download(`${baseName}.json`, "application/json", json()));
+  $("download-pdf").addEventListener("click", () => result && downloadPDF());
 }
 
 function start() {
