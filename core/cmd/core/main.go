@@ -22,6 +22,7 @@ import (
 	"github.com/sealocr/sealocr/configs"
 	"github.com/sealocr/sealocr/core/internal/config"
 	"github.com/sealocr/sealocr/core/internal/decode"
+	"github.com/sealocr/sealocr/core/internal/document"
 	"github.com/sealocr/sealocr/core/internal/httpapi"
 	"github.com/sealocr/sealocr/core/internal/onnx"
 	"github.com/sealocr/sealocr/core/internal/pipeline"
@@ -89,6 +90,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	var ready atomic.Bool
+	// PDF pages are rendered by PDFium in WebAssembly, one instance per
+	// worker; its module is compiled in the background now, so that the
+	// first PDF does not wait for it.
+	pdf := document.NewPDFium(document.PDFiumOptions{Instances: cfg.Workers,
+		MemoryLimit: document.MemoryLimitFor(cfg.MaxPixels, cfg.MaxBodyBytes)})
+	defer func() { _ = pdf.Close() }()
+	go func() {
+		if err := pdf.Start(); err != nil {
+			log.Error("pdf renderer did not start", zap.Error(err))
+		}
+	}()
 	h := httpapi.New(eng, httpapi.Options{
 		MaxBody:      cfg.MaxBodyBytes,
 		Limits:       decode.Limits{MaxPixels: cfg.MaxPixels},
@@ -98,6 +110,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger:       log,
 		Ready:        ready.Load,
 		MemoryBudget: budget,
+		MaxPages:     cfg.MaxPages,
+		PDF:          pdf,
 
 		ExtraRoutes: web.Routes,
 	})

@@ -29,6 +29,9 @@ var (
 	ErrMalformed = errors.New("document: malformed PDF")
 )
 
+// MediaType is the Content-Type of a PDF.
+const MediaType = "application/pdf"
+
 // Defaults.
 const (
 	DefaultMaxPages = 50

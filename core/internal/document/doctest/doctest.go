@@ -88,7 +88,9 @@ func TIFF(t testing.TB, pages []image.Image, dpi int) []byte {
 	for _, img := range pages {
 		b := img.Bounds()
 		rgba := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-		draw.Draw(rgba, rgba.Bounds(), img, b.Min, draw.Src)
+		// Transparency is flattened onto white: a TIFF page is paper.
+		draw.Draw(rgba, rgba.Bounds(), image.White, image.Point{}, draw.Src)
+		draw.Draw(rgba, rgba.Bounds(), img, b.Min, draw.Over)
 		pixOff := len(out)
 		for i := 0; i < len(rgba.Pix); i += 4 {
 			out = append(out, rgba.Pix[i], rgba.Pix[i+1], rgba.Pix[i+2])
