@@ -91,16 +91,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	var ready atomic.Bool
 	// PDF pages are rendered by PDFium in WebAssembly, one instance per
-	// worker; its module is compiled in the background now, so that the
-	// first PDF does not wait for it.
+	// worker. Its module is compiled on the first PDF (seconds of CPU that
+	// a core which is never sent a PDF does not spend).
 	pdf := document.NewPDFium(document.PDFiumOptions{Instances: cfg.Workers,
 		MemoryLimit: document.MemoryLimitFor(cfg.MaxPixels, cfg.MaxBodyBytes)})
 	defer func() { _ = pdf.Close() }()
-	go func() {
-		if err := pdf.Start(); err != nil {
-			log.Error("pdf renderer did not start", zap.Error(err))
-		}
-	}()
 	h := httpapi.New(eng, httpapi.Options{
 		MaxBody:      cfg.MaxBodyBytes,
 		Limits:       decode.Limits{MaxPixels: cfg.MaxPixels},

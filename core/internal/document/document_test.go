@@ -264,3 +264,30 @@ func slowContent() string {
 	}
 	return b.String()
 }
+
+// TestPDFMemoryCap: a page whose bitmap does not fit the instance's
+// memory cap fails as a malformed document (PDFium cannot allocate it),
+// instead of growing the process; a small page still renders in it.
+func TestPDFMemoryCap(t *testing.T) {
+	p := NewPDFium(PDFiumOptions{MemoryLimit: 32 << 20})
+	t.Cleanup(func() { _ = p.Close() })
+	data := doctest.PDF(t, []doctest.Page{{Size: doctest.A4, Text: "too big"}}, nil)
+	d, err := Open(context.Background(), data, Options{PDF: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d.Decode(context.Background(), 0)
+	_ = d.Close()
+	if !errors.Is(err, ErrMalformed) {
+		t.Fatalf("A4 at 300 dpi (35 MB of bitmap) in 32 MiB: %v, want ErrMalformed", err)
+	}
+	small := doctest.PDF(t, []doctest.Page{{Size: doctest.SizeType(100, 100), Text: "ok"}}, nil)
+	d, err = Open(context.Background(), small, Options{PDF: p})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if _, err := d.Decode(context.Background(), 0); err != nil {
+		t.Fatalf("a small page in the same cap: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klippa-app/go-pdfium"
 	pdfiumerrors "github.com/klippa-app/go-pdfium/errors"
@@ -37,11 +38,22 @@ import (
 // The runtime and the compiled module are made once, on the first PDF
 // (compiling takes a few seconds), and shared; Close releases them.
 type PDFium struct {
-	o    PDFiumOptions
-	once sync.Once
-	pool pdfium.Pool
-	err  error
+	o       PDFiumOptions
+	once    sync.Once
+	started atomic.Bool
+	pool    pdfium.Pool
+	err     error
 }
+
+// CompileBytes is the Go heap that compiling the module holds at its peak
+// (measured: 288 MiB of heap taken from the system while compiling on
+// amd64, 9 MiB in use after a collection; the compiled code itself is about
+// 45 MiB outside the Go heap).
+const CompileBytes = 320 << 20
+
+// Started reports whether Start has run (the module is compiled, or
+// failed to).
+func (p *PDFium) Started() bool { return p.started.Load() }
 
 // PDFiumOptions size a PDFium.
 type PDFiumOptions struct {
@@ -107,6 +119,7 @@ func (p *PDFium) Start() error {
 		if p.err != nil {
 			p.err = fmt.Errorf("start pdfium: %w", p.err)
 		}
+		p.started.Store(true)
 	})
 	return p.err
 }

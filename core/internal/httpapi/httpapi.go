@@ -329,6 +329,21 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time,
 	defer func() { mem.done(); a.release() }()
 
 	t := time.Now()
+	if document.IsPDF(body) && !a.o.PDF.Started() {
+		// The first PDF compiles PDFium's module: hundreds of MiB of Go
+		// heap for a few seconds, taken from the budget like any other
+		// memory (at most half of it, so that a small budget can still
+		// serve PDFs).
+		if err := mem.take(min(document.CompileBytes, a.mem.total/2)); err != nil {
+			return sum, err
+		}
+		err := a.o.PDF.Start()
+		runtime.GC()
+		mem.shrink(int64(len(body)))
+		if err != nil {
+			return sum, &requestError{code: api.CodeInternal, reason: "pdf renderer did not start", err: err}
+		}
+	}
 	if document.IsPDF(body) {
 		// The document's copy in PDFium's memory and PDFium's own heap,
 		// for as long as the document is open.

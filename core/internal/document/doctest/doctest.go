@@ -141,3 +141,6 @@ func LastIFDNext(data []byte) int {
 		off = n
 	}
 }
+
+// SizeType is a page size of w × h points.
+func SizeType(w, h float64) fpdf.SizeType { return fpdf.SizeType{Wd: w, Ht: h} }
