@@ -3,14 +3,17 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"image"
 	"image/draw"
 	_ "image/jpeg"
 	_ "image/png"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -446,5 +449,39 @@ func TestPageContentCanary(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPDFBodyShapes: a PDF is accepted in every body shape an image is
+// (raw as application/pdf or unlabelled, a multipart part labelled
+// application/pdf, base64 in JSON), and each answer has its two pages.
+func TestPDFBodyShapes(t *testing.T) {
+	a := New(&stubEngine{}, Options{PDF: sharedPDF(t)})
+	pdf := doctest.PDF(t, []doctest.Page{{Size: doctest.A4}, {Size: doctest.LetterLandscape}}, nil)
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="image"; filename="doc.pdf"`)
+	h.Set("Content-Type", "application/pdf")
+	pw, err := mw.CreatePart(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = pw.Write(pdf)
+	_ = mw.Close()
+	js, _ := json.Marshal(map[string]string{"image": base64.StdEncoding.EncodeToString(pdf)})
+	for _, tc := range []struct {
+		name, ct string
+		body     []byte
+	}{
+		{"raw application/pdf", "application/pdf", pdf},
+		{"raw unlabelled", "", pdf},
+		{"multipart", mw.FormDataContentType(), mp.Bytes()},
+		{"json", "application/json", js},
+	} {
+		r := okResponse(t)(do(t, a, http.MethodPost, "/v1/ocr", tc.ct, tc.body))
+		if len(r.Pages) != 2 || r.Pages[1].Width <= r.Pages[1].Height || r.Text != "\f" {
+			t.Errorf("%s: %d pages, text %q", tc.name, len(r.Pages), r.Text)
+		}
 	}
 }
