@@ -129,7 +129,7 @@ type imageDoc struct {
 
 func (d *imageDoc) Format() string { return d.fmt }
 func (d *imageDoc) Pages() int     { return 1 }
-func (d *imageDoc) Close() error   { return nil }
+func (d *imageDoc) Close() error   { d.data = nil; return nil } // the body is garbage once closed
 
 func (d *imageDoc) Plan(_ context.Context, i int) (Plan, error) {
 	if i != 0 {
@@ -160,7 +160,7 @@ type tiffDoc struct {
 
 func (d *tiffDoc) Format() string { return "tiff" }
 func (d *tiffDoc) Pages() int     { return len(d.pages) }
-func (d *tiffDoc) Close() error   { return nil }
+func (d *tiffDoc) Close() error   { d.data = nil; return nil } // the body is garbage once closed
 
 func (d *tiffDoc) Plan(_ context.Context, i int) (Plan, error) {
 	h, err := decode.InspectTIFFPage(d.data, d.pages[i], d.lim)

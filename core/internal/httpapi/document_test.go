@@ -261,8 +261,10 @@ func TestMultiPageTIFF(t *testing.T) {
 // instance, a refused document and a bomb).
 func TestDocumentErrors(t *testing.T) {
 	pdfr := sharedPDF(t)
-	a := New(&stubEngine{}, Options{PDF: pdfr, MaxPages: 3, Timeout: time.Second})
-	good := doctest.PDF(t, []doctest.Page{{Size: doctest.A4, Text: "fine"}}, nil)
+	a := New(&stubEngine{}, Options{PDF: pdfr, MaxPages: 3, Timeout: 2 * time.Second})
+	// A small page, quick to render even under the race detector on a
+	// loaded machine, well within the 2 s deadline.
+	good := doctest.PDF(t, []doctest.Page{{Size: doctest.SizeType(200, 200), Text: "fine"}}, nil)
 	four := doctest.PDF(t, []doctest.Page{{Size: doctest.A4}, {Size: doctest.A4}, {Size: doctest.A4}, {Size: doctest.A4}}, nil)
 	var tiffPages []image.Image
 	for i := 0; i < 4; i++ {
@@ -289,7 +291,7 @@ func TestDocumentErrors(t *testing.T) {
 		{"huge MediaBox", "application/pdf", doctest.PDF(t, []doctest.Page{{Size: fpdf.SizeType{Wd: 14400, Ht: 14400}}}, nil), 422, api.CodeTooManyPixels, 3 * time.Second},
 		{"PDF over max_pages", "application/pdf", four, 422, api.CodeTooManyPages, 3 * time.Second},
 		{"TIFF over max_pages", "image/tiff", doctest.TIFF(t, tiffPages, 0), 422, api.CodeTooManyPages, 3 * time.Second},
-		{"endless content stream", "application/pdf", doctest.PDF(t, []doctest.Page{{Size: doctest.A4, Content: slow.String()}}, nil), 503, api.CodeTimeout, 4 * time.Second},
+		{"endless content stream", "application/pdf", doctest.PDF(t, []doctest.Page{{Size: doctest.A4, Content: slow.String()}}, nil), 503, api.CodeTimeout, 5 * time.Second},
 		{"output=pdf", "application/pdf", good, 406, api.CodeUnsupportedOutput, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
