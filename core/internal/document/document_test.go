@@ -291,3 +291,27 @@ func TestPDFMemoryCap(t *testing.T) {
 		t.Fatalf("a small page in the same cap: %v", err)
 	}
 }
+
+// TestPDFPageRotate: a page's /Rotate is applied: an A4 portrait page
+// with /Rotate 90 is rendered landscape. (The key is added to fpdf's
+// output by hand; PDFium rebuilds the cross-reference table that this
+// shifts, as it does for any damaged file.)
+func TestPDFPageRotate(t *testing.T) {
+	data := doctest.PDF(t, []doctest.Page{{Size: doctest.A4, Text: "turned"}}, nil)
+	rotated := bytes.Replace(data, []byte("/Type /Page\n"), []byte("/Type /Page\n/Rotate 90\n"), 1)
+	if bytes.Equal(rotated, data) {
+		t.Fatal("no page dictionary found in fpdf's output")
+	}
+	d := mustOpen(t, rotated, Options{})
+	p, err := d.Plan(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := d.Decode(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if abs(p.Width-3507) > 1 || abs(p.Height-2480) > 1 || img.W != p.Width || img.H != p.Height {
+		t.Errorf("planned %d×%d, rendered %d×%d; want 3507×2480", p.Width, p.Height, img.W, img.H)
+	}
+}
