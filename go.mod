@@ -3,6 +3,7 @@ module github.com/sealocr/sealocr
 go 1.26.0
 
 require (
+	codeberg.org/go-pdf/fpdf v0.12.0
 	github.com/bsm/redislock v0.9.4
 	github.com/caddyserver/certmagic v0.25.6
 	github.com/emmansun/gmsm v0.44.0
@@ -10,8 +11,10 @@ require (
 	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/gorilla/mux v1.8.1
+	github.com/klippa-app/go-pdfium v1.21.5
 	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0
+	github.com/tetratelabs/wazero v1.12.0
 	github.com/yalue/onnxruntime_go v1.27.0
 	go.uber.org/zap v1.28.0
 	golang.org/x/crypto v0.58.0
@@ -19,6 +22,8 @@ require (
 	golang.org/x/text v0.44.0
 	gopkg.in/yaml.v3 v3.0.1
 )
+
+require github.com/jolestar/go-commons-pool/v2 v2.1.2 // indirect
 
 require (
 	github.com/bmatcuk/doublestar/v4 v4.10.4 // indirect

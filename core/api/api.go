@@ -122,6 +122,11 @@ const (
 	CodeBusy             = "busy"
 	CodeTimeout          = "timeout"
 	CodeInternal         = "internal"
+	// Documents (PDF, multi-page TIFF) and output formats.
+	CodeTooManyPages      = "too_many_pages"
+	CodeEncryptedDocument = "encrypted_document"
+	CodeMalformedDocument = "malformed_document"
+	CodeUnsupportedOutput = "unsupported_output"
 )
 
 type errorDef struct {
@@ -130,17 +135,21 @@ type errorDef struct {
 }
 
 var errorDefs = map[string]errorDef{
-	CodeBadRequest:       {http.StatusBadRequest, "the request is malformed"},
-	CodeNotAnImage:       {http.StatusBadRequest, "the body is not a decodable image"},
-	CodeTooLarge:         {http.StatusRequestEntityTooLarge, "the request body is larger than the limit"},
-	CodeUnsupportedMedia: {http.StatusUnsupportedMediaType, "unsupported content type"},
-	CodeTooManyPixels:    {http.StatusUnprocessableEntity, "the image has more pixels than the limit"},
-	CodeNotFound:         {http.StatusNotFound, "no such resource"},
-	CodeMethodNotAllowed: {http.StatusMethodNotAllowed, "method not allowed"},
-	CodeNotReady:         {http.StatusServiceUnavailable, "the OCR engine is not ready"},
-	CodeBusy:             {http.StatusServiceUnavailable, "the server is busy, retry later"},
-	CodeTimeout:          {http.StatusServiceUnavailable, "the request took longer than the deadline"},
-	CodeInternal:         {http.StatusInternalServerError, "internal error"},
+	CodeBadRequest:        {http.StatusBadRequest, "the request is malformed"},
+	CodeNotAnImage:        {http.StatusBadRequest, "the body is not a decodable image"},
+	CodeTooLarge:          {http.StatusRequestEntityTooLarge, "the request body is larger than the limit"},
+	CodeUnsupportedMedia:  {http.StatusUnsupportedMediaType, "unsupported content type"},
+	CodeTooManyPixels:     {http.StatusUnprocessableEntity, "the image has more pixels than the limit"},
+	CodeNotFound:          {http.StatusNotFound, "no such resource"},
+	CodeMethodNotAllowed:  {http.StatusMethodNotAllowed, "method not allowed"},
+	CodeNotReady:          {http.StatusServiceUnavailable, "the OCR engine is not ready"},
+	CodeBusy:              {http.StatusServiceUnavailable, "the server is busy, retry later"},
+	CodeTimeout:           {http.StatusServiceUnavailable, "the request took longer than the deadline"},
+	CodeInternal:          {http.StatusInternalServerError, "internal error"},
+	CodeTooManyPages:      {http.StatusUnprocessableEntity, "the document has more pages than the limit"},
+	CodeEncryptedDocument: {http.StatusUnprocessableEntity, "the document is encrypted or password-protected"},
+	CodeMalformedDocument: {http.StatusBadRequest, "the PDF is malformed, truncated or has no pages"},
+	CodeUnsupportedOutput: {http.StatusNotAcceptable, "the requested output format is not supported"},
 }
 
 // ErrorFor returns the HTTP status and fixed body for a code. Unknown codes
@@ -165,7 +174,8 @@ func Message(code string) string {
 func Codes() []string {
 	return []string{CodeBadRequest, CodeNotAnImage, CodeTooLarge, CodeUnsupportedMedia,
 		CodeTooManyPixels, CodeNotFound, CodeMethodNotAllowed, CodeNotReady, CodeBusy,
-		CodeTimeout, CodeInternal}
+		CodeTimeout, CodeInternal, CodeTooManyPages, CodeEncryptedDocument, CodeMalformedDocument,
+		CodeUnsupportedOutput}
 }
 
 // HeaderRetryAfter is the header with which both binaries tell a busy

@@ -21,6 +21,7 @@ import (
 	"github.com/sealocr/sealocr/core/api"
 	"github.com/sealocr/sealocr/core/internal/config"
 	"github.com/sealocr/sealocr/core/internal/decode"
+	"github.com/sealocr/sealocr/core/internal/document"
 	"github.com/sealocr/sealocr/core/internal/httpapi"
 	"github.com/sealocr/sealocr/core/internal/onnx"
 	"github.com/sealocr/sealocr/core/internal/pipeline"
@@ -78,6 +79,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	var ready atomic.Bool
+	// PDF pages are rendered by PDFium in WebAssembly, one instance per
+	// worker. Its module is compiled on the first PDF (seconds of CPU that
+	// a core which is never sent a PDF does not spend).
+	pdf := document.NewPDFium(document.PDFiumOptions{Instances: cfg.Workers,
+		MemoryLimit: document.MemoryLimitFor(cfg.MaxPixels, cfg.MaxBodyBytes)})
+	defer func() { _ = pdf.Close() }()
 	h := httpapi.New(eng, httpapi.Options{
 		MaxBody:      cfg.MaxBodyBytes,
 		Limits:       decode.Limits{MaxPixels: cfg.MaxPixels},
@@ -87,6 +94,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Logger:       log,
 		Ready:        ready.Load,
 		MemoryBudget: budget,
+		MaxPages:     cfg.MaxPages,
+		PDF:          pdf,
 
 		ExtraRoutes: web.Routes,
 	})

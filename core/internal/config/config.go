@@ -36,6 +36,7 @@ type Config struct {
 	Queue         int           `yaml:"queue" env:"SEALOCR_CORE_QUEUE" flag:"queue" default:"16" doc:"requests that may wait for a worker"`
 	MaxBodyBytes  int64         `yaml:"max_body_bytes" env:"SEALOCR_CORE_MAX_BODY_BYTES" flag:"max-body-bytes" default:"20971520" doc:"request body limit in bytes"`
 	MaxPixels     int64         `yaml:"max_pixels" env:"SEALOCR_CORE_MAX_PIXELS" flag:"max-pixels" default:"40000000" doc:"image width × height limit"`
+	MaxPages      int           `yaml:"max_pages" env:"SEALOCR_CORE_MAX_PAGES" flag:"max-pages" default:"50" doc:"pages per request (PDF, multi-page TIFF)"`
 	MemoryBudget  int64         `yaml:"memory_budget" env:"SEALOCR_CORE_MEMORY_BUDGET" flag:"memory-budget" default:"0" doc:"bytes that request bodies, decoded images and pipeline copies may hold at once (README, Memory); 0 = derived from GOMEMLIMIT, else from the other limits"`
 	Timeout       time.Duration `yaml:"timeout" env:"SEALOCR_CORE_TIMEOUT" flag:"timeout" default:"30s" doc:"per-request deadline"`
 	LogLevel      string        `yaml:"log_level" env:"SEALOCR_LOG_LEVEL" flag:"log-level" default:"info" doc:"debug|info|warn|error"`
@@ -156,6 +157,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxPixels < 1 || c.MaxPixels > 400_000_000 {
 		add("max_pixels %d out of range 1..400000000", c.MaxPixels)
+	}
+	if c.MaxPages < 1 || c.MaxPages > 10000 {
+		add("max_pages %d out of range 1..10000", c.MaxPages)
 	}
 	if c.MemoryBudget < 0 || c.MemoryBudget > 1<<40 {
 		add("memory_budget %d out of range 0..1 TiB", c.MemoryBudget)

@@ -85,23 +85,13 @@ type Header struct {
 // Inspect reads the header of data and checks it against the limits
 // (ErrTooManyPixels when it exceeds them), without decoding any pixel.
 func Inspect(data []byte, lim Limits) (Header, error) {
-	if lim.MaxPixels <= 0 {
-		lim.MaxPixels = DefaultMaxPixels
-	}
-	if lim.MaxSide <= 0 {
-		lim.MaxSide = DefaultMaxSide
-	}
 	cfg, format, err := Config(data)
 	if err != nil {
 		return Header{}, err
 	}
-	h := Header{Width: cfg.Width, Height: cfg.Height, Format: format}
-	if cfg.Width <= 0 || cfg.Height <= 0 {
-		return h, ErrNotImage
-	}
-	if cfg.Width > lim.MaxSide || cfg.Height > lim.MaxSide ||
-		int64(cfg.Width)*int64(cfg.Height) > lim.MaxPixels {
-		return h, ErrTooManyPixels
+	h, err := checkConfig(cfg, format, lim)
+	if err != nil {
+		return h, err
 	}
 	px := int64(cfg.Width) * int64(cfg.Height)
 	src := bytesPerPixel(cfg.ColorModel)

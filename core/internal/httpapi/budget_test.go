@@ -29,7 +29,11 @@ func TestMemoryBudget(t *testing.T) {
 	})
 	t.Run("busy while held", func(t *testing.T) {
 		block := make(chan struct{})
-		a := New(&stubEngine{block: block}, Options{Workers: 2, MemoryBudget: 2_500_000}) // one image (17 B/px) and one running (12 B/px) do not fit
+		// While it runs, the held request keeps its page (12 bytes per
+		// pixel; the decoder's 5 went back after decoding): 2 MiB leaves
+		// less than the 17 bytes per pixel the second one needs. (With
+		// 2.5 MiB the test passed only when it caught the decoding moment.)
+		a := New(&stubEngine{block: block}, Options{Workers: 2, MemoryBudget: 2 << 20})
 		done := holdRun(t, a, img)
 		// The slot comes first, then the decoded bytes (17 B/px for a
 		// moment), then what the pipeline holds while it runs: the float32

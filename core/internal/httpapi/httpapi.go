@@ -14,6 +14,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/sealocr/sealocr/core/api"
 	"github.com/sealocr/sealocr/core/internal/decode"
+	"github.com/sealocr/sealocr/core/internal/document"
 	"github.com/sealocr/sealocr/core/internal/pipeline"
 	"github.com/sealocr/sealocr/core/internal/preprocess"
 	"github.com/sealocr/sealocr/core/internal/raster"
@@ -53,6 +55,12 @@ type Options struct {
 	// the pipeline's copies of them hold at once (see the README's memory
 	// section); 0 means DefaultMemoryBudget of the other options.
 	MemoryBudget int64
+	// MaxPages bounds the pages of a document (PDF, multi-page TIFF);
+	// 0 means document.DefaultMaxPages.
+	MaxPages int
+	// PDF renders PDF pages. nil: the API makes one on the first PDF, with
+	// one instance per worker, and Close releases it.
+	PDF *document.PDFium
 }
 
 // Defaults.
@@ -86,6 +94,7 @@ type API struct {
 	waiting atomic.Int64
 	mem     *budget
 	m       metrics
+	ownPDF  bool // o.PDF was made by New, and Close closes it
 }
 
 type metrics struct {
@@ -116,6 +125,9 @@ func New(eng Engine, o Options) *API {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
+	if o.MaxPages <= 0 {
+		o.MaxPages = document.DefaultMaxPages
+	}
 	if o.Registry == nil {
 		o.Registry = prometheus.NewRegistry()
 	}
@@ -123,6 +135,11 @@ func New(eng Engine, o Options) *API {
 		o.Ready = func() bool { return true }
 	}
 	a := &API{eng: eng, o: o, log: o.Logger, slots: make(chan struct{}, o.Workers)}
+	if a.o.PDF == nil {
+		a.o.PDF = document.NewPDFium(document.PDFiumOptions{Instances: o.Workers,
+			MemoryLimit: document.MemoryLimitFor(o.Limits.MaxPixels, o.MaxBody)})
+		a.ownPDF = true
+	}
 	a.m = metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sealocr_core_requests_total", Help: "OCR requests by mode and result code.",
@@ -163,6 +180,14 @@ func New(eng Engine, o Options) *API {
 	})
 	a.router = r
 	return a
+}
+
+// Close releases what New started (the PDF renderer it made).
+func (a *API) Close() error {
+	if a.ownPDF {
+		return a.o.PDF.Close()
+	}
+	return nil
 }
 
 // MemoryBudget is the memory budget in bytes (Options.MemoryBudget, or its
@@ -207,7 +232,7 @@ func (a *API) ocr(w http.ResponseWriter, r *http.Request) {
 	rid := api.RequestID(r.Header.Get(api.RequestIDHeader)) // the sidecar sets one on every request it forwards
 	w.Header().Set(api.RequestIDHeader, rid)
 	mode := "invalid"
-	resp, err := a.handleOCR(w, r, start, &mode)
+	sum, err := a.handleOCR(w, r, start, &mode)
 	code := "ok"
 	if err != nil {
 		var re *requestError
@@ -229,32 +254,45 @@ func (a *API) ocr(w http.ResponseWriter, r *http.Request) {
 		}
 		a.log.Info("ocr request failed", fields...)
 	} else {
-		writeJSON(w, http.StatusOK, resp)
 		a.log.Info("ocr request", zap.String("request_id", rid), zap.String("mode", mode),
-			zap.Int("lines", len(resp.Lines)), zap.Int("width", resp.Width), zap.Int("height", resp.Height),
+			zap.String("format", sum.format), zap.Int("pages", sum.pages), zap.Int("lines", sum.lines),
+			zap.Int("width", sum.width), zap.Int("height", sum.height),
 			zap.Int64("content_length", r.ContentLength), zap.Duration("elapsed", time.Since(start)))
 	}
 	a.m.requests.WithLabelValues(mode, code).Inc()
 	a.m.stage.WithLabelValues("total").Observe(time.Since(start).Seconds())
 }
 
-func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time, modeLabel *string) (*api.Response, error) {
+// summary is what the log line of a served request tells: sizes and
+// counts, never content. width and height are the first page's.
+type summary struct {
+	format        string
+	pages, lines  int
+	width, height int
+}
+
+func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time, modeLabel *string) (summary, error) {
+	var sum summary
 	q := r.URL.Query()
 	mode, err := pipeline.ParseMode(q.Get("mode"))
 	if err != nil {
-		return nil, fail(api.CodeBadRequest, "unknown mode parameter")
+		return sum, fail(api.CodeBadRequest, "unknown mode parameter")
 	}
 	*modeLabel = string(mode)
 	opts := pipeline.Options{Mode: mode}
 	if v := q.Get("cls"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			return nil, fail(api.CodeBadRequest, "bad cls parameter")
+			return sum, fail(api.CodeBadRequest, "bad cls parameter")
 		}
 		opts.Classify = &b
 	}
 	if opts.Preprocess, err = parsePreprocess(q.Get("preprocess")); err != nil {
-		return nil, err
+		return sum, err
+	}
+	sink, err := a.newSink(outputFormat(r))
+	if err != nil {
+		return sum, err
 	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), a.o.Timeout)
@@ -262,66 +300,150 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time,
 
 	// Admission comes before work: the body's bytes are taken from the
 	// memory budget before it is read, a worker slot before anything is
-	// decoded, and the decoded image's bytes (estimated from the header)
-	// before it is decoded.
+	// decoded, and each page's bytes (estimated from its header or its
+	// size in points) before it is decoded.
 	mem := &charge{b: a.mem}
 	defer mem.done()
 	body, err := a.readImage(w, r, mem)
 	if err != nil {
-		return nil, err
+		return sum, err
 	}
 	if err := a.acquire(ctx); err != nil {
-		return nil, err
+		return sum, err
 	}
 	// The memory goes back before the slot: the next request takes the
 	// slot and then the memory.
 	defer func() { mem.done(); a.release() }()
 
 	t := time.Now()
-	hdr, err := decode.Inspect(body, a.o.Limits)
+	if document.IsPDF(body) && !a.o.PDF.Started() {
+		// The first PDF compiles PDFium's module: hundreds of MiB of Go
+		// heap for a few seconds, taken from the budget like any other
+		// memory (at most half of it, so that a small budget can still
+		// serve PDFs).
+		if err := mem.take(min(document.CompileBytes, a.mem.total/2)); err != nil {
+			return sum, err
+		}
+		err := a.o.PDF.Start()
+		runtime.GC()
+		mem.shrink(int64(len(body)))
+		if err != nil {
+			return sum, &requestError{code: api.CodeInternal, reason: "pdf renderer did not start", err: err}
+		}
+	}
+	if document.IsPDF(body) {
+		// The document's copy in PDFium's memory and PDFium's own heap,
+		// for as long as the document is open.
+		if err := mem.take(document.WasmPageExtraBytes(int64(len(body)))); err != nil {
+			return sum, err
+		}
+	}
+	doc, err := document.Open(ctx, body, document.Options{Limits: a.o.Limits, MaxPages: a.o.MaxPages, PDF: a.o.PDF})
+	if err != nil {
+		return sum, documentError(ctx, err, "open", "")
+	}
+	defer func() { _ = doc.Close() }()
+	sum.format = doc.Format()
+	opts.Reserve = mem.take
+	// base is what the request holds between pages: the body (and
+	// PDFium's share) while pages are left to decode, nothing after the
+	// last one.
+	base := mem.held
+	for i := 0; i < doc.Pages(); i++ {
+		if ctx.Err() != nil {
+			return sum, &requestError{code: api.CodeTimeout, reason: "deadline", err: ctx.Err()}
+		}
+		if i > 0 {
+			t = time.Now()
+		}
+		plan, err := doc.Plan(ctx, i)
+		if err != nil {
+			return sum, documentError(ctx, err, "header", doc.Format())
+		}
+		sum.format = doc.Format()
+		pageBytes := pipeline.PageBytes(plan.Width, plan.Height, opts)
+		if err := mem.take(plan.ExtraBytes + pageBytes); err != nil {
+			return sum, err
+		}
+		page, err := doc.Decode(ctx, i)
+		if err != nil {
+			return sum, documentError(ctx, err, "decode", doc.Format())
+		}
+		if i == doc.Pages()-1 {
+			// Nothing is left to decode: the document (PDFium's instance
+			// with it) is closed, and the body is garbage.
+			_ = doc.Close()
+			base = 0
+		}
+		// The decoder's images are garbage now: their bytes go back to
+		// the budget (GOMEMLIMIT has the collector reclaim them before the
+		// heap grows past it).
+		mem.shrink(base + pageBytes)
+		a.m.stage.WithLabelValues("decode").Observe(time.Since(t).Seconds())
+
+		res, err := a.eng.RunPage(ctx, page, opts)
+		if err != nil {
+			var re *requestError
+			switch {
+			case errors.As(err, &re):
+				return sum, err
+			case ctx.Err() != nil:
+				return sum, &requestError{code: api.CodeTimeout, reason: "deadline", err: err}
+			}
+			return sum, err
+		}
+		tm := res.Timings
+		for name, d := range map[string]time.Duration{"preprocess": tm.Preprocess, "detect": tm.Detect,
+			"crop": tm.Crop, "classify": tm.Classify, "recognize": tm.Recognize, "order": tm.Order, "model": tm.Model} {
+			a.m.stage.WithLabelValues(name).Observe(d.Seconds())
+		}
+		lines := res.Lines
+		if lines == nil {
+			lines = []api.Line{}
+		}
+		p := api.Page{Page: i + 1, Width: page.W, Height: page.H, Angle: res.Angle, Text: res.Text(), Lines: lines}
+		if i == 0 {
+			sum.width, sum.height = page.W, page.H
+		}
+		sum.pages++
+		sum.lines += len(lines)
+		// The sink has the page before the next one is decoded.
+		if err := sink.Page(page, plan.DPI, p); err != nil {
+			return sum, err
+		}
+		// The page and the pipeline's copies are garbage: give them back,
+		// collected first when large (see charge.done).
+		if mem.held-base >= collectAbove {
+			runtime.GC()
+		}
+		mem.shrink(base)
+	}
+	return sum, sink.Finish(w, time.Since(start))
+}
+
+// documentError maps an error of package document or decode to a request
+// error with a fixed reason (what failed and where, never the parser's
+// text).
+func documentError(ctx context.Context, err error, stage, format string) error {
 	switch {
 	case errors.Is(err, decode.ErrTooManyPixels):
-		return nil, fail(api.CodeTooManyPixels, "pixel limit")
-	case err != nil:
-		return nil, fail(api.CodeNotAnImage, "unknown format or bad header")
-	}
-	if err := mem.take(hdr.PageExtraBytes + pipeline.PageBytes(hdr.Width, hdr.Height, opts)); err != nil {
-		return nil, err
-	}
-	page, _, err := decode.DecodePage(body, a.o.Limits)
-	if err != nil {
-		return nil, fail(api.CodeNotAnImage, "corrupt or truncated "+formatName(hdr.Format))
-	}
-	// The body and the decoder's images are garbage now: their bytes go
-	// back to the budget (GOMEMLIMIT has the collector reclaim them before
-	// the heap grows past it).
-	mem.shrink(mem.held - hdr.PageExtraBytes - int64(len(body)))
-	a.m.stage.WithLabelValues("decode").Observe(time.Since(t).Seconds())
-
-	opts.Reserve = mem.take
-	width, height := page.W, page.H
-	res, err := a.eng.RunPage(ctx, page, opts)
-	if err != nil {
-		var re *requestError
-		switch {
-		case errors.As(err, &re):
-			return nil, err
-		case ctx.Err() != nil:
-			return nil, &requestError{code: api.CodeTimeout, reason: "deadline", err: err}
+		return fail(api.CodeTooManyPixels, "pixel limit")
+	case errors.Is(err, document.ErrTooManyPages), errors.Is(err, decode.ErrTooManyPages):
+		return fail(api.CodeTooManyPages, "page limit")
+	case errors.Is(err, document.ErrEncrypted):
+		return fail(api.CodeEncryptedDocument, "encrypted pdf")
+	case errors.Is(err, document.ErrMalformed):
+		return fail(api.CodeMalformedDocument, "malformed pdf at "+stage)
+	case errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil:
+		return &requestError{code: api.CodeTimeout, reason: "deadline", err: context.DeadlineExceeded}
+	case errors.Is(err, decode.ErrNotImage):
+		if stage == "decode" {
+			return fail(api.CodeNotAnImage, "corrupt or truncated "+formatName(format))
 		}
-		return nil, err
+		return fail(api.CodeNotAnImage, "unknown format or bad header")
 	}
-	tm := res.Timings
-	for name, d := range map[string]time.Duration{"preprocess": tm.Preprocess, "detect": tm.Detect,
-		"crop": tm.Crop, "classify": tm.Classify, "recognize": tm.Recognize, "order": tm.Order, "model": tm.Model} {
-		a.m.stage.WithLabelValues(name).Observe(d.Seconds())
-	}
-	lines := res.Lines
-	if lines == nil {
-		lines = []api.Line{}
-	}
-	return &api.Response{Text: res.Text(), Lines: lines, Width: width, Height: height, Angle: res.Angle,
-		ElapsedMS: float64(time.Since(start).Microseconds()) / 1000}, nil
+	// The renderer's own failure (it could not start): a server error.
+	return &requestError{code: api.CodeInternal, reason: "document " + stage, err: err}
 }
 
 // formatName is the format for a log line: one of the registered names,
@@ -416,7 +538,7 @@ func (a *API) readImage(w http.ResponseWriter, r *http.Request, mem *charge) ([]
 		read = func() ([]byte, error) { return a.readJSON(r.Body) }
 	case mt == "multipart/form-data":
 		read = func() ([]byte, error) { return a.readMultipart(r, params["boundary"]) }
-	case mt == "application/octet-stream" || decode.MediaTypes[mt] != "":
+	case acceptedType(mt):
 		read = func() ([]byte, error) { return readAll(r.Body) }
 	default:
 		return nil, fail(api.CodeUnsupportedMedia, "unsupported content type")
@@ -430,6 +552,13 @@ func (a *API) readImage(w http.ResponseWriter, r *http.Request, mem *charge) ([]
 	}
 	mem.shrink(int64(len(b)))
 	return b, nil
+}
+
+// acceptedType reports whether a body (or the image part) of media type
+// mt is read: an image type, PDF, or unlabelled bytes (the format is
+// sniffed from the bytes in any case).
+func acceptedType(mt string) bool {
+	return mt == "application/octet-stream" || mt == document.MediaType || decode.MediaTypes[mt] != ""
 }
 
 func readAll(rd io.Reader) ([]byte, error) {
@@ -506,7 +635,7 @@ func (a *API) readMultipart(r *http.Request, boundary string) ([]byte, error) {
 		}
 		if pt := p.Header.Get("Content-Type"); pt != "" {
 			mt, _, _ := mime.ParseMediaType(pt)
-			if mt != "application/octet-stream" && decode.MediaTypes[mt] == "" {
+			if !acceptedType(mt) {
 				return nil, fail(api.CodeUnsupportedMedia, "unsupported part content type")
 			}
 		}

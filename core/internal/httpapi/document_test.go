@@ -1,0 +1,489 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/draw"
+	_ "image/jpeg"
+	_ "image/png"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
+	"net/textproto"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"codeberg.org/go-pdf/fpdf"
+
+	"github.com/sealocr/sealocr/core/api"
+	"github.com/sealocr/sealocr/core/internal/document"
+	"github.com/sealocr/sealocr/core/internal/document/doctest"
+	"github.com/sealocr/sealocr/core/internal/enginetest"
+	"github.com/sealocr/sealocr/core/internal/ocreval"
+	"github.com/sealocr/sealocr/core/internal/pipeline"
+	"github.com/sealocr/sealocr/core/internal/raster"
+)
+
+// testPDF is one PDF renderer for the package's tests (compiling the
+// module takes seconds); started on first use.
+var (
+	testPDFOnce sync.Once
+	testPDF     *document.PDFium
+)
+
+func sharedPDF(t testing.TB) *document.PDFium {
+	t.Helper()
+	testPDFOnce.Do(func() { testPDF = document.NewPDFium(document.PDFiumOptions{Instances: 2}) })
+	if err := testPDF.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return testPDF
+}
+
+// loadImage decodes a shared test image.
+func loadImage(t testing.TB, rel string) image.Image {
+	t.Helper()
+	f, err := os.Open(enginetest.Testdata(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// label reads the ground truth of a shared test image.
+func label(t testing.TB, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(enginetest.Testdata(t, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// scan pastes img at the top left of a white page of w×h pixels and
+// turns the page clockwise by quarter turns: a scanned page.
+func scan(img image.Image, w, h, quarter int) image.Image {
+	page := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(page, page.Bounds(), image.White, image.Point{}, draw.Src)
+	b := img.Bounds()
+	draw.Draw(page, image.Rect(w/12, h/12, w/12+b.Dx(), h/12+b.Dy()), img, b.Min, draw.Over)
+	var out image.Image = page
+	for i := 0; i < quarter; i++ {
+		out = turnCW(out)
+	}
+	return out
+}
+
+func turnCW(src image.Image) image.Image {
+	b := src.Bounds()
+	dst := image.NewRGBA(image.Rect(0, 0, b.Dy(), b.Dx()))
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			dst.Set(b.Dy()-1-(y-b.Min.Y), x-b.Min.X, src.At(x, y))
+		}
+	}
+	return dst
+}
+
+// cer is the character error rate of got against want, white space
+// dropped.
+func cer(got, want string) float64 {
+	g, w := ocreval.Removed(got), ocreval.Removed(want)
+	return float64(ocreval.Distance(g, w)) / float64(max(1, len([]rune(w))))
+}
+
+// okResponse returns a function that checks a 200 answer and decodes it,
+// for okResponse(t)(do(...)).
+func okResponse(t testing.TB) func(*http.Response, []byte) api.Response {
+	return func(res *http.Response, body []byte) api.Response {
+		t.Helper()
+		return decodeResponse(t, res, body)
+	}
+}
+
+func decodeResponse(t testing.TB, res *http.Response, body []byte) api.Response {
+	t.Helper()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d: %s", res.StatusCode, body)
+	}
+	var r api.Response
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestScannedPDFPages sends a 4-page scanned PDF (A4 at 150 dpi; page 2
+// upside down, page 3 turned a quarter clockwise on a landscape page)
+// through the real models: four pages in order, each read upright (its
+// angle as turned, its text within the CER of the labels), each sized as
+// rendered at 300 dpi; the top-level fields are the first page's, and the
+// top-level text is the pages' texts joined by a form feed.
+func TestScannedPDFPages(t *testing.T) {
+	a := New(enginetest.Engine(t), Options{PDF: sharedPDF(t), Timeout: 5 * time.Minute})
+	type src struct {
+		img, gt string
+		quarter int
+		maxCER  float64
+	}
+	srcs := []src{
+		{"tesseract_js/pages/testocr.png", "tesseract_js/pages/testocr.gt.txt", 0, 0.05},
+		{"tesseract_js/pages/cosmic.png", "tesseract_js/pages/cosmic.gt.txt", 2, 0.10},
+		{"paddleocr/pages/11.jpg", "paddleocr/pages/11.gt.txt", 1, 0.15},
+		{"tesseract_js/pages/testocr.png", "tesseract_js/pages/testocr.gt.txt", 0, 0.05},
+	}
+	var pages []doctest.Page
+	for _, s := range srcs {
+		size := doctest.A4
+		if s.quarter%2 == 1 {
+			size = fpdf.SizeType{Wd: doctest.A4.Ht, Ht: doctest.A4.Wd}
+		}
+		pages = append(pages, doctest.Page{Size: size, Image: scan(loadImage(t, s.img), 1240, 1754, s.quarter)})
+	}
+	pdf := doctest.PDF(t, pages, nil)
+	start := time.Now()
+	r := okResponse(t)(do(t, a, http.MethodPost, "/v1/ocr", "application/pdf", pdf))
+	t.Logf("4 pages in %v", time.Since(start))
+	if len(r.Pages) != 4 {
+		t.Fatalf("%d pages, want 4", len(r.Pages))
+	}
+	var texts []string
+	for i, s := range srcs {
+		p := r.Pages[i]
+		texts = append(texts, p.Text)
+		w, h := 2480, 3507
+		if s.quarter%2 == 1 {
+			w, h = h, w
+		}
+		if p.Page != i+1 || abs(p.Width-w) > 1 || abs(p.Height-h) > 1 {
+			t.Errorf("page %d: number %d size %d×%d, want %d×%d", i+1, p.Page, p.Width, p.Height, w, h)
+		}
+		if p.Angle != 90*s.quarter {
+			t.Errorf("page %d: angle %d, want %d", i+1, p.Angle, 90*s.quarter)
+		}
+		if c := cer(p.Text, label(t, s.gt)); c > s.maxCER {
+			t.Errorf("page %d: CER %.3f over %.2f; read\n%s", i+1, c, s.maxCER, p.Text)
+		} else {
+			t.Logf("page %d: CER %.3f, angle %d", i+1, c, p.Angle)
+		}
+	}
+	if r.Text != strings.Join(texts, "\f") {
+		t.Errorf("top-level text is not the pages' texts joined by \\f")
+	}
+	first := r.Pages[0]
+	if r.Width != first.Width || r.Height != first.Height || r.Angle != first.Angle || len(r.Lines) != len(first.Lines) {
+		t.Errorf("top-level %d×%d angle %d, %d lines; first page %d×%d angle %d, %d lines",
+			r.Width, r.Height, r.Angle, len(r.Lines), first.Width, first.Height, first.Angle, len(first.Lines))
+	}
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// TestTextPDFMixedSizes: a born-digital PDF (a real text layer) of an A4
+// page and a Letter page in landscape is read page by page, each at its
+// own size, and its words are found.
+func TestTextPDFMixedSizes(t *testing.T) {
+	a := New(enginetest.Engine(t), Options{PDF: sharedPDF(t), Timeout: 5 * time.Minute})
+	pdf := doctest.PDF(t, []doctest.Page{
+		{Size: doctest.A4, Text: "INVOICE 2026-114\nTotal due 4,180.50 EUR"},
+		{Size: doctest.LetterLandscape, Text: "Delivery note\nPallets 12 of 12"},
+	}, nil)
+	r := okResponse(t)(do(t, a, http.MethodPost, "/v1/ocr", "application/pdf", pdf))
+	want := []struct {
+		w, h  int
+		words []string
+	}{{2480, 3507, []string{"INVOICE", "2026-114", "4,180.50"}}, {3300, 2550, []string{"Delivery", "Pallets"}}}
+	if len(r.Pages) != 2 {
+		t.Fatalf("%d pages", len(r.Pages))
+	}
+	for i, w := range want {
+		p := r.Pages[i]
+		if abs(p.Width-w.w) > 1 || abs(p.Height-w.h) > 1 {
+			t.Errorf("page %d is %d×%d, want %d×%d", i+1, p.Width, p.Height, w.w, w.h)
+		}
+		for _, word := range w.words {
+			if !strings.Contains(p.Text, word) {
+				t.Errorf("page %d lacks %q: %q", i+1, word, p.Text)
+			}
+		}
+	}
+}
+
+// TestMultiPageTIFF: every page of a three-page TIFF is read (the old
+// core read the first and dropped the rest).
+func TestMultiPageTIFF(t *testing.T) {
+	a := New(enginetest.Engine(t), Options{Timeout: 5 * time.Minute})
+	srcs := [][2]string{
+		{"tesseract_js/pages/testocr.png", "tesseract_js/pages/testocr.gt.txt"},
+		{"paddleocr/pages/11.jpg", "paddleocr/pages/11.gt.txt"},
+		{"tesseract_js/pages/cosmic.png", "tesseract_js/pages/cosmic.gt.txt"},
+	}
+	var imgs []image.Image
+	for _, s := range srcs {
+		imgs = append(imgs, loadImage(t, s[0]))
+	}
+	r := okResponse(t)(do(t, a, http.MethodPost, "/v1/ocr", "image/tiff", doctest.TIFF(t, imgs, 300)))
+	if len(r.Pages) != 3 {
+		t.Fatalf("%d pages, want 3", len(r.Pages))
+	}
+	for i, s := range srcs {
+		b := imgs[i].Bounds()
+		p := r.Pages[i]
+		if p.Width != b.Dx() || p.Height != b.Dy() {
+			t.Errorf("page %d: %d×%d, want %d×%d", i+1, p.Width, p.Height, b.Dx(), b.Dy())
+		}
+		if c := cer(p.Text, label(t, s[1])); c > 0.15 {
+			t.Errorf("page %d: CER %.3f; read\n%s", i+1, c, p.Text)
+		}
+	}
+}
+
+// TestDocumentErrors: every bad document gets its fixed code quickly, and
+// a good PDF sent next is still served (the renderer survives a killed
+// instance, a refused document and a bomb).
+func TestDocumentErrors(t *testing.T) {
+	pdfr := sharedPDF(t)
+	a := New(&stubEngine{}, Options{PDF: pdfr, MaxPages: 3, Timeout: 2 * time.Second})
+	// A small page, quick to render even under the race detector on a
+	// loaded machine, well within the 2 s deadline.
+	good := doctest.PDF(t, []doctest.Page{{Size: doctest.SizeType(200, 200), Text: "fine"}}, nil)
+	four := doctest.PDF(t, []doctest.Page{{Size: doctest.A4}, {Size: doctest.A4}, {Size: doctest.A4}, {Size: doctest.A4}}, nil)
+	var tiffPages []image.Image
+	for i := 0; i < 4; i++ {
+		tiffPages = append(tiffPages, image.NewGray(image.Rect(0, 0, 8, 8)))
+	}
+	var slow strings.Builder
+	slow.WriteString("20 w\n")
+	for i := 0; i < 1_000_000; i++ {
+		fmt.Fprintf(&slow, "%d 0 m %d 842 l S\n", i%595, 595-i%595)
+	}
+	for _, tc := range []struct {
+		name   string
+		ct     string
+		body   []byte
+		status int
+		code   string
+		within time.Duration
+	}{
+		{"encrypted", "application/pdf", doctest.PDF(t, []doctest.Page{{Size: doctest.A4, Text: "x"}}, func(f *fpdf.Fpdf) {
+			f.SetProtection(fpdf.CnProtectPrint, "user", "owner")
+		}), 422, api.CodeEncryptedDocument, 3 * time.Second},
+		{"truncated", "application/pdf", good[:len(good)*2/3], 400, api.CodeMalformedDocument, 3 * time.Second},
+		{"PDF magic then garbage", "application/octet-stream", []byte("%PDF-1.4\n" + strings.Repeat("garbage ", 100)), 400, api.CodeMalformedDocument, 3 * time.Second},
+		{"huge MediaBox", "application/pdf", doctest.PDF(t, []doctest.Page{{Size: fpdf.SizeType{Wd: 14400, Ht: 14400}}}, nil), 422, api.CodeTooManyPixels, 3 * time.Second},
+		{"PDF over max_pages", "application/pdf", four, 422, api.CodeTooManyPages, 3 * time.Second},
+		{"TIFF over max_pages", "image/tiff", doctest.TIFF(t, tiffPages, 0), 422, api.CodeTooManyPages, 3 * time.Second},
+		{"endless content stream", "application/pdf", doctest.PDF(t, []doctest.Page{{Size: doctest.A4, Content: slow.String()}}, nil), 503, api.CodeTimeout, 5 * time.Second},
+		{"output=pdf", "application/pdf", good, 406, api.CodeUnsupportedOutput, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target := "/v1/ocr"
+			if strings.HasPrefix(tc.name, "output=") {
+				target += "?" + tc.name
+			}
+			start := time.Now()
+			res, body := do(t, a, http.MethodPost, target, tc.ct, tc.body)
+			el := time.Since(start)
+			if res.StatusCode != tc.status || errorCode(body) != tc.code {
+				t.Fatalf("%d %s, want %d %s", res.StatusCode, body, tc.status, tc.code)
+			}
+			if el > tc.within {
+				t.Errorf("answered after %v, want within %v", el, tc.within)
+			}
+			r := okResponse(t)(do(t, a, http.MethodPost, "/v1/ocr", "application/pdf", good))
+			if len(r.Pages) != 1 {
+				t.Errorf("the good PDF afterwards: %d pages", len(r.Pages))
+			}
+			if used := memUsed(a); used != 0 {
+				t.Errorf("%d bytes of the budget still held", used)
+			}
+		})
+	}
+}
+
+// TestOutputChoice: ?output= and Accept choose the answer's format; json
+// is the default and the answer to */*; pdf and hOCR are not built in yet
+// and get unsupported_output before the body is read.
+func TestOutputChoice(t *testing.T) {
+	a := New(&stubEngine{}, Options{})
+	img := pngBytes(t, 8, 8)
+	for _, tc := range []struct {
+		query, accept string
+		status        int
+	}{
+		{"", "", 200},
+		{"", "*/*", 200},
+		{"", "application/json", 200},
+		{"", "text/plain", 200},
+		{"", "application/pdf", 406},
+		{"", "application/json;q=0.5, application/pdf", 406},
+		{"", "application/pdf;q=0.5, application/json", 200},
+		{"", "text/vnd.hocr+html", 406},
+		{"output=json", "application/pdf", 200},
+		{"output=pdf", "", 406},
+		{"output=hocr", "", 406},
+		{"output=xml", "", 406},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, "/v1/ocr?"+tc.query, bytes.NewReader(img))
+		req.Header.Set("Content-Type", "image/png")
+		if tc.accept != "" {
+			req.Header.Set("Accept", tc.accept)
+		}
+		rec := httptest.NewRecorder()
+		a.ServeHTTP(rec, req)
+		if rec.Code != tc.status {
+			t.Errorf("?%s Accept %q: %d %s, want %d", tc.query, tc.accept, rec.Code, rec.Body.Bytes(), tc.status)
+		}
+		if tc.status == 406 && errorCode(rec.Body.Bytes()) != api.CodeUnsupportedOutput {
+			t.Errorf("?%s Accept %q: %s", tc.query, tc.accept, rec.Body.Bytes())
+		}
+	}
+}
+
+// recordingEngine records the budget in use at each page it reads.
+type recordingEngine struct {
+	a    *API
+	used []int64
+}
+
+func (e *recordingEngine) RunPage(_ context.Context, _ *raster.Image, _ pipeline.Options) (*pipeline.Result, error) {
+	e.used = append(e.used, memUsed(e.a))
+	return &pipeline.Result{}, nil
+}
+
+func (e *recordingEngine) Models() []api.ModelInfo { return nil }
+
+// TestOnePageAtATime: while a 6-page PDF is read, the budget holds the
+// document's share and one page, never more, whatever the page's number;
+// after the answer it holds nothing.
+func TestOnePageAtATime(t *testing.T) {
+	e := &recordingEngine{}
+	a := New(e, Options{PDF: sharedPDF(t)})
+	e.a = a
+	var pages []doctest.Page
+	for i := 0; i < 6; i++ {
+		pages = append(pages, doctest.Page{Size: doctest.A4, Text: fmt.Sprintf("page %d", i+1)})
+	}
+	pdf := doctest.PDF(t, pages, nil)
+	r := okResponse(t)(do(t, a, http.MethodPost, "/v1/ocr", "application/pdf", pdf))
+	if len(r.Pages) != 6 || len(e.used) != 6 {
+		t.Fatalf("%d pages answered, %d read", len(r.Pages), len(e.used))
+	}
+	onePage := pipeline.PageBytes(2480, 3507, pipeline.Options{})
+	docShare := int64(len(pdf)) + document.WasmPageExtraBytes(int64(len(pdf)))
+	for i, u := range e.used {
+		if u > docShare+onePage {
+			t.Errorf("page %d read with %d bytes held, more than the document and one page (%d)", i+1, u, docShare+onePage)
+		}
+		if u < onePage {
+			t.Errorf("page %d read with %d bytes held, less than its page (%d)", i+1, u, onePage)
+		}
+	}
+	if u := memUsed(a); u != 0 {
+		t.Errorf("%d bytes held after the answer", u)
+	}
+}
+
+// TestPageContentCanary: the text of a PDF page (a word found nowhere
+// else) is read and answered, and never appears in the core's log, at
+// debug level, nor in any file created under TMPDIR while the request
+// ran.
+func TestPageContentCanary(t *testing.T) {
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	var logs bytes.Buffer
+	// A renderer of its own, started under this TMPDIR.
+	pdfr := document.NewPDFium(document.PDFiumOptions{})
+	t.Cleanup(func() { _ = pdfr.Close() })
+	a := New(enginetest.Engine(t), Options{PDF: pdfr, Logger: bufLogger(&logs), Timeout: 5 * time.Minute})
+	const canary = "QUOKKA"
+	pdf := doctest.PDF(t, []doctest.Page{{Size: doctest.A4, Text: "SECRET " + canary + " 7731"}, {Size: doctest.A4, Text: canary}}, nil)
+	if bytes.Contains(pdf, []byte(canary)) {
+		t.Fatal("the canary is in the PDF's bytes as they are (compression off?)")
+	}
+	for _, ct := range []string{"application/pdf", "application/octet-stream"} {
+		res, body := do(t, a, http.MethodPost, "/v1/ocr", ct, pdf)
+		r := decodeResponse(t, res, body)
+		if !strings.Contains(r.Text, canary) {
+			t.Fatalf("the canary was not read: %q", r.Text)
+		}
+	}
+	// A failing request too: the same page over a page limit of 1.
+	b := New(enginetest.Engine(t), Options{PDF: pdfr, Logger: bufLogger(&logs), MaxPages: 1})
+	if res, body := do(t, b, http.MethodPost, "/v1/ocr", "application/pdf", pdf); res.StatusCode != 422 {
+		t.Fatalf("%d %s", res.StatusCode, body)
+	}
+	if logs.Len() == 0 {
+		t.Fatal("nothing was logged")
+	}
+	if strings.Contains(strings.ToUpper(logs.String()), canary) {
+		t.Errorf("the canary is in the log:\n%s", logs.String())
+	}
+	err := filepath.WalkDir(tmp, func(p string, d os.DirEntry, err error) error {
+		if err != nil || p == tmp {
+			return err
+		}
+		t.Errorf("file created under TMPDIR: %s", p)
+		if !d.IsDir() {
+			if b, _ := os.ReadFile(p); bytes.Contains(bytes.ToUpper(b), []byte(canary)) {
+				t.Errorf("%s holds the canary", p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPDFBodyShapes: a PDF is accepted in every body shape an image is
+// (raw as application/pdf or unlabelled, a multipart part labelled
+// application/pdf, base64 in JSON), and each answer has its two pages.
+func TestPDFBodyShapes(t *testing.T) {
+	a := New(&stubEngine{}, Options{PDF: sharedPDF(t)})
+	pdf := doctest.PDF(t, []doctest.Page{{Size: doctest.A4}, {Size: doctest.LetterLandscape}}, nil)
+	var mp bytes.Buffer
+	mw := multipart.NewWriter(&mp)
+	h := textproto.MIMEHeader{}
+	h.Set("Content-Disposition", `form-data; name="image"; filename="doc.pdf"`)
+	h.Set("Content-Type", "application/pdf")
+	pw, err := mw.CreatePart(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = pw.Write(pdf)
+	_ = mw.Close()
+	js, _ := json.Marshal(map[string]string{"image": base64.StdEncoding.EncodeToString(pdf)})
+	for _, tc := range []struct {
+		name, ct string
+		body     []byte
+	}{
+		{"raw application/pdf", "application/pdf", pdf},
+		{"raw unlabelled", "", pdf},
+		{"multipart", mw.FormDataContentType(), mp.Bytes()},
+		{"json", "application/json", js},
+	} {
+		r := okResponse(t)(do(t, a, http.MethodPost, "/v1/ocr", tc.ct, tc.body))
+		if len(r.Pages) != 2 || r.Pages[1].Width <= r.Pages[1].Height || r.Text != "\f" {
+			t.Errorf("%s: %d pages, text %q", tc.name, len(r.Pages), r.Text)
+		}
+	}
+}
