@@ -47,6 +47,12 @@ type Page struct {
 	Angle  int    `json:"angle"` // as Response.Angle, for this page
 	Text   string `json:"text"`  // this page's lines in reading order joined by "\n"
 	Lines  []Line `json:"lines"` // boxes in pixels of this page as read
+	// Image is a picture of the page as read, only when the request asks
+	// for one (page_images=jpeg; the WebUI does for a PDF or a TIFF, which
+	// a browser cannot show): a data: URL of a JPEG at most 1600 pixels on
+	// its longer side, for drawing the boxes over (scale them by its size
+	// over Width and Height).
+	Image string `json:"image,omitempty"`
 }
 
 // Response is the body of a successful POST /v1/ocr. Text, Lines, Width,

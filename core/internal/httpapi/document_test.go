@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"image"
 	"image/draw"
+	"image/jpeg"
 	_ "image/jpeg"
 	_ "image/png"
 	"mime/multipart"
@@ -15,7 +16,10 @@ import (
 	"net/http/httptest"
 	"net/textproto"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +34,7 @@ import (
 	"github.com/sealocr/sealocr/core/internal/ocreval"
 	"github.com/sealocr/sealocr/core/internal/pipeline"
 	"github.com/sealocr/sealocr/core/internal/raster"
+	"github.com/sealocr/sealocr/core/testkit"
 )
 
 // testPDF is one PDF renderer for the package's tests (compiling the
@@ -155,7 +160,7 @@ func TestScannedPDFPages(t *testing.T) {
 	}
 	pdf := doctest.PDF(t, pages, nil)
 	start := time.Now()
-	r := okResponse(t)(do(t, a, http.MethodPost, "/v1/ocr", "application/pdf", pdf))
+	r := okResponse(t)(do(t, a, http.MethodPost, "/v1/ocr?page_images=jpeg", "application/pdf", pdf))
 	t.Logf("4 pages in %v", time.Since(start))
 	if len(r.Pages) != 4 {
 		t.Fatalf("%d pages, want 4", len(r.Pages))
@@ -179,7 +184,60 @@ func TestScannedPDFPages(t *testing.T) {
 		} else {
 			t.Logf("page %d: CER %.3f, angle %d", i+1, c, p.Angle)
 		}
+		checkPagePicture(t, p)
 	}
+	t.Run("searchable PDF", func(t *testing.T) {
+		res, out := do(t, a, http.MethodPost, "/v1/ocr?output=pdf", "application/pdf", pdf)
+		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/pdf" {
+			t.Fatalf("%d %q", res.StatusCode, res.Header.Get("Content-Type"))
+		}
+		file := filepath.Join(t.TempDir(), "out.pdf")
+		if err := os.WriteFile(file, out, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		info := runTool(t, "pdfinfo", "-f", "1", "-l", "4", file)
+		if !strings.Contains(info, "Pages:           4") {
+			t.Errorf("pdfinfo:\n%s", info)
+		}
+		for i, s := range srcs {
+			// Each page as the input's (A4 at 300 dpi is 595×842 pt),
+			// shown upright: /Rotate turns the turned pages back.
+			want := "595.2 x 841.68 pts"
+			if s.quarter%2 == 1 {
+				want = "841.68 x 595.2 pts"
+			}
+			if !regexp.MustCompile(fmt.Sprintf(`Page +%d size: +%s`, i+1, regexp.QuoteMeta(want))).MatchString(info) {
+				t.Errorf("page %d is not %s:\n%s", i+1, want, info)
+			}
+			if rot := (360 - 90*s.quarter) % 360; !regexp.MustCompile(fmt.Sprintf(`Page +%d rot: +%d\n`, i+1, rot)).MatchString(info) {
+				t.Errorf("page %d is not turned upright by /Rotate %d:\n%s", i+1, rot, info)
+			}
+			text := runTool(t, "pdftotext", "-f", strconv.Itoa(i+1), "-l", strconv.Itoa(i+1), "-layout", file, "-")
+			if c := cer(text, label(t, s.gt)); c > s.maxCER+0.05 {
+				t.Errorf("page %d: pdftotext CER %.3f over %.2f; read\n%s", i+1, c, s.maxCER+0.05, text)
+			} else {
+				t.Logf("page %d: pdftotext CER %.3f", i+1, c)
+			}
+		}
+	})
+	t.Run("hOCR", func(t *testing.T) {
+		res, out := do(t, a, http.MethodPost, "/v1/ocr?output=hocr", "application/pdf", pdf)
+		if res.StatusCode != http.StatusOK || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+			t.Fatalf("%d %q", res.StatusCode, res.Header.Get("Content-Type"))
+		}
+		pagesSeen := regexp.MustCompile(`class=['"]ocr_page['"][^>]*title=['"][^'"]*bbox 0 0 (\d+) (\d+)`).FindAllStringSubmatch(string(out), -1)
+		if len(pagesSeen) != 4 {
+			t.Fatalf("%d ocr_page elements, want 4", len(pagesSeen))
+		}
+		for i, m := range pagesSeen {
+			if m[1] != strconv.Itoa(r.Pages[i].Width) || m[2] != strconv.Itoa(r.Pages[i].Height) {
+				t.Errorf("page %d bbox %s×%s, want %d×%d", i+1, m[1], m[2], r.Pages[i].Width, r.Pages[i].Height)
+			}
+		}
+		if n := strings.Count(string(out), "ocrx_word"); n < 50 {
+			t.Errorf("%d words", n)
+		}
+	})
 	if r.Text != strings.Join(texts, "\f") {
 		t.Errorf("top-level text is not the pages' texts joined by \\f")
 	}
@@ -188,6 +246,39 @@ func TestScannedPDFPages(t *testing.T) {
 		t.Errorf("top-level %d×%d angle %d, %d lines; first page %d×%d angle %d, %d lines",
 			r.Width, r.Height, r.Angle, len(r.Lines), first.Width, first.Height, first.Angle, len(first.Lines))
 	}
+}
+
+// checkPagePicture checks a page's picture (page_images=jpeg): a JPEG
+// data URL at most 1600 pixels on its longer side, of the page's shape.
+func checkPagePicture(t *testing.T, p api.Page) {
+	t.Helper()
+	b64, ok := strings.CutPrefix(p.Image, "data:image/jpeg;base64,")
+	if !ok {
+		t.Errorf("page %d: image %.40q is not a JPEG data URL", p.Page, p.Image)
+		return
+	}
+	raw, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := jpeg.DecodeConfig(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatalf("page %d picture: %v", p.Page, err)
+	}
+	if max(cfg.Width, cfg.Height) != 1600 || abs(cfg.Width*p.Height-cfg.Height*p.Width) > max(p.Width, p.Height) {
+		t.Errorf("page %d picture %d×%d for a %d×%d page", p.Page, cfg.Width, cfg.Height, p.Width, p.Height)
+	}
+}
+
+// runTool runs an outside program the test needs and returns its output.
+func runTool(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	bin := testkit.NeedTool(t, name, "apt-get install -y poppler-utils")
+	out, err := exec.Command(bin, args...).Output()
+	if err != nil {
+		t.Fatalf("%s %v: %v", name, args, err)
+	}
+	return string(out)
 }
 
 func abs(x int) int {
@@ -292,7 +383,7 @@ func TestDocumentErrors(t *testing.T) {
 		{"PDF over max_pages", "application/pdf", four, 422, api.CodeTooManyPages, 3 * time.Second},
 		{"TIFF over max_pages", "image/tiff", doctest.TIFF(t, tiffPages, 0), 422, api.CodeTooManyPages, 3 * time.Second},
 		{"endless content stream", "application/pdf", doctest.PDF(t, []doctest.Page{{Size: doctest.A4, Content: slow.String()}}, nil), 503, api.CodeTimeout, 5 * time.Second},
-		{"output=pdf", "application/pdf", good, 406, api.CodeUnsupportedOutput, time.Second},
+		{"output=xml", "application/pdf", good, 406, api.CodeUnsupportedOutput, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			target := "/v1/ocr"
@@ -320,27 +411,29 @@ func TestDocumentErrors(t *testing.T) {
 }
 
 // TestOutputChoice: ?output= and Accept choose the answer's format; json
-// is the default and the answer to */*; pdf and hOCR are not built in yet
-// and get unsupported_output before the body is read.
+// is the default and the answer to */*; an unknown format gets
+// unsupported_output before the body is read.
 func TestOutputChoice(t *testing.T) {
 	a := New(&stubEngine{}, Options{})
 	img := pngBytes(t, 8, 8)
 	for _, tc := range []struct {
 		query, accept string
 		status        int
+		ct            string
 	}{
-		{"", "", 200},
-		{"", "*/*", 200},
-		{"", "application/json", 200},
-		{"", "text/plain", 200},
-		{"", "application/pdf", 406},
-		{"", "application/json;q=0.5, application/pdf", 406},
-		{"", "application/pdf;q=0.5, application/json", 200},
-		{"", "text/vnd.hocr+html", 406},
-		{"output=json", "application/pdf", 200},
-		{"output=pdf", "", 406},
-		{"output=hocr", "", 406},
-		{"output=xml", "", 406},
+		{"", "", 200, "application/json"},
+		{"", "*/*", 200, "application/json"},
+		{"", "application/json", 200, "application/json"},
+		{"", "text/plain", 200, "application/json"},
+		{"", "application/pdf", 200, "application/pdf"},
+		{"", "application/json;q=0.5, application/pdf", 200, "application/pdf"},
+		{"", "application/pdf;q=0.5, application/json", 200, "application/json"},
+		{"", "text/vnd.hocr+html", 200, "text/html"},
+		{"output=json", "application/pdf", 200, "application/json"},
+		{"output=pdf", "", 200, "application/pdf"},
+		{"output=hocr", "", 200, "text/html"},
+		{"output=xml", "", 406, ""},
+		{"page_images=png", "", 400, ""},
 	} {
 		req, _ := http.NewRequest(http.MethodPost, "/v1/ocr?"+tc.query, bytes.NewReader(img))
 		req.Header.Set("Content-Type", "image/png")
@@ -352,9 +445,15 @@ func TestOutputChoice(t *testing.T) {
 		if rec.Code != tc.status {
 			t.Errorf("?%s Accept %q: %d %s, want %d", tc.query, tc.accept, rec.Code, rec.Body.Bytes(), tc.status)
 		}
+		if ct, _, _ := strings.Cut(rec.Header().Get("Content-Type"), ";"); tc.ct != "" && ct != tc.ct {
+			t.Errorf("?%s Accept %q: content type %q, want %q", tc.query, tc.accept, ct, tc.ct)
+		}
 		if tc.status == 406 && errorCode(rec.Body.Bytes()) != api.CodeUnsupportedOutput {
 			t.Errorf("?%s Accept %q: %s", tc.query, tc.accept, rec.Body.Bytes())
 		}
+	}
+	if used := memUsed(a); used != 0 {
+		t.Errorf("%d bytes of the budget still held", used)
 	}
 }
 

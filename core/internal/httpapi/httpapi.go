@@ -290,9 +290,9 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time,
 	if opts.Preprocess, err = parsePreprocess(q.Get("preprocess")); err != nil {
 		return sum, err
 	}
-	sink, err := a.newSink(outputFormat(r))
-	if err != nil {
-		return sum, err
+	format := outputFormat(r)
+	if _, err := a.newSink(format, q, &charge{b: a.mem}); err != nil {
+		return sum, err // refused before the body is read
 	}
 
 	ctx, cancel := context.WithTimeout(r.Context(), a.o.Timeout)
@@ -304,6 +304,7 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time,
 	// size in points) before it is decoded.
 	mem := &charge{b: a.mem}
 	defer mem.done()
+	sink, _ := a.newSink(format, q, mem) // checked above
 	body, err := a.readImage(w, r, mem)
 	if err != nil {
 		return sum, err

@@ -1,14 +1,19 @@
 package httpapi
 
 import (
+	"bytes"
+	"encoding/base64"
+	"image/jpeg"
 	"mime"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sealocr/sealocr/core/api"
 	"github.com/sealocr/sealocr/core/internal/raster"
+	"github.com/sealocr/sealocr/core/internal/render"
 )
 
 // Output formats, chosen with ?output= or the Accept header.
@@ -33,13 +38,28 @@ type pageSink interface {
 }
 
 // newSink returns the sink of an output format (outputFormat), or
-// unsupported_output.
-func (a *API) newSink(output string) (pageSink, error) {
+// unsupported_output. q is the request's query (page_images); mem is the
+// request's memory charge, which a sink that keeps bytes takes them from.
+func (a *API) newSink(output string, q url.Values, mem *charge) (pageSink, error) {
 	switch output {
 	case outputJSON:
-		return &jsonSink{}, nil
-	case outputPDF, outputHOCR:
-		return nil, fail(api.CodeUnsupportedOutput, "output format not built in")
+		s := &jsonSink{}
+		switch q.Get("page_images") {
+		case "":
+		case "jpeg":
+			s.images = mem
+		default:
+			return nil, fail(api.CodeBadRequest, "unknown page_images parameter")
+		}
+		return s, nil
+	case outputPDF:
+		s := &pdfSink{mem: mem}
+		s.w = render.NewPDF(&s.buf, render.PDFOptions{})
+		return s, nil
+	case outputHOCR:
+		s := &hocrSink{mem: mem}
+		s.w = render.NewHOCR(&s.buf, render.HOCROptions{})
+		return s, nil
 	}
 	return nil, fail(api.CodeUnsupportedOutput, "unknown output format")
 }
@@ -86,10 +106,18 @@ func outputFormat(r *http.Request) string {
 // jsonSink answers api.Response: every page, the first page's lines and
 // size at the top level, the pages' texts joined by a form feed.
 type jsonSink struct {
-	pages []api.Page
+	pages  []api.Page
+	images *charge // non-nil: each page gets its picture (page_images=jpeg), charged here
 }
 
-func (s *jsonSink) Page(_ *raster.Image, _ float64, p api.Page) error {
+func (s *jsonSink) Page(img *raster.Image, _ float64, p api.Page) error {
+	if s.images != nil {
+		pic, err := pagePicture(img, s.images)
+		if err != nil {
+			return err
+		}
+		p.Image = pic
+	}
 	s.pages = append(s.pages, p)
 	return nil
 }
@@ -108,4 +136,94 @@ func (s *jsonSink) Finish(w http.ResponseWriter, elapsed time.Duration) error {
 	resp.ElapsedMS = float64(elapsed.Microseconds()) / 1000
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// pagePictureSide is the longer side of a page picture (page_images).
+const pagePictureSide = 1600
+
+// pagePicture is img as a data: URL of a JPEG at most pagePictureSide
+// pixels on its longer side; the bytes it keeps are taken from mem.
+func pagePicture(img *raster.Image, mem *charge) (string, error) {
+	if scale := float64(pagePictureSide) / float64(max(img.W, img.H)); scale < 1 {
+		img = raster.Resize(img, max(1, int(float64(img.W)*scale)), max(1, int(float64(img.H)*scale)))
+	}
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, img.ToRGBA(), &jpeg.Options{Quality: 80}); err != nil {
+		return "", err
+	}
+	pic := "data:image/jpeg;base64," + base64.StdEncoding.EncodeToString(b.Bytes())
+	if err := mem.take(int64(len(pic))); err != nil {
+		return "", err
+	}
+	return pic, nil
+}
+
+// pdfSink answers a searchable PDF (render.PDFWriter): each page's image
+// with an invisible text layer, encoded as the page comes, so that only
+// the encoded pages are held (taken from the request's memory charge as
+// they grow).
+type pdfSink struct {
+	buf bytes.Buffer
+	w   *render.PDFWriter
+	mem *charge
+}
+
+func (s *pdfSink) Page(img *raster.Image, dpi float64, p api.Page) error {
+	// The 8-bit copy the encoder reads lives only while the page is
+	// written: taken from the budget and given back.
+	rgba := int64(img.W) * int64(img.H) * 4
+	if err := s.mem.take(rgba); err != nil {
+		return err
+	}
+	defer s.mem.shrink(s.mem.held - rgba)
+	before := s.buf.Len()
+	if err := s.w.AddPage(render.Page{Page: p, Image: img.ToRGBA(), DPI: dpi}); err != nil {
+		return err
+	}
+	return s.mem.take(int64(s.buf.Len() - before))
+}
+
+func (s *pdfSink) Finish(w http.ResponseWriter, _ time.Duration) error {
+	if err := s.w.Close(); err != nil {
+		return err
+	}
+	writeBody(w, "application/pdf", s.buf.Bytes())
+	return nil
+}
+
+// hocrSink answers hOCR (render.HOCRWriter): the pages' lines and words
+// with their boxes, as Tesseract writes them.
+type hocrSink struct {
+	buf bytes.Buffer
+	w   *render.HOCRWriter
+	mem *charge
+}
+
+func (s *hocrSink) Page(_ *raster.Image, dpi float64, p api.Page) error {
+	before := s.buf.Len()
+	if err := s.w.AddPage(render.Page{Page: p, DPI: dpi}); err != nil {
+		return err
+	}
+	return s.mem.take(int64(s.buf.Len() - before))
+}
+
+func (s *hocrSink) Finish(w http.ResponseWriter, _ time.Duration) error {
+	if err := s.w.Close(); err != nil {
+		return err
+	}
+	writeBody(w, hocrMediaType, s.buf.Bytes())
+	return nil
+}
+
+// hocrMediaType is the media type of an hOCR answer: HTML, as Tesseract
+// writes it (text/vnd.hocr+html is what a client may ask for in Accept).
+const hocrMediaType = "text/html; charset=utf-8"
+
+// writeBody writes a 200 answer of media type ct.
+func writeBody(w http.ResponseWriter, ct string, b []byte) {
+	w.Header().Set("Content-Type", ct)
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
 }
