@@ -18,7 +18,7 @@ import (
 	"codeberg.org/go-pdf/fpdf"
 
 	"github.com/sealocr/sealocr/core/internal/decode"
-	"github.com/sealocr/sealocr/core/internal/document/doctest"
+	"github.com/sealocr/sealocr/core/testkit/doctest"
 )
 
 // sharedPDF is one PDFium for the package's tests (compiling the module

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"image"
-	"image/draw"
 	"image/jpeg"
 	_ "image/jpeg"
 	_ "image/png"
@@ -29,12 +28,12 @@ import (
 
 	"github.com/sealocr/sealocr/core/api"
 	"github.com/sealocr/sealocr/core/internal/document"
-	"github.com/sealocr/sealocr/core/internal/document/doctest"
 	"github.com/sealocr/sealocr/core/internal/enginetest"
 	"github.com/sealocr/sealocr/core/internal/ocreval"
 	"github.com/sealocr/sealocr/core/internal/pipeline"
 	"github.com/sealocr/sealocr/core/internal/raster"
 	"github.com/sealocr/sealocr/core/testkit"
+	"github.com/sealocr/sealocr/core/testkit/doctest"
 )
 
 // testPDF is one PDF renderer for the package's tests (compiling the
@@ -76,31 +75,6 @@ func label(t testing.TB, rel string) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-// scan pastes img at the top left of a white page of w×h pixels and
-// turns the page clockwise by quarter turns: a scanned page.
-func scan(img image.Image, w, h, quarter int) image.Image {
-	page := image.NewRGBA(image.Rect(0, 0, w, h))
-	draw.Draw(page, page.Bounds(), image.White, image.Point{}, draw.Src)
-	b := img.Bounds()
-	draw.Draw(page, image.Rect(w/12, h/12, w/12+b.Dx(), h/12+b.Dy()), img, b.Min, draw.Over)
-	var out image.Image = page
-	for i := 0; i < quarter; i++ {
-		out = turnCW(out)
-	}
-	return out
-}
-
-func turnCW(src image.Image) image.Image {
-	b := src.Bounds()
-	dst := image.NewRGBA(image.Rect(0, 0, b.Dy(), b.Dx()))
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			dst.Set(b.Dy()-1-(y-b.Min.Y), x-b.Min.X, src.At(x, y))
-		}
-	}
-	return dst
 }
 
 // cer is the character error rate of got against want, white space
@@ -156,7 +130,7 @@ func TestScannedPDFPages(t *testing.T) {
 		if s.quarter%2 == 1 {
 			size = fpdf.SizeType{Wd: doctest.A4.Ht, Ht: doctest.A4.Wd}
 		}
-		pages = append(pages, doctest.Page{Size: size, Image: scan(loadImage(t, s.img), 1240, 1754, s.quarter)})
+		pages = append(pages, doctest.Page{Size: size, Image: doctest.Scan(loadImage(t, s.img), 1240, 1754, s.quarter)})
 	}
 	pdf := doctest.PDF(t, pages, nil)
 	start := time.Now()

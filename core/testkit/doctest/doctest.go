@@ -144,3 +144,29 @@ func LastIFDNext(data []byte) int {
 
 // SizeType is a page size of w × h points.
 func SizeType(w, h float64) fpdf.SizeType { return fpdf.SizeType{Wd: w, Ht: h} }
+
+// Scan pastes img at the top left of a white page of w×h pixels and
+// turns the page clockwise by quarter turns: a scanned page.
+func Scan(img image.Image, w, h, quarter int) image.Image {
+	page := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.Draw(page, page.Bounds(), image.White, image.Point{}, draw.Src)
+	b := img.Bounds()
+	draw.Draw(page, image.Rect(w/12, h/12, w/12+b.Dx(), h/12+b.Dy()), img, b.Min, draw.Over)
+	var out image.Image = page
+	for i := 0; i < quarter; i++ {
+		out = TurnCW(out)
+	}
+	return out
+}
+
+// TurnCW turns src clockwise by a quarter turn.
+func TurnCW(src image.Image) image.Image {
+	b := src.Bounds()
+	dst := image.NewRGBA(image.Rect(0, 0, b.Dy(), b.Dx()))
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			dst.Set(b.Dy()-1-(y-b.Min.Y), x-b.Min.X, src.At(x, y))
+		}
+	}
+	return dst
+}
