@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	codeberg.org/go-pdf/fpdf v0.12.0
+	github.com/agnivade/levenshtein v1.2.2
 	github.com/bsm/redislock v0.9.4
 	github.com/caddyserver/certmagic v0.25.6
 	github.com/emmansun/gmsm v0.44.0

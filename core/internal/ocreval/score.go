@@ -14,6 +14,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/agnivade/levenshtein"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -32,27 +33,9 @@ func Removed(s string) string {
 	}, norm.NFKC.String(s))
 }
 
-// Distance is the Levenshtein distance between a and b in code points.
-func Distance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			c := prev[j-1]
-			if ra[i-1] != rb[j-1] {
-				c++
-			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
+// Distance is the Levenshtein distance between a and b in code points
+// (github.com/agnivade/levenshtein).
+func Distance(a, b string) int { return levenshtein.ComputeDistance(a, b) }
 
 // Tally accumulates scores over lines (single-line images, or document
 // rows).
