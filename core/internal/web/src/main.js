@@ -489,6 +489,21 @@ async function recognise(file) {
 
 const SVG = "http://www.w3.org/2000/svg";
 
+/** Page pictures shown now (blob: URLs, revoked with the next result). */
+let pictureURLs = [];
+
+/**
+ * Turns a page picture (a data: URL of a JPEG) into a blob: URL: the
+ * page's Content-Security-Policy allows images from blob: and 'self' only.
+ */
+function pictureURL(dataURL) {
+  const b64 = dataURL.slice(dataURL.indexOf(",") + 1);
+  const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+  const url = URL.createObjectURL(new Blob([bytes], { type: "image/jpeg" }));
+  pictureURLs.push(url);
+  return url;
+}
+
 /** Draws the boxes of one page's lines into svg and lists its lines in list. */
 function renderPage(page, svg, list) {
   svg.setAttribute("viewBox", `0 0 ${page.width} ${page.height}`);
@@ -526,6 +541,8 @@ function renderPage(page, svg, list) {
 }
 
 function render(r) {
+  pictureURLs.forEach((u) => URL.revokeObjectURL(u));
+  pictureURLs = [];
   const pages = r.pages?.length ? r.pages : [{ page: 1, width: r.width, height: r.height, lines: r.lines }];
   const list = $("lines");
   pages.forEach((page, i) => {
@@ -545,7 +562,7 @@ function render(r) {
       $("more-pages").append(stage);
     }
     if (page.image) {
-      img.src = page.image;
+      img.src = pictureURL(page.image);
       img.hidden = false;
     }
     if (pages.length > 1) {
