@@ -42,6 +42,9 @@ const (
 	// page so large that the pixel limits would ask for less (a "PDF bomb"
 	// with a huge MediaBox) is refused with decode.ErrTooManyPixels.
 	MinRenderDPI = 72
+	// ScanMinDPI is the least a scanned page (one image covering it) is
+	// rendered at, whatever its image's resolution.
+	ScanMinDPI = 150
 )
 
 // Options bound what Open accepts.

@@ -53,28 +53,33 @@ func mustOpen(t *testing.T, data []byte, o Options) Document {
 }
 
 // TestPDFPagesAndSizes opens a PDF of an A4 page and a Letter page in
-// landscape: two pages, each planned and rendered at 300 dpi with its own
-// size, one at a time, grey where the page's image is grey.
+// landscape, each a scan (one image covering the page), and a page of text
+// only: each page is planned and rendered with its own size, one at a
+// time — a scan at its image's resolution (a 1240-pixel-wide A4 scan at
+// 150 dpi; a coarse one at ScanMinDPI), the text page at RenderDPI — grey
+// where the page's image is grey.
 func TestPDFPagesAndSizes(t *testing.T) {
 	data := doctest.PDF(t, []doctest.Page{
-		{Size: doctest.A4, Image: gray(60, 80, 100)},
+		{Size: doctest.A4, Image: gray(1240, 1754, 100)},
 		{Size: doctest.LetterLandscape, Image: gray(80, 60, 200)},
+		{Size: doctest.A4, Text: "text only"},
 	}, nil)
 	d := mustOpen(t, data, Options{})
-	if d.Format() != "pdf" || d.Pages() != 2 {
-		t.Fatalf("format %q pages %d, want pdf 2", d.Format(), d.Pages())
+	if d.Format() != "pdf" || d.Pages() != 3 {
+		t.Fatalf("format %q pages %d, want pdf 3", d.Format(), d.Pages())
 	}
 	want := []struct {
 		w, h int
+		dpi  float64
 		v    float32
-	}{{2480, 3507, 100}, {3300, 2550, 200}}
+	}{{1240, 1754, 150, 100}, {1650, 1275, ScanMinDPI, 200}, {2480, 3507, RenderDPI, 255}}
 	for i, w := range want {
 		p, err := d.Plan(context.Background(), i)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.DPI != 300 || abs(p.Width-w.w) > 1 || abs(p.Height-w.h) > 1 {
-			t.Errorf("page %d planned %d×%d at %v dpi, want %d×%d at 300", i+1, p.Width, p.Height, p.DPI, w.w, w.h)
+		if math.Abs(p.DPI-w.dpi) > 0.5 || abs(p.Width-w.w) > 1 || abs(p.Height-w.h) > 1 {
+			t.Errorf("page %d planned %d×%d at %v dpi, want %d×%d at %v", i+1, p.Width, p.Height, p.DPI, w.w, w.h, w.dpi)
 		}
 		img, err := d.Decode(context.Background(), i)
 		if err != nil {
@@ -83,9 +88,9 @@ func TestPDFPagesAndSizes(t *testing.T) {
 		if img.W > p.Width || img.H > p.Height || abs(img.W-w.w) > 1 || abs(img.H-w.h) > 1 {
 			t.Errorf("page %d rendered %d×%d, planned %d×%d", i+1, img.W, img.H, p.Width, p.Height)
 		}
-		b, _, _ := img.BGR(img.W/2, img.H/2)
+		b, _, _ := img.BGR(img.W-5, img.H-5)
 		if math.Abs(float64(b-w.v)) > 2 {
-			t.Errorf("page %d centre %v, want %v", i+1, b, w.v)
+			t.Errorf("page %d corner %v, want %v", i+1, b, w.v)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/klippa-app/go-pdfium"
+	"github.com/klippa-app/go-pdfium/enums"
 	pdfiumerrors "github.com/klippa-app/go-pdfium/errors"
 	"github.com/klippa-app/go-pdfium/references"
 	"github.com/klippa-app/go-pdfium/requests"
@@ -227,16 +228,58 @@ func (d *pdfDoc) Plan(ctx context.Context, i int) (Plan, error) {
 	if err != nil {
 		return Plan{}, d.classify(ctx, err)
 	}
-	w, h, dpi, err := renderSize(sz.Width, sz.Height, d.o.Limits)
+	w, h, dpi, err := renderSize(sz.Width, sz.Height, min(RenderDPI, d.scanDPI(i, sz.Width, sz.Height)), d.o.Limits)
 	if err != nil {
 		return Plan{}, err
 	}
 	return Plan{Width: w, Height: h, ExtraBytes: 4 * int64(w) * int64(h), DPI: dpi}, nil
 }
 
+// scanDPI is the resolution of a scanned page: when one image covers at
+// least nine tenths of the page (a scan, perhaps under an invisible text
+// layer), rendering finer than its pixels only adds pixels to read, so the
+// page is rendered at the image's resolution, at least ScanMinDPI (small
+// print stays legible to the detector). Any other page, or one PDFium
+// cannot describe, gets RenderDPI.
+func (d *pdfDoc) scanDPI(i int, wpt, hpt float64) float64 {
+	n, err := d.inst.FPDFPage_CountObjects(&requests.FPDFPage_CountObjects{Page: d.page(i)})
+	if err != nil || n.Count <= 0 || n.Count > maxScanObjects {
+		return RenderDPI
+	}
+	for k := range n.Count {
+		obj, err := d.inst.FPDFPage_GetObject(&requests.FPDFPage_GetObject{Page: d.page(i), Index: k})
+		if err != nil {
+			return RenderDPI
+		}
+		t, err := d.inst.FPDFPageObj_GetType(&requests.FPDFPageObj_GetType{PageObject: obj.PageObject})
+		if err != nil || t.Type != enums.FPDF_PAGEOBJ_IMAGE {
+			continue
+		}
+		b, err := d.inst.FPDFPageObj_GetBounds(&requests.FPDFPageObj_GetBounds{PageObject: obj.PageObject})
+		if err != nil {
+			continue
+		}
+		bw, bh := float64(b.Right-b.Left), float64(b.Top-b.Bottom)
+		if bw*bh < 0.9*wpt*hpt {
+			continue
+		}
+		px, err := d.inst.FPDFImageObj_GetImagePixelSize(&requests.FPDFImageObj_GetImagePixelSize{ImageObject: obj.PageObject})
+		if err != nil || px.Width == 0 || px.Height == 0 {
+			continue
+		}
+		// Either side: an image placed turned has its sides swapped.
+		dpi := 72 * max(float64(px.Width), float64(px.Height)) / max(bw, bh)
+		return max(dpi, ScanMinDPI)
+	}
+	return RenderDPI
+}
+
+// maxScanObjects bounds the objects scanDPI looks at: a scan has a few.
+const maxScanObjects = 16
+
 // renderSize is the pixel size of a page of wpt × hpt points rendered at
-// RenderDPI, or at the highest resolution the limits allow.
-func renderSize(wpt, hpt float64, lim decode.Limits) (w, h int, dpi float64, err error) {
+// want dots per inch, or at the highest resolution the limits allow.
+func renderSize(wpt, hpt, want float64, lim decode.Limits) (w, h int, dpi float64, err error) {
 	if !(wpt > 0 && hpt > 0) || math.IsInf(wpt, 0) || math.IsInf(hpt, 0) {
 		return 0, 0, 0, ErrMalformed
 	}
@@ -247,7 +290,7 @@ func renderSize(wpt, hpt float64, lim decode.Limits) (w, h int, dpi float64, err
 	if maxSide <= 0 {
 		maxSide = decode.DefaultMaxSide
 	}
-	dpi = RenderDPI
+	dpi = want
 	dpi = min(dpi, 72*math.Sqrt(float64(maxPx)/(wpt*hpt)))
 	dpi = min(dpi, 72*float64(maxSide)/max(wpt, hpt))
 	if dpi < MinRenderDPI {
