@@ -356,8 +356,10 @@ func testCanary(t *testing.T, s *sidecar, send canarySender) {
 	if !strings.Contains(s.proc.logs(), `"request"`) {
 		t.Errorf("the sidecar log has no access log line; is it logging?\n%s", s.proc.tail())
 	}
-	if !strings.Contains(core.logs(), `"level":"debug"`) {
-		t.Log("note: the core wrote no debug line")
+	// The core logs at debug level too (each page's figures), and those
+	// lines were searched for the canary with the rest.
+	if !strings.Contains(core.logs(), `"level":"debug"`) || !strings.Contains(core.logs(), `"msg":"page read"`) {
+		t.Errorf("the core wrote no debug line about a page; the canary search proves less than it says\n%s", core.tail())
 	}
 	for _, tc := range []struct{ what, root string }{
 		{"sidecar state folder", s.stateDir},

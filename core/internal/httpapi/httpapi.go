@@ -232,7 +232,7 @@ func (a *API) ocr(w http.ResponseWriter, r *http.Request) {
 	rid := api.RequestID(r.Header.Get(api.RequestIDHeader)) // the sidecar sets one on every request it forwards
 	w.Header().Set(api.RequestIDHeader, rid)
 	mode := "invalid"
-	sum, err := a.handleOCR(w, r, start, &mode)
+	sum, err := a.handleOCR(w, r, rid, start, &mode)
 	code := "ok"
 	if err != nil {
 		var re *requestError
@@ -271,7 +271,7 @@ type summary struct {
 	width, height int
 }
 
-func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time, modeLabel *string) (summary, error) {
+func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, rid string, start time.Time, modeLabel *string) (summary, error) {
 	var sum summary
 	q := r.URL.Query()
 	mode, err := pipeline.ParseMode(q.Get("mode"))
@@ -408,6 +408,12 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, start time.Time,
 		}
 		sum.pages++
 		sum.lines += len(lines)
+		// Each page's figures for an operator at debug level: sizes,
+		// counts and stage times, never text.
+		a.log.Debug("page read", zap.String("request_id", rid), zap.Int("page", i+1),
+			zap.Int("width", page.W), zap.Int("height", page.H), zap.Int("angle", res.Angle),
+			zap.Int("line_count", len(lines)), zap.Float64("dpi", plan.DPI),
+			zap.Duration("detect", tm.Detect), zap.Duration("recognize", tm.Recognize), zap.Duration("model", tm.Model))
 		// The sink has the page before the next one is decoded.
 		if err := sink.Page(page, plan.DPI, p); err != nil {
 			return sum, err
