@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -196,4 +197,19 @@ func GoBuild(out, pkg string, env ...string) error {
 		return fmt.Errorf("go build %s: %w\n%s", pkg, err, b)
 	}
 	return nil
+}
+
+// LoadAverage is the machine's load average over 1, 5 and 15 minutes as
+// /proc/loadavg gives it ("unknown" elsewhere): benchmarks print it beside
+// their figures, since a figure from a loaded machine is noise.
+func LoadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"image"
 	_ "image/jpeg"
 	"os"
 	"os/exec"
@@ -41,15 +40,7 @@ func scannedPDF(t *testing.T, dir string) (string, []string) {
 	var pages []doctest.Page
 	var labels []string
 	for _, s := range scannedPages {
-		f, err := os.Open(filepath.Join(repoRoot, "core/testdata/ocr", s.img))
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, _, err := image.Decode(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		img := doctest.LoadImage(t, filepath.Join(repoRoot, "core/testdata/ocr", s.img))
 		size := doctest.A4
 		if s.quarter%2 == 1 {
 			size = fpdf.SizeType{Wd: doctest.A4.Ht, Ht: doctest.A4.Wd}

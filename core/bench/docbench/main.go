@@ -35,7 +35,6 @@ import (
 	"flag"
 	"fmt"
 	"image"
-	"image/draw"
 	_ "image/jpeg" // synth pages are PNG or JPEG
 	"image/png"
 	"io"
@@ -53,6 +52,8 @@ import (
 	"github.com/sealocr/sealocr/core/internal/ocreval"
 	"github.com/sealocr/sealocr/core/internal/render"
 	"github.com/sealocr/sealocr/core/internal/synth"
+	"github.com/sealocr/sealocr/core/testkit"
+	"github.com/sealocr/sealocr/core/testkit/doctest"
 )
 
 func main() {
@@ -120,7 +121,7 @@ func run(args []string, stdout io.Writer) error {
 	}
 
 	ctx := context.Background()
-	load0 := loadavg()
+	load0 := testkit.LoadAverage()
 	var core *coreProc
 	var tools []tool
 	if *withCore && *coreURL == "" {
@@ -177,7 +178,7 @@ func run(args []string, stdout io.Writer) error {
 			}
 		}
 	}
-	load1 := loadavg()
+	load1 := testkit.LoadAverage()
 
 	w := bufio.NewWriter(stdout)
 	fmt.Fprintf(w, "docbench: %d documents × %d pages (1000x1400 grey scans at %d dpi; mixed Chinese/English receipts, every 4th page an English invoice; page 2 upside down, page 3 turned 90°), seed %d\n",
@@ -228,9 +229,9 @@ func generate(seed uint64, nDocs, nPages int) ([]doc, error) {
 			}
 			switch k {
 			case 1:
-				img = turnCW(img, 2)
+				img = doctest.TurnGray(img, 2)
 			case 2:
-				img = turnCW(img, 1)
+				img = doctest.TurnGray(img, 1)
 			}
 			bd := img.Bounds()
 			if err := pw.AddPage(render.Page{Page: api.Page{Page: k + 1, Width: bd.Dx(), Height: bd.Dy()}, Image: img, DPI: scanDPI}); err != nil {
@@ -520,50 +521,10 @@ func (p *coreProc) cpuTime() time.Duration {
 	return time.Duration(ut+st) * time.Second / ticks
 }
 
-// turnCW returns img turned clockwise by 90×q degrees.
-func turnCW(img image.Image, q int) image.Image {
-	b := img.Bounds()
-	src := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
-	draw.Draw(src, src.Rect, img, b.Min, draw.Src)
-	w, h := b.Dx(), b.Dy()
-	dst := image.NewGray(image.Rect(0, 0, w, h))
-	if q%2 == 1 {
-		dst = image.NewGray(image.Rect(0, 0, h, w))
-	}
-	for y := range h {
-		for x := range w {
-			v := src.Pix[y*src.Stride+x]
-			switch q % 4 {
-			case 0:
-				dst.Pix[y*dst.Stride+x] = v
-			case 1:
-				dst.Pix[x*dst.Stride+h-1-y] = v
-			case 2:
-				dst.Pix[(h-1-y)*dst.Stride+w-1-x] = v
-			case 3:
-				dst.Pix[(w-1-x)*dst.Stride+y] = v
-			}
-		}
-	}
-	return dst
-}
-
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
 		return s[i+1:]
 	}
 	return s
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

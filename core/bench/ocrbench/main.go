@@ -26,13 +26,13 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/sealocr/sealocr/core/internal/ocreval"
 	"github.com/sealocr/sealocr/core/internal/onnx"
 	"github.com/sealocr/sealocr/core/internal/synth"
+	"github.com/sealocr/sealocr/core/testkit"
 )
 
 func main() {
@@ -79,7 +79,7 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 
-	load0 := loadavg()
+	load0 := testkit.LoadAverage()
 	core, err := ocreval.LoadCore(*threads)
 	if err != nil {
 		return err
@@ -192,7 +192,7 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	load1 := loadavg()
+	load1 := testkit.LoadAverage()
 
 	peerVer, ortNodeVer := peer.versions()
 	w := bufio.NewWriter(stdout)
@@ -313,16 +313,4 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }

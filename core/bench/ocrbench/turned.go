@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"image"
-	"image/draw"
 	"io"
 
 	"github.com/sealocr/sealocr/core/internal/decode"
 	"github.com/sealocr/sealocr/core/internal/ocreval"
 	"github.com/sealocr/sealocr/core/internal/synth"
+	"github.com/sealocr/sealocr/core/testkit/doctest"
 )
 
 // turned collects the core's readings of pages turned by 0, 90, 180 and
@@ -31,7 +30,7 @@ func readTurned(ctx context.Context, c *ocreval.Core, docs []synth.Document) (*t
 		rows := ocreval.DocumentRows(d)
 		t.pages++
 		for q := range 4 {
-			preds, angle, err := c.ReadImage(ctx, turnCW(img, q), false)
+			preds, angle, err := c.ReadImage(ctx, doctest.TurnGray(img, q), false)
 			if err != nil {
 				return nil, fmt.Errorf("core: %s turned %d°: %w", d.Name, 90*q, err)
 			}
@@ -52,37 +51,4 @@ func (t *turned) print(w io.Writer) {
 	for q := range 4 {
 		fmt.Fprintf(w, "%-44s %8d/%d %21.2f%%\n", fmt.Sprintf("sealocr core, page turned %d°", 90*q), t.angleRight[q], t.pages, 100*t.cer[q]/float64(t.pages))
 	}
-}
-
-// turnCW returns img turned clockwise by 90×q degrees.
-func turnCW(img image.Image, q int) image.Image {
-	b := img.Bounds()
-	src := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	draw.Draw(src, src.Rect, img, b.Min, draw.Src)
-	w, h := b.Dx(), b.Dy()
-	var dst *image.RGBA
-	switch q % 4 {
-	case 1:
-		dst = image.NewRGBA(image.Rect(0, 0, h, w))
-	case 2:
-		dst = image.NewRGBA(image.Rect(0, 0, w, h))
-	case 3:
-		dst = image.NewRGBA(image.Rect(0, 0, h, w))
-	default:
-		return src
-	}
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			c := src.RGBAAt(x, y)
-			switch q % 4 {
-			case 1:
-				dst.SetRGBA(h-1-y, x, c)
-			case 2:
-				dst.SetRGBA(w-1-x, h-1-y, c)
-			case 3:
-				dst.SetRGBA(y, w-1-x, c)
-			}
-		}
-	}
-	return dst
 }

@@ -55,16 +55,7 @@ func sharedPDF(t testing.TB) *document.PDFium {
 // loadImage decodes a shared test image.
 func loadImage(t testing.TB, rel string) image.Image {
 	t.Helper()
-	f, err := os.Open(enginetest.Testdata(t, rel))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return doctest.LoadImage(t, enginetest.Testdata(t, rel))
 }
 
 // label reads the ground truth of a shared test image.

@@ -2,7 +2,6 @@ package web
 
 import (
 	"bytes"
-	"image"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,15 +27,7 @@ func TestBrowserPDF(t *testing.T) {
 	pdftotext := testkit.NeedTool(t, "pdftotext", "apt-get install -y poppler-utils")
 	var pages []doctest.Page
 	for i, rel := range []string{"tesseract_js/pages/testocr.png", "tesseract_js/pages/cosmic.png"} {
-		f, err := os.Open(filepath.Join("../../testdata/ocr", rel))
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, _, err := image.Decode(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
+		img := doctest.LoadImage(t, filepath.Join("../../testdata/ocr", rel))
 		pages = append(pages, doctest.Page{Size: doctest.A4, Image: doctest.Scan(img, 1240, 1754, 2*i)})
 	}
 	dir := t.TempDir()

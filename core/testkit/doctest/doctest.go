@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"image"
 	"image/draw"
+	_ "image/jpeg" // LoadImage reads JPEG pages too
 	"image/png"
+	"os"
 	"strings"
 	"testing"
 
@@ -169,4 +171,49 @@ func TurnCW(src image.Image) image.Image {
 		}
 	}
 	return dst
+}
+
+// TurnGray turns img clockwise by q quarter turns, as grey: the fast turn
+// of the benchmarks' generated pages.
+func TurnGray(img image.Image, q int) image.Image {
+	b := img.Bounds()
+	src := image.NewGray(image.Rect(0, 0, b.Dx(), b.Dy()))
+	draw.Draw(src, src.Rect, img, b.Min, draw.Src)
+	w, h := b.Dx(), b.Dy()
+	dst := image.NewGray(image.Rect(0, 0, w, h))
+	if q%2 == 1 {
+		dst = image.NewGray(image.Rect(0, 0, h, w))
+	}
+	for y := range h {
+		for x := range w {
+			v := src.Pix[y*src.Stride+x]
+			switch q % 4 {
+			case 0:
+				dst.Pix[y*dst.Stride+x] = v
+			case 1:
+				dst.Pix[x*dst.Stride+h-1-y] = v
+			case 2:
+				dst.Pix[(h-1-y)*dst.Stride+w-1-x] = v
+			case 3:
+				dst.Pix[(w-1-x)*dst.Stride+y] = v
+			}
+		}
+	}
+	return dst
+}
+
+// LoadImage decodes the image file at path (PNG or JPEG), failing the
+// test when it cannot.
+func LoadImage(t testing.TB, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return img
 }
