@@ -155,7 +155,6 @@ type process struct {
 	stdoutPath string
 	metricsURL string // a core's own /metrics listener (startCore)
 	stderrPath string
-	files      []*os.File
 }
 
 // startProcess runs bin with args and exactly env (plus PATH, HOME, TMPDIR).

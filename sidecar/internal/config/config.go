@@ -846,11 +846,6 @@ func unjoin(err error) []error {
 	return []error{err}
 }
 
-func httpURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
-}
-
 // checkAddr checks a host:port listen address; the host may be empty (all
 // interfaces).
 func checkAddr(addr string) error {
