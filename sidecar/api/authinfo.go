@@ -1,9 +1,11 @@
 package api
 
+import coreapi "github.com/sealocr/sealocr/core/api"
+
 // AuthInfoPath is the sidecar's public description of what a client (the
 // WebUI in particular) needs: GET or HEAD, no credentials, never rate-limited
 // or forwarded to the core. It holds no secret.
-const AuthInfoPath = "/v1/auth-info"
+const AuthInfoPath = coreapi.AuthInfoPath
 
 // AuthInfo is the body of GET AuthInfoPath. The core serving its WebUI on
 // its own answers the same path with Server "core" and Transport "plain";
