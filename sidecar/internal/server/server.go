@@ -194,8 +194,9 @@ const (
 	DefaultBodyTimeout            = 2 * time.Minute
 )
 
-// Handler builds the public handler.
-func Handler(o Options) http.Handler {
+// setDefaults fills the options left zero with their defaults and keeps
+// the limits consistent with each other.
+func (o *Options) setDefaults() {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
@@ -229,27 +230,12 @@ func Handler(o Options) http.Handler {
 		o.MaxBufferedBytesPerClient = o.MaxBufferedBytes / 4
 	}
 	o.MaxBufferedBytesPerClient = min(max(o.MaxBufferedBytesPerClient, o.MaxBodyBytes), o.MaxBufferedBytes)
-	// With authentication on, anonymous clients together get at most half
-	// of the byte budget and of the slots: the rest waits for clients with
-	// credentials, whatever anonymous traffic does.
-	anonBytes, anonSlots := o.MaxBufferedBytes, o.MaxConcurrent
-	if o.Auth != nil && authOn(o.AuthModes) {
-		anonBytes = max(o.MaxBufferedBytes/2, o.MaxBufferedBytesPerClient)
-		anonSlots = max(o.MaxConcurrent/2, 1)
-	}
-	inflight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_sidecar_inflight", Help: "Requests in progress."})
-	buffered := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_sidecar_buffered_bytes", Help: "Bytes of request bodies reserved or held in memory (max_buffered_bytes bounds it)."})
-	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name: "sealocr_sidecar_request_seconds", Help: "Request duration by HTTP status code.",
-		Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
-	}, []string{"code"})
-	if o.Registry != nil {
-		o.Registry.MustRegister(inflight, buffered, duration)
-	}
+}
 
-	if g, ok := o.Gateway.(interface{ Rules() route.Rules }); ok {
-		o.Route = g.Rules()
-	}
+// healthRoutes answers the health probes (/healthz, /readyz: the keys are
+// loaded and the core is ready, asked at most once a second) and the auth
+// description (route.AuthInfo), never limited or forwarded.
+func healthRoutes(o Options) *http.ServeMux {
 	var ready *readyCache // the core is asked at most once a second
 	if o.Upstream != nil {
 		ready = &readyCache{up: o.Upstream, log: o.Logger, now: time.Now}
@@ -304,6 +290,34 @@ func Handler(o Options) http.Handler {
 		h.Set("Content-Length", strconv.Itoa(len(body)))
 		_, _ = w.Write(body)
 	})
+	return health
+}
+
+// Handler builds the public handler.
+func Handler(o Options) http.Handler {
+	o.setDefaults()
+	// With authentication on, anonymous clients together get at most half
+	// of the byte budget and of the slots: the rest waits for clients with
+	// credentials, whatever anonymous traffic does.
+	anonBytes, anonSlots := o.MaxBufferedBytes, o.MaxConcurrent
+	if o.Auth != nil && authOn(o.AuthModes) {
+		anonBytes = max(o.MaxBufferedBytes/2, o.MaxBufferedBytesPerClient)
+		anonSlots = max(o.MaxConcurrent/2, 1)
+	}
+	inflight := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_sidecar_inflight", Help: "Requests in progress."})
+	buffered := prometheus.NewGauge(prometheus.GaugeOpts{Name: "sealocr_sidecar_buffered_bytes", Help: "Bytes of request bodies reserved or held in memory (max_buffered_bytes bounds it)."})
+	duration := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "sealocr_sidecar_request_seconds", Help: "Request duration by HTTP status code.",
+		Buckets: []float64{.001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+	}, []string{"code"})
+	if o.Registry != nil {
+		o.Registry.MustRegister(inflight, buffered, duration)
+	}
+
+	if g, ok := o.Gateway.(interface{ Rules() route.Rules }); ok {
+		o.Route = g.Rules()
+	}
+	health := healthRoutes(o)
 
 	if o.ClientIP == nil {
 		o.ClientIP = &clientip.Resolver{}
