@@ -72,6 +72,9 @@ const (
 	enLineMinExactKept = 0.93
 	enDocMaxCERKept    = 0.007
 	enDocMaxCERRemoved = 0.005
+
+	enLineDocMaxCERKept   = 0.006
+	enLineDocMinExactKept = 0.91
 )
 
 // TestDocuments reads the generated receipts in document mode and scores
@@ -140,6 +143,28 @@ func TestEnglishLines(t *testing.T) {
 	if all.CERKept() > enLineMaxCERKept || all.ExactKeptRate() < enLineMinExactKept {
 		t.Errorf("English lines regressed: %s; bounds: CER kept ≤ %.2f%%, exact (spaces kept) ≥ %.1f%%",
 			all, 100*enLineMaxCERKept, 100*enLineMinExactKept)
+	}
+}
+
+// TestEnglishLinesDocumentMode reads the same English lines in document
+// mode: detection first, as a page holding one line is read.
+func TestEnglishLinesDocumentMode(t *testing.T) {
+	s, c := fixtures(t)
+	var all ocreval.Tally
+	for _, l := range s.EnglishLines {
+		preds, err := c.Read(context.Background(), l.Data, false)
+		if err != nil {
+			t.Fatalf("%s: %v", l.Name, err)
+		}
+		got := ocreval.LineText(preds)
+		if all.Add(got, l.Text); ocreval.Kept(got) != ocreval.Kept(l.Text) {
+			t.Logf("%s [%s]: got %q, want %q", l.Name, l.Degradations, got, l.Text)
+		}
+	}
+	t.Logf("English lines (document mode): %s", all)
+	if all.CERKept() > enLineDocMaxCERKept || all.ExactKeptRate() < enLineDocMinExactKept {
+		t.Errorf("English lines in document mode regressed: %s; bounds: CER kept ≤ %.2f%%, exact (spaces kept) ≥ %.1f%%",
+			all, 100*enLineDocMaxCERKept, 100*enLineDocMinExactKept)
 	}
 }
 

@@ -251,28 +251,53 @@ func inkColumns(img *raster.Image) (cols []bool, inkH int) {
 		return nil, 0
 	}
 	thr := contrast / 2
-	y0, y1 := img.H*5/100, img.H-img.H*5/100
-	cols = make([]bool, img.W)
-	top, bottom := -1, -1
+	// Rows with ink in at least 1% of the columns; the line's band is
+	// the longest run of them (gaps of a few rows bridged), so that the
+	// edges of the lines above and below that a loose crop catches set
+	// neither the band's height nor the columns' ink.
+	rows := make([]bool, img.H)
 	for y := 0; y < img.H; y++ {
 		n := 0
-		for xx := 0; xx < img.W; xx++ {
-			if dist[y*img.W+xx] > thr {
+		for _, d := range dist[y*img.W : (y+1)*img.W] {
+			if d > thr {
 				n++
-				if y >= y0 && y < y1 {
-					cols[xx] = true
-				}
 			}
 		}
-		if n >= max(2, img.W/100) {
-			if top < 0 {
-				top = y
-			}
-			bottom = y
-		}
+		rows[y] = n >= max(2, img.W/100)
 	}
+	top, bottom := band(rows, max(1, img.H/12))
 	if top < 0 {
 		return nil, 0
 	}
+	y0, y1 := max(top, img.H*5/100), min(bottom+1, img.H-img.H*5/100)
+	cols = make([]bool, img.W)
+	for y := y0; y < y1; y++ {
+		for xx, d := range dist[y*img.W : (y+1)*img.W] {
+			if d > thr {
+				cols[xx] = true
+			}
+		}
+	}
 	return cols, bottom - top + 1
+}
+
+// band returns the first and last index of the longest run of true in
+// rows, where runs of at most bridge false between trues do not break a
+// run; (-1, -1) when rows has no true.
+func band(rows []bool, bridge int) (top, bottom int) {
+	top, bottom = -1, -1
+	start, last := -1, -1
+	for y, ink := range rows {
+		if !ink {
+			continue
+		}
+		if start < 0 || y-last-1 > bridge {
+			start = y
+		}
+		last = y
+		if top < 0 || last-start > bottom-top {
+			top, bottom = start, last
+		}
+	}
+	return top, bottom
 }

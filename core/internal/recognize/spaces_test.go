@@ -175,3 +175,47 @@ func TestLatinDigits(t *testing.T) {
 		}
 	}
 }
+
+// TestInkSpacesIgnoresNeighbourLines: a crop that catches the bottom of
+// the line above (a strip over the word gap, six rows clear of the line)
+// keeps the word's space: the strip sets neither the ink band nor the
+// columns' ink.
+func TestInkSpacesIgnoresNeighbourLines(t *testing.T) {
+	img, r := blocks([]int{20, 32, 45, 67, 77})
+	for y := 2; y < 4; y++ {
+		for x := 50; x < 75; x++ {
+			o := img.Offset(x, y)
+			img.Pix[o], img.Pix[o+1], img.Pix[o+2] = 0, 0, 0
+		}
+	}
+	if got := inkSpaces(img, r, 200, 200, 0.3); got.Text != "aaa aa" {
+		t.Errorf("got %q, want %q", got.Text, "aaa aa")
+	}
+}
+
+func TestBand(t *testing.T) {
+	b := func(s string) []bool {
+		out := make([]bool, len(s))
+		for i := range s {
+			out[i] = s[i] == '#'
+		}
+		return out
+	}
+	tests := []struct {
+		rows        string
+		bridge      int
+		top, bottom int
+	}{
+		{"....", 1, -1, -1},
+		{"#...", 1, 0, 0},
+		{"##....######..", 1, 6, 11},
+		{"##.##...#", 1, 0, 4}, // one blank row bridged
+		{"##..##...#", 1, 0, 1}, // two are not; the first longest run wins
+		{"##..##...#", 2, 0, 5},
+	}
+	for _, tc := range tests {
+		if top, bottom := band(b(tc.rows), tc.bridge); top != tc.top || bottom != tc.bottom {
+			t.Errorf("band(%q, %d) = %d, %d; want %d, %d", tc.rows, tc.bridge, top, bottom, tc.top, tc.bottom)
+		}
+	}
+}
