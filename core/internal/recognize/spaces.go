@@ -50,20 +50,48 @@ func inkSpaces(line *raster.Image, r ctc.Result, rw, w int, gap float64) ctc.Res
 		// shorter, so their gaps are a smaller share of it.
 		gap *= mixedGap
 	}
+	// blank is the widest run of columns without ink between the centres
+	// of characters i-1 and i.
+	blank := func(i int) int {
+		run, longest := 0, 0
+		for cx := center(r.Chars[i-1]); cx <= center(r.Chars[i]); cx++ {
+			if cols[cx] {
+				run = 0
+				continue
+			}
+			run++
+			longest = max(longest, run)
+		}
+		return longest
+	}
+	// The line's own letter spacing: the median blank between
+	// neighbouring characters (words hold more pairs than the gaps between
+	// them). A face set loosely or in fixed cells (Liberation Mono, Nimbus
+	// Mono) leaves wide blanks around narrow letters; a word space there
+	// must be clearly wider than the typical one.
+	var blanks []int
+	for i := 1; i < len(r.Chars); i++ {
+		if r.Chars[i-1].Text != " " && r.Chars[i].Text != " " {
+			blanks = append(blanks, blank(i))
+		}
+	}
+	typical := 0.0
+	if len(blanks) >= 4 && !hasWide(r.Chars) {
+		slices.Sort(blanks)
+		typical = float64(blanks[(len(blanks)-1)/2])
+		if typical > gap*float64(inkH) {
+			typical = 0 // letters spaced apart ("S A L E"): every gap is a space
+		}
+	}
 	out := ctc.Result{Confidence: r.Confidence, Steps: r.Steps, Chars: make([]ctc.Char, 0, len(r.Chars))}
 	var b strings.Builder
 	for i, c := range r.Chars {
 		if i > 0 {
 			p := r.Chars[i-1]
 			if spaceable(p.Text, c.Text) && !inNumber(r.Chars, i) {
-				run, longest := 0, 0
-				for cx := center(p); cx <= center(c); cx++ {
-					if cols[cx] {
-						run = 0
-						continue
-					}
-					run++
-					longest = max(longest, run)
+				longest := blank(i)
+				if float64(longest) <= typicalGap*typical {
+					longest = 0
 				}
 				need := gap
 				apart := true
@@ -83,6 +111,16 @@ func inkSpaces(line *raster.Image, r ctc.Result, rw, w int, gap float64) ctc.Res
 	out.Text = b.String()
 	return out
 }
+
+// typicalGap: on a line without wide (CJK) characters and with at least
+// four pairs of neighbouring characters, a space goes only where the blank
+// is wider than typicalGap times the line's median blank between
+// neighbours (its own letter spacing), unless that median is itself wider
+// than the gap threshold (letters set apart, each gap a space). Measured on generated English lines
+// (seed 9, 200 lines): exact with spaces kept in mode=line 89.0% → 92.5%,
+// strict CER 0.57% → 0.36%; in document mode 90.0% → 94.5%; 1.5, 1.75, 2.5
+// and 3 did less.
+const typicalGap = 2.0
 
 // mixedGap scales the gap threshold on a line with wide (CJK) characters.
 const mixedGap = 5.0 / 6

@@ -39,11 +39,11 @@ func TestInkSpaces(t *testing.T) {
 		gap  float64
 		want string
 	}{
-		{0, "aaaaa"},     // off
-		{0.3, "aaa aa"},  // the word gap only
-		{0.9, "aaaaa"},   // no gap that wide
-		{0.1, "aa a aa"}, // 3 columns > 2, 2 columns not
-		{-1, "aaaaa"},    // never
+		{0, "aaaaa"},    // off
+		{0.3, "aaa aa"}, // the word gap only
+		{0.9, "aaaaa"},  // no gap that wide
+		{0.1, "aaa aa"}, // 3 columns > 2, but not > 2 × the line's median blank (2)
+		{-1, "aaaaa"},   // never
 	}
 	for _, tc := range tests {
 		// The line is read at its own size: 200 columns in, 25 steps out.
@@ -89,6 +89,18 @@ func TestInkSpacesDigitGroups(t *testing.T) {
 	r.Text = "123456"
 	if got := inkSpaces(img, r, 200, 200, 0.12); got.Text != "123 456" {
 		t.Errorf("got %q, want %q", got.Text, "123 456")
+	}
+}
+
+// TestInkSpacesOwnSpacing: a word space must be clearly wider than the
+// line's own letter spacing. Letters 4 columns apart (0.2 of the ink
+// height, as a monospaced face leaves beside narrow letters) with one
+// 7-column blank in a word (above the 0.3 threshold of 6 columns, not
+// above twice the median 4) and a 14-column word space.
+func TestInkSpacesOwnSpacing(t *testing.T) {
+	img, r := blocks([]int{10, 24, 38, 55, 69, 93, 107})
+	if got := inkSpaces(img, r, 200, 200, 0.3); got.Text != "aaaaa aa" {
+		t.Errorf("got %q, want %q", got.Text, "aaaaa aa")
 	}
 }
 
@@ -209,7 +221,7 @@ func TestBand(t *testing.T) {
 		{"....", 1, -1, -1},
 		{"#...", 1, 0, 0},
 		{"##....######..", 1, 6, 11},
-		{"##.##...#", 1, 0, 4}, // one blank row bridged
+		{"##.##...#", 1, 0, 4},  // one blank row bridged
 		{"##..##...#", 1, 0, 1}, // two are not; the first longest run wins
 		{"##..##...#", 2, 0, 5},
 	}
