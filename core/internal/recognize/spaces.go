@@ -24,8 +24,8 @@ import (
 //
 // Between two digits the gap must be wider (4/3 of gap: a narrow 1 among
 // tabular digits leaves a wide gap) and the two digits' centres must also
-// stand further apart than 1.25 times the line's digit pitch (the median
-// distance between the centres of neighbouring digits): digit groups such
+// stand further apart than 1.25 times the line's digit pitch (see
+// digitPitch): digit groups such
 // as an IBAN's "DE36 7934" keep their space, tabular digits stay whole.
 // On a line with wide (CJK) characters the threshold is mixedGap of gap.
 // Spaces the model emitted are kept; see spaceable and inNumber for where a
@@ -210,9 +210,15 @@ func latinDigits(r ctc.Result) ctc.Result {
 	return ctc.Result{Text: b.String(), Confidence: r.Confidence, Chars: out, Steps: r.Steps}
 }
 
-// digitPitch is the (lower) median distance in columns between the centres
-// of neighbouring digits of cs, or 0 with fewer than two such pairs (one
-// pair cannot be compared with itself).
+// digitPitch is the mean of the distances in columns between the centres
+// of neighbouring digits of cs that are at most their (lower) median, or 0
+// with fewer than two such pairs (one pair cannot be compared with itself).
+// Centres fall on the model's time steps, a few columns apart: on a narrow
+// crop the distances inside a group alternate between two steps (13 and
+// 18 columns for a pitch of 15.5) and the median, 18, put a group's gap
+// (21) within 1.25 pitches. The mean of the lower half averages the steps
+// out (seed 9, 200 English lines in document mode: exact with spaces kept
+// 94.0% → 95.0%).
 func digitPitch(cs []ctc.Char, center func(ctc.Char) int) float64 {
 	var d []int
 	for i := 1; i < len(cs); i++ {
@@ -224,7 +230,12 @@ func digitPitch(cs []ctc.Char, center func(ctc.Char) int) float64 {
 		return 0
 	}
 	slices.Sort(d)
-	return float64(d[(len(d)-1)/2])
+	m := (len(d) - 1) / 2
+	sum := 0
+	for _, v := range d[:m+1] {
+		sum += v
+	}
+	return float64(sum) / float64(m+1)
 }
 
 // spaceable reports whether a space may go between a and b: not next to a

@@ -231,3 +231,19 @@ func TestBand(t *testing.T) {
 		}
 	}
 }
+
+// TestDigitPitchSteps: on a narrow crop the centres of a group's digits
+// stand 13 or 18 columns apart by turns (pitch 15.5 on the model's time
+// steps); the gap between groups (21) must stay above 1.25 pitches.
+func TestDigitPitchSteps(t *testing.T) {
+	var cs []ctc.Char
+	x := 0
+	for i, d := range []int{0, 13, 18, 13, 21, 18, 13, 18, 21, 13, 18, 13} {
+		x += d
+		cs = append(cs, ctc.Char{Text: string(rune('0' + i%10)), First: x, Last: x})
+	}
+	p := digitPitch(cs, func(c ctc.Char) int { return c.First })
+	if 21 <= 1.25*p || p < 13 {
+		t.Errorf("pitch %.2f: a group gap of 21 columns is not more than 1.25 pitches", p)
+	}
+}
