@@ -156,7 +156,7 @@ func (e *Engine) orient(ctx context.Context, page *raster.Image, boxes []geom.Qu
 		return t.upright(page), nil
 	}
 	cropAll := func() ([]*raster.Image, error) {
-		if err := o.reserve(cropBytes(res.boxes, o.classifies())); err != nil {
+		if err := o.reserve(cropBytes(cropQuads(res.page, res.boxes, o.Mode), o.classifies())); err != nil {
 			return nil, err
 		}
 		return e.crop(res.page, res.boxes, o.Mode), nil

@@ -417,8 +417,8 @@ func (e *Engine) lineBox(ctx context.Context, page *raster.Image, o Options) (ge
 	return q, nil
 }
 
-// crop cuts every box out of page; in line mode without a box found, the
-// page is the line.
+// crop cuts every box out of page, in document mode with its margins
+// (cropQuads); in line mode without a box found, the page is the line.
 func (e *Engine) crop(page *raster.Image, boxes []geom.Quad, mode Mode) []*raster.Image {
 	if mode == ModeLine && len(boxes) == 1 {
 		w, h := float64(page.W), float64(page.H)
@@ -426,7 +426,17 @@ func (e *Engine) crop(page *raster.Image, boxes []geom.Quad, mode Mode) []*raste
 			return []*raster.Image{page}
 		}
 	}
-	return crop.Quads(page, boxes)
+	return crop.Quads(page, cropQuads(page, boxes, mode))
+}
+
+// cropQuads returns the quads cut out of page for boxes: in document mode
+// the boxes widened by widenBoxes; in line mode the line's box, which
+// lineBox widened already.
+func cropQuads(page *raster.Image, boxes []geom.Quad, mode Mode) []geom.Quad {
+	if mode == ModeLine {
+		return boxes
+	}
+	return widenBoxes(boxes, float64(page.W), float64(page.H))
 }
 
 // classify returns each crop's angle decision, or nil when the request

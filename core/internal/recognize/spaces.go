@@ -24,8 +24,8 @@ import (
 //
 // Between two digits the gap must be wider (4/3 of gap: a narrow 1 among
 // tabular digits leaves a wide gap) and the two digits' centres must also
-// stand further apart than 1.25 times the line's digit pitch (the median
-// distance between the centres of neighbouring digits): digit groups such
+// stand further apart than 1.25 times the line's digit pitch (see
+// digitPitch): digit groups such
 // as an IBAN's "DE36 7934" keep their space, tabular digits stay whole.
 // On a line with wide (CJK) characters the threshold is mixedGap of gap.
 // Spaces the model emitted are kept; see spaceable and inNumber for where a
@@ -50,20 +50,48 @@ func inkSpaces(line *raster.Image, r ctc.Result, rw, w int, gap float64) ctc.Res
 		// shorter, so their gaps are a smaller share of it.
 		gap *= mixedGap
 	}
+	// blank is the widest run of columns without ink between the centres
+	// of characters i-1 and i.
+	blank := func(i int) int {
+		run, longest := 0, 0
+		for cx := center(r.Chars[i-1]); cx <= center(r.Chars[i]); cx++ {
+			if cols[cx] {
+				run = 0
+				continue
+			}
+			run++
+			longest = max(longest, run)
+		}
+		return longest
+	}
+	// The line's own letter spacing: the median blank between
+	// neighbouring characters (words hold more pairs than the gaps between
+	// them). A face set loosely or in fixed cells (Liberation Mono, Nimbus
+	// Mono) leaves wide blanks around narrow letters; a word space there
+	// must be clearly wider than the typical one.
+	var blanks []int
+	for i := 1; i < len(r.Chars); i++ {
+		if r.Chars[i-1].Text != " " && r.Chars[i].Text != " " {
+			blanks = append(blanks, blank(i))
+		}
+	}
+	typical := 0.0
+	if len(blanks) >= 4 && !hasWide(r.Chars) {
+		slices.Sort(blanks)
+		typical = float64(blanks[(len(blanks)-1)/2])
+		if typical > gap*float64(inkH) {
+			typical = 0 // letters spaced apart ("S A L E"): every gap is a space
+		}
+	}
 	out := ctc.Result{Confidence: r.Confidence, Steps: r.Steps, Chars: make([]ctc.Char, 0, len(r.Chars))}
 	var b strings.Builder
 	for i, c := range r.Chars {
 		if i > 0 {
 			p := r.Chars[i-1]
 			if spaceable(p.Text, c.Text) && !inNumber(r.Chars, i) {
-				run, longest := 0, 0
-				for cx := center(p); cx <= center(c); cx++ {
-					if cols[cx] {
-						run = 0
-						continue
-					}
-					run++
-					longest = max(longest, run)
+				longest := blank(i)
+				if float64(longest) <= typicalGap*typical {
+					longest = 0
 				}
 				need := gap
 				apart := true
@@ -83,6 +111,16 @@ func inkSpaces(line *raster.Image, r ctc.Result, rw, w int, gap float64) ctc.Res
 	out.Text = b.String()
 	return out
 }
+
+// typicalGap: on a line without wide (CJK) characters and with at least
+// four pairs of neighbouring characters, a space goes only where the blank
+// is wider than typicalGap times the line's median blank between
+// neighbours (its own letter spacing), unless that median is itself wider
+// than the gap threshold (letters set apart, each gap a space). Measured on generated English lines
+// (seed 9, 200 lines): exact with spaces kept in mode=line 89.0% → 92.5%,
+// strict CER 0.57% → 0.36%; in document mode 90.0% → 94.5%; 1.5, 1.75, 2.5
+// and 3 did less.
+const typicalGap = 2.0
 
 // mixedGap scales the gap threshold on a line with wide (CJK) characters.
 const mixedGap = 5.0 / 6
@@ -172,9 +210,15 @@ func latinDigits(r ctc.Result) ctc.Result {
 	return ctc.Result{Text: b.String(), Confidence: r.Confidence, Chars: out, Steps: r.Steps}
 }
 
-// digitPitch is the (lower) median distance in columns between the centres
-// of neighbouring digits of cs, or 0 with fewer than two such pairs (one
-// pair cannot be compared with itself).
+// digitPitch is the mean of the distances in columns between the centres
+// of neighbouring digits of cs that are at most their (lower) median, or 0
+// with fewer than two such pairs (one pair cannot be compared with itself).
+// Centres fall on the model's time steps, a few columns apart: on a narrow
+// crop the distances inside a group alternate between two steps (13 and
+// 18 columns for a pitch of 15.5) and the median, 18, put a group's gap
+// (21) within 1.25 pitches. The mean of the lower half averages the steps
+// out (seed 9, 200 English lines in document mode: exact with spaces kept
+// 94.0% → 95.0%).
 func digitPitch(cs []ctc.Char, center func(ctc.Char) int) float64 {
 	var d []int
 	for i := 1; i < len(cs); i++ {
@@ -186,7 +230,12 @@ func digitPitch(cs []ctc.Char, center func(ctc.Char) int) float64 {
 		return 0
 	}
 	slices.Sort(d)
-	return float64(d[(len(d)-1)/2])
+	m := (len(d) - 1) / 2
+	sum := 0
+	for _, v := range d[:m+1] {
+		sum += v
+	}
+	return float64(sum) / float64(m+1)
 }
 
 // spaceable reports whether a space may go between a and b: not next to a
@@ -251,28 +300,53 @@ func inkColumns(img *raster.Image) (cols []bool, inkH int) {
 		return nil, 0
 	}
 	thr := contrast / 2
-	y0, y1 := img.H*5/100, img.H-img.H*5/100
-	cols = make([]bool, img.W)
-	top, bottom := -1, -1
+	// Rows with ink in at least 1% of the columns; the line's band is
+	// the longest run of them (gaps of a few rows bridged), so that the
+	// edges of the lines above and below that a loose crop catches set
+	// neither the band's height nor the columns' ink.
+	rows := make([]bool, img.H)
 	for y := 0; y < img.H; y++ {
 		n := 0
-		for xx := 0; xx < img.W; xx++ {
-			if dist[y*img.W+xx] > thr {
+		for _, d := range dist[y*img.W : (y+1)*img.W] {
+			if d > thr {
 				n++
-				if y >= y0 && y < y1 {
-					cols[xx] = true
-				}
 			}
 		}
-		if n >= max(2, img.W/100) {
-			if top < 0 {
-				top = y
-			}
-			bottom = y
-		}
+		rows[y] = n >= max(2, img.W/100)
 	}
+	top, bottom := band(rows, max(1, img.H/12))
 	if top < 0 {
 		return nil, 0
 	}
+	y0, y1 := max(top, img.H*5/100), min(bottom+1, img.H-img.H*5/100)
+	cols = make([]bool, img.W)
+	for y := y0; y < y1; y++ {
+		for xx, d := range dist[y*img.W : (y+1)*img.W] {
+			if d > thr {
+				cols[xx] = true
+			}
+		}
+	}
 	return cols, bottom - top + 1
+}
+
+// band returns the first and last index of the longest run of true in
+// rows, where runs of at most bridge false between trues do not break a
+// run; (-1, -1) when rows has no true.
+func band(rows []bool, bridge int) (top, bottom int) {
+	top, bottom = -1, -1
+	start, last := -1, -1
+	for y, ink := range rows {
+		if !ink {
+			continue
+		}
+		if start < 0 || y-last-1 > bridge {
+			start = y
+		}
+		last = y
+		if top < 0 || last-start > bottom-top {
+			top, bottom = start, last
+		}
+	}
+	return top, bottom
 }

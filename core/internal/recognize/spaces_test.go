@@ -39,11 +39,11 @@ func TestInkSpaces(t *testing.T) {
 		gap  float64
 		want string
 	}{
-		{0, "aaaaa"},     // off
-		{0.3, "aaa aa"},  // the word gap only
-		{0.9, "aaaaa"},   // no gap that wide
-		{0.1, "aa a aa"}, // 3 columns > 2, 2 columns not
-		{-1, "aaaaa"},    // never
+		{0, "aaaaa"},    // off
+		{0.3, "aaa aa"}, // the word gap only
+		{0.9, "aaaaa"},  // no gap that wide
+		{0.1, "aaa aa"}, // 3 columns > 2, but not > 2 × the line's median blank (2)
+		{-1, "aaaaa"},   // never
 	}
 	for _, tc := range tests {
 		// The line is read at its own size: 200 columns in, 25 steps out.
@@ -89,6 +89,18 @@ func TestInkSpacesDigitGroups(t *testing.T) {
 	r.Text = "123456"
 	if got := inkSpaces(img, r, 200, 200, 0.12); got.Text != "123 456" {
 		t.Errorf("got %q, want %q", got.Text, "123 456")
+	}
+}
+
+// TestInkSpacesOwnSpacing: a word space must be clearly wider than the
+// line's own letter spacing. Letters 4 columns apart (0.2 of the ink
+// height, as a monospaced face leaves beside narrow letters) with one
+// 7-column blank in a word (above the 0.3 threshold of 6 columns, not
+// above twice the median 4) and a 14-column word space.
+func TestInkSpacesOwnSpacing(t *testing.T) {
+	img, r := blocks([]int{10, 24, 38, 55, 69, 93, 107})
+	if got := inkSpaces(img, r, 200, 200, 0.3); got.Text != "aaaaa aa" {
+		t.Errorf("got %q, want %q", got.Text, "aaaaa aa")
 	}
 }
 
@@ -173,5 +185,65 @@ func TestLatinDigits(t *testing.T) {
 		if got := latinDigits(r); got.Text != tc.want || len(got.Chars) != len(r.Chars) {
 			t.Errorf("%q: got %q, want %q", tc.in, got.Text, tc.want)
 		}
+	}
+}
+
+// TestInkSpacesIgnoresNeighbourLines: a crop that catches the bottom of
+// the line above (a strip over the word gap, six rows clear of the line)
+// keeps the word's space: the strip sets neither the ink band nor the
+// columns' ink.
+func TestInkSpacesIgnoresNeighbourLines(t *testing.T) {
+	img, r := blocks([]int{20, 32, 45, 67, 77})
+	for y := 2; y < 4; y++ {
+		for x := 50; x < 75; x++ {
+			o := img.Offset(x, y)
+			img.Pix[o], img.Pix[o+1], img.Pix[o+2] = 0, 0, 0
+		}
+	}
+	if got := inkSpaces(img, r, 200, 200, 0.3); got.Text != "aaa aa" {
+		t.Errorf("got %q, want %q", got.Text, "aaa aa")
+	}
+}
+
+func TestBand(t *testing.T) {
+	b := func(s string) []bool {
+		out := make([]bool, len(s))
+		for i := range s {
+			out[i] = s[i] == '#'
+		}
+		return out
+	}
+	tests := []struct {
+		rows        string
+		bridge      int
+		top, bottom int
+	}{
+		{"....", 1, -1, -1},
+		{"#...", 1, 0, 0},
+		{"##....######..", 1, 6, 11},
+		{"##.##...#", 1, 0, 4},  // one blank row bridged
+		{"##..##...#", 1, 0, 1}, // two are not; the first longest run wins
+		{"##..##...#", 2, 0, 5},
+	}
+	for _, tc := range tests {
+		if top, bottom := band(b(tc.rows), tc.bridge); top != tc.top || bottom != tc.bottom {
+			t.Errorf("band(%q, %d) = %d, %d; want %d, %d", tc.rows, tc.bridge, top, bottom, tc.top, tc.bottom)
+		}
+	}
+}
+
+// TestDigitPitchSteps: on a narrow crop the centres of a group's digits
+// stand 13 or 18 columns apart by turns (pitch 15.5 on the model's time
+// steps); the gap between groups (21) must stay above 1.25 pitches.
+func TestDigitPitchSteps(t *testing.T) {
+	var cs []ctc.Char
+	x := 0
+	for i, d := range []int{0, 13, 18, 13, 21, 18, 13, 18, 21, 13, 18, 13} {
+		x += d
+		cs = append(cs, ctc.Char{Text: string(rune('0' + i%10)), First: x, Last: x})
+	}
+	p := digitPitch(cs, func(c ctc.Char) int { return c.First })
+	if 21 <= 1.25*p || p < 13 {
+		t.Errorf("pitch %.2f: a group gap of 21 columns is not more than 1.25 pitches", p)
 	}
 }
