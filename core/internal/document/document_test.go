@@ -72,7 +72,7 @@ func TestPDFPagesAndSizes(t *testing.T) {
 		w, h int
 		dpi  float64
 		v    float32
-	}{{1240, 1754, 150, 100}, {1650, 1275, ScanMinDPI, 200}, {2480, 3507, RenderDPI, 255}}
+	}{{1240, 1754, 150, 100}, {int(11 * ScanMinDPI), int(8.5 * ScanMinDPI), ScanMinDPI, 200}, {2480, 3507, RenderDPI, 255}}
 	for i, w := range want {
 		p, err := d.Plan(context.Background(), i)
 		if err != nil {
