@@ -103,7 +103,9 @@ func decodeResponse(t testing.TB, res *http.Response, body []byte) api.Response 
 // rendered at 300 dpi; the top-level fields are the first page's, and the
 // top-level text is the pages' texts joined by a form feed.
 func TestScannedPDFPages(t *testing.T) {
-	a := New(enginetest.Engine(t), Options{PDF: sharedPDF(t), Timeout: 5 * time.Minute})
+	// Two workers: the pages are read two at a time, and still come back
+	// in order.
+	a := New(enginetest.Engine(t), Options{PDF: sharedPDF(t), Workers: 2, Timeout: 5 * time.Minute})
 	type src struct {
 		img, gt string
 		quarter int

@@ -291,7 +291,12 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, rid string, star
 		return sum, err
 	}
 	format := outputFormat(r)
-	if _, err := a.newSink(format, q, &charge{b: a.mem}); err != nil {
+	// The answer's bytes (page pictures, the PDF or hOCR being written)
+	// are charged here until the answer is written.
+	out := &charge{b: a.mem}
+	defer out.done()
+	sink, err := a.newSink(format, q, out)
+	if err != nil {
 		return sum, err // refused before the body is read
 	}
 
@@ -304,7 +309,6 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, rid string, star
 	// size in points) before it is decoded.
 	mem := &charge{b: a.mem}
 	defer mem.done()
-	sink, _ := a.newSink(format, q, mem) // checked above
 	body, err := a.readImage(w, r, mem)
 	if err != nil {
 		return sum, err
@@ -345,11 +349,20 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, rid string, star
 	}
 	defer func() { _ = doc.Close() }()
 	sum.format = doc.Format()
-	opts.Reserve = mem.take
-	// base is what the request holds between pages: the body (and
-	// PDFium's share) while pages are left to decode, nothing after the
-	// last one.
-	base := mem.held
+
+	// The pages are decoded one after another, each recognised as soon
+	// as it is decoded. While pages are being recognised, the next one
+	// runs beside them on a worker slot of its own when one is idle and
+	// no other request waits for one (the workers nobody else needs read
+	// a document's pages at once); else the oldest page is finished
+	// first. The sink gets the pages in order.
+	pr := &pageRuns{a: a, ctx: ctx, sink: sink, rid: rid, sum: &sum, held: 1}
+	defer func() {
+		// An early return: stop the pages still running and wait for
+		// them, so that their slots and memory go back with the request's.
+		cancel()
+		pr.abandon()
+	}()
 	for i := 0; i < doc.Pages(); i++ {
 		if ctx.Err() != nil {
 			return sum, &requestError{code: api.CodeTimeout, reason: "deadline", err: ctx.Err()}
@@ -357,75 +370,171 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, rid string, star
 		if i > 0 {
 			t = time.Now()
 		}
+		if err := pr.makeRoom(); err != nil {
+			return sum, err
+		}
 		plan, err := doc.Plan(ctx, i)
 		if err != nil {
 			return sum, documentError(ctx, err, "header", doc.Format())
 		}
 		sum.format = doc.Format()
 		pageBytes := pipeline.PageBytes(plan.Width, plan.Height, opts)
-		if err := mem.take(plan.ExtraBytes + pageBytes); err != nil {
+		pm := &charge{b: a.mem}
+		if err := pr.take(pm, plan.ExtraBytes+pageBytes); err != nil {
 			return sum, err
 		}
 		page, err := doc.Decode(ctx, i)
 		if err != nil {
+			pm.done()
 			return sum, documentError(ctx, err, "decode", doc.Format())
 		}
 		if i == doc.Pages()-1 {
 			// Nothing is left to decode: the document (PDFium's instance
 			// with it) is closed, and the body is garbage.
 			_ = doc.Close()
-			base = 0
+			mem.shrink(0)
 		}
 		// The decoder's images are garbage now: their bytes go back to
 		// the budget (GOMEMLIMIT has the collector reclaim them before the
 		// heap grows past it).
-		mem.shrink(base + pageBytes)
+		pm.shrink(pageBytes)
 		a.m.stage.WithLabelValues("decode").Observe(time.Since(t).Seconds())
-
-		res, err := a.eng.RunPage(ctx, page, opts)
-		if err != nil {
-			var re *requestError
-			switch {
-			case errors.As(err, &re):
-				return sum, err
-			case ctx.Err() != nil:
-				return sum, &requestError{code: api.CodeTimeout, reason: "deadline", err: err}
-			}
+		pr.start(i, page, plan.DPI, pm, opts)
+	}
+	for len(pr.running) > 0 {
+		if err := pr.finish(); err != nil {
 			return sum, err
 		}
-		tm := res.Timings
-		for name, d := range map[string]time.Duration{"preprocess": tm.Preprocess, "detect": tm.Detect,
-			"crop": tm.Crop, "classify": tm.Classify, "recognize": tm.Recognize, "order": tm.Order, "model": tm.Model} {
-			a.m.stage.WithLabelValues(name).Observe(d.Seconds())
-		}
-		lines := res.Lines
-		if lines == nil {
-			lines = []api.Line{}
-		}
-		p := api.Page{Page: i + 1, Width: page.W, Height: page.H, Angle: res.Angle, Text: res.Text(), Lines: lines}
-		if i == 0 {
-			sum.width, sum.height = page.W, page.H
-		}
-		sum.pages++
-		sum.lines += len(lines)
-		// Each page's figures for an operator at debug level: sizes,
-		// counts and stage times, never text.
-		a.log.Debug("page read", zap.String("request_id", rid), zap.Int("page", i+1),
-			zap.Int("width", page.W), zap.Int("height", page.H), zap.Int("angle", res.Angle),
-			zap.Int("line_count", len(lines)), zap.Float64("dpi", plan.DPI),
-			zap.Duration("detect", tm.Detect), zap.Duration("recognize", tm.Recognize), zap.Duration("model", tm.Model))
-		// The sink has the page before the next one is decoded.
-		if err := sink.Page(page, plan.DPI, p); err != nil {
-			return sum, err
-		}
-		// The page and the pipeline's copies are garbage: give them back,
-		// collected first when large (see charge.done).
-		if mem.held-base >= collectAbove {
-			runtime.GC()
-		}
-		mem.shrink(base)
 	}
 	return sum, sink.Finish(w, time.Since(start))
+}
+
+// pageRuns are the pages of one request being recognised, oldest first.
+// Only the request's goroutine calls its methods; each page's run has a
+// goroutine of its own.
+type pageRuns struct {
+	a       *API
+	ctx     context.Context
+	sink    pageSink
+	rid     string
+	sum     *summary
+	held    int // worker slots the request holds: its own and the extra ones
+	running []*pageRun
+}
+
+// pageRun is one page being recognised.
+type pageRun struct {
+	i    int
+	page *raster.Image
+	dpi  float64
+	mem  *charge // the page's bytes and the pipeline's copies of it
+	done chan struct{}
+	res  *pipeline.Result
+	err  error
+}
+
+// makeRoom returns when the next page can run: beside the running pages
+// on a slot the request holds or an idle one, or after the oldest page is
+// finished.
+func (p *pageRuns) makeRoom() error {
+	for len(p.running) >= p.held {
+		if p.a.tryIdle() {
+			p.held++
+			return nil
+		}
+		if err := p.finish(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// take charges n bytes for the next page to m; when the budget is short
+// and pages are running, it finishes them one by one and tries again (a
+// budget that holds one page reads the document one page at a time).
+func (p *pageRuns) take(m *charge, n int64) error {
+	for {
+		err := m.take(n)
+		var re *requestError
+		if err == nil || len(p.running) == 0 || !errors.As(err, &re) || re.code != api.CodeBusy {
+			return err
+		}
+		if err := p.finish(); err != nil {
+			return err
+		}
+	}
+}
+
+// start recognises page i on a goroutine of its own; its pipeline copies
+// are charged to m.
+func (p *pageRuns) start(i int, page *raster.Image, dpi float64, m *charge, opts pipeline.Options) {
+	run := &pageRun{i: i, page: page, dpi: dpi, mem: m, done: make(chan struct{})}
+	opts.Reserve = m.take
+	p.running = append(p.running, run)
+	go func() {
+		defer close(run.done)
+		run.res, run.err = p.a.eng.RunPage(p.ctx, page, opts)
+	}()
+}
+
+// finish waits for the oldest page, gives its memory back and, when the
+// request holds a slot beyond its own, that slot (taken again for the
+// next page if it is still idle then), and hands the page to the sink.
+func (p *pageRuns) finish() error {
+	run := p.running[0]
+	p.running = p.running[1:]
+	<-run.done
+	defer run.mem.done() // the page and the pipeline's copies are garbage after the sink
+	if p.held > 1 {
+		p.held--
+		p.a.release()
+	}
+	if run.err != nil {
+		var re *requestError
+		switch {
+		case errors.As(run.err, &re):
+			return run.err
+		case p.ctx.Err() != nil:
+			return &requestError{code: api.CodeTimeout, reason: "deadline", err: run.err}
+		}
+		return run.err
+	}
+	a, res, page := p.a, run.res, run.page
+	tm := res.Timings
+	for name, d := range map[string]time.Duration{"preprocess": tm.Preprocess, "detect": tm.Detect,
+		"crop": tm.Crop, "classify": tm.Classify, "recognize": tm.Recognize, "order": tm.Order, "model": tm.Model} {
+		a.m.stage.WithLabelValues(name).Observe(d.Seconds())
+	}
+	lines := res.Lines
+	if lines == nil {
+		lines = []api.Line{}
+	}
+	pg := api.Page{Page: run.i + 1, Width: page.W, Height: page.H, Angle: res.Angle, Text: res.Text(), Lines: lines}
+	if run.i == 0 {
+		p.sum.width, p.sum.height = page.W, page.H
+	}
+	p.sum.pages++
+	p.sum.lines += len(lines)
+	// Each page's figures for an operator at debug level: sizes,
+	// counts and stage times, never text.
+	a.log.Debug("page read", zap.String("request_id", p.rid), zap.Int("page", run.i+1),
+		zap.Int("width", page.W), zap.Int("height", page.H), zap.Int("angle", res.Angle),
+		zap.Int("line_count", len(lines)), zap.Float64("dpi", run.dpi),
+		zap.Duration("detect", tm.Detect), zap.Duration("recognize", tm.Recognize), zap.Duration("model", tm.Model))
+	return p.sink.Page(page, run.dpi, pg)
+}
+
+// abandon waits for the pages still running (their context is done) and
+// gives back their memory and the extra slots.
+func (p *pageRuns) abandon() {
+	for _, run := range p.running {
+		<-run.done
+		run.mem.done()
+	}
+	p.running = nil
+	for ; p.held > 1; p.held-- {
+		p.a.release()
+	}
 }
 
 // documentError maps an error of package document or decode to a request
@@ -486,6 +595,21 @@ func (a *API) acquire(ctx context.Context) error {
 		// come back (busy carries Retry-After), unlike a request that
 		// ran out of time while being recognised.
 		return fail(api.CodeBusy, "no worker within the deadline")
+	}
+}
+
+// tryIdle takes a worker slot for another page of a running request when
+// one is idle and no request waits for one.
+func (a *API) tryIdle() bool {
+	if a.waiting.Load() > 0 {
+		return false
+	}
+	select {
+	case a.slots <- struct{}{}:
+		a.m.inflight.Inc()
+		return true
+	default:
+		return false
 	}
 }
 
