@@ -13,7 +13,11 @@
 // Tools, each on its own with -threads CPU threads:
 //
 //	ocrmypdf -l chi_sim+eng --rotate-pages --force-ocr --jobs T in.pdf out.pdf   (OMP_THREAD_LIMIT=1: one thread per job)
-//	POST /v1/ocr?output=pdf, Content-Type application/pdf, to the core         (--threads T --workers 1)
+//	POST /v1/ocr?output=pdf, Content-Type application/pdf, to the core         (--workers T --threads 1)
+//
+// Both read T pages at once with one thread each: ocrmypdf one page per
+// job, the core one page per idle worker. -core-shape threads runs the
+// core as one worker with T ONNX Runtime threads per page instead.
 //
 // The core is built from this checkout and started on a loopback port
 // (or -core names a running one). Each tool reads the documents one after
@@ -80,7 +84,9 @@ func run(args []string, stdout io.Writer) error {
 	seed := fs.Uint64("seed", 1, "random seed of the generated pages")
 	nDocs := fs.Int("documents", 5, "documents")
 	nPages := fs.Int("pages", 4, "pages per document (the 2nd upside down, the 3rd turned by 90°)")
-	threads := fs.Int("threads", runtime.NumCPU(), "CPU threads for each tool: ocrmypdf --jobs, the core's --threads")
+	threads := fs.Int("threads", runtime.NumCPU(), "CPU threads for each tool: ocrmypdf --jobs, the core's --workers (or --threads, -core-shape)")
+	shape := fs.String("core-shape", "pages", "how the started core uses its threads: pages (--workers T --threads 1: T pages at once) "+
+		"or threads (--threads T --workers 1: one page at a time on T threads)")
 	coreURL := fs.String("core", "", "URL of a running core (default: build ./core/cmd/core and start it on a loopback port)")
 	coreArgs := fs.String("core-args", "", "extra flags for the started core, space-separated (e.g. --models DIR --ort-lib FILE)")
 	ocrmypdf := fs.String("ocrmypdf", "ocrmypdf", "ocrmypdf binary; \"\" to leave it out")
@@ -92,6 +98,9 @@ func run(args []string, stdout io.Writer) error {
 	verbose := fs.Bool("v", false, "print each page's text where it differs from the labels")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *shape != "pages" && *shape != "threads" {
+		return errors.New("-core-shape is pages or threads")
 	}
 	if *coreInput != "pdf" && *coreInput != "images" {
 		return errors.New("-core-input is pdf or images")
@@ -125,7 +134,7 @@ func run(args []string, stdout io.Writer) error {
 	var core *coreProc
 	var tools []tool
 	if *withCore && *coreURL == "" {
-		if core, err = startCore(ctx, dir, *threads, strings.Fields(*coreArgs)); err != nil {
+		if core, err = startCore(ctx, dir, *threads, *shape, strings.Fields(*coreArgs)); err != nil {
 			return err
 		}
 		defer core.stop()
@@ -134,6 +143,9 @@ func run(args []string, stdout io.Writer) error {
 
 	if *withCore {
 		ct := &coreTool{url: strings.TrimRight(*coreURL, "/"), proc: core, images: *coreInput == "images"}
+		if core != nil {
+			ct.shape = core.shape
+		}
 		// A running server, warmed up once before timing: its first PDF
 		// compiles the PDFium module (10-20 s of CPU, once per process),
 		// which no later document pays. ocrmypdf starts afresh per file.
@@ -331,6 +343,7 @@ type coreTool struct {
 	url    string
 	proc   *coreProc // nil for a core started elsewhere (then no CPU time)
 	images bool      // -core-input images
+	shape  string    // how a started core uses its threads, for the label
 }
 
 func (c *coreTool) name() string { return "sealocr" }
@@ -338,6 +351,9 @@ func (c *coreTool) name() string { return "sealocr" }
 func (c *coreTool) label() string {
 	if c.images {
 		return "sealocr core, PNG pages + render here (preview)"
+	}
+	if c.shape != "" {
+		return "sealocr core, PDF in, ?output=pdf (" + c.shape + ")"
 	}
 	return "sealocr core, PDF in, ?output=pdf"
 }
@@ -440,20 +456,27 @@ func (c *coreTool) runImages(ctx context.Context, d doc, out string) (time.Durat
 
 // coreProc is a core binary started by the bench.
 type coreProc struct {
-	cmd *exec.Cmd
-	url string
+	cmd   *exec.Cmd
+	url   string
+	shape string // its workers and threads, e.g. "2 workers x 1 thread"
 }
 
 // startCore builds the core into dir and starts it on a loopback port with
-// threads intra-op threads and one worker, and waits until it is ready.
-func startCore(ctx context.Context, dir string, threads int, extra []string) (*coreProc, error) {
+// threads CPU threads in the given shape (pages: as many workers, one
+// intra-op thread each; threads: one worker with as many intra-op
+// threads), and waits until it is ready.
+func startCore(ctx context.Context, dir string, threads int, shape string, extra []string) (*coreProc, error) {
 	bin := filepath.Join(dir, "core")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./core/cmd/core")
 	if out, err := build.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("go build ./core/cmd/core (run from the repository root): %w\n%s", err, out)
 	}
-	args := append([]string{"--listen", "127.0.0.1:0", "--metrics-listen", "", "--threads", strconv.Itoa(threads),
-		"--workers", "1", "--timeout", "10m", "--max-body-bytes", strconv.Itoa(200 << 20)}, extra...)
+	workers, intra := threads, 1
+	if shape == "threads" {
+		workers, intra = 1, threads
+	}
+	args := append([]string{"--listen", "127.0.0.1:0", "--metrics-listen", "", "--threads", strconv.Itoa(intra),
+		"--workers", strconv.Itoa(workers), "--timeout", "10m", "--max-body-bytes", strconv.Itoa(200 << 20)}, extra...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = io.Discard // the core's log
 	stdout, err := cmd.StdoutPipe()
@@ -463,7 +486,7 @@ func startCore(ctx context.Context, dir string, threads int, extra []string) (*c
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &coreProc{cmd: cmd}
+	p := &coreProc{cmd: cmd, shape: fmt.Sprintf("%d workers x %d threads", workers, intra)}
 	sc := bufio.NewScanner(stdout)
 	for sc.Scan() {
 		if _, u, ok := strings.Cut(sc.Text(), "listening on "); ok {
