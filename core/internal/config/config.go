@@ -32,7 +32,7 @@ type Config struct {
 	Models        string        `yaml:"models" env:"SEALOCR_MODELS" flag:"models" doc:"model folder (default ~/.cache/sealocr/models)"`
 	ORTLib        string        `yaml:"ort_lib" env:"SEALOCR_ORT_LIB" flag:"ort-lib" doc:"ONNX Runtime library (default ~/.cache/sealocr/onnxruntime/libonnxruntime.so.1)"`
 	Threads       int           `yaml:"threads" env:"SEALOCR_CORE_THREADS" flag:"threads" default:"0" doc:"intra-op threads per ONNX session, 0 = all cores"`
-	Workers       int           `yaml:"workers" env:"SEALOCR_CORE_WORKERS" flag:"workers" default:"1" doc:"pipeline runs at once"`
+	Workers       int           `yaml:"workers" env:"SEALOCR_CORE_WORKERS" flag:"workers" default:"1" doc:"pages recognised at once (requests, and the pages of one document on idle workers)"`
 	Queue         int           `yaml:"queue" env:"SEALOCR_CORE_QUEUE" flag:"queue" default:"16" doc:"requests that may wait for a worker"`
 	MaxBodyBytes  int64         `yaml:"max_body_bytes" env:"SEALOCR_CORE_MAX_BODY_BYTES" flag:"max-body-bytes" default:"20971520" doc:"request body limit in bytes"`
 	MaxPixels     int64         `yaml:"max_pixels" env:"SEALOCR_CORE_MAX_PIXELS" flag:"max-pixels" default:"40000000" doc:"image width × height limit"`

@@ -45,7 +45,7 @@ type Options struct {
 	MaxBody     int64         // request body limit in bytes (20 MiB)
 	Limits      decode.Limits // pixel limits
 	Timeout     time.Duration // per-request deadline, queueing included (30 s)
-	Workers     int           // pipeline runs at once (1)
+	Workers     int           // pages recognised at once: requests, and a document's pages on idle workers (1)
 	Queue       int           // requests that may wait for a worker (16)
 	Logger      *zap.Logger   // nil: no logging
 	Registry    *prometheus.Registry
