@@ -316,6 +316,7 @@ func (sc *sidecar) buildHandler(ctx context.Context) error {
 		return err
 	}
 	usage := keys.NewUsage(filepath.Join(cfg.StateDir, keys.UsageFile), reg)
+	usage.Track(func() []string { return store.Current().PSKIDs })
 	go func() {
 		t := time.NewTicker(time.Minute)
 		defer t.Stop()

@@ -52,11 +52,12 @@ type File struct {
 	// OHTTP holds PEM blocks of type "OHTTP PRIVATE KEY CONFIG".
 	OHTTP string `yaml:"ohttp"`
 	// Seed, base64 (standard) of at least 32 random bytes, derives keys
-	// deterministically (see DeriveSeed): one AES-256-GCM pre-shared key
-	// and two OHTTP key configurations (X25519 as key ID 1,
-	// ML-KEM-768+X25519 as key ID 2), in addition to the keys listed. Every
-	// replica given the same seed has the same keys: the Helm chart
-	// generates one seed per release.
+	// deterministically (see DeriveSeed): one AES-256-GCM pre-shared key,
+	// in addition to the keys listed, and, when the file lists no OHTTP
+	// configuration itself, two OHTTP key configurations (X25519 as key ID
+	// 1, ML-KEM-768+X25519 as key ID 2); under ohttp_rotation, those of
+	// each period (see At). Every replica given the same seed has the same
+	// keys: the Helm chart generates one seed per release.
 	Seed string `yaml:"seed,omitempty"`
 }
 
@@ -257,7 +258,12 @@ func Parse(data []byte) (*Set, error) {
 				}
 			}
 			f.PSK = append([]PSKEntry{e}, f.PSK...)
-			f.OHTTP = pems + f.OHTTP
+			// The seed's own pair stands in only for a file that lists
+			// none: a sealctl keygen file given a seed to rotate from
+			// keeps its configurations (key IDs 1 and 2, like the seed's).
+			if strings.TrimSpace(f.OHTTP) == "" {
+				f.OHTTP = pems
+			}
 			s.material = materialDigest([][][]byte{{[]byte("seed"), seed}})
 			s.seed = bytes.Clone(seed)
 		}
@@ -579,8 +585,10 @@ func LoadFile(path string) (*Set, error) {
 }
 
 // AddPSK returns the key file data with one more pre-shared key, a new
-// random secret of suite under id, appended to its psk list; every other
-// line (other keys, the seed, the OHTTP configurations, comments) stays.
+// random secret of suite under id, appended to its psk list; the other
+// keys, the seed, the OHTTP configurations and comments stay, and so does
+// every line of a file sealctl keygen wrote (a file written by hand is
+// re-indented as keygen writes: 4 spaces).
 // It refuses an ID the file already holds and a result that does not
 // parse.
 func AddPSK(data []byte, id string, suite psk.Suite) ([]byte, error) {
@@ -632,8 +640,7 @@ func AddPSK(data []byte, id string, suite psk.Suite) ([]byte, error) {
 	entry.HeadComment = "added " + time.Now().UTC().Format(time.RFC3339)
 	list.Content = append(list.Content, entry)
 	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	enc.SetIndent(2)
+	enc := yaml.NewEncoder(&buf) // indent 4, as yaml.Marshal wrote the file in GenerateSuite
 	if err := enc.Encode(&doc); err != nil {
 		return nil, err
 	}

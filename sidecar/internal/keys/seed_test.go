@@ -15,8 +15,8 @@ import (
 
 // TestSeed: two replicas given the same seed have the same keys (a request
 // sealed for one opens on the other, the OHTTP key configurations are
-// byte-identical); another seed gives other keys; short or bad seeds and
-// colliding OHTTP key IDs are refused.
+// byte-identical); another seed gives other keys; short or bad seeds are
+// refused; a file's own OHTTP configurations replace the seed's pair.
 func TestSeed(t *testing.T) {
 	seed := func(b byte) string { return base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{b}, 32)) }
 	a1, err := Parse([]byte("seed: " + seed(1) + "\n"))
@@ -77,12 +77,39 @@ func TestSeed(t *testing.T) {
 	for _, tc := range []struct{ name, file, want string }{
 		{"short", "seed: " + base64.StdEncoding.EncodeToString(make([]byte, 31)) + "\n", "at least 32 bytes"},
 		{"not base64", "seed: '%%%'\n", "seed is not base64"},
-		{"OHTTP key IDs taken", "seed: " + seed(1) + "\n" + string(extra), "ohttp"},
 	} {
 		_, err := Parse([]byte(tc.file))
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want ErrInvalid mentioning %q", tc.name, err, tc.want)
 		}
+	}
+	// A sealctl keygen file given a seed (to rotate from): its own OHTTP
+	// configurations stand, the seed's pair (the same key IDs) is left
+	// out, and under rotation the periods' pairs come beside them.
+	own1, err := Parse(extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSeed, err := Parse(append([]byte("seed: "+seed(1)+"\n"), extra...))
+	if err != nil {
+		t.Fatalf("a keygen file with a seed added: %v", err)
+	}
+	if !bytes.Equal(list(withSeed), list(own1)) {
+		t.Error("a keygen file with a seed: want the file's own OHTTP configurations, not the seed's")
+	}
+	if len(withSeed.PSKIDs) != len(own1.PSKIDs)+1 || withSeed.PSKIDs[0] != a1.PSKIDs[0] {
+		t.Errorf("a keygen file with a seed: PSK IDs %v, want the seed's and the file's %v", withSeed.PSKIDs, own1.PSKIDs)
+	}
+	rot, err := withSeed.At(now, 10*time.Second)
+	if err != nil {
+		t.Fatalf("rotation from a keygen file with a seed: %v", err)
+	}
+	var ids []int
+	for _, c := range rot.Public {
+		ids = append(ids, int(c.KeyID()))
+	}
+	if len(ids) < 4 || ids[0] < RotationKeyIDBase || ids[len(ids)-2] != 1 || ids[len(ids)-1] != 2 {
+		t.Errorf("rotation from a keygen file with a seed offers key IDs %v, want the period's (>= %d) then the file's 1 and 2", ids, RotationKeyIDBase)
 	}
 	// A seed with further listed PSK keys (rotation): both work.
 	own := "psk:\n  - id: own\n    secret: " + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)) + "\n"

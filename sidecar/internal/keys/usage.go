@@ -33,6 +33,11 @@ type Usage struct {
 	mu    sync.Mutex
 	last  map[string]time.Time // "envelope key_id"
 	dirty bool
+	// inForce lists the PSK key IDs in force (see Track); zero holds those
+	// of them shown as never used (0), so that one removed from the file
+	// loses its series.
+	inForce func() []string
+	zero    map[string]bool
 }
 
 // NewUsage returns a Usage that keeps its file at path ("" for none),
@@ -54,9 +59,44 @@ func NewUsage(path string, reg prometheus.Registerer) *Usage {
 		}
 	}
 	if reg != nil {
-		reg.MustRegister(u.gauge)
+		reg.MustRegister(u)
 	}
 	return u
+}
+
+// Track has the gauge show every pre-shared key that inForce lists (the
+// key IDs in force, asked at each scrape), a key never used with 0, so
+// that an unused key is seen rather than missing.
+func (u *Usage) Track(inForce func() []string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.inForce = inForce
+}
+
+// Describe implements prometheus.Collector.
+func (u *Usage) Describe(ch chan<- *prometheus.Desc) { u.gauge.Describe(ch) }
+
+// Collect implements prometheus.Collector: the keys used, and those in
+// force never used (0).
+func (u *Usage) Collect(ch chan<- prometheus.Metric) {
+	u.mu.Lock()
+	if u.inForce != nil {
+		now := map[string]bool{}
+		for _, id := range u.inForce() {
+			if _, used := u.last["psk "+id]; !used {
+				now[id] = true
+				u.gauge.WithLabelValues("psk", id).Set(0)
+			}
+		}
+		for id := range u.zero {
+			if _, used := u.last["psk "+id]; !now[id] && !used {
+				u.gauge.DeleteLabelValues("psk", id)
+			}
+		}
+		u.zero = now
+	}
+	u.mu.Unlock()
+	u.gauge.Collect(ch)
 }
 
 func splitUsageKey(k string) (string, string) {
