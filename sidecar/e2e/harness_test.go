@@ -394,6 +394,8 @@ func newSidecar(t *testing.T, env map[string]string) *sidecar {
 			if err == nil {
 				_, _ = io.Copy(io.Discard, res.Body)
 				res.Body.Close()
+			} else {
+				s.client = nil // read ca.pem again: a sidecar may replace the CA it found at start
 			}
 			cancel()
 			if err == nil && res.StatusCode == http.StatusOK {
