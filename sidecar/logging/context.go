@@ -27,7 +27,9 @@ func For(ctx context.Context, l *zap.Logger) *zap.Logger {
 		return l
 	}
 	if fields, ok := ctx.Value(fieldsKey{}).([]zap.Field); ok && len(fields) > 0 {
-		return l.With(fields...)
+		// Lazily: the fields are encoded only if a line is written, not
+		// for each debug line skipped at the usual levels.
+		return l.WithLazy(fields...)
 	}
 	return l
 }

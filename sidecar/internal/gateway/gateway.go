@@ -344,10 +344,7 @@ func (g *Gateway) psk(w http.ResponseWriter, r *http.Request) {
 		api.Write(w, api.Internal)
 		return
 	}
-	w.Header().Set("Content-Type", psk.ResponseMediaType)
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(sealed)
+	writeSealed(w, r, psk.ResponseMediaType, sealed)
 }
 
 func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
@@ -515,10 +512,7 @@ func (g *Gateway) ohttp(w http.ResponseWriter, r *http.Request) {
 		api.Write(w, api.Internal)
 		return
 	}
-	w.Header().Set("Content-Type", ohttp.ResponseMediaType)
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(enc)
+	writeSealed(w, r, ohttp.ResponseMediaType, enc)
 }
 
 // checkDate applies the acceptance window to the inner request's Date
@@ -653,8 +647,24 @@ func (g *Gateway) legacy(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.requests.WithLabelValues("legacy", "ok").Inc()
-	w.Header().Set("Content-Type", legacycbc.MediaType)
-	w.Header().Set("Cache-Control", "no-store")
+	writeSealed(w, r, legacycbc.MediaType, sealed)
+}
+
+// writeSealed writes a sealed answer: 200, its media type, no-store and
+// its length. Over HTTP/1.x the answer is flushed at once, so that the
+// client reads it while the request's cleanup (the body buffer zeroed and
+// given back, the budget, the access log) still runs; the declared length
+// keeps the answer unchunked. (Over HTTP/2 a flush before the handler
+// returns would leave END_STREAM to a frame of its own, which a client
+// that closes the body on the last byte answers with RST_STREAM.)
+func writeSealed(w http.ResponseWriter, r *http.Request, mediaType string, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", mediaType)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(sealed)
+	_, _ = w.Write(body)
+	if r.ProtoMajor == 1 {
+		_ = http.NewResponseController(w).Flush()
+	}
 }

@@ -322,3 +322,46 @@ func TestLegacySameWorkAtTheCore(t *testing.T) {
 		}
 	}
 }
+
+// TestSealedAnswerSentBeforeCleanup: over HTTP/1.1 a sealed answer carries
+// its length (not chunked, even when longer than the server's 2 KiB
+// buffer) and reaches the client before the handler returns, so that the
+// request's cleanup (the body buffer zeroed, the budget, the access log)
+// does not delay it.
+func TestSealedAnswerSentBeforeCleanup(t *testing.T) {
+	f := newFixture(t, false)
+	received := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.gw.ServeHTTP(w, r)
+		select { // the cleanup waits for the client's copy of the answer
+		case <-received:
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	t.Cleanup(srv.Close)
+	target := "/v1/ocr?pad=" + strings.Repeat("a", 4000) // a 4 KiB answer
+	body, opener, err := psk.SealRequest(nil, f.set.PSKKeys[0], "POST", target, "image/png", time.Now(), []byte("IMAGE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	res, err := srv.Client().Post(srv.URL+target, psk.RequestMediaType, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	close(received)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("status %d: %v", res.StatusCode, err)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Fatalf("the answer waited for the handler to return (%s)", d)
+	}
+	if res.ContentLength != int64(len(out)) || len(res.TransferEncoding) != 0 {
+		t.Fatalf("length %d, transfer encoding %v, %d bytes", res.ContentLength, res.TransferEncoding, len(out))
+	}
+	if status, _, plain, err := opener.Open(out); err != nil || status != 200 || !strings.HasPrefix(string(plain), `{"text":"ok:/v1/ocr?pad=aaa`) {
+		t.Fatalf("opened %d %.40q %v", status, plain, err)
+	}
+}

@@ -245,19 +245,37 @@ var (
 	errTooSlow  = errors.New("body below the minimum rate")
 )
 
-// readChunk is the first buffer of a body: bytes are counted as they
+// readChunk bounds the first buffer of a body: bytes are counted as they
 // arrive, the buffer doubling as it fills (never beyond Content-Length).
 const readChunk = 64 << 10
+
+// nextSize is the size of the buffer that replaces a full one of old bytes
+// (0: none yet) for a body of at most limit bytes. It doubles from
+// readChunk; when the length is declared (exact), the first buffer is the
+// length halved until it fits readChunk instead, so that the doublings end
+// on the length itself: a body just over a power of two (a 1 MiB image
+// with its envelope) then takes one copy fewer, with no buffer larger than
+// before (at most twice what has arrived, or readChunk).
+func nextSize(old, limit int64, exact bool) int64 {
+	first := int64(readChunk)
+	if exact {
+		first = limit
+		for first > readChunk {
+			first = (first + 1) / 2
+		}
+	}
+	return min(max(2*old, first), limit)
+}
 
 // bufferBody reads the body of an encrypted request into memory before the
 // request takes a concurrency slot, under the byte budget, the client's
 // share of it, the minimum rate and the total time. The budget counts what
-// has arrived (the buffer doubles as it fills, from readChunk), never what
-// Content-Length promises, so a slow client holds only what it sent. The
-// body's deadline moves with what has arrived: by grace + n/minRate after
-// the start, n bytes must be there, and the whole body by total (set on
-// the connection with http.ResponseController before each read, and
-// checked after it). Other requests carry no body onwards: plain routes
+// has arrived (the buffer doubles as it fills, from readChunk at most:
+// nextSize), never what Content-Length promises, so a slow client holds
+// only what it sent. The body's deadline moves with what has arrived: by
+// grace + n/minRate after the start, n bytes must be there, and the whole
+// body by total (set on the connection with http.ResponseController before
+// each read, and checked after it). Other requests carry no body onwards: plain routes
 // are GET and HEAD only, and every other request is refused without
 // reading it.
 func bufferBody(o bodyRules) middleware {
@@ -357,14 +375,14 @@ func (o bodyRules) read(w http.ResponseWriter, r *http.Request, h *hold) (body, 
 				}
 				continue
 			}
-			// The buffer is full: double it (from readChunk), within the
+			// The buffer is full: double it (nextSize), within the
 			// declared length or the limit. The budget and the client's
 			// share must hold the new buffer; while the old one is
 			// copied into it, the budget counts both (the old one
 			// without refusal: it was counted a moment ago, so a body as
 			// large as the whole budget still fits).
 			old := int64(len(buf))
-			size := min(max(2*old, readChunk), limit)
+			size := nextSize(old, limit, r.ContentLength > 0)
 			if size <= old {
 				return nil, buf, fmt.Errorf("%w: chunked body", errTooLarge)
 			}

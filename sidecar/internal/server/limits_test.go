@@ -231,3 +231,47 @@ func TestMinimumRate(t *testing.T) {
 		t.Errorf("a short chunked body: %d, gateway called %d times", w.Code, called)
 	}
 }
+
+// TestNextSize: a body's buffers double as they fill, never beyond twice
+// what has arrived (or readChunk for the first), and end on the limit; with
+// a declared length the bytes copied from replaced buffers stay under the
+// length (a body just over a power of two, 1 MiB with its envelope, took
+// 64 KiB, ..., 1 MiB and then the length: twice its length copied).
+func TestNextSize(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		limit int64
+		exact bool
+	}{
+		{"small", 1000, true},
+		{"readChunk", readChunk, true},
+		{"just over readChunk", readChunk + 1, true},
+		{"1MiB", 1 << 20, true},
+		{"1MiB+envelope", 1<<20 + 64, true},
+		{"20MiB-1", 20<<20 - 1, true},
+		{"unknown length, 20MiB limit", 20 << 20, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var sizes []int64
+			copied := int64(0)
+			for old := int64(0); old < tc.limit; {
+				size := nextSize(old, tc.limit, tc.exact)
+				if size <= old {
+					t.Fatalf("after %v: %d does not grow", sizes, size)
+				}
+				if size > max(2*old, readChunk) {
+					t.Fatalf("after %v: %d is more than twice %d (or readChunk)", sizes, size, old)
+				}
+				sizes = append(sizes, size)
+				copied += old
+				old = size
+			}
+			if last := sizes[len(sizes)-1]; last != tc.limit {
+				t.Fatalf("sizes %v end on %d, want the limit %d", sizes, last, tc.limit)
+			}
+			if tc.exact && copied >= tc.limit {
+				t.Fatalf("sizes %v: %d bytes copied, want fewer than the length %d", sizes, copied, tc.limit)
+			}
+		})
+	}
+}
