@@ -231,3 +231,39 @@ func TestOneBucketAcrossModes(t *testing.T) {
 		t.Errorf("failed authentications then the valid key: %v, want %v", got, want)
 	}
 }
+
+// TestOHTTPTargetNotRFC9112 (audit round 2, #13) against the real sidecar:
+// an OHTTP inner request whose path carries what an HTTP/1.1 request line
+// cannot (a raw space, a `"`, a control byte, a bad %-escape) opens, and
+// gets the sealed 403 without reaching the upstream; before the fix the
+// raw space went into the upstream's request line. A valid target with
+// sub-delimiters is forwarded as sent.
+func TestOHTTPTargetNotRFC9112(t *testing.T) {
+	rec := newHeaderRecorder(t)
+	s := newSidecar(t, map[string]string{"SEALOCR_UPSTREAM": rec.srv.URL})
+	cfg := ohttpKeys(t, s)[0]
+	suite := ohttp.DefaultSuites()[0]
+	refused := api.Lookup(api.RouteNotAllowed)
+	for _, target := range []string{
+		"/v1/ocr?mode=line&tag=a b",
+		"/v1/ocr?mode=line&tag=\"x\"",
+		"/v1/ocr?mode=line&tag=a\x01b",
+		"/v1/ocr?mode=line&tag=%zz",
+		"/v1/ocr?mode=line&tag=\xc3\xa9",
+	} {
+		bres := s.ohttpExchange(t, cfg, suite, innerRequest(t, s, target, "image/png", []byte("IMAGE")))
+		if bres.Status != refused.Status || string(bres.Content) != string(refused.Body) {
+			t.Errorf("%q: inner answer %d %s, want the sealed route_not_allowed", target, bres.Status, bres.Content)
+		}
+	}
+	if seen := rec.requests(); len(seen) != 0 {
+		t.Fatalf("a target that is not valid per RFC 9112 reached the upstream: %q", seen[0].RequestURI)
+	}
+	const valid = "/v1/ocr?mode=line&tag='x'(!*)"
+	if bres := s.ohttpExchange(t, cfg, suite, innerRequest(t, s, valid, "image/png", []byte("IMAGE"))); bres.Status != http.StatusOK {
+		t.Fatalf("%s: inner answer %d %s", valid, bres.Status, bres.Content)
+	}
+	if seen := rec.requests(); len(seen) != 1 || seen[0].RequestURI != valid {
+		t.Fatalf("the upstream saw %v, want %q", seen, valid)
+	}
+}
