@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/sealocr/sealocr/sidecar/api"
 	"github.com/sealocr/sealocr/sidecar/internal/auth"
+	"github.com/sealocr/sealocr/sidecar/internal/envelope/bhttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/ohttp"
 	"github.com/sealocr/sealocr/sidecar/internal/envelope/psk"
 )
@@ -265,5 +267,83 @@ func TestOHTTPTargetNotRFC9112(t *testing.T) {
 	}
 	if seen := rec.requests(); len(seen) != 1 || seen[0].RequestURI != valid {
 		t.Fatalf("the upstream saw %v, want %q", seen, valid)
+	}
+}
+
+// TestRelayStrangersCannotLockOutUsers (audit round 2, #4) against the
+// real sidecar and core: behind a relay (one address for every client),
+// strangers post garbage OHTTP requests until the address's bucket of 3 is
+// empty; a client whose inner API key is valid, from the same address, is
+// still served from its own bucket (a never-used key too), while an
+// anonymous request from the address gets 429. Before the fix the outer
+// request drew from the address's bucket before it was opened, and the
+// valid inner key got 429.
+func TestRelayStrangersCannotLockOutUsers(t *testing.T) {
+	const keyA, keyB = "sk-e2e-relay-a-0123456789abcdef0123456789", "sk-e2e-relay-b-0123456789abcdef0123456789"
+	keysFile := filepath.Join(t.TempDir(), "api-keys.yaml")
+	if err := os.WriteFile(keysFile, []byte("keys:\n  - id: a\n    sha256: "+auth.HashAPIKey(keyA)+
+		"\n  - id: b\n    sha256: "+auth.HashAPIKey(keyB)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"optional", "required"} {
+		t.Run(mode, func(t *testing.T) {
+			s := newSidecar(t, map[string]string{
+				"SEALOCR_RATE_LIMIT": "3/h", "SEALOCR_RATE_LIMIT_BURST": "3",
+				"SEALOCR_AUTH": mode, "SEALOCR_AUTH_API_KEYS_FILE": keysFile,
+			})
+			cfg := ohttpKeys(t, s)[0]
+			post := func(inner []byte) (int, []byte) {
+				res, body := s.do(t, http.MethodPost, "/.well-known/ohttp-gateway", ohttp.RequestMediaType, inner)
+				return res.StatusCode, body
+			}
+			var garbage []int
+			for range 6 {
+				junk := make([]byte, 200)
+				_, _ = rand.Read(junk)
+				junk[0] = cfg.KeyID() // a known key: decapsulation is tried, and fails
+				copy(junk[1:], []byte{0x00, 0x20, 0x00, 0x01, 0x00, 0x02})
+				code, _ := post(junk)
+				garbage = append(garbage, code)
+			}
+			if want := []int{400, 400, 400, 429, 429, 429}; !slices.Equal(garbage, want) {
+				t.Errorf("garbage from the relay's address: %v, want %v", garbage, want)
+			}
+			sealed := func(key string) int {
+				req := &bhttp.Request{Method: http.MethodPost, Scheme: "https", Authority: s.addr, Path: "/v1/ocr",
+					Header: []bhttp.Field{{Name: "content-type", Value: "image/png"}}, Content: renderText(t, docTexts[0], 40)}
+				if key != "" {
+					req.Header = append(req.Header, bhttp.Field{Name: "x-api-key", Value: key})
+				}
+				b, err := req.MarshalBinary()
+				if err != nil {
+					t.Fatal(err)
+				}
+				enc, cc, err := ohttp.EncapsulateRequest(cfg, cfg.Suites()[0], b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				code, body := post(enc)
+				if code != http.StatusOK {
+					return code
+				}
+				out, err := cc.DecapsulateResponse(body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				bres, err := bhttp.ParseResponse(out, bhttp.Limits{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return bres.Status
+			}
+			for _, k := range []string{keyA, keyA, keyB} {
+				if code := sealed(k); code != http.StatusOK {
+					t.Errorf("a valid inner key after the garbage: %d, want 200", code)
+				}
+			}
+			if code := sealed(""); code != http.StatusTooManyRequests {
+				t.Errorf("anonymous from the emptied address: %d, want 429", code)
+			}
+		})
 	}
 }
