@@ -77,10 +77,12 @@ func TestRotationAcrossReplicas(t *testing.T) {
 	for i := range 3 {
 		p := waitPeriod()
 		l1, cfgs := keyList(reps[0])
-		l2, _ := keyList(reps[1])
+		l2, cfgs2 := keyList(reps[1])
 		if !bytes.Equal(l1, l2) {
 			t.Errorf("period %d: the replicas publish different key lists", i)
 		}
+		t.Logf("period %d (starts %s): %s publishes key IDs %v, %s publishes %v",
+			p, time.Unix(0, p*int64(period)).UTC().Format(time.TimeOnly), reps[0].name, keyIDs(cfgs), reps[1].name, keyIDs(cfgs2))
 		if len(cfgs) != 2 || cfgs[0].KeyID() != keys.RotationKeyID(p) {
 			t.Fatalf("period %d: published %v, want the pair of period %d (key ID %d)", i, cfgs, p, keys.RotationKeyID(p))
 		}
@@ -93,14 +95,18 @@ func TestRotationAcrossReplicas(t *testing.T) {
 			}
 		case 1:
 			// The previous period's configuration, on the other replica.
-			if s, code := sendOHTTP(t, reps[1], first); s != http.StatusOK {
+			s, code := sendOHTTP(t, reps[1], first)
+			if s != http.StatusOK {
 				t.Errorf("a request under the previous period's key: %d %s, want it accepted", s, code)
 			}
+			t.Logf("period %d: a request under period %d's key ID %d on %s: %d %s", p, p-1, first.KeyID(), reps[1].name, s, code)
 		case 2:
 			ku := api.Lookup(api.OHTTPKeyUnknown)
-			if s, body := sendOHTTP(t, reps[1], first); s != ku.Status || body != string(ku.Body) {
+			s, body := sendOHTTP(t, reps[1], first)
+			if s != ku.Status || body != string(ku.Body) {
 				t.Errorf("a request under a key two periods old: %d %q, want %d %s", s, body, ku.Status, ku.Body)
 			}
+			t.Logf("period %d: a request under period %d's key ID %d on %s: %d %s", p, p-2, first.KeyID(), reps[1].name, s, body)
 			before := refusals(reps[0])
 			if _, err := c.OCR(context.Background(), []byte("\x89PNG\r\n\x1a\nfake"), client.OCROptions{}); err != nil {
 				t.Fatalf("Go client with a list two periods old: %v", err)
@@ -108,6 +114,8 @@ func TestRotationAcrossReplicas(t *testing.T) {
 			if n := refusals(reps[0]) - before; n != 1 {
 				t.Errorf("the Go client was refused %d times, want once (then it refetched the list)", n)
 			}
+			t.Logf("period %d: the Go client holding period %d's list was refused %d time(s) by %s, refetched and got its answer",
+				p, p-2, refusals(reps[0])-before, reps[0].name)
 		}
 	}
 	t.Logf("key IDs published over three periods (X25519, X-Wing): %v", ids)
@@ -118,6 +126,15 @@ func TestRotationAcrossReplicas(t *testing.T) {
 		}
 		seen[id] = true
 	}
+}
+
+// keyIDs lists the key IDs of cfgs in order.
+func keyIDs(cfgs []ohttp.PublicKeyConfig) []uint8 {
+	ids := make([]uint8, 0, len(cfgs))
+	for _, c := range cfgs {
+		ids = append(ids, c.KeyID())
+	}
+	return ids
 }
 
 // sendOHTTP posts one request encapsulated under cfg to r and returns the
