@@ -482,9 +482,10 @@ func (p *pageRuns) start(i int, page *raster.Image, dpi float64, m *charge, opts
 // next page if it is still idle then), and hands the page to the sink.
 func (p *pageRuns) finish() error {
 	run := p.running[0]
+	p.running[0] = nil // the backing array must not keep the page alive
 	p.running = p.running[1:]
 	<-run.done
-	defer run.mem.done() // the page and the pipeline's copies are garbage after the sink
+	defer run.release() // the page and the pipeline's copies are garbage after the sink
 	if p.held > 1 {
 		p.held--
 		p.a.release()
@@ -524,12 +525,21 @@ func (p *pageRuns) finish() error {
 	return p.sink.Page(page, run.dpi, pg)
 }
 
+// release drops the page and its result, and gives back their memory:
+// nothing may hold them when the charge's collection runs (see
+// charge.done), or the next page's bytes land on top of them.
+func (run *pageRun) release() {
+	run.page, run.res = nil, nil
+	run.mem.done()
+}
+
 // abandon waits for the pages still running (their context is done) and
 // gives back their memory and the extra slots.
 func (p *pageRuns) abandon() {
-	for _, run := range p.running {
+	for i, run := range p.running {
 		<-run.done
-		run.mem.done()
+		p.running[i] = nil
+		run.release()
 	}
 	p.running = nil
 	for ; p.held > 1; p.held-- {
