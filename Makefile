@@ -32,17 +32,18 @@ run: models build
 	if ./$(BIN)/core healthcheck >/dev/null 2>&1; then \
 	  echo "make run: $$coreaddr already answers as a sealocr core: another 'make run' is running (stop it, or set SEALOCR_CORE_LISTEN)" >&2; exit 1; fi; \
 	./$(BIN)/core & core=$$!; \
-	i=0; until ./$(BIN)/core healthcheck >/dev/null 2>&1 && kill -0 $$core 2>/dev/null; do \
+	i=0; until kill -0 $$core 2>/dev/null && ./$(BIN)/core healthcheck >/dev/null 2>&1; do \
 	  if ! kill -0 $$core 2>/dev/null; then wait $$core; \
 	    echo "make run: the core exited (its error is above; is $$coreaddr or its metrics port $$coremetrics in use?)" >&2; exit 1; fi; \
 	  i=$$((i+1)); if [ $$i -ge 240 ]; then echo "make run: the core did not become ready in 120 s" >&2; stop; exit 1; fi; \
 	  sleep 0.5; \
 	done; \
-	if [ -f "$(STATE)/ca.pem" ] && ./$(BIN)/sealctl keys --server "https://$$addr" --ca "$(STATE)/ca.pem" >/dev/null 2>&1; then \
+	if [ -f "$(STATE)/ca.pem" ] && ./$(BIN)/sealctl keys --timeout 3s --server "https://$$addr" --ca "$(STATE)/ca.pem" >/dev/null 2>&1; then \
 	  echo "make run: https://$$addr already answers as a sealocr sidecar: another 'make run' is running (stop it, or set SEALOCR_LISTEN)" >&2; stop; exit 1; fi; \
 	SEALOCR_RATE_LIMIT=$${SEALOCR_RATE_LIMIT:-6000/m} SEALOCR_RATE_LIMIT_BURST=$${SEALOCR_RATE_LIMIT_BURST:-1000} \
 	  SEALOCR_UPSTREAM=$${SEALOCR_UPSTREAM:-http://$$coreaddr} ./$(BIN)/sidecar & sidecar=$$!; \
-	i=0; until [ -f "$(STATE)/ca.pem" ] && ./$(BIN)/sealctl keys --server "https://$$addr" --ca "$(STATE)/ca.pem" >/dev/null 2>&1; do \
+	i=0; until kill -0 $$sidecar 2>/dev/null && [ -f "$(STATE)/ca.pem" ] && \
+	    ./$(BIN)/sealctl keys --timeout 3s --server "https://$$addr" --ca "$(STATE)/ca.pem" >/dev/null 2>&1; do \
 	  if ! kill -0 $$sidecar 2>/dev/null; then wait $$sidecar; \
 	    echo "make run: the sidecar exited (its error is above; is $$addr or its metrics port $$metrics in use?)" >&2; stop; exit 1; fi; \
 	  i=$$((i+1)); if [ $$i -ge 60 ]; then echo "make run: the sidecar did not answer in 30 s" >&2; stop; exit 1; fi; \

@@ -12,6 +12,8 @@
 //	  - env: environment variables, the canonical one first, then aliases.
 //	  - flag: command-line flags, the canonical one first, then aliases.
 //	  - default: the default value, written as in the environment.
+//	  - defaultdoc: the default in words, for an option whose default
+//	    depends on other settings or on the host (its default tag is empty).
 //	  - doc: the one-line description used in the usage text.
 //	  - empty: a word that stands for the empty list in env and flags
 //	    ("none"); without it an empty value leaves the default.
@@ -106,6 +108,9 @@ type Field struct {
 	Flags []string
 	// Default is the declared default as written in the tag; "" for none.
 	Default string
+	// DefaultDoc is the default in words where it is derived at load time
+	// ("<state_dir>/keys.yaml"); "" for none.
+	DefaultDoc string
 	// Doc is the one-line description.
 	Doc string
 
@@ -149,16 +154,17 @@ func walk(t reflect.Type, prefix string, index []int, out *[]Field) {
 			continue
 		}
 		*out = append(*out, Field{
-			Key:     prefix + key,
-			Aliases: split(sf.Tag.Get("alias")),
-			Env:     split(sf.Tag.Get("env")),
-			Flags:   split(sf.Tag.Get("flag")),
-			Default: sf.Tag.Get("default"),
-			Doc:     sf.Tag.Get("doc"),
-			index:   idx,
-			typ:     sf.Type,
-			empty:   sf.Tag.Get("empty"),
-			redact:  sf.Tag.Get("redact") == "url",
+			Key:        prefix + key,
+			Aliases:    split(sf.Tag.Get("alias")),
+			Env:        split(sf.Tag.Get("env")),
+			Flags:      split(sf.Tag.Get("flag")),
+			Default:    sf.Tag.Get("default"),
+			DefaultDoc: sf.Tag.Get("defaultdoc"),
+			Doc:        sf.Tag.Get("doc"),
+			index:      idx,
+			typ:        sf.Type,
+			empty:      sf.Tag.Get("empty"),
+			redact:     sf.Tag.Get("redact") == "url",
 		})
 	}
 }
@@ -282,11 +288,20 @@ func EnvVars(dst any, o Options) []string {
 	return out
 }
 
-// flagValue records a flag's parsed value to apply after the environment.
+// flagValue records a flag's parsed value to apply after the environment;
+// a value that does not parse is recorded as a problem, and parsing goes
+// on, so that every flag's problem is reported with the others.
 type flagValue struct {
-	f       Field
-	name    string
-	pending *[]pendingFlag
+	f     Field
+	name  string
+	state *flagState
+}
+
+// flagState is what the flags leave for Load: the values to apply and the
+// problems, in the order of the command line.
+type flagState struct {
+	pending []pendingFlag
+	errs    []error
 }
 
 type pendingFlag struct {
@@ -300,16 +315,22 @@ func (fv flagValue) String() string { return "" }
 func (fv flagValue) Set(s string) error {
 	v, err := fv.f.parse(s)
 	if err != nil {
-		return err
+		shown := "--" + fv.name + "=" + s
+		if fv.f.redact {
+			shown = "--" + fv.name
+		}
+		fv.state.errs = append(fv.state.errs, fmt.Errorf("config: %s: %w", shown, err))
+		return nil
 	}
-	*fv.pending = append(*fv.pending, pendingFlag{fv.f, fv.name, v})
+	fv.state.pending = append(fv.state.pending, pendingFlag{fv.f, fv.name, v})
 	return nil
 }
 
 func (fv flagValue) IsBoolFlag() bool { return fv.f.typ.Kind() == reflect.Bool }
 
 // usage is the flag help of f: its doc, then its environment variables
-// and its default in one format: "(env NAME; default VALUE)".
+// and its default in one format: "(env NAME; default VALUE)", the default
+// in words where it is derived (DefaultDoc).
 func (f Field) usage() string {
 	var b strings.Builder
 	b.WriteString(f.Doc)
@@ -317,23 +338,43 @@ func (f Field) usage() string {
 	if len(f.Env) > 0 {
 		extra = append(extra, "env "+strings.Join(f.Env, ", "))
 	}
-	if f.Default != "" && f.typ.Kind() != reflect.Bool {
-		extra = append(extra, "default "+f.Default)
+	if d := f.defaultText(); d != "" {
+		extra = append(extra, "default "+d)
 	}
 	if len(extra) > 0 {
-		fmt.Fprintf(&b, " (%s)", strings.Join(extra, "; "))
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "(%s)", strings.Join(extra, "; "))
 	}
 	return b.String()
+}
+
+// defaultText is the default as the usage text and the settings table
+// show it: the declared value, else the words of DefaultDoc; false for a
+// switch without one.
+func (f Field) defaultText() string {
+	switch {
+	case f.Default != "":
+		return f.Default
+	case f.DefaultDoc != "":
+		return f.DefaultDoc
+	case f.typ.Kind() == reflect.Bool:
+		return "false"
+	}
+	return ""
 }
 
 // Load applies, over the values already in the struct dst points to (the
 // defaults), the configuration file, then the environment, then the flags
 // in args (without the program name). It returns the other switches, where
-// each option came from, and every problem of any source, joined; dst holds
-// whatever did parse. Each problem names what the user wrote: the file and
-// line, the environment variable, or the flag, and what is accepted; an
-// unknown key or flag gets the nearest known one as a suggestion. -h and
-// --help set Flags.Help and are not errors.
+// each option came from, and every problem of every source, joined in the
+// order file, environment, flags; dst holds whatever did parse. Each
+// problem names what the user wrote: the file and line, the environment
+// variable, or the flag, and what is accepted; an unknown key or flag gets
+// the nearest known one as a suggestion. A flag's problem does not stop the
+// parse: the flags after it, the file and the environment are read too.
+// -h and --help set Flags.Help and are not errors.
 func Load(dst any, args []string, o Options) (Flags, error) {
 	getenv := o.Getenv
 	if getenv == nil {
@@ -342,17 +383,31 @@ func Load(dst any, args []string, o Options) (Flags, error) {
 	fields := Fields(dst)
 	root := reflect.ValueOf(dst).Elem()
 	fl := Flags{Sources: map[string]string{}}
-	var pending []pendingFlag
-	fs := newFlagSet(o, getenv, fields, &fl, &pending)
-	if err := fs.Parse(args); err != nil {
+	var st flagState
+	fs := newFlagSet(o, getenv, fields, &fl, &st)
+	for rest := args; ; {
+		err := fs.Parse(rest)
+		if err == nil {
+			break
+		}
 		if errors.Is(err, flag.ErrHelp) {
 			fl.Help = true
 			return fl, nil
 		}
-		return fl, flagError(err, fs)
+		// An unknown flag or a bad syntax: note it and go on after it,
+		// so that the other sources' problems are reported too.
+		st.errs = append(st.errs, flagError(err, fs))
+		next := fs.Args()
+		if len(next) >= len(rest) { // not consumed (bad flag syntax)
+			next = rest[1:]
+		}
+		if skipsValue(err, rest, next) {
+			next = next[1:]
+		}
+		rest = next
 	}
 	if fs.NArg() > 0 {
-		return fl, fmt.Errorf("config: unexpected arguments %q (every setting is a --flag, an environment variable or a key of --config FILE; --help lists them)", fs.Args())
+		st.errs = append(st.errs, fmt.Errorf("config: unexpected arguments %q (every setting is a --flag, an environment variable or a key of --config FILE; --help lists them)", fs.Args()))
 	}
 	var errs []error
 	if fl.ConfigFile != "" {
@@ -391,16 +446,29 @@ func Load(dst any, args []string, o Options) (Flags, error) {
 			}
 		}
 	}
-	for _, p := range pending {
+	for _, p := range st.pending {
 		root.FieldByIndex(p.f.index).Set(p.v)
 		fl.Sources[p.f.Key] = "--" + p.name
 	}
-	return fl, errors.Join(errs...)
+	return fl, errors.Join(append(errs, st.errs...)...)
+}
+
+// skipsValue reports whether the argument after an unknown flag is that
+// flag's value, to be passed over with it: the flag had no "=value" and the
+// next argument does not look like a flag. (An unknown boolean flag
+// followed by a stray argument loses that argument's own error; the
+// unknown flag is reported either way.)
+func skipsValue(err error, rest, next []string) bool {
+	if !strings.HasPrefix(err.Error(), unknownFlag) || len(next) == 0 || len(rest) == 0 {
+		return false
+	}
+	consumed := rest[len(rest)-len(next)-1]
+	return !strings.Contains(consumed, "=") && !strings.HasPrefix(next[0], "-")
 }
 
 // newFlagSet declares the options' flags and the switches on a flag set
 // that prints nothing (Usage does): errors are returned, help is Flags.Help.
-func newFlagSet(o Options, getenv func(string) string, fields []Field, fl *Flags, pending *[]pendingFlag) *flag.FlagSet {
+func newFlagSet(o Options, getenv func(string) string, fields []Field, fl *Flags, st *flagState) *flag.FlagSet {
 	fs := flag.NewFlagSet(o.Program, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
@@ -411,7 +479,7 @@ func newFlagSet(o Options, getenv func(string) string, fields []Field, fl *Flags
 			if i > 0 {
 				u = "alias of --" + f.Flags[0]
 			}
-			fs.Var(flagValue{f, name, pending}, name, u)
+			fs.Var(flagValue{f, name, st}, name, u)
 		}
 	}
 	fs.BoolVar(&fl.CheckConfig, "check-config", false, "validate the configuration, print it and exit")
@@ -428,11 +496,15 @@ func configDoc(o Options) string {
 	return d
 }
 
+// unknownFlag starts the flag package's error for an undeclared flag.
+const unknownFlag = "flag provided but not defined: -"
+
 // flagError rewrites the flag package's error: an unknown flag gets the
-// nearest known one; a bad value names the flag and what is accepted.
+// nearest known one; a missing value or a bad syntax names the flag. (A
+// value that does not parse is reported by flagValue.Set.)
 func flagError(err error, fs *flag.FlagSet) error {
 	msg := err.Error()
-	if name, ok := strings.CutPrefix(msg, "flag provided but not defined: -"); ok {
+	if name, ok := strings.CutPrefix(msg, unknownFlag); ok {
 		var names []string
 		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
 		hint := ""
@@ -441,7 +513,42 @@ func flagError(err error, fs *flag.FlagSet) error {
 		}
 		return fmt.Errorf("config: unknown flag --%s%s; --help lists the flags, --help-config every setting", name, hint)
 	}
-	return fmt.Errorf("config: %s", strings.Replace(msg, "for flag -", "for flag --", 1))
+	if name, ok := strings.CutPrefix(msg, "flag needs an argument: -"); ok {
+		return fmt.Errorf("config: --%s: needs a value", name)
+	}
+	return fmt.Errorf("config: %s", msg)
+}
+
+// MisspelledEnv returns a warning for each variable of environ (entries
+// "NAME=VALUE", as os.Environ gives them) whose name starts with prefix, is
+// not one of known, and is a likely typo of one of them: within an edit
+// distance of 2, or the same in another case. The warning names the
+// variable and the nearest known name, never the value (it may be a
+// secret): "config: SEALOCR_MAX_CONCURENT is not a setting (did you mean
+// SEALOCR_MAX_CONCURRENT?)". Other variables with the prefix are left
+// alone: the binaries share it, and each sees the other's variables.
+func MisspelledEnv(environ []string, prefix string, known []string) []string {
+	isKnown := map[string]bool{}
+	for _, k := range known {
+		isKnown[k] = true
+	}
+	var out []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if isKnown[name] || !strings.HasPrefix(strings.ToUpper(name), prefix) {
+			continue
+		}
+		best, bestD := "", 3
+		for _, k := range known {
+			if d := editDistance(strings.ToUpper(name), k); d < bestD {
+				best, bestD = k, d
+			}
+		}
+		if best != "" {
+			out = append(out, fmt.Sprintf("config: %s is not a setting (did you mean %s?)", name, best))
+		}
+	}
+	return out
 }
 
 // nearest returns the candidate closest to s by edit distance, if it is
@@ -706,8 +813,12 @@ func Usage(w io.Writer, head string, dst any, o Options) {
 		fmt.Fprintf(tw, "  %s\t%s\n", l.flag, l.doc)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "\n%d more settings have no flag: set them in the environment or the YAML file; --help-config lists all %d.\n",
-		withoutFlag+len(o.Vars), len(fields)+len(o.Vars))
+	if n := withoutFlag + len(o.Vars); n > 0 {
+		fmt.Fprintf(w, "\n%d more settings have no flag: set them in the environment or the YAML file; --help-config lists all %d.\n",
+			n, len(fields)+len(o.Vars))
+	} else {
+		fmt.Fprintf(w, "\nEvery setting has a flag; --help-config lists all %d with their YAML keys.\n", len(fields))
+	}
 	fmt.Fprintln(w, "Precedence: defaults, then the file, then the environment, then flags.")
 }
 
@@ -728,10 +839,7 @@ func WriteSettings(w io.Writer, dst any, o Options) {
 		for i, fl := range f.Flags {
 			flags[i] = "--" + fl
 		}
-		def := f.Default
-		if f.typ.Kind() == reflect.Bool && def == "" {
-			def = "false"
-		}
+		def := f.defaultText()
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.Key, dash(strings.Join(f.Env, ",")), dash(strings.Join(flags, ",")), dash(def), f.Doc)
 	}
 	if o.ConfigEnv != "" {
@@ -782,6 +890,14 @@ func leaves(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+// Warn writes each warning on w as a line "program: warning: ...", for the
+// warnings of a configuration that is refused before a logger exists.
+func Warn(w io.Writer, program string, warnings []string) {
+	for _, m := range warnings {
+		fmt.Fprintf(w, "%s: warning: %s\n", program, m)
+	}
 }
 
 // Informational answers the switches that ask only for information, in

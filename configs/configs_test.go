@@ -25,6 +25,7 @@ type testConfig struct {
 	On     bool          `yaml:"on" env:"T_ON" flag:"on"`
 	Big    int64         `yaml:"big" default:"1048576"`
 	Wait   time.Duration `yaml:"wait" env:"T_WAIT" flag:"wait" default:"1m"`
+	Dir    string        `yaml:"dir" env:"T_DIR" flag:"dir" defaultdoc:"<home>/d" doc:"a folder"`
 	Inner  inner         `yaml:"inner"`
 	Hidden string        `yaml:"-"`
 }
@@ -52,7 +53,7 @@ func TestDeclarations(t *testing.T) {
 	for _, f := range Fields(&testConfig{}) {
 		got = append(got, f.Key)
 	}
-	if want := []string{"port", "name", "on", "big", "wait", "inner.names", "inner.url"}; !reflect.DeepEqual(got, want) {
+	if want := []string{"port", "name", "on", "big", "wait", "dir", "inner.names", "inner.url"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("keys %q, want %q", got, want)
 	}
 	var c testConfig
@@ -61,7 +62,7 @@ func TestDeclarations(t *testing.T) {
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("defaults %+v, want %+v", c, want)
 	}
-	if got := EnvVars(&c, Options{Vars: []Var{{Name: "T_EXTRA"}}}); !reflect.DeepEqual(got, []string{"T_PORT", "T_NAME", "T_OLD_NAME", "T_ON", "T_WAIT", "T_NAMES", "T_EXTRA"}) {
+	if got := EnvVars(&c, Options{Vars: []Var{{Name: "T_EXTRA"}}}); !reflect.DeepEqual(got, []string{"T_PORT", "T_NAME", "T_OLD_NAME", "T_ON", "T_WAIT", "T_DIR", "T_NAMES", "T_EXTRA"}) {
 		t.Errorf("EnvVars %q", got)
 	}
 }
@@ -113,9 +114,16 @@ func TestSources(t *testing.T) {
 		if _, fl, err := load([]string{"--port", "1", h}, nil); err != nil || !fl.Help {
 			t.Errorf("%s: help %v, %v; want Flags.Help and no error", h, fl.Help, err)
 		}
+		// Help is help whatever else is wrong.
+		if _, fl, err := load([]string{"--port", "x", "--prot", "1", h}, map[string]string{"T_PORT": "y"}); err != nil || !fl.Help {
+			t.Errorf("%s after mistakes: help %v, %v; want Flags.Help and no error", h, fl.Help, err)
+		}
 	}
 	if _, fl, err := load([]string{"--help-config"}, nil); err != nil || !fl.HelpConfig {
 		t.Errorf("--help-config: %+v, %v", fl, err)
+	}
+	if _, fl, _ := load([]string{"--port", "x", "--help-config", "--version"}, nil); !fl.HelpConfig || !fl.Version {
+		t.Errorf("switches after a bad flag value not seen: %+v", fl)
 	}
 }
 
@@ -143,8 +151,20 @@ func TestRefusals(t *testing.T) {
 		{name: "hidden field", file: "hidden: x\n", want: []string{"unknown key hidden"}},
 		{name: "bad env values", env: map[string]string{"T_PORT": "x", "T_ON": "maybe", "T_WAIT": "5"},
 			want: []string{"T_PORT=x: want a whole number", "T_ON=maybe: want true or false", "T_WAIT=5: want a duration"}},
-		{name: "bad flag value", args: []string{"--port", "x"}, want: []string{`invalid value "x" for flag --port: want a whole number`}},
+		{name: "bad flag value", args: []string{"--port", "x"}, want: []string{`config: --port=x: want a whole number`}},
+		{name: "bad flag values", args: []string{"--port", "x", "--wait=5", "--on=maybe"},
+			want: []string{"--port=x: want a whole number\n", "--wait=5: want a duration", "--on=maybe: want true or false"}},
 		{name: "unknown flag", args: []string{"--prot", "1"}, want: []string{"unknown flag --prot (did you mean --port?)"}},
+		{name: "flag without its value", args: []string{"--wait", "1s", "--port"}, want: []string{"config: --port: needs a value"}},
+		{name: "bad flag syntax", args: []string{"---port", "--port", "x"}, want: []string{"bad flag syntax: ---port", "--port=x: want"}},
+		// Issue 24, row 5: the flags' problems join the file's and the
+		// environment's, whichever comes first on the command line.
+		{name: "every source at once", file: "prot: 1\n", env: map[string]string{"T_WAIT": "5"},
+			args: []string{"--port", "big", "--nmae", "n", "--wiat=1s", "--on", "extra"},
+			want: []string{"c.yaml:1: unknown key prot (did you mean port?)", "T_WAIT=5: want a duration", "--port=big: want a whole number",
+				"unknown flag --nmae (did you mean --name?)", "unknown flag --wiat (did you mean --wait?)", `unexpected arguments ["extra"]`}},
+		{name: "unknown flag first", file: "port: x\n", env: map[string]string{"T_PORT": "y"}, args: []string{"--bogus", "--port", "z"},
+			want: []string{`c.yaml:1: port: want a whole number (got "x")`, "T_PORT=y: want", "unknown flag --bogus;", "--port=z: want"}},
 		{name: "argument", args: []string{"serve"}, want: []string{"unexpected arguments"}},
 		{name: "missing file", args: []string{"--config", "/nonexistent/c.yaml"}, want: []string{"/nonexistent/c.yaml"}},
 	} {
@@ -199,21 +219,23 @@ func TestDump(t *testing.T) {
 
 func TestUsage(t *testing.T) {
 	f := Fields(&testConfig{})
-	if got := f[0].usage(); got != "the port (env T_PORT; default 80)" {
-		t.Errorf("usage %q", got)
+	for i, want := range map[int]string{0: "the port (env T_PORT; default 80)", 2: "(env T_ON; default false)", 5: "a folder (env T_DIR; default <home>/d)"} {
+		if got := f[i].usage(); got != want {
+			t.Errorf("usage of %s %q, want %q", f[i].Key, got, want)
+		}
 	}
 	var b strings.Builder
 	o := Options{Program: "t", ConfigEnv: "T_CONFIG", Vars: []Var{{Name: "T_SWITCH", Keys: []string{"on"}, Doc: "a switch"}}}
 	Usage(&b, "Usage: t [flags]\n", &testConfig{}, o)
 	for _, want := range []string{"Usage: t [flags]\n", "--port N ", "--wait DURATION ", "--name VALUE ", "--on  ", "also --old-name",
-		"--config FILE ", "--help-config ", "4 more settings have no flag", "--help-config lists all 8."} {
+		"--config FILE ", "--dir DIR ", "--help-config ", "4 more settings have no flag", "--help-config lists all 9."} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("usage lacks %q:\n%s", want, b.String())
 		}
 	}
 	b.Reset()
 	WriteSettings(&b, &testConfig{}, o)
-	for _, want := range []string{"YAML KEY", "port ", "T_PORT", "--port", "inner.url", "T_SWITCH", "false"} {
+	for _, want := range []string{"YAML KEY", "port ", "T_PORT", "--port", "inner.url", "T_SWITCH", "false", "<home>/d "} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("settings lack %q:\n%s", want, b.String())
 		}
@@ -235,5 +257,38 @@ func TestAnnotate(t *testing.T) {
 	}
 	if Annotate(nil, fl) != nil {
 		t.Error("nil annotated")
+	}
+}
+
+// TestMisspelledEnv: a variable with the prefix that is not a setting but
+// nearly one is named, with the setting, and never its value; the other
+// variables with the prefix (another binary's) are left alone.
+func TestMisspelledEnv(t *testing.T) {
+	known := []string{"SEALOCR_MAX_CONCURRENT", "SEALOCR_MAX_CONCURRENT_PER_CLIENT", "SEALOCR_LISTEN", "SEALOCR_TLS_KEY"}
+	environ := []string{
+		"SEALOCR_MAX_CONCURENT=secret-3",   // one letter missing
+		"SEALOCR_LSITEN=secret-a",          // two letters swapped
+		"sealocr_listen=secret-b",          // another case
+		"SEALOCR_TLS_KYE_X=secret-c",       // three edits: another program's, maybe
+		"SEALOCR_CORE_LISTEN=secret-d",     // the other binary's
+		"SEALOCR_LISTEN=secret-e",          // a setting
+		"SEALOCR_MAX_CONCURRENT=secret-f",  // a setting
+		"HOME=/home/u", "PATH=/bin", "X=1", // not ours
+		"SEALOCR_TLS_KEY", // no "=": still a name
+	}
+	got := MisspelledEnv(environ, "SEALOCR_", known)
+	want := []string{
+		"config: SEALOCR_MAX_CONCURENT is not a setting (did you mean SEALOCR_MAX_CONCURRENT?)",
+		"config: SEALOCR_LSITEN is not a setting (did you mean SEALOCR_LISTEN?)",
+		"config: sealocr_listen is not a setting (did you mean SEALOCR_LISTEN?)",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	if strings.Contains(strings.Join(got, ""), "secret") {
+		t.Error("a warning carries a value")
+	}
+	if got := MisspelledEnv(nil, "SEALOCR_", known); got != nil {
+		t.Errorf("no environment: %q", got)
 	}
 }

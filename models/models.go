@@ -91,10 +91,13 @@ func (m *Manifest) ByRole(role string) (File, bool) {
 	return File{}, false
 }
 
+// CacheEnv is the environment variable naming the cache directory.
+const CacheEnv = "SEALOCR_CACHE"
+
 // DefaultCacheDir is $SEALOCR_CACHE, else $XDG_CACHE_HOME/sealocr, else
 // ~/.cache/sealocr.
 func DefaultCacheDir(getenv func(string) string) string {
-	if d := getenv("SEALOCR_CACHE"); d != "" {
+	if d := getenv(CacheEnv); d != "" {
 		return d
 	}
 	if d := getenv("XDG_CACHE_HOME"); d != "" {

@@ -34,14 +34,16 @@ var version = ""
 
 func main() {
 	configs.Main("core", logging.Redact, func(ctx context.Context) error {
-		return run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+		return run(ctx, os.Args[1:], os.Getenv, os.Environ(), os.Stdout, os.Stderr)
 	})
 }
 
 // buildVersion is the binary's version (configs.BuildVersion).
 func buildVersion() string { return configs.BuildVersion(version) }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run is the core: getenv reads the environment, environ lists it (for the
+// names of misspelled variables only).
+func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "healthcheck" {
 		return healthcheck(ctx, args[1:], getenv, stdout)
 	}
@@ -49,13 +51,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if configs.Informational(stdout, fl, err, config.Usage, config.WriteSettings, "sealocr core "+buildVersion()) {
 		return nil
 	}
+	// Variables that look like a misspelled setting: warned about on
+	// standard error, or in --check-config's report.
+	typos := config.EnvWarnings(environ)
 	// Every problem at once: what did not parse and what is not valid, each
 	// with where it was set.
 	if err := configs.Annotate(errors.Join(err, cfg.Validate()), fl); err != nil {
+		configs.Warn(stderr, "core", typos)
 		return err
 	}
 	if fl.CheckConfig {
 		fmt.Fprint(stdout, cfg.Dump())
+		for _, w := range typos {
+			fmt.Fprintln(stdout, "# warning: "+w)
+		}
 		fmt.Fprintln(stdout, "# configuration ok")
 		return nil
 	}
@@ -64,6 +73,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	for _, w := range typos {
+		log.Warn(w)
+	}
 
 	if err := onnx.Init(cfg.ORTLib); err != nil {
 		return fmt.Errorf("%w (run `make models`, or set --ort-lib / SEALOCR_ORT_LIB)", err)

@@ -29,8 +29,8 @@ type Config struct {
 	// MetricsListen is the address of /metrics, on a listener of its own:
 	// the API port the sidecar forwards to never serves it. "" turns it off.
 	MetricsListen string        `yaml:"metrics_listen" env:"SEALOCR_CORE_METRICS_LISTEN" flag:"metrics-listen" default:"127.0.0.1:9091" doc:"Prometheus /metrics address, loopback unless unsafe_allow_remote_metrics; \"\" for none"`
-	Models        string        `yaml:"models" env:"SEALOCR_MODELS" flag:"models" doc:"model folder (default ~/.cache/sealocr/models)"`
-	ORTLib        string        `yaml:"ort_lib" env:"SEALOCR_ORT_LIB" flag:"ort-lib" doc:"ONNX Runtime library (default ~/.cache/sealocr/onnxruntime/libonnxruntime.so.1)"`
+	Models        string        `yaml:"models" env:"SEALOCR_MODELS" flag:"models" defaultdoc:"~/.cache/sealocr/models" doc:"model folder"`
+	ORTLib        string        `yaml:"ort_lib" env:"SEALOCR_ORT_LIB" flag:"ort-lib" defaultdoc:"~/.cache/sealocr/onnxruntime/libonnxruntime.so.1" doc:"ONNX Runtime library"`
 	Threads       int           `yaml:"threads" env:"SEALOCR_CORE_THREADS" flag:"threads" default:"0" doc:"intra-op threads per ONNX session, 0 = all cores"`
 	Workers       int           `yaml:"workers" env:"SEALOCR_CORE_WORKERS" flag:"workers" default:"1" doc:"pages recognised at once (requests, and the pages of one document on idle workers)"`
 	Queue         int           `yaml:"queue" env:"SEALOCR_CORE_QUEUE" flag:"queue" default:"16" doc:"requests that may wait for a worker"`
@@ -100,6 +100,14 @@ func WriteSettings(w io.Writer) {
 // EnvVars returns the names of the environment variables Load reads, besides
 // ConfigEnv, HOME and SEALOCR_CACHE.
 func EnvVars() []string { return configs.EnvVars(&Config{}, configs.Options{}) }
+
+// EnvWarnings returns a warning for each SEALOCR_ variable of environ
+// (os.Environ's form) that is not one the core reads but looks like a typo
+// of one (configs.MisspelledEnv). The sidecar's variables, which share the
+// prefix, are none of them. Only names are compared and shown, never values.
+func EnvWarnings(environ []string) []string {
+	return configs.MisspelledEnv(environ, "SEALOCR_", append(EnvVars(), ConfigEnv, models.CacheEnv))
+}
 
 // Dump returns the configuration as YAML for --check-config. The core's
 // configuration holds no secrets.

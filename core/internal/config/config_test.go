@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -106,5 +107,25 @@ func TestIsLoopback(t *testing.T) {
 		if got := IsLoopback(host); got != want {
 			t.Errorf("IsLoopback(%q) = %v", host, got)
 		}
+	}
+}
+
+// TestEnvWarnings: the core's own variables and SEALOCR_CACHE are settings;
+// a near miss of one is named with it (issue 24, row 5).
+func TestEnvWarnings(t *testing.T) {
+	var environ []string
+	for _, e := range append(EnvVars(), ConfigEnv, "SEALOCR_CACHE") {
+		environ = append(environ, e+"=x")
+	}
+	if got := EnvWarnings(environ); got != nil {
+		t.Errorf("settings warned about: %q", got)
+	}
+	got := EnvWarnings(append(environ, "SEALOCR_CORE_TIMOUT=5s", "SEALOCR_MODEL=/m"))
+	want := []string{
+		"config: SEALOCR_CORE_TIMOUT is not a setting (did you mean SEALOCR_CORE_TIMEOUT?)",
+		"config: SEALOCR_MODEL is not a setting (did you mean SEALOCR_MODELS?)",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
 	}
 }

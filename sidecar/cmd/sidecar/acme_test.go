@@ -58,7 +58,7 @@ func TestACMEEncryptedOCR(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var stdout, stderr testkit.SyncBuffer
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, &stdout, &stderr) }()
+	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, nil, &stdout, &stderr) }()
 	defer func() {
 		cancel()
 		select {
@@ -149,7 +149,7 @@ func TestPublicWithoutAuthRefused(t *testing.T) {
 	env := map[string]string{"HOME": state, "SEALOCR_STATE_DIR": state, "SEALOCR_DOMAINS": "ocr.example.com"}
 	getenv := func(k string) string { return env[k] }
 	var out, errOut strings.Builder
-	err := run(t.Context(), nil, getenv, &out, &errOut)
+	err := run(t.Context(), nil, getenv, nil, &out, &errOut)
 	if err == nil || !strings.Contains(err.Error(), "anyone on the internet could OCR through this sidecar") ||
 		!strings.Contains(err.Error(), "SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED") ||
 		// As main prints it, through the redacting encoder's scrubber.
@@ -157,7 +157,7 @@ func TestPublicWithoutAuthRefused(t *testing.T) {
 		t.Fatalf("run = %v", err)
 	}
 	env["SEALOCR_UNSAFE_PUBLIC_UNAUTHENTICATED"] = "true"
-	if err := run(t.Context(), []string{"--check-config"}, getenv, &out, &errOut); err != nil {
+	if err := run(t.Context(), []string{"--check-config"}, getenv, nil, &out, &errOut); err != nil {
 		t.Fatalf("with the unsafe option: %v", err)
 	}
 }

@@ -47,31 +47,40 @@ var version = ""
 
 func main() {
 	configs.Main("sidecar", logging.Redact, func(ctx context.Context) error {
-		return run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+		return run(ctx, os.Args[1:], os.Getenv, os.Environ(), os.Stdout, os.Stderr)
 	})
 }
 
 // buildVersion is the binary's version (configs.BuildVersion).
 func buildVersion() string { return configs.BuildVersion(version) }
 
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run is the sidecar: getenv reads the environment, environ lists it (for
+// the names of misspelled variables only).
+func run(ctx context.Context, args []string, getenv func(string) string, environ []string, stdout, stderr io.Writer) error {
 	cfg, fl, err := config.Load(args, getenv)
 	if configs.Informational(stdout, fl, err, config.Usage, config.WriteSettings, "sealocr sidecar "+buildVersion()) {
 		return nil
 	}
+	// Variables that look like a misspelled setting: warned about on
+	// standard error, or in --check-config's report.
+	typos := cfg.EnvWarnings(environ)
 	// Every problem at once: what did not parse and what is not valid, each
 	// with where it was set.
 	if err := configs.Annotate(errors.Join(err, cfg.Validate(), cfg.CheckEnvironment(getenv)), fl); err != nil {
+		configs.Warn(stderr, "sidecar", typos)
 		return err
 	}
 	if fl.CheckConfig {
-		return checkConfig(cfg, getenv, stdout)
+		return checkConfig(cfg, getenv, typos, stdout)
 	}
 	log, err := logging.New(logging.Options{Level: cfg.LogLevel, Format: cfg.LogFormat, Output: stderr})
 	if err != nil {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	for _, w := range typos {
+		log.Warn(w)
+	}
 	// Libraries that write to the standard logger (certmagic's challenge
 	// listeners do) go through the redacting logger too.
 	defer zap.RedirectStdLog(log.Named("stdlog"))()
@@ -87,8 +96,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 // checkConfig is --check-config: the legacy keys' sources, the effective
-// configuration and when each key was last used.
-func checkConfig(cfg config.Config, getenv func(string) string, stdout io.Writer) error {
+// configuration, when each key was last used and the warnings.
+func checkConfig(cfg config.Config, getenv func(string) string, warnings []string, stdout io.Writer) error {
 	if cfg.LegacyCBC {
 		// The legacy keys may come from the key file alone.
 		n := 0
@@ -109,6 +118,9 @@ func checkConfig(cfg config.Config, getenv func(string) string, stdout io.Writer
 				fmt.Fprintln(stdout, "# "+l)
 			}
 		}
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(stdout, "# warning: "+w)
 	}
 	fmt.Fprintln(stdout, "# configuration ok")
 	return nil

@@ -183,7 +183,7 @@ func TestKeyLastUsed(t *testing.T) {
 	}
 	r.stop(t)
 	var out, errOut strings.Builder
-	if err := run(t.Context(), []string{"--check-config"}, func(k string) string { return env[k] }, &out, &errOut); err != nil {
+	if err := run(t.Context(), []string{"--check-config"}, func(k string) string { return env[k] }, nil, &out, &errOut); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "# psk next: last used never\n# psk replicas: last used "+start.UTC().Format("2006-01-02T15")) {

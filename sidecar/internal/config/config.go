@@ -90,7 +90,7 @@ type Redis struct {
 	URL          string        `yaml:"url" env:"SEALOCR_REDIS_URL" flag:"redis-url" redact:"url" doc:"redis://, rediss:// or unix:// URL of the Redis the replicas share (empty: state in memory, one replica); never a password in it"`
 	PasswordFile string        `yaml:"password_file" env:"SEALOCR_REDIS_PASSWORD_FILE" doc:"file holding the Redis password"`
 	PasswordEnv  string        `yaml:"password_env" env:"SEALOCR_REDIS_PASSWORD_ENV" doc:"name of the environment variable holding the Redis password"`
-	CAFile       string        `yaml:"ca_file" env:"SEALOCR_REDIS_CA_FILE" doc:"PEM CAs trusted for a rediss:// server (default: system roots)"`
+	CAFile       string        `yaml:"ca_file" env:"SEALOCR_REDIS_CA_FILE" defaultdoc:"the system roots" doc:"PEM CAs trusted for a rediss:// server"`
 	Timeout      time.Duration `yaml:"timeout" env:"SEALOCR_REDIS_TIMEOUT" default:"250ms" doc:"deadline of every Redis call"`
 	Prefix       string        `yaml:"prefix" env:"SEALOCR_REDIS_PREFIX" default:"sealocr:" doc:"prefix of every Redis key"`
 }
@@ -108,10 +108,10 @@ const (
 type ListenSection struct {
 	// Listen is the TLS address; empty means 127.0.0.1:8443 in local mode
 	// and :443 in the acme and files modes.
-	Listen string `yaml:"listen" env:"SEALOCR_LISTEN" flag:"listen" doc:"TLS listen address (default 127.0.0.1:8443 in local mode, :443 otherwise)"`
+	Listen string `yaml:"listen" env:"SEALOCR_LISTEN" flag:"listen" defaultdoc:"127.0.0.1:8443 in local mode, :443 otherwise" doc:"TLS listen address"`
 	// HTTPListen answers ACME HTTP-01 and redirects to HTTPS; Off turns
 	// it off; empty means :80 in acme mode and off otherwise.
-	HTTPListen     string   `yaml:"http_listen" env:"SEALOCR_HTTP_LISTEN" flag:"http-listen" doc:"plain-HTTP address for ACME HTTP-01 and redirects, \"off\" for none (default :80 in acme mode, off otherwise)"`
+	HTTPListen     string   `yaml:"http_listen" env:"SEALOCR_HTTP_LISTEN" flag:"http-listen" defaultdoc:":80 in acme mode, off otherwise" doc:"plain-HTTP address for ACME HTTP-01 and redirects, \"off\" for none"`
 	TrustedProxies []string `yaml:"trusted_proxies" env:"SEALOCR_TRUSTED_PROXIES" doc:"addresses or CIDR prefixes of proxies whose X-Forwarded-For and PROXY headers are believed"`
 	ProxyProtocol  bool     `yaml:"proxy_protocol" env:"SEALOCR_PROXY_PROTOCOL" doc:"require a PROXY protocol header from trusted proxies"`
 	// MaxBodyBytes caps a client's request body.
@@ -162,10 +162,10 @@ type KeysSection struct {
 	// StateDir holds the local CA, the TLS certificate and the default keys
 	// file; empty means $XDG_STATE_HOME/sealocr, else
 	// $HOME/.local/state/sealocr. A leading "~/" is the home folder.
-	StateDir string `yaml:"state_dir" env:"SEALOCR_STATE_DIR" flag:"state-dir" doc:"state folder (default $XDG_STATE_HOME/sealocr or ~/.local/state/sealocr)"`
+	StateDir string `yaml:"state_dir" env:"SEALOCR_STATE_DIR" flag:"state-dir" defaultdoc:"$XDG_STATE_HOME/sealocr or ~/.local/state/sealocr" doc:"state folder"`
 	// KeysFile is the file of pre-shared keys; empty means
 	// <state_dir>/keys.yaml.
-	KeysFile        string        `yaml:"keys_file" env:"SEALOCR_KEYS_FILE" flag:"keys-file" doc:"pre-shared keys file (default <state-dir>/keys.yaml)"`
+	KeysFile        string        `yaml:"keys_file" env:"SEALOCR_KEYS_FILE" flag:"keys-file" defaultdoc:"<state_dir>/keys.yaml" doc:"pre-shared keys file"`
 	ReplayWindow    time.Duration `yaml:"replay_window" env:"SEALOCR_REPLAY_WINDOW" default:"5m" doc:"how far a sealed request's timestamp may be from now"`
 	ReplayCacheSize int           `yaml:"replay_cache_size" env:"SEALOCR_REPLAY_CACHE_SIZE" default:"100000" doc:"requests remembered to refuse replays, shared equally by the PSK key IDs and OHTTP"`
 	// ReplayMaxFuture is how far ahead of the clock a PSK timestamp or an
@@ -263,7 +263,7 @@ type TLS struct {
 	// Mode is how the certificate is obtained: TLSModeLocal, TLSModeFiles
 	// or TLSModeACME. Empty means acme when acme domains or on-demand
 	// names are set, files when cert_file is set, else local.
-	Mode     string `yaml:"mode" env:"SEALOCR_TLS_MODE" flag:"tls-mode" doc:"local|files|acme (default acme when domains are set, files when a certificate file is set, else local)"`
+	Mode     string `yaml:"mode" env:"SEALOCR_TLS_MODE" flag:"tls-mode" defaultdoc:"acme with domains, files with cert_file, else local" doc:"local|files|acme"`
 	CertFile string `yaml:"cert_file" env:"SEALOCR_TLS_CERT" doc:"PEM certificate chain of files mode"`
 	KeyFile  string `yaml:"key_file" env:"SEALOCR_TLS_KEY" doc:"PEM private key of files mode"`
 	// ACME configures acme mode.
@@ -274,12 +274,12 @@ type TLS struct {
 type ACME struct {
 	Domains []string `yaml:"domains" env:"SEALOCR_DOMAINS" flag:"domains" doc:"comma-separated names for ACME certificates"`
 	Email   string   `yaml:"email" env:"SEALOCR_ACME_EMAIL" doc:"ACME account contact"`
-	CA      string   `yaml:"ca" env:"SEALOCR_ACME_CA" doc:"ACME directory URL (default Let's Encrypt)"`
+	CA      string   `yaml:"ca" env:"SEALOCR_ACME_CA" defaultdoc:"Let's Encrypt" doc:"ACME directory URL"`
 	CARoot  string   `yaml:"ca_root" env:"SEALOCR_ACME_CA_ROOT" doc:"PEM roots trusted for the ACME server"`
 	Staging bool     `yaml:"staging" env:"SEALOCR_ACME_STAGING" doc:"use Let's Encrypt staging"`
 	// StorageDir keeps the account and certificates; empty means
 	// <state_dir>/acme.
-	StorageDir    string   `yaml:"storage_dir" env:"SEALOCR_ACME_STORAGE_DIR" doc:"ACME account and certificates (default <state_dir>/acme)"`
+	StorageDir    string   `yaml:"storage_dir" env:"SEALOCR_ACME_STORAGE_DIR" defaultdoc:"<state_dir>/acme" doc:"ACME account and certificates"`
 	Challenges    []string `yaml:"challenges" env:"SEALOCR_ACME_CHALLENGES" default:"http-01,tls-alpn-01" doc:"enabled challenge types"`
 	OnDemandAllow []string `yaml:"on_demand_allow" env:"SEALOCR_ACME_ON_DEMAND_ALLOW" doc:"names and *.domain patterns that may get a certificate on demand"`
 	OnDemandAsk   string   `yaml:"on_demand_ask" env:"SEALOCR_ACME_ON_DEMAND_ASK" redact:"url" doc:"URL asked about other names (GET ?domain=NAME; 200 approves)"`
@@ -489,6 +489,18 @@ func options(c *Config, getenv func(string) string) configs.Options {
 func EnvVars() []string {
 	var c Config
 	return configs.EnvVars(&c, options(&c, nil))
+}
+
+// EnvWarnings returns a warning for each SEALOCR_ variable of environ
+// (os.Environ's form) that is not one the sidecar reads but looks like a
+// typo of one (configs.MisspelledEnv). The core's variables, which share the
+// prefix, are none of them. Only names are compared and shown, never values.
+func (c Config) EnvWarnings(environ []string) []string {
+	known := append(EnvVars(), ConfigEnv)
+	if c.Redis.PasswordEnv != "" {
+		known = append(known, c.Redis.PasswordEnv)
+	}
+	return configs.MisspelledEnv(environ, "SEALOCR_", known)
 }
 
 // Load builds the configuration from args (without the program name) and

@@ -1180,3 +1180,27 @@ func TestACMEDefaultsAgreeWithTLSTerm(t *testing.T) {
 			tlsterm.DefaultOnDemandRate, tlsterm.DefaultOnDemandBurst, tlsterm.DefaultOnDemandMax)
 	}
 }
+
+// TestEnvWarnings: the sidecar's own variables, its configuration file's
+// and the one redis.password_env names are settings; a near miss of one is
+// named with it (issue 24, row 5).
+func TestEnvWarnings(t *testing.T) {
+	var environ []string
+	for _, e := range append(EnvVars(), ConfigEnv) {
+		environ = append(environ, e+"=x")
+	}
+	c := Default(home)
+	c.Redis.PasswordEnv = "SEALOCR_REDIS_PASSWORD_EN" // a name of the user's, one letter from a setting
+	environ = append(environ, "SEALOCR_REDIS_PASSWORD_EN=x")
+	if got := c.EnvWarnings(environ); got != nil {
+		t.Errorf("settings warned about: %q", got)
+	}
+	got := c.EnvWarnings(append(environ, "SEALOCR_UPSTREAM_TIMEOT=5s", "SEALOCR_RATELIMIT=off"))
+	want := []string{
+		"config: SEALOCR_UPSTREAM_TIMEOT is not a setting (did you mean SEALOCR_UPSTREAM_TIMEOUT?)",
+		"config: SEALOCR_RATELIMIT is not a setting (did you mean SEALOCR_RATE_LIMIT?)",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
