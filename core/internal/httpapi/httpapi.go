@@ -367,11 +367,11 @@ func (a *API) handleOCR(w http.ResponseWriter, r *http.Request, rid string, star
 		if ctx.Err() != nil {
 			return sum, &requestError{code: api.CodeTimeout, reason: "deadline", err: ctx.Err()}
 		}
-		if i > 0 {
-			t = time.Now()
-		}
 		if err := pr.makeRoom(); err != nil {
 			return sum, err
+		}
+		if i > 0 {
+			t = time.Now() // the decode stage: not the wait for a worker
 		}
 		plan, err := doc.Plan(ctx, i)
 		if err != nil {
