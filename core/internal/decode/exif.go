@@ -42,13 +42,8 @@ func tiffOrientation(t []byte) int {
 	if len(t) < 8 {
 		return 1
 	}
-	var bo binary.ByteOrder
-	switch string(t[:2]) {
-	case "II":
-		bo = binary.LittleEndian
-	case "MM":
-		bo = binary.BigEndian
-	default:
+	bo := tiffByteOrder(t)
+	if bo == nil {
 		return 1
 	}
 	off := int(bo.Uint32(t[4:]))

@@ -33,13 +33,8 @@ func TIFFPages(data []byte, maxPages int) ([]TIFFPage, error) {
 	if len(data) < 8 {
 		return nil, ErrNotImage
 	}
-	var bo binary.ByteOrder
-	switch string(data[:4]) {
-	case "II*\x00":
-		bo = binary.LittleEndian
-	case "MM\x00*":
-		bo = binary.BigEndian
-	default:
+	bo := tiffByteOrder(data)
+	if bo == nil {
 		return nil, ErrNotImage // BigTIFF (43) is not supported by the decoder either
 	}
 	var pages []TIFFPage
@@ -195,4 +190,20 @@ func checkConfig(cfg image.Config, format string, lim Limits) (Header, error) {
 		return h, ErrTooManyPixels
 	}
 	return h, nil
+}
+
+// tiffByteOrder is the byte order a TIFF header (a TIFF file, or the TIFF
+// structure inside EXIF) declares, or nil when b does not start with one
+// ("II" or "MM" and the number 42).
+func tiffByteOrder(b []byte) binary.ByteOrder {
+	if len(b) < 4 {
+		return nil
+	}
+	switch string(b[:4]) {
+	case "II*\x00":
+		return binary.LittleEndian
+	case "MM\x00*":
+		return binary.BigEndian
+	}
+	return nil
 }
